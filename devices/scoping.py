@@ -1,0 +1,60 @@
+"""The one place that decides what a user may see and change in the inventory.
+
+State staff see every agency. Agency users see only their own agency; anything else
+answers 404 (not 403), so another agency's objects cannot even be confirmed to exist.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+
+from devices.models import Agency, AuditRecord, Device, Gateway, User
+
+
+def scope_to_user(queryset: QuerySet, user: User, *, agency_field: str = "agency") -> QuerySet:
+    """Filter any queryset with an agency relation to what ``user`` may see."""
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_state_staff:
+        return queryset
+    if user.agency_id is None:
+        return queryset.none()
+    if agency_field == "self":
+        return queryset.filter(pk=user.agency_id)
+    return queryset.filter(**{f"{agency_field}_id": user.agency_id})
+
+
+def visible_agencies(user: User) -> QuerySet[Agency]:
+    return scope_to_user(Agency.objects.select_related("cabinet", "cabinet__brm"), user, agency_field="self")
+
+
+def visible_devices(user: User) -> QuerySet[Device]:
+    return scope_to_user(Device.objects.select_related("agency", "model"), user)
+
+
+def visible_gateways(user: User) -> QuerySet[Gateway]:
+    return scope_to_user(Gateway.objects.select_related("agency"), user)
+
+
+def visible_audit(user: User) -> QuerySet[AuditRecord]:
+    return scope_to_user(AuditRecord.objects.all(), user)
+
+
+def require_state_staff(user: User) -> None:
+    if not user.is_state_staff:
+        raise PermissionDenied("Only state staff can do this.")
+
+
+def require_manager_of(user: User, agency: Agency | int) -> None:
+    """Agency admins manage their own agency's inventory; state staff manage every agency."""
+    agency_id = agency if isinstance(agency, int) else agency.pk
+    if user.is_state_staff:
+        return
+    if user.role == User.Role.AGENCY_ADMIN and user.agency_id == agency_id:
+        return
+    raise PermissionDenied("Your role can read this agency's inventory but not change it.")
+
+
+def owned_agency_id(obj: Model) -> int | None:
+    return getattr(obj, "agency_id", None)

@@ -1,0 +1,1 @@
+"""Readiness: versioned requirement sets, waivers, snapshots, participation targets."""
