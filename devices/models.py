@@ -209,7 +209,7 @@ class DeviceModel(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["manufacturer", "name"], name="devices_model_unique_name"),
             models.CheckConstraint(
-                condition=Q(kind__in=[c.value for c in AgencyKind]), name="devices_model_kind_valid"
+                condition=Q(kind__in=[c.value for c in DeviceKind]), name="devices_model_kind_valid"
             ),
             models.CheckConstraint(
                 condition=Q(fips_140_level__isnull=True) | Q(fips_140_level__gte=1, fips_140_level__lte=4),
