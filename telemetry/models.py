@@ -112,6 +112,10 @@ class GatewayStatus(models.Model):
     last_seq = models.BigIntegerField(null=True, blank=True)
     messages_total = models.BigIntegerField(default=0)
     gaps_total = models.BigIntegerField(default=0)
+    # Sequence numbers skipped (counted in gaps_total) within the last SEQ_WINDOW numbers;
+    # one that arrives late is taken off the list and the gap un-counted, so reordering is
+    # not a gap while a redelivered duplicate is not mistaken for a late arrival.
+    seq_missing = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name_plural = "gateway status"
@@ -157,3 +161,45 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.reason} {self.topic}"
+
+
+class GatewayCredential(models.Model):
+    """What the MQTT broker needs to check a gateway's secret (the secret itself is never kept).
+
+    ``Gateway.credential_hash`` is a Django hash for the HTTPS fallback; Mosquitto cannot read
+    it, so the same secret is also hashed in Mosquitto's own PBKDF2-SHA512 format when it is
+    generated (`telemetry.credentials.set_gateway_credential`).
+    """
+
+    gateway = models.OneToOneField(
+        "devices.Gateway", on_delete=models.CASCADE, primary_key=True, related_name="broker_credential"
+    )
+    mosquitto_hash = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"broker credential of gateway {self.gateway_id}"
+
+
+class IngestStat(models.Model):
+    """Running totals of one ingest process (one MQTT client id), written in each batch's
+    transaction so they agree with what was committed; /metrics reads them at scrape time,
+    which lets the web process report an ingest that runs elsewhere."""
+
+    worker = models.CharField(max_length=128, primary_key=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    batches_total = models.BigIntegerField(default=0)
+    messages_total = models.BigIntegerField(default=0)
+    state_messages_total = models.BigIntegerField(default=0)
+    readings_total = models.BigIntegerField(default=0)
+    duplicates_total = models.BigIntegerField(default=0)
+    # {reason: count} of rejected messages and readings.
+    rejected = models.JSONField(default=dict, blank=True)
+    # Histograms as {"buckets": [cumulative counts...], "sum": float, "count": int}.
+    batch_size = models.JSONField(default=dict, blank=True)
+    commit_seconds = models.JSONField(default=dict, blank=True)
+    lag_seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"ingest {self.worker}"
