@@ -178,3 +178,192 @@ class RequirementRemoval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}: removed {self.key}"
+
+
+# --- Waivers, snapshots and participation targets -----------------------------------------
+# Written by readiness.waivers / readiness.snapshots / readiness.demo; read by readiness.results,
+# readiness.portfolios and readiness.participation.
+
+
+class Waiver(models.Model):
+    """A requirement excused for one device, or a whole agency, until an expiry.
+
+    Named by the requirement's stable key within its set, so a waiver outlives a
+    renumbering. Whether it counts is decided at evaluation time (``starts_at <= at <
+    expires_at`` and not revoked by then): nothing has to flip it when it expires. Created
+    and revoked only through ``readiness.waivers``, which audits every change.
+    """
+
+    requirement_set = models.ForeignKey(RequirementSet, on_delete=models.PROTECT, related_name="waivers")
+    requirement_key = models.CharField(max_length=100)
+    agency = models.ForeignKey("devices.Agency", on_delete=models.PROTECT, related_name="readiness_waivers")
+    # Null: the waiver covers every device of the agency for this requirement.
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, null=True, blank=True, related_name="readiness_waivers"
+    )
+    reason = models.TextField()
+    approved_by = models.ForeignKey(
+        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="approved_waivers"
+    )
+    approver_name = models.CharField(max_length=150)
+    starts_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="revoked_waivers"
+    )
+    revoke_reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="created_waivers"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=F("starts_at")), name="readiness_waiver_expires_after_start"),
+            models.CheckConstraint(condition=~Q(reason=""), name="readiness_waiver_reason_not_blank"),
+            models.CheckConstraint(condition=~Q(requirement_key=""), name="readiness_waiver_key_not_blank"),
+        ]
+        indexes = [
+            # Waivers of an agency that may count at a date (results, ceiling check, portfolios).
+            models.Index(fields=["agency", "expires_at"], name="readiness_waiver_agency_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        target = f"device {self.device_id}" if self.device_id else "whole agency"
+        return f"{self.requirement_key} waived for {target} until {self.expires_at:%Y-%m-%d}"
+
+    def is_active_at(self, at) -> bool:  # noqa: ANN001 - a datetime
+        return self.starts_at <= at < self.expires_at and (self.revoked_at is None or self.revoked_at > at)
+
+
+class SnapshotSource(models.TextChoices):
+    COMPUTED = "computed", "Computed from the fleet"
+    DEMO = "demo", "Demo history (synthesised)"
+
+
+class ReadinessSnapshot(models.Model):
+    """Counts for one agency, version and requirement on one date: the trend's raw material.
+
+    ``requirement_key`` empty is the agency's whole-version row: ``n_pass`` counts its
+    devices that are ready (every applicable mandatory requirement passes or is waived, and
+    the device reports), ``n_fail`` those that are not. Re-running a date replaces its rows.
+    """
+
+    TOTAL_KEY = ""
+
+    Source = SnapshotSource
+
+    date = models.DateField()
+    agency = models.ForeignKey("devices.Agency", on_delete=models.CASCADE, related_name="readiness_snapshots")
+    version = models.ForeignKey(RequirementSetVersion, on_delete=models.CASCADE, related_name="snapshots")
+    requirement_key = models.CharField(max_length=100, blank=True)
+    weight = models.PositiveSmallIntegerField(default=1)
+    is_mandatory = models.BooleanField(default=True)
+    n_pass = models.PositiveIntegerField(default=0)
+    n_fail = models.PositiveIntegerField(default=0)
+    n_waived = models.PositiveIntegerField(default=0)
+    n_na = models.PositiveIntegerField(default=0)
+    # Applicable devices that reported within their expected interval at the time.
+    n_reporting = models.PositiveIntegerField(default=0)
+    score = models.FloatField(help_text="Share passing or waived of the applicable results, 0-100.")
+    coverage = models.FloatField(help_text="Share of applicable devices reporting, 0-1.")
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.COMPUTED)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["date", "agency_id", "version_id", "requirement_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["date", "agency", "version", "requirement_key"], name="readiness_snapshot_unique_per_day"
+            ),
+            models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=100), name="readiness_snapshot_score_0_100"),
+            models.CheckConstraint(
+                condition=Q(coverage__gte=0) & Q(coverage__lte=1), name="readiness_snapshot_coverage_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=[c.value for c in SnapshotSource]), name="readiness_snapshot_source_valid"
+            ),
+        ]
+        indexes = [
+            # The trend: one version's totals over a date range.
+            models.Index(fields=["version", "requirement_key", "date"], name="readiness_snapshot_trend"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.agency_id} {self.version_id} {self.requirement_key or '(total)'}: {self.score:.1f}"
+
+    @property
+    def n_applicable(self) -> int:
+        return self.n_pass + self.n_fail + self.n_waived
+
+
+class ParticipationMetric(models.TextChoices):
+    AGENCIES_ENGAGED = "agencies_engaged", "Share of eligible agencies engaged (evaluating, pilot or subscribed)"
+    AGENCIES_SUBSCRIBED = "agencies_subscribed", "Share of eligible agencies subscribed"
+    DEVICES_FIRSTNET = "devices_firstnet", "Share of cellular devices on FirstNet"
+    DEVICES_BAND14 = "devices_band14", "Share of cellular devices Band 14 capable"
+
+
+class FederalExpectation(models.Model):
+    """One version of a federal participation target: a metric, a value, a date and a source.
+
+    Targets change "rather frequently"; each version says what changed from the one it
+    supersedes, so a chart can show actual participation against every expectation in turn.
+    Targets without a public source are flagged ``is_illustrative`` and shown as such.
+    """
+
+    Metric = ParticipationMetric
+
+    metric = models.CharField(max_length=32, choices=Metric.choices)
+    version = models.CharField(max_length=32, help_text='e.g. "2021".')
+    target_value = models.FloatField(help_text="A share, 0-1.")
+    target_by = models.DateField(help_text="The date by which the target should be met.")
+    effective_from = models.DateField(help_text="From when this expectation applies.")
+    source = models.CharField(max_length=300)
+    source_url = models.URLField(max_length=500, blank=True)
+    change_note = models.CharField(max_length=500, blank=True, help_text="What changed from the previous version.")
+    is_illustrative = models.BooleanField(default=False)
+    supersedes = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["metric", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "version"], name="readiness_expectation_unique_version"),
+            models.CheckConstraint(
+                condition=Q(target_value__gte=0) & Q(target_value__lte=1), name="readiness_expectation_target_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(metric__in=[c.value for c in ParticipationMetric]), name="readiness_expectation_metric_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.version}: {self.target_value:.0%} by {self.target_by}"
+
+
+class ParticipationSnapshot(models.Model):
+    """One agency's FirstNet participation on one date (device counts are not kept elsewhere)."""
+
+    date = models.DateField()
+    agency = models.ForeignKey("devices.Agency", on_delete=models.CASCADE, related_name="participation_snapshots")
+    firstnet_status = models.CharField(max_length=16)
+    devices_cellular = models.PositiveIntegerField(default=0)
+    devices_firstnet = models.PositiveIntegerField(default=0)
+    devices_band14 = models.PositiveIntegerField(default=0)
+    source = models.CharField(max_length=12, choices=SnapshotSource.choices, default=SnapshotSource.COMPUTED)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["date", "agency_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "agency"], name="readiness_participation_unique_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.agency_id}: {self.firstnet_status}"
