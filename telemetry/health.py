@@ -2,6 +2,21 @@
 
 The ingest (`telemetry.ingest`) calls `deadlines()` for every device's newest reading and
 `apply_batch_effects()` inside the batch's transaction; the sweep calls `mark_stale_devices()`.
+
+Contract with the ingest (the latest-state upsert):
+
+* The upsert writes the measurements, ``last_reading_at``, ``last_received_at``, ``gateway``
+  and the deadlines from `deadlines()`. It does NOT write ``level``, ``level_changed_at`` or
+  ``problems`` of an existing row; a new row gets the model default (``never_seen``).
+  Leaving the previous level readable is what lets `apply_batch_effects()` record a
+  "back online" flip for exactly the devices that were not online.
+* Then, in the same transaction, it calls ``apply_batch_effects(device_ids=..., now=...)``
+  with the devices whose row the batch touched (duplicates allowed). That call is
+  set-based: one read of those rows, writes only for the rows whose level or problems
+  changed, so a batch of thousands of devices costs a few queries.
+* ``gateway_state_changed(gateway_id=..., is_online=..., at=..., cause=...)`` is called after
+  the ingest has updated ``GatewayStatus`` for a retained ``online`` or a Last Will
+  ``offline`` message.
 """
 
 from __future__ import annotations
