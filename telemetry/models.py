@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from devices.models import DeviceKind
 
 
 class HealthLevel(models.TextChoices):
@@ -203,3 +206,277 @@ class IngestStat(models.Model):
 
     def __str__(self) -> str:
         return f"ingest {self.worker}"
+
+
+class FlipCause(models.TextChoices):
+    SILENCE = "silence", "Silence past the expected interval or grace"
+    GATEWAY_LAST_WILL = "gateway_last_will", "Gateway Last Will (gateway offline)"
+    GATEWAY_BACK = "gateway_back", "Gateway back online"
+    THRESHOLD = "threshold", "Threshold"
+    MAINTENANCE = "maintenance", "Maintenance window"
+    BACK_ONLINE = "back_online", "Back online"
+
+
+class HealthFlip(models.Model):
+    """One change of a device's health, with its cause: why it is down, and since when.
+
+    A level change has ``old_level != new_level``; a threshold flip (healthy to unhealthy or
+    back) keeps the level and says which thresholds in ``detail``. Uptime is computed from
+    the level changes (`telemetry.health.monthly_uptime`).
+    """
+
+    Cause = FlipCause
+
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="health_flips")
+    at = models.DateTimeField()
+    old_level = models.CharField(max_length=16, choices=HealthLevel.choices)
+    new_level = models.CharField(max_length=16, choices=HealthLevel.choices)
+    cause = models.CharField(max_length=24, choices=FlipCause.choices)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cause__in=[c.value for c in FlipCause]), name="telemetry_flip_cause_valid"
+            ),
+        ]
+        indexes = [
+            # The device page's flips list and monthly_uptime: one device's flips by time.
+            models.Index(fields=["device", "at"], name="telemetry_flip_device_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.old_level}→{self.new_level} ({self.cause}) at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class DeviceFirmware(models.Model):
+    """The firmware a device reports and since when, so firmware age can be a threshold.
+
+    Kept apart from `DeviceHealth` because the ingest overwrites that row's firmware: only
+    `telemetry.health.apply_batch_effects` writes this one, when the reported version changes.
+    """
+
+    device = models.OneToOneField(
+        "devices.Device", on_delete=models.CASCADE, primary_key=True, related_name="firmware_seen"
+    )
+    firmware = models.CharField(max_length=64, blank=True)
+    since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.device_id}: {self.firmware} since {self.since:%Y-%m-%d}"
+
+
+class AlertCause(models.TextChoices):
+    DEVICE_OFFLINE = "device_offline", "Device offline"
+    DEVICE_UNHEALTHY = "device_unhealthy", "Device unhealthy (threshold)"
+    GATEWAY_OFFLINE = "gateway_offline", "Gateway offline"
+
+
+class Alert(models.Model):
+    """A problem someone should look at: a device offline or unhealthy, or a gateway offline.
+
+    At most one open alert per device (or gateway) and cause, enforced by partial unique
+    constraints, so a sweep or a redelivered message never opens a second one. Resolved by the
+    product when the cause clears; acknowledged by a person.
+    """
+
+    Cause = AlertCause
+
+    agency = models.ForeignKey("devices.Agency", on_delete=models.CASCADE, related_name="alerts")
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, null=True, blank=True, related_name="alerts"
+    )
+    gateway = models.ForeignKey(
+        "devices.Gateway", on_delete=models.CASCADE, null=True, blank=True, related_name="alerts"
+    )
+    cause = models.CharField(max_length=24, choices=AlertCause.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cause__in=[c.value for c in AlertCause]), name="telemetry_alert_cause_valid"
+            ),
+            # An alert is about exactly one thing: a device or a gateway.
+            models.CheckConstraint(
+                condition=Q(device__isnull=False, gateway__isnull=True)
+                | Q(device__isnull=True, gateway__isnull=False),
+                name="telemetry_alert_one_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["device", "cause"],
+                condition=Q(resolved_at__isnull=True, device__isnull=False),
+                name="telemetry_alert_one_open_per_device_cause",
+            ),
+            models.UniqueConstraint(
+                fields=["gateway", "cause"],
+                condition=Q(resolved_at__isnull=True, gateway__isnull=False),
+                name="telemetry_alert_one_open_per_gateway_cause",
+            ),
+        ]
+        indexes = [
+            # The alerts page and API: one agency's open alerts, newest first.
+            models.Index(
+                fields=["agency", "-opened_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="telemetry_alert_open_agency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        subject = f"device {self.device_id}" if self.device_id else f"gateway {self.gateway_id}"
+        return f"{self.get_cause_display()}: {subject}"
+
+    @property
+    def state(self) -> str:
+        if self.resolved_at is not None:
+            return "resolved"
+        if self.acknowledged_at is not None:
+            return "acknowledged"
+        return "open"
+
+
+def _default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+class MaintenanceRecurrence(models.TextChoices):
+    ONCE = "once", "Once"
+    DAILY = "daily", "Daily"
+
+
+class MaintenanceWindow(models.Model):
+    """A time when an agency's devices (all, one kind, or one device) are expected to be silent.
+
+    Devices in an active window go to the ``maintenance`` level instead of late/offline, and no
+    alert is opened for them. ``once`` uses ``starts_at``..``ends_at``; ``daily`` repeats
+    ``daily_start``..``daily_end`` in ``time_zone`` (wrapping midnight when start > end, e.g.
+    body cameras docked 23:00-06:00), optionally bounded by ``starts_at``/``ends_at``.
+    """
+
+    Recurrence = MaintenanceRecurrence
+
+    agency = models.ForeignKey("devices.Agency", on_delete=models.CASCADE, related_name="maintenance_windows")
+    device_kind = models.CharField(
+        max_length=24, choices=DeviceKind.choices, blank=True, help_text="Empty: every kind."
+    )
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, null=True, blank=True, related_name="maintenance_windows"
+    )
+    title = models.CharField(max_length=200)
+    recurrence = models.CharField(max_length=8, choices=MaintenanceRecurrence.choices)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    daily_start = models.TimeField(null=True, blank=True)
+    daily_end = models.TimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default=_default_time_zone)
+    created_by = models.ForeignKey("devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["agency_id", "title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(recurrence__in=[c.value for c in MaintenanceRecurrence]),
+                name="telemetry_maintenance_recurrence_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(recurrence="once") | Q(starts_at__isnull=False, ends_at__isnull=False),
+                name="telemetry_maintenance_once_has_bounds",
+            ),
+            models.CheckConstraint(
+                condition=~Q(recurrence="daily") | Q(daily_start__isnull=False, daily_end__isnull=False),
+                name="telemetry_maintenance_daily_has_times",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
+                name="telemetry_maintenance_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class NotificationChannel(models.Model):
+    """Where alerts of an agency (or of every agency, when ``agency`` is empty) are sent."""
+
+    Kind = ChannelKind
+
+    agency = models.ForeignKey(
+        "devices.Agency",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notification_channels",
+        help_text="Empty: alerts of every agency (state staff).",
+    )
+    kind = models.CharField(max_length=8, choices=ChannelKind.choices)
+    name = models.CharField(max_length=100)
+    # An e-mail address or an https:// URL.
+    target = models.CharField(max_length=500)
+    # The webhook's HMAC-SHA256 key; the receiver needs the same value to verify, so it is kept.
+    secret = models.CharField(max_length=128, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["agency_id", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[c.value for c in ChannelKind]), name="telemetry_channel_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="webhook") | ~Q(secret=""), name="telemetry_channel_webhook_has_secret"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class Notification(models.Model):
+    """One delivery of one alert event to one channel; the unique key makes delivery idempotent."""
+
+    class Event(models.TextChoices):
+        OPENED = "opened", "Opened"
+        RESOLVED = "resolved", "Resolved"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=8, choices=Event.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "channel", "event"], name="telemetry_notification_once_per_event"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"alert {self.alert_id} {self.event} → channel {self.channel_id}: {self.status}"
