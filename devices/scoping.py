@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 
-from devices.models import Agency, AuditRecord, Device, Gateway, User
+from devices.models import Agency, ApiToken, AuditRecord, Device, Gateway, User
 
 
 def scope_to_user(queryset: QuerySet, user: User, *, agency_field: str = "agency") -> QuerySet:
@@ -38,7 +38,7 @@ def visible_gateways(user: User) -> QuerySet[Gateway]:
 
 
 def visible_audit(user: User) -> QuerySet[AuditRecord]:
-    return scope_to_user(AuditRecord.objects.all(), user)
+    return scope_to_user(AuditRecord.objects.select_related("agency"), user)
 
 
 def require_state_staff(user: User) -> None:
@@ -58,3 +58,19 @@ def require_manager_of(user: User, agency: Agency | int) -> None:
 
 def owned_agency_id(obj: Model) -> int | None:
     return getattr(obj, "agency_id", None)
+
+
+def visible_tokens(user: User) -> QuerySet[ApiToken]:
+    """State staff see every token (to revoke a leaked one); everyone else only their own."""
+    tokens = ApiToken.objects.select_related("user")
+    if not user.is_authenticated or not user.is_active:
+        return tokens.none()
+    if user.is_state_staff:
+        return tokens
+    return tokens.filter(user=user)
+
+
+def require_writer(user: User) -> None:
+    """Refuse a read-only role before anything is looked up for a write."""
+    if not user.can_manage_inventory:
+        raise PermissionDenied("Your role can read this agency's inventory but not change it.")

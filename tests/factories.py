@@ -66,3 +66,24 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     role = User.Role.AGENCY_VIEWER
     password = factory.django.Password("correct horse battery staple")
+
+
+def luhn_complete(prefix: str) -> str:
+    """``prefix`` followed by its Luhn check digit: a valid IMEI (14 digits in) or ICCID (18-19 in)."""
+    total = 0
+    for position, char in enumerate(reversed(prefix)):
+        value = int(char)
+        if position % 2 == 0:  # doubled: these sit at odd positions once the check digit is appended
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return prefix + str((10 - total % 10) % 10)
+
+
+class CellularDeviceModelFactory(DeviceModelFactory):
+    """A smartphone-class model with a radio, so its devices may have an IMEI, ICCID and network."""
+
+    manufacturer = "Sonim"
+    name = factory.Sequence(lambda n: f"XP{n}")
+    kind = DeviceModel.Kind.RUGGED_HANDHELD
+    is_cellular = True
+    has_band14 = True

@@ -1,0 +1,598 @@
+"""Writes of the inventory, with their rules.
+
+Every function here is keyword-only, runs in one transaction and writes exactly one audit
+record (`devices.audit.record`) in that transaction, with the object's state before and
+after. Who may call what is decided by the caller through `devices.scoping`; these
+functions hold the rules that do not depend on who asks (identifier checks, uniqueness,
+lifecycle). Errors are `config.errors` exceptions naming the field to fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from config.errors import Conflict, InvalidInput
+from devices import audit
+from devices.auth import issue_token
+from devices.models import (
+    Agency,
+    ApiToken,
+    AuditRecord,
+    Cabinet,
+    Device,
+    DeviceModel,
+    DeviceStatusChange,
+    FirstNetStatusChange,
+    Gateway,
+    User,
+)
+
+# --- identifiers -----------------------------------------------------------------------
+
+
+def luhn_is_valid(digits: str) -> bool:
+    """True when the last digit of ``digits`` is the Luhn check digit of the others."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def clean_imei(value: str) -> str:
+    """An IMEI is 15 digits whose last is a Luhn check digit; blank means none."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if not value.isdigit() or len(value) != 15:
+        raise InvalidInput(f"IMEI {value!r} must be exactly 15 digits.", field="imei")
+    if not luhn_is_valid(value):
+        raise InvalidInput(
+            f"IMEI {value} fails its check digit: check for a mistyped digit.", field="imei"
+        )
+    return value
+
+
+def clean_iccid(value: str) -> str:
+    """An ICCID (SIM number) is 19 or 20 digits ending in a Luhn check digit; blank means none."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if not value.isdigit() or len(value) not in (19, 20):
+        raise InvalidInput(f"ICCID {value!r} must be 19 or 20 digits.", field="iccid")
+    if not luhn_is_valid(value):
+        raise InvalidInput(
+            f"ICCID {value} fails its check digit: check for a mistyped digit.", field="iccid"
+        )
+    return value
+
+
+# --- devices ---------------------------------------------------------------------------
+
+_DEVICE_FIELDS = {
+    "asset_tag",
+    "imei",
+    "iccid",
+    "serial",
+    "assigned_unit",
+    "assigned_officer",
+    "firmware_version",
+    "network",
+    "is_mdm_enrolled",
+    "is_encryption_enabled",
+    "has_cji_access",
+    "notes",
+}
+
+
+def _check_device(device: Device) -> None:
+    """The rules a device must meet before it is saved, each reported on its own field."""
+    device.imei = clean_imei(device.imei)
+    device.iccid = clean_iccid(device.iccid)
+    model = device.model
+    if not model.is_cellular:
+        for field in ("imei", "iccid"):
+            if getattr(device, field):
+                raise InvalidInput(
+                    f"{model} is not a cellular model, so it has no {field.upper()}.", field=field
+                )
+        if device.network != Device.Network.NONE:
+            raise InvalidInput(
+                f"{model} is not a cellular model: its network must be 'none'.", field="network"
+            )
+    others = Device.objects.exclude(pk=device.pk) if device.pk else Device.objects.all()
+    if others.filter(manufacturer=model.manufacturer, serial=device.serial).exists():
+        raise Conflict(
+            f"Serial {device.serial} is already registered for a {model.manufacturer} device.",
+            field="serial",
+        )
+    if device.asset_tag and others.filter(agency_id=device.agency_id, asset_tag=device.asset_tag).exists():
+        raise Conflict(
+            f"Asset tag {device.asset_tag} is already used in {device.agency}.", field="asset_tag"
+        )
+    if device.imei and others.filter(imei=device.imei).exists():
+        raise Conflict(f"IMEI {device.imei} is already registered to another device.", field="imei")
+    if device.iccid and others.filter(iccid=device.iccid).exists():
+        raise Conflict(f"ICCID {device.iccid} is already registered to another device.", field="iccid")
+
+
+def _save(obj: Any) -> None:
+    """Save, turning a uniqueness race lost to a concurrent writer into a 409."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"This {obj._meta.verbose_name} conflicts with one saved at the same moment; reload and retry."
+        ) from exc
+
+
+def register_device(
+    *,
+    actor: User | None,
+    agency: Agency,
+    model: DeviceModel,
+    serial: str,
+    status: str = Device.Status.IN_STOCK,
+    remote_addr: str | None = None,
+    **fields: Any,
+) -> Device:
+    """Register a new device and its first lifecycle entry. One transaction, one audit record.
+
+    ``fields`` are the device's other attributes (asset_tag, imei, network, notes, …).
+    """
+    unknown = set(fields) - _DEVICE_FIELDS
+    if unknown:
+        raise TypeError(f"unknown device fields: {sorted(unknown)}")
+    now = timezone.now()
+    device = Device(
+        agency=agency, model=model, serial=serial.strip(), status=status, status_changed_at=now, **fields
+    )
+    with transaction.atomic():
+        _check_device(device)
+        _save(device)
+        DeviceStatusChange.objects.create(
+            device=device, from_status="", to_status=status, changed_at=now, changed_by=_user(actor)
+        )
+        audit.record(
+            actor=actor, action=AuditRecord.Action.CREATE, obj=device,
+            after=audit.snapshot(device), remote_addr=remote_addr,
+        )
+    return device
+
+
+def _apply_status(device: Device, status: str, actor: User | None, now: dt.datetime) -> None:
+    """Move a device to ``status``, keeping the history. Retired is final."""
+    if status == device.status:
+        return
+    if device.status == Device.Status.RETIRED:
+        raise Conflict(
+            f"Device {device.serial} is retired; a retired device does not return to service.",
+            field="status",
+        )
+    DeviceStatusChange.objects.create(
+        device=device, from_status=device.status, to_status=status, changed_at=now, changed_by=_user(actor)
+    )
+    device.status = status
+    device.status_changed_at = now
+
+
+def update_device(
+    *,
+    actor: User | None,
+    device: Device,
+    changes: Mapping[str, Any],
+    remote_addr: str | None = None,
+) -> Device:
+    """Change a device's attributes; ``changes`` may hold ``agency``, ``model`` and ``status`` too.
+
+    A status change is kept in the lifecycle history. One transaction, one audit record.
+    """
+    unknown = set(changes) - _DEVICE_FIELDS - {"agency", "model", "status"}
+    if unknown:
+        raise TypeError(f"unknown device fields: {sorted(unknown)}")
+    now = timezone.now()
+    with transaction.atomic():
+        device = Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
+        before = audit.snapshot(device)
+        for field, value in changes.items():
+            if field != "status":
+                setattr(device, field, value.strip() if isinstance(value, str) else value)
+        _check_device(device)
+        if "status" in changes:
+            _apply_status(device, changes["status"], actor, now)
+        _save(device)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.UPDATE, obj=device,
+            before=before, after=audit.snapshot(device), remote_addr=remote_addr,
+        )
+    return device
+
+
+def change_device_status(
+    *,
+    actor: User | None,
+    device: Device,
+    status: str,
+    note: str = "",
+    remote_addr: str | None = None,
+) -> Device:
+    """Move a device through its lifecycle (deployed, in repair, lost, …), kept in its history."""
+    now = timezone.now()
+    with transaction.atomic():
+        device = Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
+        before = audit.snapshot(device)
+        _apply_status(device, status, actor, now)
+        _save(device)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.UPDATE, obj=device, before=before,
+            after=audit.snapshot(device), message=note, remote_addr=remote_addr,
+        )
+    return device
+
+
+def retire_device(
+    *, actor: User | None, device: Device, note: str = "", remote_addr: str | None = None
+) -> Device:
+    """Retire a device for good: it stays in the inventory and its history, out of service."""
+    if device.status == Device.Status.RETIRED:
+        raise Conflict(f"Device {device.serial} is already retired.", field="status")
+    return change_device_status(
+        actor=actor, device=device, status=Device.Status.RETIRED,
+        note=note or "retired", remote_addr=remote_addr,
+    )
+
+
+def delete_device(*, actor: User | None, device: Device, remote_addr: str | None = None) -> None:
+    """Delete a device registered by mistake: only one still in stock, with no history.
+
+    Anything that was ever deployed, changed status or reported telemetry is retired
+    instead, so the lifecycle and readiness history stay true.
+    """
+    with transaction.atomic():
+        device = Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
+        has_history = device.status_changes.count() > 1
+        # Telemetry hangs its readings on the device; their presence alone is enough here.
+        readings = getattr(device, "readings", None)
+        has_telemetry = readings is not None and readings.exists()
+        if device.status != Device.Status.IN_STOCK or has_history or has_telemetry:
+            raise Conflict(
+                f"Device {device.serial} has a lifecycle or telemetry history; retire it instead of deleting it."
+            )
+        before = audit.snapshot(device)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.DELETE, obj=device, before=before,
+            remote_addr=remote_addr,
+        )
+        device.delete()
+
+
+# --- agencies --------------------------------------------------------------------------
+
+_AGENCY_FIELDS = {"name", "kind", "cabinet", "county", "ori"}
+
+
+def _record_firstnet_change(agency: Agency, status: str, changed_on: dt.date, note: str) -> None:
+    # Unique per (agency, day, status): recording the same status twice in a day is one fact.
+    FirstNetStatusChange.objects.get_or_create(
+        agency=agency, changed_on=changed_on, status=status, defaults={"note": note}
+    )
+
+
+def _check_firstnet_date(changed_on: dt.date, since: dt.date | None) -> None:
+    if changed_on > timezone.localdate():
+        raise InvalidInput(
+            "The FirstNet status change date cannot be in the future.", field="firstnet_status_changed_on"
+        )
+    if since is not None and changed_on < since:
+        raise InvalidInput(
+            f"The FirstNet status change date cannot be before the current status's date ({since}).",
+            field="firstnet_status_changed_on",
+        )
+
+
+def create_agency(
+    *,
+    actor: User | None,
+    slug: str,
+    name: str,
+    kind: str,
+    cabinet: Cabinet,
+    county: str = "",
+    ori: str = "",
+    firstnet_status: str = Agency.FirstNetStatus.NOT_ENGAGED,
+    firstnet_status_changed_on: dt.date | None = None,
+    remote_addr: str | None = None,
+) -> Agency:
+    """Create an agency (a tenant) with its first FirstNet participation entry."""
+    changed_on = firstnet_status_changed_on or timezone.localdate()
+    _check_firstnet_date(changed_on, None)
+    if Agency.objects.filter(slug=slug).exists():
+        raise Conflict(f"An agency with the slug {slug!r} already exists.", field="slug")
+    agency = Agency(
+        slug=slug, name=name, kind=kind, cabinet=cabinet, county=county, ori=ori,
+        firstnet_status=firstnet_status, firstnet_status_changed_on=changed_on,
+    )
+    with transaction.atomic():
+        _save(agency)
+        _record_firstnet_change(agency, firstnet_status, changed_on, "initial status")
+        audit.record(
+            actor=actor, action=AuditRecord.Action.CREATE, obj=agency,
+            after=audit.snapshot(agency), remote_addr=remote_addr,
+        )
+    return agency
+
+
+def update_agency(
+    *,
+    actor: User | None,
+    agency: Agency,
+    changes: Mapping[str, Any],
+    firstnet_status: str | None = None,
+    firstnet_status_changed_on: dt.date | None = None,
+    firstnet_note: str = "",
+    remote_addr: str | None = None,
+) -> Agency:
+    """Change an agency; a new FirstNet status is kept in its history with the date it took effect."""
+    unknown = set(changes) - _AGENCY_FIELDS
+    if unknown:
+        raise TypeError(f"unknown agency fields: {sorted(unknown)}")
+    with transaction.atomic():
+        agency = Agency.objects.select_for_update().select_related("cabinet").get(pk=agency.pk)
+        before = audit.snapshot(agency)
+        for field, value in changes.items():
+            setattr(agency, field, value)
+        if firstnet_status is not None and firstnet_status != agency.firstnet_status:
+            changed_on = firstnet_status_changed_on or timezone.localdate()
+            _check_firstnet_date(changed_on, agency.firstnet_status_changed_on)
+            agency.firstnet_status = firstnet_status
+            agency.firstnet_status_changed_on = changed_on
+            _record_firstnet_change(agency, firstnet_status, changed_on, firstnet_note)
+        _save(agency)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.UPDATE, obj=agency, before=before,
+            after=audit.snapshot(agency), message=firstnet_note, remote_addr=remote_addr,
+        )
+    return agency
+
+
+# --- catalog ---------------------------------------------------------------------------
+
+_MODEL_FIELDS = {
+    "manufacturer",
+    "name",
+    "kind",
+    "has_band14",
+    "firstnet_program",
+    "fips_140_level",
+    "has_mcptt",
+    "has_encryption_at_rest",
+    "is_cellular",
+    "telemetry_interval_s",
+    "unit_cost",
+}
+
+
+def _check_model(model: DeviceModel) -> None:
+    others = DeviceModel.objects.exclude(pk=model.pk) if model.pk else DeviceModel.objects.all()
+    if others.filter(manufacturer=model.manufacturer, name=model.name).exists():
+        raise Conflict(f"The catalog already lists {model.manufacturer} {model.name}.", field="name")
+    model.unit_cost = Decimal(str(model.unit_cost)).quantize(Decimal("0.01"))
+
+
+def create_device_model(
+    *, actor: User | None, remote_addr: str | None = None, **fields: Any
+) -> DeviceModel:
+    """Add a model to the catalog (manufacturer, name, kind and capabilities)."""
+    unknown = set(fields) - _MODEL_FIELDS
+    if unknown:
+        raise TypeError(f"unknown catalog fields: {sorted(unknown)}")
+    model = DeviceModel(**fields)
+    with transaction.atomic():
+        _check_model(model)
+        _save(model)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.CREATE, obj=model,
+            after=audit.snapshot(model), remote_addr=remote_addr,
+        )
+    return model
+
+
+def update_device_model(
+    *,
+    actor: User | None,
+    model: DeviceModel,
+    changes: Mapping[str, Any],
+    remote_addr: str | None = None,
+) -> DeviceModel:
+    """Change a catalog entry. A new manufacturer is copied to its devices (serials stay unique)."""
+    unknown = set(changes) - _MODEL_FIELDS
+    if unknown:
+        raise TypeError(f"unknown catalog fields: {sorted(unknown)}")
+    with transaction.atomic():
+        model = DeviceModel.objects.select_for_update().get(pk=model.pk)
+        before = audit.snapshot(model)
+        old_manufacturer = model.manufacturer
+        for field, value in changes.items():
+            setattr(model, field, value)
+        _check_model(model)
+        cellular_devices = model.devices.filter(
+            ~Q(network=Device.Network.NONE) | ~Q(imei="") | ~Q(iccid="")
+        )
+        if not model.is_cellular and before["is_cellular"] and cellular_devices.exists():
+            raise Conflict(
+                "Devices of this model are on a cellular network or have an IMEI/ICCID; "
+                "it cannot become non-cellular.",
+                field="is_cellular",
+            )
+        if model.manufacturer != old_manufacturer:
+            serials = model.devices.values("serial")
+            clash = Device.objects.filter(manufacturer=model.manufacturer, serial__in=serials).first()
+            if clash is not None:
+                raise Conflict(
+                    f"Serial {clash.serial} already exists for {model.manufacturer}; "
+                    "the manufacturer cannot change.",
+                    field="manufacturer",
+                )
+        _save(model)
+        if model.manufacturer != old_manufacturer:
+            # Device.manufacturer is a copy that makes "serial unique per manufacturer" a constraint.
+            Device.objects.filter(model=model).update(manufacturer=model.manufacturer)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.UPDATE, obj=model, before=before,
+            after=audit.snapshot(model), remote_addr=remote_addr,
+        )
+    return model
+
+
+def delete_device_model(*, actor: User | None, model: DeviceModel, remote_addr: str | None = None) -> None:
+    """Remove a catalog entry that no device uses."""
+    with transaction.atomic():
+        if model.devices.exists():
+            raise Conflict(f"{model} is used by devices; it cannot be deleted.")
+        audit.record(
+            actor=actor, action=AuditRecord.Action.DELETE, obj=model,
+            before=audit.snapshot(model), remote_addr=remote_addr,
+        )
+        model.delete()
+
+
+# --- gateways --------------------------------------------------------------------------
+
+
+def _new_gateway_secret(gateway: Gateway) -> str:
+    secret = secrets.token_urlsafe(24)
+    gateway.credential_hash = make_password(secret)
+    return secret
+
+
+def create_gateway(
+    *,
+    actor: User | None,
+    agency: Agency,
+    name: str,
+    description: str = "",
+    is_active: bool = True,
+    remote_addr: str | None = None,
+) -> tuple[Gateway, str]:
+    """Register a gateway with a new random credential; returns it and the secret (shown once)."""
+    if Gateway.objects.filter(agency=agency, name=name).exists():
+        raise Conflict(f"{agency} already has a gateway named {name!r}.", field="name")
+    gateway = Gateway(agency=agency, name=name, description=description, is_active=is_active)
+    secret = _new_gateway_secret(gateway)
+    with transaction.atomic():
+        _save(gateway)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.CREATE, obj=gateway,
+            after=audit.snapshot(gateway), remote_addr=remote_addr,
+        )
+    return gateway, secret
+
+
+def update_gateway(
+    *,
+    actor: User | None,
+    gateway: Gateway,
+    changes: Mapping[str, Any],
+    remote_addr: str | None = None,
+) -> Gateway:
+    """Change a gateway's description or switch it off. Its name is fixed: topics use it."""
+    unknown = set(changes) - {"description", "is_active"}
+    if unknown:
+        raise TypeError(f"unknown gateway fields: {sorted(unknown)}")
+    with transaction.atomic():
+        gateway = Gateway.objects.select_for_update().select_related("agency").get(pk=gateway.pk)
+        before = audit.snapshot(gateway)
+        for field, value in changes.items():
+            setattr(gateway, field, value)
+        _save(gateway)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.UPDATE, obj=gateway, before=before,
+            after=audit.snapshot(gateway), remote_addr=remote_addr,
+        )
+    return gateway
+
+
+def rotate_gateway_credential(
+    *, actor: User | None, gateway: Gateway, remote_addr: str | None = None
+) -> tuple[Gateway, str]:
+    """Give a gateway a new credential; the old one stops working. Returns the new secret once."""
+    with transaction.atomic():
+        gateway = Gateway.objects.select_for_update().select_related("agency").get(pk=gateway.pk)
+        secret = _new_gateway_secret(gateway)
+        _save(gateway)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.UPDATE, obj=gateway,
+            message="credential rotated", remote_addr=remote_addr,
+        )
+    return gateway, secret
+
+
+def delete_gateway(*, actor: User | None, gateway: Gateway, remote_addr: str | None = None) -> None:
+    """Delete a gateway. Readings it forwarded stay, without the gateway reference."""
+    with transaction.atomic():
+        audit.record(
+            actor=actor, action=AuditRecord.Action.DELETE, obj=gateway,
+            before=audit.snapshot(gateway), remote_addr=remote_addr,
+        )
+        gateway.delete()
+
+
+def gateway_credential_is_valid(gateway: Gateway, secret: str) -> bool:
+    """True when ``secret`` is the gateway's current credential (for the HTTPS ingest fallback)."""
+    from django.contrib.auth.hashers import check_password
+
+    return bool(gateway.credential_hash) and check_password(secret, gateway.credential_hash)
+
+
+# --- API tokens ------------------------------------------------------------------------
+
+
+def create_api_token(
+    *, actor: User | None, user: User, name: str = "api", remote_addr: str | None = None
+) -> tuple[ApiToken, str]:
+    """Issue a bearer token for ``user``; returns the row and the token (never stored)."""
+    with transaction.atomic():
+        row, token = issue_token(user=user, name=name)
+        audit.record(
+            actor=actor, action=AuditRecord.Action.CREATE, obj=row, agency_id=user.agency_id,
+            object_repr=f"{row.prefix}… ({user.get_username()})",
+            after=audit.snapshot(row), remote_addr=remote_addr,
+        )
+    return row, token
+
+
+def revoke_api_token(*, actor: User | None, token: ApiToken, remote_addr: str | None = None) -> ApiToken:
+    """Revoke a token: requests with it answer 401 from now on."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+        if token.revoked_at is not None:
+            raise Conflict(f"Token {token.prefix}… was already revoked on {token.revoked_at:%Y-%m-%d}.")
+        before = audit.snapshot(token)
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor, action=AuditRecord.Action.REVOKE, obj=token, agency_id=token.user.agency_id,
+            object_repr=f"{token.prefix}… ({token.user.get_username()})",
+            before=before, after=audit.snapshot(token), remote_addr=remote_addr,
+        )
+    return token
+
+
+def _user(actor: User | None) -> User | None:
+    return actor if actor is not None and actor.pk else None
