@@ -1,0 +1,128 @@
+"""Export of devices to CSV (streamed) and XLSX, in the columns the import reads.
+
+A cell that a spreadsheet would run as a formula (one starting with = + - @, a tab or a
+carriage return) is written with a leading apostrophe, so opening an export never runs
+anything a device's notes or assigned officer happened to contain (CSV/formula injection,
+OWASP). The import removes that apostrophe again, so exporting and re-importing a file
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from django.db.models import QuerySet
+
+from devices.importing import COLUMNS, FORMULA_PREFIXES, XLSX_MEDIA_TYPE
+from devices.models import Device
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+# Excel opens a UTF-8 CSV correctly only when it starts with a byte-order mark.
+UTF8_BOM = "\ufeff"
+# Fields read from the database, in COLUMNS order (model name through the catalog join).
+_VALUE_FIELDS: tuple[str, ...] = (
+    "serial",
+    "manufacturer",
+    "model__name",
+    "asset_tag",
+    "imei",
+    "iccid",
+    "status",
+    "network",
+    "assigned_unit",
+    "assigned_officer",
+    "firmware_version",
+    "is_mdm_enrolled",
+    "is_encryption_enabled",
+    "has_cji_access",
+    "notes",
+)
+_CHUNK = 2000
+MEDIA_TYPES = {"csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
+
+
+def neutralise(value: str) -> str:
+    """Prefix a would-be formula with an apostrophe so spreadsheets show it as text."""
+    if value and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return neutralise("" if value is None else str(value))
+
+
+def device_rows(devices: QuerySet[Device]) -> Iterator[list[str]]:
+    """Each device as a row of text cells in COLUMNS order, read in chunks (bounded memory)."""
+    assert len(_VALUE_FIELDS) == len(COLUMNS)
+    for values in devices.values_list(*_VALUE_FIELDS).iterator(chunk_size=_CHUNK):
+        yield [_cell(v) for v in values]
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for a streaming csv.writer."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def iter_csv(devices: QuerySet[Device]) -> Iterator[str]:
+    """The CSV export as an iterator of text lines (for a StreamingHttpResponse)."""
+    writer = csv.writer(_Echo())
+    yield UTF8_BOM + writer.writerow(COLUMNS)
+    for row in device_rows(devices):
+        yield writer.writerow(row)
+
+
+def write_csv(devices: QuerySet[Device], out: IO[str]) -> int:
+    """Write the CSV export to a text stream; returns the number of devices written."""
+    count = -1
+    for count, line in enumerate(iter_csv(devices)):  # noqa: B007 (count is the result)
+        out.write(line)
+    return max(count, 0)
+
+
+def write_xlsx(devices: QuerySet[Device], out: IO[bytes]) -> int:
+    """Write the XLSX export (one sheet, "devices") to a binary stream; returns the row count.
+
+    Every cell is a typed string, never a formula, and would-be formulas also carry the
+    apostrophe, so the sheet stays safe if it is later saved as CSV.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    # write_only streams rows to a temporary file instead of holding the sheet in memory.
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("devices")
+    sheet.append(list(COLUMNS))
+    count = 0
+    for row in device_rows(devices):
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, value=value)
+            # openpyxl takes any string starting with "=" for a formula; these are text.
+            cell.data_type = "s"
+            cells.append(cell)
+        sheet.append(cells)
+        count += 1
+    workbook.save(out)
+    return count
+
+
+def xlsx_file(devices: QuerySet[Device]) -> IO[bytes]:
+    """The XLSX export in a temporary file, rewound, for a FileResponse to stream and close."""
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (closed by the response)
+    write_xlsx(devices, spool)
+    spool.seek(0)
+    return spool
+
+
+def export_filename(fmt: str, *, agency: str | None, today: str) -> str:
+    scope = agency or "all-agencies"
+    return f"devices-{scope}-{today}.{fmt}"
+

@@ -1,0 +1,945 @@
+"""Bulk import of devices from CSV or XLSX into one agency.
+
+Three steps, kept apart so the rules can be tested without a database:
+
+1. ``parse_file`` (pure): bytes → header and rows of strings, with the row numbers a person
+   sees in a spreadsheet (the header is row 1, blank lines count but carry nothing).
+2. ``validate_rows`` (pure): rows + what the database already holds → an ``ImportPlan``
+   listing every create, update and unchanged row, and *every* bad cell.
+3. ``import_devices`` (I/O): loads the catalog and the existing devices in a few set-based
+   queries, validates, and, unless it is a dry run, writes the whole plan in one transaction
+   with bulk inserts and updates, the status history and exactly one audit record.
+
+Upsert rules: a device is identified by serial within its manufacturer (the database's own
+uniqueness rule). A column missing from the file leaves that attribute alone; a blank text
+cell clears it; a blank status, network or yes/no cell leaves it alone (a new device gets
+the default). Rows whose values already match are not written at all, so importing the same
+file twice changes nothing but the import's own audit record.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from config.errors import InvalidInput
+from devices import audit
+from devices.models import Agency, Device, DeviceModel, DeviceStatusChange, User
+from devices.services import luhn_is_valid
+
+COLUMNS: tuple[str, ...] = (
+    "serial",
+    "manufacturer",
+    "model",
+    "asset_tag",
+    "imei",
+    "iccid",
+    "status",
+    "network",
+    "assigned_unit",
+    "assigned_officer",
+    "firmware_version",
+    "mdm_enrolled",
+    "encryption_enabled",
+    "cji_access",
+    "notes",
+)
+REQUIRED_COLUMNS: tuple[str, ...] = ("serial", "manufacturer", "model")
+
+# Header spellings people use for the same column (after lower-casing and "_" for spaces).
+HEADER_ALIASES: dict[str, str] = {
+    "serial_number": "serial",
+    "serial_no": "serial",
+    "model_name": "model",
+    "firmware": "firmware_version",
+    "is_mdm_enrolled": "mdm_enrolled",
+    "is_encryption_enabled": "encryption_enabled",
+    "has_cji_access": "cji_access",
+}
+
+# Column → Device attribute, for the columns that map one to one.
+TEXT_FIELDS: dict[str, str] = {
+    "asset_tag": "asset_tag",
+    "assigned_unit": "assigned_unit",
+    "assigned_officer": "assigned_officer",
+    "firmware_version": "firmware_version",
+    "notes": "notes",
+}
+BOOL_FIELDS: dict[str, str] = {
+    "mdm_enrolled": "is_mdm_enrolled",
+    "encryption_enabled": "is_encryption_enabled",
+    "cji_access": "has_cji_access",
+}
+# Device attributes an import may change, in a stable order (used to diff and to write).
+WRITABLE_FIELDS: tuple[str, ...] = (
+    "model_id",
+    "asset_tag",
+    "imei",
+    "iccid",
+    "status",
+    "network",
+    "assigned_unit",
+    "assigned_officer",
+    "firmware_version",
+    "is_mdm_enrolled",
+    "is_encryption_enabled",
+    "has_cji_access",
+    "notes",
+)
+COLUMN_FOR_ATTR: dict[str, str] = {
+    "model_id": "model",
+    "imei": "imei",
+    "iccid": "iccid",
+    "status": "status",
+    "network": "network",
+    **{attr: column for column, attr in TEXT_FIELDS.items()},
+    **{attr: column for column, attr in BOOL_FIELDS.items()},
+}
+MAX_LENGTHS: dict[str, int] = {
+    "serial": 64,
+    "asset_tag": 64,
+    "assigned_unit": 100,
+    "assigned_officer": 100,
+    "firmware_version": 64,
+    "notes": 5000,
+}
+MAX_ROWS = 200_000
+MAX_FILE_BYTES = 50 * 1024 * 1024
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
+# Characters that make a spreadsheet treat a cell as a formula; the export prefixes such a
+# cell with an apostrophe, and the import removes that apostrophe again (round trip).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
+_SEPARATORS = re.compile(r"[\s\-]")
+_HEADER_SPACES = re.compile(r"[\s\-]+")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CREATE_BATCH = 2000
+UPDATE_BATCH = 1000
+# How many row-by-row changes the single audit record keeps (the counts are always complete).
+AUDIT_CHANGES_KEPT = 200
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem in the file: the row as a spreadsheet shows it, the column, the fix."""
+
+    row: int | None
+    column: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.column, "row": self.row, "column": self.column, "message": self.message}
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "file"
+        if self.column:
+            where += f", {self.column}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """The file as rows of strings keyed by canonical column name."""
+
+    filename: str
+    columns: list[str]
+    ignored_columns: list[str]
+    rows: list[tuple[int, dict[str, str]]]
+    errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RowChange:
+    """What one good row does: create a device, update some of its fields, or nothing."""
+
+    row: int
+    action: str  # "create" | "update" | "unchanged"
+    manufacturer: str
+    serial: str
+    device_id: int | None
+    # For a create: every writable field. For an update: only the fields that change.
+    values: dict[str, Any]
+    # For an update: the old value of each changed field.
+    before: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ImportPlan:
+    """The outcome of validation: what would be written, and every reason it cannot be."""
+
+    filename: str
+    agency_id: int
+    rows: int
+    changes: list[RowChange]
+    errors: list[RowError]
+    ignored_columns: list[str]
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = True
+    written: bool = False
+    audit_id: int | None = None
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.errors
+
+    def count(self, action: str) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    @property
+    def created(self) -> int:
+        return self.count("create")
+
+    @property
+    def updated(self) -> int:
+        return self.count("update")
+
+    @property
+    def unchanged(self) -> int:
+        return self.count("unchanged")
+
+    def summary(self) -> str:
+        verb = "would be" if self.dry_run or not self.written else "were"
+        text = (
+            f"{self.rows} rows: {self.created} {verb} created, {self.updated} {verb} updated, "
+            f"{self.unchanged} unchanged"
+        )
+        if self.errors:
+            rows = len({e.row for e in self.errors})
+            text += f"; {len(self.errors)} errors in {rows} rows, nothing was imported"
+        return text
+
+
+class ImportRejected(InvalidInput):
+    """The file has errors, so nothing was written. Carries the plan with every error."""
+
+    def __init__(self, plan: ImportPlan):
+        bad_rows = len({e.row for e in plan.errors})
+        super().__init__(
+            f"{plan.filename}: {len(plan.errors)} problems in {bad_rows} rows; nothing was "
+            "imported. Fix the rows listed and upload the file again.",
+            errors=[e.as_dict() for e in plan.errors],
+        )
+        self.plan = plan
+
+
+# --------------------------------------------------------------------------- parsing (pure)
+
+
+def normalise_header(text: str) -> str:
+    key = _HEADER_SPACES.sub("_", text.strip().lower())
+    return HEADER_ALIASES.get(key, key)
+
+
+def unescape_cell(value: str) -> str:
+    """Undo the export's formula neutralisation ("'=x" → "=x"), then trim whitespace."""
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_PREFIXES:
+        value = value[1:]
+    return value.strip()
+
+
+def _cell_to_text(value: Any) -> str:
+    """A spreadsheet cell as text; numbers typed into cells come back without ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value.is_integer():
+            # Past 2**53 a float has already lost digits (a 20-digit ICCID typed as a
+            # number): keep the float's own text so validation can say so.
+            return str(int(value)) if abs(value) < 2**53 else repr(value)
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _looks_like_xlsx(data: bytes, filename: str) -> bool:
+    return filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04"
+
+
+def _decode(data: bytes, notes: list[str]) -> str:
+    try:
+        # utf-8-sig drops the byte-order mark Excel writes at the start of "CSV UTF-8".
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        notes.append("The file is not UTF-8; it was read as Windows-1252 (Excel's older CSV).")
+        return data.decode("cp1252", errors="replace")
+
+
+def _csv_records(data: bytes, notes: list[str]) -> Iterator[list[str]]:
+    text = _decode(data, notes)
+    first_line = text.split("\n", 1)[0]
+    # Spreadsheets in some locales save with ";" or tabs; pick what the header uses.
+    delimiter = max(",;\t", key=first_line.count)
+    # newline="" lets the csv module handle \r\n and quoted line breaks itself.
+    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def _xlsx_records(data: bytes) -> Iterator[list[str]]:
+    import openpyxl  # imported here: only XLSX uploads pay for it
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        expected = 1
+        for row in sheet.iter_rows():
+            cells = [c for c in row if getattr(c, "row", None) is not None]
+            number = cells[0].row if cells else expected
+            # A read-only sheet skips rows with no cells at all; keep the numbering true.
+            while expected < number:
+                yield []
+                expected += 1
+            yield [_cell_to_text(c.value) for c in row]
+            expected += 1
+    finally:
+        workbook.close()
+
+
+def parse_file(data: bytes, filename: str) -> ParsedFile:
+    """Read a CSV or XLSX file into rows keyed by canonical column names.
+
+    Never raises for bad content: an unreadable file or a bad header becomes an error in the
+    result, so every caller reports problems the same way.
+    """
+    notes: list[str] = []
+    parsed = ParsedFile(filename=filename, columns=[], ignored_columns=[], rows=[], notes=notes)
+    if not data.strip():
+        parsed.errors.append(RowError(None, None, "The file is empty."))
+        return parsed
+    if len(data) > MAX_FILE_BYTES:
+        parsed.errors.append(
+            RowError(None, None, f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it.")
+        )
+        return parsed
+    try:
+        if _looks_like_xlsx(data, filename):
+            records: Iterable[list[str]] = _xlsx_records(data)
+        elif filename.lower().endswith((".xls", ".ods", ".numbers")):
+            parsed.errors.append(
+                RowError(None, None, "Only CSV and XLSX files can be imported; save the sheet as .xlsx or .csv.")
+            )
+            return parsed
+        else:
+            records = _csv_records(data, notes)
+        _collect(parsed, records)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, csv.Error) as exc:
+        parsed.errors.append(
+            RowError(None, None, f"The file could not be read as CSV or XLSX ({exc.__class__.__name__}: {exc}).")
+        )
+    return parsed
+
+
+def _collect(parsed: ParsedFile, records: Iterable[list[str]]) -> None:
+    header: list[str | None] | None = None
+    row_number = 0
+    for record in records:
+        row_number += 1
+        if header is None:
+            if not any(cell.strip() for cell in record):
+                # Blank lines above the header are tolerated; the header is the first text.
+                continue
+            header = _read_header(parsed, record, row_number)
+            if parsed.errors:
+                return
+            continue
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(parsed.rows) >= MAX_ROWS:
+            parsed.errors.append(
+                RowError(row_number, None, f"More than {MAX_ROWS:,} rows; split the file.")
+            )
+            return
+        values = {
+            name: unescape_cell(record[i]) if i < len(record) else ""
+            for i, name in enumerate(header)
+            if name is not None
+        }
+        parsed.rows.append((row_number, values))
+    if header is None:
+        parsed.errors.append(RowError(None, None, "The file has no header row."))
+
+
+def _read_header(parsed: ParsedFile, record: list[str], row_number: int) -> list[str | None]:
+    header: list[str | None] = []
+    seen: set[str] = set()
+    for cell in record:
+        name = normalise_header(cell)
+        if not name:
+            header.append(None)
+        elif name not in COLUMNS:
+            parsed.ignored_columns.append(cell.strip())
+            header.append(None)
+        elif name in seen:
+            parsed.errors.append(
+                RowError(row_number, name, f"The column '{cell.strip()}' appears twice in the header.")
+            )
+            header.append(None)
+        else:
+            seen.add(name)
+            header.append(name)
+    for required in REQUIRED_COLUMNS:
+        if required not in seen:
+            parsed.errors.append(
+                RowError(
+                    row_number,
+                    required,
+                    f"The header has no '{required}' column. Required columns: "
+                    f"{', '.join(REQUIRED_COLUMNS)}; optional: {', '.join(COLUMNS[3:])}.",
+                )
+            )
+    parsed.columns = [name for name in header if name is not None]
+    return header
+
+
+# --------------------------------------------------------------------------- checks (pure)
+
+
+# ``luhn_is_valid`` comes from devices.services: the rule the single-device API applies.
+
+
+def luhn_check_digit(body: str) -> str:
+    """The digit that makes ``body + digit`` pass the Luhn check."""
+    for digit in "0123456789":
+        if luhn_is_valid(body + digit):
+            return digit
+    raise ValueError(body)  # unreachable: one of ten digits always fits
+
+
+def check_imei(raw: str) -> tuple[str, str | None]:
+    """(normalised IMEI, error message or None). Spaces and dashes are allowed and dropped."""
+    if _SCIENTIFIC.match(raw):
+        return raw, (
+            f"'{raw}' is a number a spreadsheet shortened into scientific notation; format the "
+            "IMEI column as text and enter the 15 digits."
+        )
+    digits = _SEPARATORS.sub("", raw)
+    if not digits.isdigit() or len(digits) != 15:
+        return digits, f"IMEI '{raw}' must be 15 digits (14 digits and the Luhn check digit)."
+    if not luhn_is_valid(digits):
+        return digits, (
+            f"IMEI '{raw}' has a wrong check digit (expected {luhn_check_digit(digits[:14])}); "
+            "check it for a typo."
+        )
+    return digits, None
+
+
+def check_iccid(raw: str) -> tuple[str, str | None]:
+    """(normalised ICCID, error or None): 19 or 20 digits ending in a Luhn check digit."""
+    if _SCIENTIFIC.match(raw) or re.match(r"^\d+\.\d+e\+?\d+$", raw, re.IGNORECASE):
+        return raw, (
+            f"'{raw}' is a number a spreadsheet shortened; format the ICCID column as text "
+            "and enter all its digits."
+        )
+    digits = _SEPARATORS.sub("", raw)
+    if not digits.isdigit() or len(digits) not in (19, 20):
+        return digits, f"ICCID '{raw}' must be 19 or 20 digits (the SIM number, check digit last)."
+    if not luhn_is_valid(digits):
+        return digits, f"ICCID '{raw}' has a wrong check digit; check it for a typo."
+    return digits, None
+
+
+def _choice(raw: str, choices: Iterable[tuple[str, str]]) -> str | None:
+    key = _HEADER_SPACES.sub("_", raw.strip().lower())
+    for value, label in choices:
+        if key in (value, _HEADER_SPACES.sub("_", label.lower())):
+            return value
+    return None
+
+
+def _bool(raw: str) -> bool | None:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    id: int
+    manufacturer: str
+    name: str
+    is_cellular: bool
+
+
+@dataclass(slots=True)
+class Context:
+    """What the database holds that validation needs, as plain values."""
+
+    agency_id: int
+    catalog: dict[tuple[str, str], CatalogEntry]  # (manufacturer.lower(), name.lower())
+    manufacturers: dict[str, str]  # manufacturer.lower() → catalog spelling
+    # (manufacturer, serial) → {"id", "agency_id", and every WRITABLE_FIELDS value}
+    existing: dict[tuple[str, str], dict[str, Any]]
+    # value → (manufacturer, serial, agency id) of the device holding it
+    imei_owner: dict[str, tuple[str, str, int]]
+    iccid_owner: dict[str, tuple[str, str, int]]
+    asset_tag_owner: dict[str, tuple[str, str, int]]  # within the agency
+
+
+@dataclass(slots=True)
+class _Seen:
+    """Values already met earlier in the file, with the row each was first on."""
+
+    devices: dict[tuple[str, str], int] = field(default_factory=dict)
+    imei: dict[str, int] = field(default_factory=dict)
+    iccid: dict[str, int] = field(default_factory=dict)
+    asset_tag: dict[str, int] = field(default_factory=dict)
+
+
+def validate_rows(parsed: ParsedFile, context: Context) -> ImportPlan:
+    """Check every row against the catalog, the file itself and the database state.
+
+    Pure: reads only ``parsed`` and ``context``. Reports every problem, not the first.
+    """
+    plan = ImportPlan(
+        filename=parsed.filename,
+        agency_id=context.agency_id,
+        rows=len(parsed.rows),
+        changes=[],
+        errors=list(parsed.errors),
+        ignored_columns=parsed.ignored_columns,
+        notes=parsed.notes,
+    )
+    if parsed.errors:
+        return plan
+    present = frozenset(parsed.columns)
+    seen = _Seen()
+    for row, raw in parsed.rows:
+        change, errors = _validate_row(row, raw, present, context, seen)
+        if errors:
+            plan.errors.extend(errors)
+        elif change is not None:
+            plan.changes.append(change)
+    return plan
+
+
+def _validate_row(
+    row: int, raw: dict[str, str], present: frozenset[str], context: Context, seen: _Seen
+) -> tuple[RowChange | None, list[RowError]]:
+    errors: list[RowError] = []
+
+    def bad(column: str, message: str) -> None:
+        errors.append(RowError(row, column, message))
+
+    for column, text in raw.items():
+        # PostgreSQL refuses NUL, and no field but the notes has a use for control characters.
+        allowed = "\n\r\t" if column == "notes" else ""
+        if any((ord(ch) < 32 and ch not in allowed) or ord(ch) == 127 for ch in text):
+            bad(column, f"{column} contains control characters; remove them.")
+    if errors:
+        return None, errors
+
+    # Identity: serial within a catalog manufacturer, and the catalog model.
+    values: dict[str, Any] = {}
+    serial = raw.get("serial", "")
+    manufacturer_raw = raw.get("manufacturer", "")
+    model_raw = raw.get("model", "")
+    if not serial:
+        bad("serial", "Serial is required.")
+    elif len(serial) > MAX_LENGTHS["serial"]:
+        bad("serial", f"Serial is longer than {MAX_LENGTHS['serial']} characters.")
+    manufacturer = context.manufacturers.get(manufacturer_raw.lower())
+    entry: CatalogEntry | None = None
+    if not manufacturer_raw:
+        bad("manufacturer", "Manufacturer is required.")
+    elif manufacturer is None:
+        bad(
+            "manufacturer",
+            f"No manufacturer '{manufacturer_raw}' in the catalog; add its models to the "
+            "catalog first or correct the spelling.",
+        )
+    if not model_raw:
+        bad("model", "Model is required.")
+    elif manufacturer is not None:
+        entry = context.catalog.get((manufacturer.lower(), model_raw.lower()))
+        if entry is None:
+            known = sorted(e.name for k, e in context.catalog.items() if k[0] == manufacturer.lower())
+            bad(
+                "model",
+                f"Unknown model '{model_raw}' by {manufacturer}; the catalog has: "
+                f"{', '.join(known[:12])}{'…' if len(known) > 12 else ''}.",
+            )
+        else:
+            values["model_id"] = entry.id
+
+    this_device: tuple[str, str] | None = None
+    current: dict[str, Any] | None = None
+    if serial and manufacturer:
+        this_device = (manufacturer, serial)
+        current = context.existing.get(this_device)
+        if this_device in seen.devices:
+            bad(
+                "serial",
+                f"Serial {serial} by {manufacturer} appears again (first on row "
+                f"{seen.devices[this_device]}); keep one row per device.",
+            )
+        else:
+            seen.devices[this_device] = row
+        if current is not None and current["agency_id"] != context.agency_id:
+            bad(
+                "serial",
+                f"Serial {serial} by {manufacturer} is registered to another agency; "
+                "ask state staff to transfer it, or correct the serial.",
+            )
+            current = None
+
+    # Attributes: only the columns the file has; a blank text cell clears the value.
+    for column, attr in TEXT_FIELDS.items():
+        if column in present:
+            text = raw.get(column, "")
+            if len(text) > MAX_LENGTHS[column]:
+                bad(column, f"{column} is longer than {MAX_LENGTHS[column]} characters.")
+            values[attr] = text
+    for column, label, check, firsts, owners in (
+        ("imei", "IMEI", check_imei, seen.imei, context.imei_owner),
+        ("iccid", "ICCID", check_iccid, seen.iccid, context.iccid_owner),
+    ):
+        if column not in present:
+            continue
+        value = raw.get(column, "")
+        if value:
+            value, message = check(value)
+            if message:
+                bad(column, message)
+            else:
+                _check_unique(bad, column, label, value, row, firsts, owners, this_device, context.agency_id)
+        values[column] = value
+    if values.get("asset_tag"):
+        _check_unique(
+            bad, "asset_tag", "Asset tag", values["asset_tag"], row, seen.asset_tag,
+            context.asset_tag_owner, this_device, context.agency_id,
+        )
+    for column, choices in (("status", Device.Status.choices), ("network", Device.Network.choices)):
+        text = raw.get(column, "")
+        if text:
+            choice = _choice(text, choices)
+            if choice is None:
+                bad(column, f"Unknown {column} '{text}'; use one of: {', '.join(v for v, _ in choices)}.")
+            else:
+                values[column] = choice
+    for column, attr in BOOL_FIELDS.items():
+        text = raw.get(column, "")
+        if text:
+            flag = _bool(text)
+            if flag is None:
+                bad(column, f"'{text}' is not yes or no; use yes/no, true/false or 1/0.")
+            else:
+                values[attr] = flag
+
+    if errors or manufacturer is None or entry is None:
+        return None, errors
+    change = _diff(row, manufacturer, serial, current, values)
+    errors = _lifecycle_errors(row, entry, current, change)
+    return (None, errors) if errors else (change, [])
+
+
+def _lifecycle_errors(
+    row: int, entry: CatalogEntry, current: dict[str, Any] | None, change: RowChange
+) -> list[RowError]:
+    """The rules the single-device API also applies, checked on the device as it would end up."""
+    errors: list[RowError] = []
+    final = {**(current or {}), **change.values}
+    if not entry.is_cellular:
+        for column in ("imei", "iccid"):
+            if final.get(column):
+                errors.append(RowError(
+                    row, column,
+                    f"{entry.manufacturer} {entry.name} is not a cellular model, so it has no "
+                    f"{column.upper()}; leave the cell empty or correct the model.",
+                ))
+        if final.get("network", Device.Network.NONE) != Device.Network.NONE:
+            errors.append(RowError(
+                row, "network",
+                f"{entry.manufacturer} {entry.name} is not a cellular model: its network must be 'none'.",
+            ))
+    if (
+        current is not None
+        and current["status"] == Device.Status.RETIRED
+        and change.values.get("status", Device.Status.RETIRED) != Device.Status.RETIRED
+    ):
+        errors.append(RowError(
+            row, "status",
+            f"Device {change.serial} is retired; a retired device does not return to service. "
+            "Register the replacement under its own serial.",
+        ))
+    return errors
+
+
+def _check_unique(
+    bad: Any,
+    column: str,
+    label: str,
+    value: str,
+    row: int,
+    seen_rows: dict[str, int],
+    owners: dict[str, tuple[str, str, int]],
+    this_device: tuple[str, str] | None,
+    agency_id: int,
+) -> None:
+    if value in seen_rows:
+        bad(column, f"{label} {value} appears again (first on row {seen_rows[value]}).")
+    else:
+        seen_rows[value] = row
+    owner = owners.get(value)
+    if owner is None or owner[:2] == this_device:
+        return
+    if owner[2] == agency_id:
+        bad(column, f"{label} {value} already belongs to device {owner[1]} by {owner[0]}.")
+    else:
+        # Another agency's device is not named: its serial is not this agency's business.
+        bad(column, f"{label} {value} already belongs to a device of another agency.")
+
+
+def _diff(
+    row: int, manufacturer: str, serial: str, current: dict[str, Any] | None, values: dict[str, Any]
+) -> RowChange:
+    if current is None:
+        full = {
+            "model_id": values["model_id"],
+            "asset_tag": "",
+            "imei": "",
+            "iccid": "",
+            "status": Device.Status.IN_STOCK.value,
+            "network": Device.Network.NONE.value,
+            "assigned_unit": "",
+            "assigned_officer": "",
+            "firmware_version": "",
+            "is_mdm_enrolled": False,
+            "is_encryption_enabled": False,
+            "has_cji_access": False,
+            "notes": "",
+        }
+        full.update(values)
+        return RowChange(row, "create", manufacturer, serial, None, full, {})
+    changed = {k: v for k, v in values.items() if current[k] != v}
+    before = {k: current[k] for k in changed}
+    action = "update" if changed else "unchanged"
+    return RowChange(row, action, manufacturer, serial, current["id"], changed, before)
+
+
+# --------------------------------------------------------------------------- database (I/O)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _chunk_size() -> int:
+    # SQLite caps the number of query parameters (999 here); PostgreSQL takes far more.
+    limit = connection.features.max_query_params or 10_000
+    return max(100, min(5000, limit - 50))
+
+
+def load_context(parsed: ParsedFile, agency: Agency) -> Context:
+    """Load, in a few set-based queries, what validation needs to know about the database."""
+    catalog: dict[tuple[str, str], CatalogEntry] = {}
+    manufacturers: dict[str, str] = {}
+    rows = DeviceModel.objects.values_list("id", "manufacturer", "name", "is_cellular")
+    for pk, manufacturer, name, is_cellular in rows:
+        catalog[(manufacturer.lower(), name.lower())] = CatalogEntry(pk, manufacturer, name, is_cellular)
+        manufacturers.setdefault(manufacturer.lower(), manufacturer)
+
+    def column_values(column: str, check: Any = None) -> list[str]:
+        found = set()
+        for _, raw in parsed.rows:
+            value = raw.get(column, "")
+            if value:
+                found.add(check(value)[0] if check else value)
+        return sorted(found)
+
+    size = _chunk_size()
+    existing: dict[tuple[str, str], dict[str, Any]] = {}
+    for chunk in _chunks(column_values("serial"), size):
+        rows = Device.objects.filter(serial__in=chunk).values(
+            "id", "agency_id", "manufacturer", "serial", *WRITABLE_FIELDS
+        )
+        for row in rows:
+            existing[(row["manufacturer"], row["serial"])] = row
+    owners: dict[str, dict[str, tuple[str, str, int]]] = {"imei": {}, "iccid": {}, "asset_tag": {}}
+    for column, check in (("imei", check_imei), ("iccid", check_iccid), ("asset_tag", None)):
+        devices = Device.objects.filter(agency=agency) if column == "asset_tag" else Device.objects.all()
+        for chunk in _chunks(column_values(column, check), size):
+            rows = devices.filter(**{f"{column}__in": chunk}).values_list(
+                column, "manufacturer", "serial", "agency_id"
+            )
+            for value, manufacturer, serial, agency_id in rows:
+                owners[column][value] = (manufacturer, serial, agency_id)
+    return Context(
+        agency_id=agency.pk,
+        catalog=catalog,
+        manufacturers=manufacturers,
+        existing=existing,
+        imei_owner=owners["imei"],
+        iccid_owner=owners["iccid"],
+        asset_tag_owner=owners["asset_tag"],
+    )
+
+
+def plan_import(*, agency: Agency, data: bytes, filename: str) -> ImportPlan:
+    """Parse and validate a file against the database. Reads only; writes nothing."""
+    parsed = parse_file(data, filename)
+    return validate_rows(parsed, load_context(parsed, agency))
+
+
+def import_devices(
+    *,
+    agency: Agency,
+    data: bytes,
+    filename: str,
+    actor: User | None,
+    dry_run: bool,
+    remote_addr: str | None = None,
+    now: datetime | None = None,
+) -> ImportPlan:
+    """Import a CSV/XLSX file of devices into ``agency``, or preview it with ``dry_run``.
+
+    A dry run returns the plan (counts and every error) and writes nothing. A real import
+    raises ``ImportRejected`` (nothing written) if any row is bad; otherwise it writes every
+    create and update in one transaction, adds a ``DeviceStatusChange`` for each new device
+    and each status that changes, and records exactly one audit record (action "import").
+    Idempotent: the same file again finds every row unchanged and writes no device.
+    """
+    now = now or timezone.now()
+    if dry_run:
+        plan = plan_import(agency=agency, data=data, filename=filename)
+        plan.dry_run = True
+        return plan
+    try:
+        with transaction.atomic():
+            # Validating inside the transaction means the plan written is the plan checked.
+            plan = plan_import(agency=agency, data=data, filename=filename)
+            plan.dry_run = False
+            if not plan.is_valid:
+                raise ImportRejected(plan)
+            _write(plan, agency=agency, actor=actor, now=now)
+            entry = audit.record(
+                actor=actor,
+                action="import",
+                object_type="device",
+                object_id="",
+                object_repr=filename[:200],
+                agency_id=agency.pk,
+                after=_audit_after(plan),
+                message=f"Imported {filename} into {agency.slug}: {plan.summary()}",
+                remote_addr=remote_addr,
+            )
+            plan.written = True
+            plan.audit_id = entry.pk
+    except IntegrityError as exc:
+        # Another change landed between validation and write (two imports at once).
+        raise InvalidInput(
+            "The inventory changed while this file was being imported, so nothing was "
+            f"imported. Run the import again. ({exc.__class__.__name__})",
+            field="file",
+        ) from exc
+    return plan
+
+
+def _write(plan: ImportPlan, *, agency: Agency, actor: User | None, now: datetime) -> None:
+    actor_id = actor.pk if actor is not None and actor.pk else None
+    creates = [c for c in plan.changes if c.action == "create"]
+    updates = [c for c in plan.changes if c.action == "update"]
+    history: list[DeviceStatusChange] = []
+
+    new_devices = [
+        Device(
+            agency_id=agency.pk,
+            manufacturer=c.manufacturer,
+            serial=c.serial,
+            status_changed_at=now,
+            created_at=now,
+            **c.values,
+        )
+        for c in creates
+    ]
+    for start in range(0, len(new_devices), CREATE_BATCH):
+        batch = new_devices[start : start + CREATE_BATCH]
+        Device.objects.bulk_create(batch)
+        for device in batch:
+            history.append(
+                DeviceStatusChange(
+                    device_id=device.pk, from_status="", to_status=device.status, changed_at=now, changed_by_id=actor_id
+                )
+            )
+
+    # Rows that change the same fields are written together, so each UPDATE sets only those.
+    groups: dict[tuple[str, ...], list[Device]] = {}
+    for c in updates:
+        fields = tuple(f for f in WRITABLE_FIELDS if f in c.values)
+        device = Device(pk=c.device_id, updated_at=now, **c.values)
+        if "status" in c.values:
+            device.status_changed_at = now
+            fields = (*fields, "status_changed_at")
+            history.append(
+                DeviceStatusChange(
+                    device_id=c.device_id,
+                    from_status=c.before["status"],
+                    to_status=c.values["status"],
+                    changed_at=now,
+                    changed_by_id=actor_id,
+                )
+            )
+        groups.setdefault((*fields, "updated_at"), []).append(device)
+    for fields, devices in groups.items():
+        Device.objects.bulk_update(devices, list(fields), batch_size=UPDATE_BATCH)
+    DeviceStatusChange.objects.bulk_create(history, batch_size=CREATE_BATCH)
+
+
+def _audit_after(plan: ImportPlan) -> dict[str, Any]:
+    changes = [
+        {"row": c.row, "serial": c.serial, "manufacturer": c.manufacturer, "action": c.action,
+         "before": c.before or None, "after": c.values}
+        for c in plan.changes
+        if c.action != "unchanged"
+    ]
+    return {
+        "file": plan.filename,
+        "rows": plan.rows,
+        "created": plan.created,
+        "updated": plan.updated,
+        "unchanged": plan.unchanged,
+        "ignored_columns": plan.ignored_columns,
+        "changes": changes[:AUDIT_CHANGES_KEPT],
+        "changes_truncated": len(changes) > AUDIT_CHANGES_KEPT,
+    }
+
+
+def plan_to_dict(plan: ImportPlan, *, changes_limit: int = 0) -> dict[str, Any]:
+    """The plan as JSON-safe data for the API, the page and the command."""
+    return {
+        "file": plan.filename,
+        "dry_run": plan.dry_run,
+        "imported": plan.written,
+        "is_valid": plan.is_valid,
+        "rows": plan.rows,
+        "created": plan.created,
+        "updated": plan.updated,
+        "unchanged": plan.unchanged,
+        "ignored_columns": plan.ignored_columns,
+        "notes": plan.notes,
+        "errors": [e.as_dict() for e in plan.errors],
+        "changes": [
+            {"row": c.row, "serial": c.serial, "manufacturer": c.manufacturer, "action": c.action,
+             "changed": [COLUMN_FOR_ATTR[f] for f in WRITABLE_FIELDS if f in c.before]}
+            for c in plan.changes
+            if c.action != "unchanged"
+        ][:changes_limit],
+    }
