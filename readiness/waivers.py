@@ -15,10 +15,22 @@ The pure functions at the top take DataFrames and plain values; ``create_waiver`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from config.errors import Conflict, InvalidInput
+from devices.audit import record, snapshot
+from devices.models import Agency, AuditRecord, Device, User
+
+if TYPE_CHECKING:
+    from readiness.models import Waiver
 
 DEFAULT_WAIVER_CEILING = 0.10
 # A waiver is an exception, not a policy: longer than this must be re-approved.
@@ -27,7 +39,7 @@ MAX_WAIVER_DAYS = 366
 WAIVED = "waived"
 FAIL = "fail"
 PASS = "pass"
-NOT_APPLICABLE = "na"
+NOT_APPLICABLE = "not_applicable"
 
 WAIVER_COLUMNS = ["waiver_id", "agency_id", "device_id", "stable_key", "starts_at", "expires_at", "revoked_at"]
 
@@ -117,3 +129,173 @@ def waiver_frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=WAIVER_COLUMNS)
     frame["device_id"] = frame["device_id"].astype("Int64")
     return frame
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def _waiver_rows(queryset) -> pd.DataFrame:  # noqa: ANN001 - a Waiver queryset
+    rows = [
+        {
+            "waiver_id": r["id"], "agency_id": r["agency_id"], "device_id": r["device_id"],
+            "stable_key": r["requirement_key"], "starts_at": r["starts_at"], "expires_at": r["expires_at"],
+            "revoked_at": r["revoked_at"],
+        }
+        for r in queryset.values(
+            "id", "agency_id", "device_id", "requirement_key", "starts_at", "expires_at", "revoked_at"
+        )
+    ]
+    return waiver_frame(rows)
+
+
+def waivers_frame(*, requirement_set_id: int | None = None, agency_ids: list[int] | None = None) -> pd.DataFrame:
+    """Every waiver (any state) of a set, optionally for some agencies, as WAIVER_COLUMNS."""
+    from readiness.models import Waiver
+
+    qs = Waiver.objects.all()
+    if requirement_set_id is not None:
+        qs = qs.filter(requirement_set_id=requirement_set_id)
+    if agency_ids is not None:
+        qs = qs.filter(agency_id__in=agency_ids)
+    return _waiver_rows(qs)
+
+
+def _can_manage(user: User, agency: Agency) -> bool:
+    if user.is_state_staff:
+        return True
+    return user.role == User.Role.AGENCY_ADMIN and user.agency_id == agency.pk
+
+
+def create_waiver(
+    *,
+    actor: User,
+    agency: Agency,
+    set_code: str,
+    requirement_key: str,
+    reason: str,
+    expires_at: datetime,
+    device: Device | None = None,
+    approver: User | None = None,
+    starts_at: datetime | None = None,
+    now: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> Waiver:
+    """Grant a waiver, refusing it when it would take the agency above the ceiling.
+
+    Only state staff may approve a waiver (the approver defaults to the actor); agency admins
+    may request one on their own agency only when a state approver is named. The ceiling is
+    checked against the version in effect now, with every waiver that counts at
+    ``starts_at``. One transaction: the waiver and its audit record are written together,
+    and the agency row is locked so two concurrent requests cannot both slip under the
+    ceiling.
+    """
+    from readiness.models import RequirementSet, Waiver
+    from readiness.results import evaluate_fleet, get_version_in_effect
+
+    now = now or timezone.now()
+    starts_at = starts_at or now
+    approver = approver or actor
+    if not _can_manage(actor, agency):
+        raise PermissionDenied("Your role cannot request waivers for this agency.")
+    if not approver.is_state_staff:
+        raise PermissionDenied("A waiver must be approved by state staff.")
+    errors: list[dict] = []
+    if not reason or not reason.strip():
+        errors.append({"field": "reason", "message": "Give the reason for the waiver; it is kept with the audit."})
+    if expires_at <= starts_at:
+        errors.append({"field": "expires_at", "message": "The expiry must be after the start of the waiver."})
+    elif expires_at - starts_at > timedelta(days=MAX_WAIVER_DAYS):
+        errors.append({"field": "expires_at", "message": f"A waiver may last at most {MAX_WAIVER_DAYS} days; renew it later."})
+    if expires_at <= now:
+        errors.append({"field": "expires_at", "message": "The expiry is in the past."})
+    if device is not None and device.agency_id != agency.pk:
+        errors.append({"field": "device", "message": "That device belongs to another agency."})
+    req_set = RequirementSet.objects.filter(code=set_code).first()
+    if req_set is None:
+        errors.append({"field": "set", "message": f"There is no requirement set '{set_code}'."})
+    if errors:
+        raise InvalidInput(errors[0]["message"], errors=errors)
+    assert req_set is not None
+    version = get_version_in_effect(req_set, on=timezone.localdate(now))
+    known = version.requirements.filter(key=requirement_key).exists() or req_set.versions.filter(
+        requirements__key=requirement_key
+    ).exists()
+    if not known:
+        raise InvalidInput(
+            f"Requirement set '{set_code}' has no requirement with key '{requirement_key}'.",
+            field="requirement_key",
+        )
+
+    with transaction.atomic():
+        Agency.objects.select_for_update().filter(pk=agency.pk).first()
+        existing = Waiver.objects.filter(
+            agency=agency, requirement_set=req_set, requirement_key=requirement_key, device=device,
+            revoked_at__isnull=True, expires_at__gt=starts_at, starts_at__lt=expires_at,
+        ).first()
+        if existing is not None:
+            raise Conflict(
+                f"Waiver {existing.pk} already covers this until {existing.expires_at:%Y-%m-%d}; "
+                "revoke it first or let it expire.",
+                field="requirement_key",
+            )
+        fleet = evaluate_fleet(version=version, at=starts_at, agency_ids=[agency.pk])
+        results = fleet.results
+        applicable = int((results["status"] != NOT_APPLICABLE).sum())
+        waived_before = int((results["status"] == WAIVED).sum())
+        waiver = Waiver.objects.create(
+            requirement_set=req_set, requirement_key=requirement_key, agency=agency, device=device,
+            reason=reason.strip(), approved_by=approver, approver_name=approver.get_username(),
+            starts_at=starts_at, expires_at=expires_at, created_by=actor,
+        )
+        with_new = apply_waivers(
+            results.assign(status=results["status"].astype(str).replace(WAIVED, FAIL)),
+            waivers_frame(requirement_set_id=req_set.pk, agency_ids=[agency.pk]),
+            at=starts_at,
+        )
+        waived_after = int((with_new["status"] == WAIVED).sum())
+        check = check_ceiling(
+            applicable=applicable, waived_before=waived_before, waived_after=waived_after, ceiling=waiver_ceiling()
+        )
+        if not check.allowed:
+            # Raising rolls back the insert: nothing half-written.
+            raise Conflict(
+                f"This waiver would waive {waived_after} of {agency.name}'s {applicable} applicable "
+                f"{set_code} results ({check.share_after:.1%}), above the ceiling of "
+                f"{check.ceiling:.0%}. Fix some failures or revoke another waiver first.",
+                field="requirement_key",
+            )
+        record(
+            actor=actor, action=AuditRecord.Action.CREATE, obj=waiver, after=snapshot(waiver),
+            message=f"waiver {set_code}/{requirement_key} for {device or 'the whole agency'}: {reason.strip()}",
+            request=request,
+        )
+    return waiver
+
+
+def revoke_waiver(
+    *, actor: User, waiver: Waiver, reason: str, now: datetime | None = None, request: HttpRequest | None = None
+) -> Waiver:
+    """Revoke a waiver from ``now`` on; revoking twice is refused (409). Audited."""
+    from readiness.models import Waiver
+
+    now = now or timezone.now()
+    if not actor.is_state_staff and not (
+        actor.role == User.Role.AGENCY_ADMIN and actor.agency_id == waiver.agency_id
+    ):
+        raise PermissionDenied("Your role cannot revoke waivers for this agency.")
+    if not reason or not reason.strip():
+        raise InvalidInput("Say why the waiver is revoked.", field="reason")
+    with transaction.atomic():
+        locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
+        if locked.revoked_at is not None:
+            raise Conflict(f"Waiver {locked.pk} was already revoked on {locked.revoked_at:%Y-%m-%d}.")
+        before = snapshot(locked)
+        locked.revoked_at = now
+        locked.revoked_by = actor
+        locked.revoke_reason = reason.strip()[:500]
+        locked.save(update_fields=["revoked_at", "revoked_by", "revoke_reason", "updated_at"])
+        record(
+            actor=actor, action=AuditRecord.Action.REVOKE, obj=locked, before=before, after=snapshot(locked),
+            message=f"waiver revoked: {reason.strip()}", request=request,
+        )
+    return locked

@@ -17,7 +17,7 @@ def results() -> pd.DataFrame:
             "device_id": [1, 2, 3, 4],
             "agency_id": [10, 10, 10, 20],
             "stable_key": ["k", "k", "k", "k"],
-            "status": ["fail", "pass", "fail", "fail"],
+            "status": pd.Categorical(["fail", "pass", "fail", "fail"], categories=["pass", "fail", "waived", "not_applicable"]),
         }
     )
 

@@ -1,0 +1,197 @@
+"""Daily readiness and participation snapshots: the raw material of trends and "as of" views.
+
+``compute_snapshots(as_of=D)`` evaluates the fleet against every version that was in effect
+on D (``readiness.results.versions_in_effect``), with the waivers that counted on D, and
+replaces that date's rows: re-running a date (by hand, by the nightly task, twice by two beat
+processes) leaves exactly one set of rows. One transaction per date, so a reader never sees
+half a day.
+
+The inventory keeps no history of device attributes, so a backfilled past date is today's
+fleet judged by the rules and waivers of that date; the command says so when it backfills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from devices.models import Agency, Device, FirstNetStatusChange
+from readiness.models import ParticipationSnapshot, ReadinessSnapshot, RequirementSetVersion
+
+
+@dataclass
+class SnapshotRun:
+    """What one ``compute_snapshots`` call wrote."""
+
+    date: date
+    versions: list[str] = field(default_factory=list)
+    readiness_rows: int = 0
+    participation_rows: int = 0
+
+
+def end_of_day(day: date) -> datetime:
+    """The moment a date's snapshot describes: the end of that day in the site's time zone."""
+    if day >= timezone.localdate():
+        return timezone.now()
+    return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
+
+
+def snapshot_rows(
+    counts: pd.DataFrame, *, day: date, version: RequirementSetVersion, computed_at: datetime,
+    source: str = ReadinessSnapshot.Source.COMPUTED,
+) -> list[ReadinessSnapshot]:
+    """Model instances (unsaved) for one version's counts (``results.agency_counts``)."""
+    rows = []
+    for rec in counts.to_dict("records"):
+        applicable = int(rec["n_pass"]) + int(rec["n_fail"]) + int(rec["n_waived"])
+        is_total = rec["key"] == ReadinessSnapshot.TOTAL_KEY
+        ok = int(rec["n_pass"]) + (0 if is_total else int(rec["n_waived"]))
+        score = 100.0 * ok / applicable if applicable else 100.0
+        coverage = int(rec["n_reporting"]) / applicable if applicable else 0.0
+        rows.append(ReadinessSnapshot(
+            date=day, agency_id=int(rec["agency_id"]), version=version, requirement_key=rec["key"],
+            weight=max(int(rec["weight"]), 1), is_mandatory=bool(rec["is_mandatory"]),
+            n_pass=int(rec["n_pass"]), n_fail=int(rec["n_fail"]), n_waived=int(rec["n_waived"]),
+            n_na=int(rec["n_na"]), n_reporting=int(rec["n_reporting"]), score=round(min(score, 100.0), 4),
+            coverage=round(min(coverage, 1.0), 6), source=source, computed_at=computed_at,
+        ))
+    return rows
+
+
+def firstnet_status_on(day: date) -> dict[int, str]:
+    """Each agency's FirstNet status on ``day``, from its history (current status if none)."""
+    statuses = dict(Agency.objects.values_list("pk", "firstnet_status"))
+    seen: set[int] = set()
+    changes = FirstNetStatusChange.objects.order_by("agency_id", "-changed_on", "-id").values_list(
+        "agency_id", "status", "changed_on"
+    )
+    first_change: dict[int, date] = {}
+    for agency_id, status, changed_on in changes:
+        first_change[agency_id] = changed_on  # ends as the earliest, rows are newest first
+        if agency_id in seen or changed_on > day:
+            continue
+        statuses[agency_id] = status
+        seen.add(agency_id)
+    for agency_id, earliest in first_change.items():
+        if agency_id not in seen and earliest > day:
+            # History starts after the date: the agency had not engaged yet.
+            statuses[agency_id] = Agency.FirstNetStatus.NOT_ENGAGED
+    return statuses
+
+
+def participation_rows(day: date, *, computed_at: datetime) -> list[ParticipationSnapshot]:
+    """One row per agency: its status on ``day`` and today's cellular device counts."""
+    statuses = firstnet_status_on(day)
+    frame = pd.DataFrame(
+        list(
+            Device.objects.in_service()
+            .filter(model__is_cellular=True)
+            .values("agency_id", "network", "model__has_band14")
+        ),
+        columns=["agency_id", "network", "model__has_band14"],
+    )
+    if frame.empty:
+        counts = pd.DataFrame(columns=["cellular", "firstnet", "band14"])
+    else:
+        frame["firstnet"] = frame["network"].eq(Device.Network.FIRSTNET)
+        frame["band14"] = frame["model__has_band14"].astype(bool)
+        counts = frame.groupby("agency_id").agg(
+            cellular=("network", "size"), firstnet=("firstnet", "sum"), band14=("band14", "sum")
+        )
+    rows = []
+    for agency_id, status in statuses.items():
+        c = counts.loc[agency_id] if agency_id in counts.index else None
+        rows.append(ParticipationSnapshot(
+            date=day, agency_id=agency_id, firstnet_status=status,
+            devices_cellular=int(c["cellular"]) if c is not None else 0,
+            devices_firstnet=int(c["firstnet"]) if c is not None else 0,
+            devices_band14=int(c["band14"]) if c is not None else 0,
+            computed_at=computed_at,
+        ))
+    return rows
+
+
+def compute_snapshots(
+    *, as_of: date, now: datetime | None = None, cache: dict | None = None,
+    source: str = ReadinessSnapshot.Source.COMPUTED,
+) -> SnapshotRun:
+    """Replace the readiness and participation snapshots of ``as_of``. Idempotent.
+
+    Every version in effect on ``as_of`` is evaluated (all agencies) with the waivers that
+    counted at the end of that day. The date's old rows are deleted and the new ones
+    inserted in one transaction. ``cache`` (a dict the caller keeps) lets a backfill
+    evaluate each version once: the fleet is today's for every date anyway.
+    """
+    from readiness.results import agency_counts, evaluate_raw, finish_results, versions_in_effect
+
+    now = now or timezone.now()
+    at = min(end_of_day(as_of), now)
+    cache = {} if cache is None else cache
+    run = SnapshotRun(date=as_of)
+    rows: list[ReadinessSnapshot] = []
+    for version in versions_in_effect(on=as_of):
+        if version.pk not in cache:
+            cache[version.pk] = evaluate_raw(version=version, now=now)
+        fleet = finish_results(cache[version.pk], waivers_at=at)
+        rows += snapshot_rows(agency_counts(fleet), day=as_of, version=version, computed_at=now, source=source)
+        run.versions.append(f"{version.requirement_set.code} {version.version}")
+    part = participation_rows(as_of, computed_at=now)
+    for row in part:
+        row.source = source
+    with transaction.atomic():
+        ReadinessSnapshot.objects.filter(date=as_of).delete()
+        ParticipationSnapshot.objects.filter(date=as_of).delete()
+        ReadinessSnapshot.objects.bulk_create(rows, batch_size=2000)
+        ParticipationSnapshot.objects.bulk_create(part, batch_size=2000)
+    run.readiness_rows = len(rows)
+    run.participation_rows = len(part)
+    return run
+
+
+def backfill_snapshots(*, until: date, days: int, now: datetime | None = None) -> list[SnapshotRun]:
+    """``compute_snapshots`` for each of the ``days`` dates ending on ``until``, oldest first."""
+    cache: dict = {}
+    return [
+        compute_snapshots(as_of=until - timedelta(days=offset), now=now, cache=cache)
+        for offset in range(days - 1, -1, -1)
+    ]
+
+
+def trend(
+    *, set_code: str, agency_ids: list[int] | None, start: date, end: date
+) -> pd.DataFrame:
+    """Per snapshot date: the version in effect then, devices, ready, ready_pct, score, coverage.
+
+    Reads snapshots only. Each date uses the version of ``set_code`` that was in effect on it,
+    so a new version taking effect shows as a step in the line.
+    """
+    qs = ReadinessSnapshot.objects.filter(version__requirement_set__code=set_code, date__gte=start, date__lte=end)
+    if agency_ids is not None:
+        qs = qs.filter(agency_id__in=agency_ids)
+    frame = pd.DataFrame(
+        list(qs.values("date", "version__version", "requirement_key", "weight", "n_pass", "n_fail", "n_waived", "n_reporting")),
+        columns=["date", "version__version", "requirement_key", "weight", "n_pass", "n_fail", "n_waived", "n_reporting"],
+    )
+    columns = ["date", "version", "devices", "ready", "ready_pct", "score", "coverage"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    total = frame[frame["requirement_key"].eq(ReadinessSnapshot.TOTAL_KEY)]
+    reqs = frame[~frame["requirement_key"].eq(ReadinessSnapshot.TOTAL_KEY)].copy()
+    reqs["w_ok"] = reqs["weight"] * (reqs["n_pass"] + reqs["n_waived"])
+    reqs["w_all"] = reqs["weight"] * (reqs["n_pass"] + reqs["n_fail"] + reqs["n_waived"])
+    t = total.groupby(["date", "version__version"]).agg(
+        ready=("n_pass", "sum"), not_ready=("n_fail", "sum"), reporting=("n_reporting", "sum")
+    )
+    r = reqs.groupby(["date", "version__version"])[["w_ok", "w_all"]].sum()
+    out = t.join(r, how="left").fillna(0).reset_index().rename(columns={"version__version": "version"})
+    out["devices"] = (out["ready"] + out["not_ready"]).astype("int64")
+    devices = out["devices"].clip(lower=1)
+    out["ready_pct"] = (100.0 * out["ready"] / devices).round(2)
+    out["score"] = (100.0 * out["w_ok"] / out["w_all"].clip(lower=1)).round(2)
+    out["coverage"] = (out["reporting"] / devices).round(4)
+    out["ready"] = out["ready"].astype("int64")
+    return out[columns].sort_values("date").reset_index(drop=True)
