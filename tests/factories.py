@@ -87,3 +87,13 @@ class CellularDeviceModelFactory(DeviceModelFactory):
     kind = DeviceModel.Kind.RUGGED_HANDHELD
     is_cellular = True
     has_band14 = True
+
+
+class DeviceHealthFactory(factory.django.DjangoModelFactory):
+    """A device's latest state; set level, deadlines and values the test is about."""
+
+    class Meta:
+        model = "telemetry.DeviceHealth"
+
+    device = factory.SubFactory(DeviceFactory)
+    level = "online"
