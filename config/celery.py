@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -17,4 +18,10 @@ app = Celery("tracker")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Readiness: snapshot the day that just ended (trends and "as of" views read these).
+    "readiness-nightly-snapshots": {
+        "task": "readiness.compute_nightly_snapshots",
+        "schedule": crontab(hour=0, minute=15),
+    },
+}

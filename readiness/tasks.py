@@ -1,0 +1,32 @@
+"""Celery tasks of readiness: thin wrappers over the core functions, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from config.periodic import claim_run
+
+SNAPSHOT_EVERY_SECONDS = 24 * 3600
+
+
+@shared_task(
+    name="readiness.compute_nightly_snapshots", acks_late=True, autoretry_for=(OperationalError,),
+    retry_backoff=True, max_retries=5, soft_time_limit=1800, time_limit=1900,
+)
+def compute_nightly_snapshots_task(as_of: str | None = None) -> dict:
+    """Snapshot yesterday (or ``as_of``, an ISO date) once per day, whatever beat does.
+
+    Run shortly after midnight it describes the day that just ended. The claim makes a
+    second beat process a no-op; the snapshot itself replaces its date, so a retry is safe.
+    """
+    from datetime import date, timedelta
+
+    from readiness.snapshots import compute_snapshots
+
+    day = date.fromisoformat(as_of) if as_of else timezone.localdate() - timedelta(days=1)
+    if as_of is None and not claim_run("readiness.compute_nightly_snapshots", every_seconds=SNAPSHOT_EVERY_SECONDS):
+        return {"skipped": True, "date": day.isoformat()}
+    run = compute_snapshots(as_of=day)
+    return {"date": day.isoformat(), "readiness_rows": run.readiness_rows, "participation_rows": run.participation_rows}

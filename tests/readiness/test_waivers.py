@@ -1,0 +1,113 @@
+"""Waivers through their service against the real database: ceiling, conflicts, audit."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from config.errors import Conflict, InvalidInput
+from devices.models import AuditRecord
+from readiness.models import Waiver
+from readiness.waivers import create_waiver, revoke_waiver
+from tests.readiness.catalog_helpers import (
+    ENCRYPTION,
+    MDM,
+    make_requirement,
+    make_set,
+    make_version,
+    phone,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cjis():
+    req_set = make_set()
+    v1 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
+    make_requirement(v1, "cjis.mdm", "MDM-1", MDM)
+    make_requirement(v1, "cjis.enc", "ENC-1", ENCRYPTION)
+    return v1
+
+
+def grant(actor, agency, **kw):
+    fields = {"set_code": "cjis-mobile", "requirement_key": "cjis.mdm", "reason": "licences on order",
+              "expires_at": timezone.now() + timedelta(days=30)}
+    fields.update(kw)
+    return create_waiver(actor=actor, agency=agency, **fields)
+
+
+def test_waiver_beyond_the_ceiling_is_refused_and_nothing_is_written(cjis, agency_a, state_staff, settings):
+    settings.READINESS_WAIVER_CEILING = 0.10
+    # 10 phones x 2 requirements = 20 applicable results; 3 fail MDM.
+    devices = [phone(agency_a, mdm=i >= 3) for i in range(10)]
+    grant(state_staff.user, agency_a, device=devices[0])
+    grant(state_staff.user, agency_a, device=devices[1])  # 2 of 20 = 10%: at the ceiling, allowed
+    with pytest.raises(Conflict) as refused:
+        grant(state_staff.user, agency_a, device=devices[2])
+    assert "3 of Kentucky State Police's 20 applicable cjis-mobile results (15.0%)" in refused.value.message
+    assert "ceiling of 10%" in refused.value.message
+    assert Waiver.objects.count() == 2
+    assert AuditRecord.objects.filter(object_type="waiver").count() == 2
+
+
+def test_agency_wide_waiver_counts_every_failing_device(cjis, agency_a, state_staff, settings):
+    settings.READINESS_WAIVER_CEILING = 0.10
+    for i in range(10):
+        phone(agency_a, mdm=i >= 3)
+    with pytest.raises(Conflict, match="would waive 3 of"):
+        grant(state_staff.user, agency_a)
+
+
+def test_waiver_of_a_passing_requirement_never_breaks_the_ceiling(cjis, agency_a, state_staff, settings):
+    settings.READINESS_WAIVER_CEILING = 0.0
+    phone(agency_a)
+    assert grant(state_staff.user, agency_a).pk
+
+
+def test_overlapping_waiver_is_a_conflict_and_a_revoked_one_can_be_replaced(cjis, agency_a, state_staff, settings):
+    settings.READINESS_WAIVER_CEILING = 0.5
+    device = phone(agency_a, mdm=False)
+    phone(agency_a)
+    phone(agency_a)
+    first = grant(state_staff.user, agency_a, device=device)
+    with pytest.raises(Conflict, match=f"Waiver {first.pk} already covers this"):
+        grant(state_staff.user, agency_a, device=device)
+    revoke_waiver(actor=state_staff.user, waiver=first, reason="MDM fixed")
+    assert grant(state_staff.user, agency_a, device=device).pk != first.pk
+
+
+def test_revocation_is_audited_with_before_and_after_and_cannot_happen_twice(cjis, agency_a, state_staff, settings):
+    settings.READINESS_WAIVER_CEILING = 0.5
+    waiver = grant(state_staff.user, agency_a, device=phone(agency_a, mdm=False))
+    revoke_waiver(actor=state_staff.user, waiver=waiver, reason="no longer needed")
+    audit = AuditRecord.objects.get(object_type="waiver", action="revoke")
+    assert audit.before["revoked_at"] is None
+    assert audit.after["revoked_at"] is not None
+    assert audit.agency_id == agency_a.pk
+    with pytest.raises(Conflict, match="already revoked"):
+        revoke_waiver(actor=state_staff.user, waiver=waiver, reason="again")
+
+
+def test_bad_input_names_every_field_to_fix(cjis, agency_a, agency_b, state_staff):
+    other = phone(agency_b)
+    with pytest.raises(InvalidInput) as bad:
+        grant(state_staff.user, agency_a, reason=" ", expires_at=timezone.now() - timedelta(days=1), device=other)
+    fields = {e["field"] for e in bad.value.errors}
+    assert fields == {"reason", "expires_at", "device"}
+    with pytest.raises(InvalidInput, match="no requirement with key 'cjis.nope'"):
+        grant(state_staff.user, agency_a, requirement_key="cjis.nope")
+    with pytest.raises(InvalidInput, match="at most 366 days"):
+        grant(state_staff.user, agency_a, expires_at=timezone.now() + timedelta(days=400))
+
+
+def test_agency_roles_cannot_approve_waivers(cjis, agency_a, admin_a, viewer_a, admin_b):
+    with pytest.raises(PermissionDenied, match="approved by state staff"):
+        grant(admin_a.user, agency_a)
+    with pytest.raises(PermissionDenied):
+        grant(viewer_a.user, agency_a)
+    with pytest.raises(PermissionDenied):
+        grant(admin_b.user, agency_a)
