@@ -1,0 +1,827 @@
+"""The ingest service: one path from a batch of raw messages to committed rows.
+
+Used by the MQTT subscriber (`telemetry.mqtt`, `manage.py ingest_mqtt`) and by the HTTPS
+fallback (`POST /api/telemetry`), so both validate and store the same way.
+
+`ingest_batch()`:
+
+1. parses every message without touching the database (topic, size cap, JSON, strict schema);
+2. resolves agencies, gateways and devices (process-wide caches with a short time to live,
+   one query per batch for what the cache misses);
+3. in ONE transaction: writes history rows idempotently (unique by device and reading time,
+   ON CONFLICT DO NOTHING), advances each device's latest state only forward in time (newest
+   reading per device wins inside the batch; ``WHERE excluded.last_reading_at >
+   current.last_reading_at`` across batches and processes), updates gateway state and
+   sequence gaps, writes dead letters for every rejected message or reading, and lets
+   `telemetry.health.apply_batch_effects` react.
+
+Input never makes it raise: bad input becomes a dead letter. Database outages do raise
+(``OperationalError``), so the caller leaves the batch unacknowledged and retries it; that
+is safe because every write here is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+from pydantic import ValidationError
+
+from devices.models import Agency, Device, Gateway
+from telemetry import health
+from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, HealthLevel, TelemetryReading
+from telemetry.payloads import (
+    MAX_MESSAGE_BYTES,
+    Envelope,
+    Reading,
+    TelemetryMessage,
+    describe_errors,
+    parse_state,
+)
+from telemetry.topics import Topic, TopicError, TopicKind, parse_topic
+
+log = logging.getLogger(__name__)
+
+Reason = DeadLetter.Reason
+# A reading this far ahead of the tracker's clock is a gateway with a wrong clock; storing it
+# would pin the device's latest state in the future and hide every real reading after it.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+DEAD_LETTER_PAYLOAD_CAP = 4096
+# How many sequence numbers back a late message can still un-count its gap.
+SEQ_WINDOW = 1000
+# Inventory changes (a device moved to another agency, a new gateway) are seen within this.
+CACHE_TTL_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message as received: the topic, the raw payload and when it arrived."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch did; the caller feeds it to metrics and logs."""
+
+    messages: int = 0
+    telemetry_messages: int = 0
+    state_messages: int = 0
+    readings_accepted: int = 0
+    readings_stored: int = 0
+    readings_duplicate: int = 0
+    devices_advanced: int = 0
+    gateway_state_changes: int = 0
+    gaps: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    oldest_sent_at: datetime | None = None
+    sent_at: list[datetime] = field(default_factory=list)
+    write_seconds: float = 0.0
+
+    @property
+    def dead_letters(self) -> int:
+        return sum(self.rejected.values())
+
+
+@dataclass(slots=True)
+class _Rejection:
+    reason: str
+    detail: str
+    topic: str
+    received_at: datetime
+    payload: bytes
+    agency_slug: str = ""
+    gateway_name: str = ""
+    device_serial: str = ""
+    agency_id: int | None = None
+
+
+@dataclass(slots=True)
+class _Telemetry:
+    topic: Topic
+    raw: InboundMessage
+    message: TelemetryMessage | None
+    readings: list[Reading]
+    seq: int
+    sent_at: datetime
+    gateway_id: int = 0
+    agency_id: int = 0
+
+
+@dataclass(slots=True)
+class _State:
+    topic: Topic
+    raw: InboundMessage
+    is_online: bool
+    gateway_id: int = 0
+
+
+@dataclass(slots=True)
+class _Parsed:
+    telemetry: list[_Telemetry] = field(default_factory=list)
+    states: list[_State] = field(default_factory=list)
+    rejections: list[_Rejection] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------
+# Sequence gaps (pure)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SeqOutcome:
+    last_seq: int | None
+    missing: list[int]
+    gaps_delta: int
+
+
+def advance_sequence(
+    last_seq: int | None, missing: Iterable[int], seqs: Iterable[int], *, window: int = SEQ_WINDOW
+) -> SeqOutcome:
+    """Count sequence gaps for one gateway, in arrival order.
+
+    A jump past ``last_seq + 1`` counts every skipped number as a gap and remembers it; a
+    remembered number that arrives later un-counts its gap, so mere reordering nets zero.
+    A number at or below ``last_seq`` that is not remembered is a redelivered duplicate and
+    changes nothing. ``0`` (or a number far below the window) starts a new gateway session.
+    """
+    pending = set(missing)
+    gaps = 0
+    for seq in seqs:
+        if last_seq is None:
+            last_seq = seq
+        elif seq > last_seq:
+            if seq > last_seq + 1:
+                gaps += seq - last_seq - 1
+                pending.update(range(max(last_seq + 1, seq - window), seq))
+            last_seq = seq
+        elif seq in pending:
+            pending.discard(seq)
+            gaps -= 1
+        elif seq == 0 or seq < last_seq - window:
+            # The gateway restarted its numbering; what it skipped before stays counted.
+            last_seq = seq
+            pending.clear()
+    floor = (last_seq or 0) - window
+    return SeqOutcome(last_seq=last_seq, missing=sorted(s for s in pending if s >= floor), gaps_delta=gaps)
+
+
+# ---------------------------------------------------------------------------------------
+# Caches: agencies, gateways and devices by their contract names
+# ---------------------------------------------------------------------------------------
+
+
+class _TTLCache:
+    """A dict whose entries expire; enough for a single-threaded ingest loop."""
+
+    def __init__(self, ttl: float = CACHE_TTL_S) -> None:
+        self.ttl = ttl
+        self._data: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any:
+        hit = self._data.get(key)
+        if hit is None:
+            return None
+        if hit[0] < time.monotonic():
+            del self._data[key]
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        self._data[key] = (time.monotonic() + self.ttl, value)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+_agencies = _TTLCache()  # slug -> agency id
+_gateways = _TTLCache()  # (agency id, name) -> (gateway id, is_active)
+_devices = _TTLCache()  # (agency id, serial) -> (device id, interval s)
+_topics: dict[str, Topic | TopicError] = {}
+_known_status_rows: set[int] = set()
+
+
+def clear_caches() -> None:
+    """Forget every cached lookup (tests, and after inventory changes that must apply now)."""
+    for cache in (_agencies, _gateways, _devices):
+        cache.clear()
+    _topics.clear()
+    _known_status_rows.clear()
+
+
+def _topic_for(name: str, root: str) -> Topic | TopicError:
+    cached = _topics.get(name)
+    if cached is None:
+        try:
+            cached = parse_topic(name, root=root)
+        except TopicError as exc:
+            cached = exc
+        if len(_topics) < 100_000:  # bounded: topics are per gateway
+            _topics[name] = cached
+    return cached
+
+
+# ---------------------------------------------------------------------------------------
+# The service
+# ---------------------------------------------------------------------------------------
+
+
+def ingest_batch(
+    messages: Sequence[InboundMessage], *, now: datetime | None = None, stats: Any = None
+) -> BatchResult:
+    """Validate and store a batch of messages in one transaction; return what it did.
+
+    Idempotent: the same messages ingested again store nothing new and never move a
+    device's latest state backwards. Rejected input is dead-lettered, never raised.
+    ``stats`` (a `telemetry.metrics.IngestTotals`) is updated inside the same transaction.
+    Raises only for database failures, after which nothing of the batch was committed.
+    """
+    now = now or timezone.now()
+    result = BatchResult(messages=len(messages))
+    parsed = _parse(messages, now=now, root=settings.MQTT_TOPIC_ROOT)
+    started = time.perf_counter()
+    try:
+        _store(parsed, result, now=now, stats=stats, started=started)
+    except (OperationalError, InterfaceError):
+        raise  # the database is away: the caller retries the whole batch
+    except Exception as exc:
+        # Input the validation let through but the database (or a bug) refuses. It should
+        # not happen; this keeps one odd message from blocking every batch after it, which a
+        # retry loop would do forever. Store message by message so only the culprit is
+        # dead-lettered, with the error in its detail.
+        if not isinstance(exc, DatabaseError):
+            log.exception("unexpected error storing a batch of %d", len(messages))
+        if len(messages) == 1:
+            return _reject_whole(messages[0], exc, now=now, stats=stats)
+        log.warning("batch of %d refused (%s); storing one by one", len(messages), exc)
+        total = BatchResult()
+        for message in messages:
+            _merge(total, ingest_batch([message], now=now, stats=stats))
+        return total
+    result.write_seconds = time.perf_counter() - started
+    return result
+
+
+def _reject_whole(message: InboundMessage, exc: Exception, *, now: datetime, stats: Any) -> BatchResult:
+    result = BatchResult(messages=1)
+    rejection = _Rejection(
+        reason=Reason.SCHEMA,
+        detail=f"the message could not be stored: {exc!r}"[:2000],
+        topic=message.topic,
+        received_at=message.received_at,
+        payload=message.payload,
+    )
+    parsed = _Parsed(rejections=[rejection])
+    _store(parsed, result, now=now, stats=stats, started=time.perf_counter())
+    return result
+
+
+def _merge(total: BatchResult, part: BatchResult) -> None:
+    for name in (
+        "messages", "telemetry_messages", "state_messages", "readings_accepted", "readings_stored",
+        "readings_duplicate", "devices_advanced", "gateway_state_changes", "gaps", "write_seconds",
+    ):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.rejected.update(part.rejected)
+    total.sent_at.extend(part.sent_at)
+    if part.oldest_sent_at and (total.oldest_sent_at is None or part.oldest_sent_at < total.oldest_sent_at):
+        total.oldest_sent_at = part.oldest_sent_at
+
+
+# -- step 1: parse (no database) --------------------------------------------------------
+
+
+def _parse(messages: Sequence[InboundMessage], *, now: datetime, root: str) -> _Parsed:
+    parsed = _Parsed()
+    reject = parsed.rejections.append
+    for raw in messages:
+        topic = _topic_for(raw.topic, root)
+        if isinstance(topic, TopicError):
+            reject(_Rejection(Reason.UNKNOWN_TOPIC, str(topic), raw.topic, raw.received_at, raw.payload))
+            continue
+        size = len(raw.payload)
+        if size > MAX_MESSAGE_BYTES:
+            reject(_rejection(raw, topic, Reason.OVERSIZED, f"{size} bytes; the limit is {MAX_MESSAGE_BYTES} bytes"))
+            continue
+        if topic.kind is TopicKind.STATE:
+            is_online = parse_state(raw.payload)
+            if is_online is None:
+                reject(_rejection(raw, topic, Reason.SCHEMA, "a state message must be 'online' or 'offline'"))
+            else:
+                parsed.states.append(_State(topic=topic, raw=raw, is_online=is_online))
+            continue
+        _parse_telemetry(raw, topic, parsed)
+    return parsed
+
+
+def _parse_telemetry(raw: InboundMessage, topic: Topic, parsed: _Parsed) -> None:
+    reject = parsed.rejections.append
+    if b"\\u0000" in raw.payload:
+        # PostgreSQL text and jsonb cannot hold NUL; refuse it here with a clear reason.
+        reject(_rejection(raw, topic, Reason.SCHEMA, "NUL characters (\\u0000) are not allowed"))
+        return
+    try:
+        message = TelemetryMessage.model_validate_json(raw.payload)
+        readings = message.readings
+        seq, sent_at, gateway = message.seq, message.sent_at, message.gateway
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors(include_url=False, include_input=False)):
+            reject(_rejection(raw, topic, Reason.NOT_JSON, describe_errors(exc)))
+            return
+        # Slow path, only for bad messages: is the envelope broken, or some readings only?
+        try:
+            envelope = Envelope.model_validate_json(raw.payload)
+        except ValidationError as env_exc:
+            reject(_rejection(raw, topic, Reason.SCHEMA, describe_errors(env_exc)))
+            return
+        message = None
+        readings = []
+        seq, sent_at, gateway = envelope.seq, envelope.sent_at, envelope.gateway
+        for index, item in enumerate(envelope.readings):
+            text = json.dumps(item)
+            try:
+                readings.append(Reading.model_validate_json(text))
+            except ValidationError as reading_exc:
+                rejection = _rejection(
+                    raw, topic, Reason.SCHEMA, f"readings.{index}: {describe_errors(reading_exc)}"
+                )
+                rejection.payload = text.encode()
+                serial = item.get("device")
+                rejection.device_serial = serial[:64] if isinstance(serial, str) else ""
+                reject(rejection)
+    if gateway != topic.gateway:
+        reject(_rejection(
+            raw, topic, Reason.SCHEMA,
+            f"the payload's gateway {gateway!r} does not match the topic's gateway {topic.gateway!r}",
+        ))
+        return
+    parsed.telemetry.append(
+        _Telemetry(topic=topic, raw=raw, message=message, readings=readings, seq=seq, sent_at=sent_at)
+    )
+
+
+def _rejection(raw: InboundMessage, topic: Topic, reason: str, detail: str) -> _Rejection:
+    return _Rejection(
+        reason=reason, detail=detail, topic=raw.topic, received_at=raw.received_at, payload=raw.payload,
+        agency_slug=topic.agency, gateway_name=topic.gateway,
+    )
+
+
+# -- step 2: resolve names to rows -------------------------------------------------------
+
+
+def _resolve_gateways(parsed: _Parsed) -> None:
+    """Set agency and gateway ids; reject messages of unknown or deactivated gateways."""
+    items: list[_Telemetry | _State] = [*parsed.telemetry, *parsed.states]
+    missing_slugs = {i.topic.agency for i in items if _agencies.get(i.topic.agency) is None}
+    if missing_slugs:
+        for agency_id, slug in Agency.objects.filter(slug__in=missing_slugs).values_list("id", "slug"):
+            _agencies.put(slug, agency_id)
+    wanted: set[tuple[int, str]] = set()
+    for item in items:
+        agency_id = _agencies.get(item.topic.agency)
+        if agency_id is not None and _gateways.get((agency_id, item.topic.gateway)) is None:
+            wanted.add((agency_id, item.topic.gateway))
+    if wanted:
+        rows = Gateway.objects.filter(
+            agency_id__in={a for a, _ in wanted}, name__in={n for _, n in wanted}
+        ).values_list("id", "agency_id", "name", "is_active")
+        for gateway_id, agency_id, name, is_active in rows:
+            _gateways.put((agency_id, name), (gateway_id, is_active))
+
+    def known(item: _Telemetry | _State) -> bool:
+        agency_id = _agencies.get(item.topic.agency)
+        if agency_id is None:
+            detail = f"no agency {item.topic.agency!r} is registered"
+        else:
+            hit = _gateways.get((agency_id, item.topic.gateway))
+            if hit is not None and hit[1]:
+                item.gateway_id = hit[0]
+                if isinstance(item, _Telemetry):
+                    item.agency_id = agency_id
+                return True
+            detail = (
+                f"gateway {item.topic.gateway!r} of agency {item.topic.agency!r} is "
+                + ("deactivated" if hit is not None else "not registered")
+            )
+        rejection = _rejection(item.raw, item.topic, Reason.UNKNOWN_GATEWAY, detail)
+        rejection.agency_id = agency_id
+        parsed.rejections.append(rejection)
+        return False
+
+    parsed.telemetry = [t for t in parsed.telemetry if known(t)]
+    parsed.states = [s for s in parsed.states if known(s)]
+
+
+def _resolve_devices(parsed: _Parsed) -> None:
+    """Load the devices the cache lacks: one query per batch for every miss."""
+    missing: set[str] = set()
+    for item in parsed.telemetry:
+        for reading in item.readings:
+            if _devices.get((item.agency_id, reading.device)) is None:
+                missing.add(reading.device)
+    if not missing:
+        return
+    found: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for device_id, serial, agency_id, interval in Device.objects.filter(serial__in=missing).values_list(
+        "id", "serial", "agency_id", "model__telemetry_interval_s"
+    ):
+        found.setdefault((agency_id, serial), []).append((device_id, interval))
+    for key, hits in found.items():
+        # One serial may repeat across manufacturers; within an agency the first device wins
+        # and the others cannot report over this contract (the serial is its only key).
+        _devices.put(key, min(hits))
+    # Serials seen in some agency, for "belongs to another agency" versus "unknown".
+    _foreign_serials.clear()
+    _foreign_serials.update(serial for _, serial in found)
+
+
+_foreign_serials: set[str] = set()
+
+
+# -- step 3: store ------------------------------------------------------------------------
+
+
+def _store(parsed: _Parsed, result: BatchResult, *, now: datetime, stats: Any, started: float) -> None:
+    _resolve_gateways(parsed)
+    _resolve_devices(parsed)
+    history, newest, by_gateway = _plan_rows(parsed, result, now=now)
+    with transaction.atomic():
+        if history:
+            inserted = _writer().write_history(history)
+            result.readings_stored = inserted
+            result.readings_duplicate = len(history) - inserted
+        advanced: list[int] = []
+        if newest:
+            advanced = _writer().upsert_latest(list(newest.values()), now=now)
+            result.devices_advanced = len(advanced)
+        _update_gateways(by_gateway, parsed.states, result, now=now)
+        if parsed.rejections:
+            _write_dead_letters(parsed.rejections, result)
+        if advanced:
+            health.apply_batch_effects(device_ids=advanced, now=now)
+        if stats is not None:
+            stats.record(result, now=now, write_seconds=time.perf_counter() - started)
+
+
+def _plan_rows(
+    parsed: _Parsed, result: BatchResult, *, now: datetime
+) -> tuple[list[tuple], dict[int, tuple], dict[int, list[_Telemetry]]]:
+    """History rows (deduplicated by device and time), the newest reading per device and the
+    accepted messages per gateway."""
+    limit = now + FUTURE_TOLERANCE
+    history: dict[tuple[int, datetime], tuple] = {}
+    newest: dict[int, tuple] = {}
+    by_gateway: dict[int, list[_Telemetry]] = {}
+    devices_get = _devices.get
+    for item in parsed.telemetry:
+        result.telemetry_messages += 1
+        result.sent_at.append(item.sent_at)
+        if result.oldest_sent_at is None or item.sent_at < result.oldest_sent_at:
+            result.oldest_sent_at = item.sent_at
+        by_gateway.setdefault(item.gateway_id, []).append(item)
+        received_at = item.raw.received_at
+        for reading in item.readings:
+            hit = devices_get((item.agency_id, reading.device))
+            if hit is None:
+                foreign = reading.device in _foreign_serials
+                rejection = _rejection(
+                    item.raw, item.topic, Reason.FOREIGN_DEVICE if foreign else Reason.UNKNOWN_DEVICE,
+                    f"device {reading.device!r} belongs to another agency than {item.topic.agency!r}"
+                    if foreign else f"no device with serial {reading.device!r} in agency {item.topic.agency!r}",
+                )
+                rejection.agency_id = item.agency_id
+                rejection.device_serial = reading.device
+                rejection.payload = reading.model_dump_json().encode()
+                parsed.rejections.append(rejection)
+                continue
+            ts = reading.ts
+            if ts > limit:
+                rejection = _rejection(
+                    item.raw, item.topic, Reason.FUTURE_TIMESTAMP,
+                    f"reading time {ts.isoformat()} is more than {int(FUTURE_TOLERANCE.total_seconds() // 60)} "
+                    f"minutes ahead of the tracker's clock ({now.isoformat(timespec='seconds')})",
+                )
+                rejection.agency_id = item.agency_id
+                rejection.device_serial = reading.device
+                rejection.payload = reading.model_dump_json().encode()
+                parsed.rejections.append(rejection)
+                continue
+            extra = reading.all_extra()
+            if extra:
+                try:
+                    extra_json = json.dumps(extra, allow_nan=False, separators=(",", ":"))
+                except ValueError as exc:
+                    rejection = _rejection(item.raw, item.topic, Reason.SCHEMA, f"extra: {exc}")
+                    rejection.agency_id = item.agency_id
+                    rejection.device_serial = reading.device
+                    parsed.rejections.append(rejection)
+                    continue
+            else:
+                extra_json = "{}"
+            device_id, interval = hit
+            key = (device_id, ts)
+            if key in history:
+                continue  # the same reading twice in one batch
+            row = (
+                device_id, ts, received_at, item.gateway_id, reading.battery_pct, reading.rsrp_dbm,
+                reading.firmware or "", reading.storage_pct, reading.gps_fix, reading.temperature_c,
+                reading.status or "", extra_json,
+            )
+            history[key] = row
+            result.readings_accepted += 1
+            current = newest.get(device_id)
+            if current is None or ts > current[1]:
+                newest[device_id] = (*row, interval)
+    return list(history.values()), newest, by_gateway
+
+
+def _update_gateways(
+    by_gateway: dict[int, list[_Telemetry]], states: list[_State], result: BatchResult, *, now: datetime
+) -> None:
+    ids = set(by_gateway) | {s.gateway_id for s in states}
+    if not ids:
+        return
+    new_ids = ids - _known_status_rows
+    if new_ids:
+        GatewayStatus.objects.bulk_create(
+            [GatewayStatus(gateway_id=g) for g in sorted(new_ids)], ignore_conflicts=True
+        )
+    if by_gateway:
+        # Locked in gateway order so two ingest processes never deadlock on each other.
+        current = GatewayStatus.objects.select_for_update().filter(gateway_id__in=by_gateway).order_by("gateway_id")
+        changed = []
+        for status in current.only("gateway_id", "last_seq", "seq_missing", "gaps_total", "messages_total", "last_message_at"):
+            items = by_gateway[status.gateway_id]
+            outcome = advance_sequence(status.last_seq, status.seq_missing or [], (i.seq for i in items))
+            status.last_seq = outcome.last_seq
+            status.seq_missing = outcome.missing
+            status.gaps_total = max(0, status.gaps_total + outcome.gaps_delta)
+            status.messages_total += len(items)
+            newest_received = max(i.raw.received_at for i in items)
+            if status.last_message_at is None or newest_received > status.last_message_at:
+                status.last_message_at = newest_received
+            result.gaps += outcome.gaps_delta
+            changed.append(status)
+        GatewayStatus.objects.bulk_update(
+            changed, ["last_seq", "seq_missing", "gaps_total", "messages_total", "last_message_at"]
+        )
+    _known_status_rows.update(ids)
+    notify = getattr(health, "gateway_state_changed", None)
+    for state in states:
+        result.state_messages += 1
+        at = state.raw.received_at
+        # Conditional update: repeated (retained) states and a second ingest process seeing
+        # the same message change nothing and notify nobody.
+        updated = (
+            GatewayStatus.objects.filter(gateway_id=state.gateway_id)
+            .exclude(is_online=state.is_online, changed_at__isnull=False)
+            .update(is_online=state.is_online, changed_at=at)
+        )
+        if updated:
+            result.gateway_state_changes += 1
+            if notify is not None:
+                notify(
+                    gateway_id=state.gateway_id, is_online=state.is_online, at=at,
+                    cause="connect" if state.is_online else "lwt",
+                )
+
+
+def _write_dead_letters(rejections: list[_Rejection], result: BatchResult) -> None:
+    # Rejected while parsing, before any lookup: find their agencies so each agency sees its own.
+    slugs = {r.agency_slug for r in rejections if r.agency_id is None and r.agency_slug}
+    unknown = {s for s in slugs if _agencies.get(s) is None}
+    if unknown:
+        for agency_id, slug in Agency.objects.filter(slug__in=unknown).values_list("id", "slug"):
+            _agencies.put(slug, agency_id)
+    rows = []
+    for r in rejections:
+        agency_id = r.agency_id if r.agency_id is not None else (_agencies.get(r.agency_slug) if r.agency_slug else None)
+        rows.append(DeadLetter(
+            received_at=r.received_at, topic=r.topic[:300], agency_id=agency_id,
+            gateway_name=r.gateway_name[:64], device_serial=r.device_serial[:64], reason=r.reason,
+            detail=r.detail[:2000], payload=cap_payload(r.payload), payload_bytes=len(r.payload),
+        ))
+        result.rejected[r.reason] += 1
+    DeadLetter.objects.bulk_create(rows)
+
+
+def cap_payload(payload: bytes, cap: int = DEAD_LETTER_PAYLOAD_CAP) -> str:
+    """The payload as text, at most ``cap`` bytes of it, safe for any database text column."""
+    return payload[:cap].decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+# ---------------------------------------------------------------------------------------
+# Writers: the raw-driver paths (per-row ORM saves are ~0.2x of these; FINDINGS.md)
+# ---------------------------------------------------------------------------------------
+
+HISTORY_COLUMNS = (
+    "device_id", "ts", "received_at", "gateway_id", "battery_pct", "rsrp_dbm", "firmware",
+    "storage_pct", "gps_fix", "temperature_c", "status", "extra",
+)
+MEASUREMENTS = ("battery_pct", "rsrp_dbm", "firmware", "storage_pct", "gps_fix", "temperature_c", "status")
+# Latest-state columns the ingest owns; anything else on DeviceHealth is the health side's.
+LATEST_COLUMNS = (
+    "device_id", "level", "level_changed_at", "last_reading_at", "last_received_at", "late_after",
+    "offline_after", "gateway_id", *MEASUREMENTS,
+)
+
+
+def _other_columns(model: type[Model], handled: Iterable[str]) -> tuple[list[str], list[Any]]:
+    """Columns a raw INSERT must still fill, with each field's default.
+
+    Keeps the raw writers correct when a column is added to the model later (a NOT NULL
+    column with a Python-side default would otherwise break the INSERT).
+    """
+    handled = set(handled)
+    columns, values = [], []
+    for f in model._meta.concrete_fields:
+        column = getattr(f, "column", None)
+        if not column or column in handled:
+            continue
+        columns.append(column)
+        values.append(f.get_db_prep_save(f.get_default(), connection))
+    return columns, values
+
+
+def _level_for(late_after: datetime, offline_after: datetime, now: datetime) -> str:
+    if now < late_after:
+        return HealthLevel.ONLINE
+    if now < offline_after:
+        return HealthLevel.LATE
+    return HealthLevel.OFFLINE
+
+
+class _PostgresWriter:
+    """COPY into session-temporary staging tables, then one INSERT ... SELECT each."""
+
+    def _prepare(self, cursor: Any) -> None:
+        # Run in every batch: a rolled-back first batch also rolls back the CREATE, so
+        # remembering "created" per connection would be wrong; IF NOT EXISTS costs ~0.1 ms.
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS ingest_reading_stage ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM telemetry_telemetryreading WITH NO DATA"
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS ingest_latest_stage ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(LATEST_COLUMNS)} FROM telemetry_devicehealth WITH NO DATA"
+        )
+        # ON COMMIT empties them, but a caller's outer transaction (tests, or a request in
+        # ATOMIC_REQUESTS) would carry rows over from an earlier batch.
+        cursor.execute("DELETE FROM ingest_reading_stage")
+        cursor.execute("DELETE FROM ingest_latest_stage")
+
+    def write_history(self, rows: list[tuple]) -> int:
+        with connection.cursor() as django_cursor:
+            cursor = django_cursor.cursor
+            self._prepare(cursor)
+            with cursor.copy(f"COPY ingest_reading_stage ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            others, defaults = _other_columns(TelemetryReading, HISTORY_COLUMNS)
+            cols = ", ".join((*HISTORY_COLUMNS, *others))
+            select = ", ".join((*HISTORY_COLUMNS, *(["%s"] * len(others))))
+            # Insert in key order: two ingest processes then take row locks in the same order.
+            cursor.execute(
+                f"INSERT INTO telemetry_telemetryreading ({cols}) SELECT {select} "
+                "FROM ingest_reading_stage ORDER BY device_id, ts ON CONFLICT DO NOTHING",
+                defaults,
+            )
+            return cursor.rowcount
+
+    def upsert_latest(self, newest: list[tuple], *, now: datetime) -> list[int]:
+        rows = []
+        for r in newest:
+            late_after, offline_after = health.deadlines(r[1], r[12])
+            rows.append((
+                r[0], _level_for(late_after, offline_after, now), now, r[1], r[2], late_after,
+                offline_after, r[3], *r[4:11],
+            ))
+        with connection.cursor() as django_cursor:
+            cursor = django_cursor.cursor
+            self._prepare(cursor)
+            with cursor.copy(f"COPY ingest_latest_stage ({', '.join(LATEST_COLUMNS)}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            others, defaults = _other_columns(DeviceHealth, LATEST_COLUMNS)
+            cols = ", ".join((*LATEST_COLUMNS, *others))
+            select = ", ".join((*LATEST_COLUMNS, *(["%s"] * len(others))))
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in LATEST_COLUMNS[3:])
+            cursor.execute(
+                f"INSERT INTO telemetry_devicehealth AS h ({cols}) SELECT {select} "
+                "FROM ingest_latest_stage ORDER BY device_id "
+                "ON CONFLICT (device_id) DO UPDATE SET level = EXCLUDED.level, "
+                "level_changed_at = CASE WHEN h.level = EXCLUDED.level THEN h.level_changed_at "
+                f"ELSE EXCLUDED.level_changed_at END, {updates} "
+                # Only forward in time: an older reading never overwrites a newer one.
+                "WHERE h.last_reading_at IS NULL OR EXCLUDED.last_reading_at > h.last_reading_at "
+                "RETURNING h.device_id",
+                defaults,
+            )
+            return [r[0] for r in cursor.fetchall()]
+
+
+def _sqlite_ts(value: datetime) -> str:
+    # Django's own SQLite format for aware datetimes (UTC, no offset), so ORM lookups match.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+class _SqliteWriter:
+    """executemany INSERT OR IGNORE / UPSERT; SQLite has one writer at a time, so the
+    read-then-write below is safe inside the (IMMEDIATE) transaction."""
+
+    def write_history(self, rows: list[tuple]) -> int:
+        others, defaults = _other_columns(TelemetryReading, HISTORY_COLUMNS)
+        cols = ", ".join((*HISTORY_COLUMNS, *others))
+        marks = ", ".join(["?"] * (len(HISTORY_COLUMNS) + len(others)))
+        defaults = tuple(defaults)
+        data = [
+            (r[0], _sqlite_ts(r[1]), _sqlite_ts(r[2]), *r[3:], *defaults) for r in rows
+        ]
+        cursor = connection.connection.cursor()
+        try:
+            before = connection.connection.total_changes
+            cursor.executemany(f"INSERT OR IGNORE INTO telemetry_telemetryreading ({cols}) VALUES ({marks})", data)
+            return connection.connection.total_changes - before
+        finally:
+            cursor.close()
+
+    def upsert_latest(self, newest: list[tuple], *, now: datetime) -> list[int]:
+        ids = [r[0] for r in newest]
+        current: dict[int, str | None] = {}
+        cursor = connection.connection.cursor()
+        try:
+            for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+                chunk = ids[start : start + 900]
+                cursor.execute(
+                    "SELECT device_id, CAST(last_reading_at AS TEXT) FROM telemetry_devicehealth "
+                    f"WHERE device_id IN ({', '.join(['?'] * len(chunk))})",
+                    chunk,
+                )
+                current.update(cursor.fetchall())
+            now_s = _sqlite_ts(now)
+            rows, advanced = [], []
+            for r in newest:
+                ts_s = _sqlite_ts(r[1])
+                previous = current.get(r[0], "")
+                if previous and ts_s <= previous:
+                    continue
+                late_after, offline_after = health.deadlines(r[1], r[12])
+                rows.append((
+                    r[0], _level_for(late_after, offline_after, now), now_s, ts_s, _sqlite_ts(r[2]),
+                    _sqlite_ts(late_after), _sqlite_ts(offline_after), r[3], *r[4:11],
+                ))
+                advanced.append(r[0])
+            if rows:
+                others, defaults = _other_columns(DeviceHealth, LATEST_COLUMNS)
+                cols = ", ".join((*LATEST_COLUMNS, *others))
+                marks = ", ".join(["?"] * (len(LATEST_COLUMNS) + len(others)))
+                updates = ", ".join(f"{c} = excluded.{c}" for c in LATEST_COLUMNS[3:])
+                defaults_t = tuple(defaults)
+                cursor.executemany(
+                    f"INSERT INTO telemetry_devicehealth ({cols}) VALUES ({marks}) "
+                    "ON CONFLICT (device_id) DO UPDATE SET level = excluded.level, "
+                    "level_changed_at = CASE WHEN telemetry_devicehealth.level = excluded.level "
+                    "THEN telemetry_devicehealth.level_changed_at ELSE excluded.level_changed_at END, "
+                    f"{updates} WHERE telemetry_devicehealth.last_reading_at IS NULL "
+                    "OR excluded.last_reading_at > telemetry_devicehealth.last_reading_at",
+                    [(*row, *defaults_t) for row in rows],
+                )
+            return advanced
+        finally:
+            cursor.close()
+
+
+_writers: dict[str, Any] = {}
+
+
+def _writer() -> Any:
+    vendor = connection.vendor
+    writer = _writers.get(vendor)
+    if writer is None:
+        if vendor == "postgresql":
+            writer = _PostgresWriter()
+        elif vendor == "sqlite":
+            writer = _SqliteWriter()
+        else:
+            raise NotImplementedError(f"no telemetry writer for {vendor}")
+        _writers[vendor] = writer
+    return writer
+
+
+def utc_from_timestamp(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
