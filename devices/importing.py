@@ -830,6 +830,7 @@ def import_devices(
             if not plan.is_valid:
                 raise ImportRejected(plan)
             _write(plan, agency=agency, actor=actor, now=now)
+            plan.written = True
             entry = audit.record(
                 actor=actor,
                 action="import",
@@ -841,7 +842,6 @@ def import_devices(
                 message=f"Imported {filename} into {agency.slug}: {plan.summary()}",
                 remote_addr=remote_addr,
             )
-            plan.written = True
             plan.audit_id = entry.pk
     except IntegrityError as exc:
         # Another change landed between validation and write (two imports at once).
