@@ -367,3 +367,93 @@ class ParticipationSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.agency_id}: {self.firstnet_status}"
+
+
+# --- Briefing exports -----------------------------------------------------------------------
+# Written by readiness.exports (request_briefing_export / build_briefing_export); the
+# briefing page polls a row's status and progress.
+
+
+class BriefingFormat(models.TextChoices):
+    PPTX = "pptx", "PowerPoint (PPTX)"
+    XLSX = "xlsx", "Excel (XLSX)"
+    PDF = "pdf", "PDF (two pages)"
+
+
+class BriefingStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Building"
+    DONE = "done", "Ready to download"
+    FAILED = "failed", "Failed"
+
+
+class BriefingExport(models.Model):
+    """One briefing file: what was asked, what it was built from, and the file once built.
+
+    ``parameters`` is the request (scope, set, version, comparison version, as-of, the earlier
+    briefing to compare with); ``versions_in_effect``, ``as_of`` and ``data_hash`` say what the
+    figures were built from, and ``figures`` keeps the headline figures and each agency's
+    FirstNet status so a later briefing can say what changed since this one.
+    """
+
+    Format = BriefingFormat
+
+    Status = BriefingStatus
+
+    requested_by = models.ForeignKey(
+        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="briefing_exports"
+    )
+    # Set for an agency-scoped briefing: its users may see it (tenancy goes by this field).
+    agency = models.ForeignKey(
+        "devices.Agency", on_delete=models.CASCADE, null=True, blank=True, related_name="briefing_exports"
+    )
+    scope = models.CharField(max_length=80, help_text='"state", "cabinet:<slug>" or "agency:<slug>".')
+    scope_label = models.CharField(max_length=200, blank=True)
+    format = models.CharField(max_length=8, choices=Format.choices)
+    parameters = models.JSONField(default=dict)
+    compare_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="compared_by",
+        help_text="The earlier briefing this one reports changes since.",
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_note = models.CharField(max_length=200, blank=True)
+    as_of = models.DateField()
+    versions_in_effect = models.JSONField(default=list, blank=True)
+    data_hash = models.CharField(max_length=64, blank=True)
+    figures = models.JSONField(default=dict, blank=True)
+    file = models.FileField(upload_to="briefings/%Y/%m/", blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(format__in=[c.value for c in BriefingFormat]), name="readiness_briefing_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[c.value for c in BriefingStatus]), name="readiness_briefing_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="readiness_briefing_progress_0_100"),
+            # A finished briefing always says what it was built from.
+            models.CheckConstraint(
+                condition=~Q(status="done") | (~Q(data_hash="") & ~Q(file="")),
+                name="readiness_briefing_done_has_file_and_hash",
+            ),
+        ]
+        indexes = [
+            # The briefing page: an agency's (or everyone's) briefings, newest first.
+            models.Index(fields=["agency", "-created_at"], name="readiness_briefing_agency"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Briefing #{self.pk} {self.scope} {self.format} ({self.status})"
+
+    @property
+    def filename(self) -> str:
+        params = self.parameters or {}
+        scope = self.scope.replace(":", "-")
+        return f"briefing-{self.pk}-{scope}-{params.get('set', '')}-{self.as_of:%Y-%m-%d}.{self.format}"
