@@ -1,0 +1,129 @@
+"""Celery tasks of the health side: thin wrappers that take ids and call one core function.
+
+Periodic tasks claim their time slot first (`config.periodic.claim_run`), so a second beat
+process started by mistake cannot make them run twice; the work they call is idempotent
+anyway. Retried tasks keep their backoff below the Redis visibility timeout (900 s in
+settings), because a countdown longer than it makes the task run twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+from django.utils import timezone
+
+from config.periodic import claim_run
+
+SWEEP_EVERY_S = 30
+DAILY_S = 24 * 3600
+
+
+@shared_task(
+    name="telemetry.sweep_stale_devices",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=25,
+    ignore_result=True,
+)
+def sweep_stale_devices_task() -> dict[str, object]:
+    """Beat, every 30 s: late / offline / maintenance flips and offline alerts."""
+    from telemetry import health
+
+    now = timezone.now()
+    if not claim_run("telemetry.sweep_stale_devices", every_seconds=SWEEP_EVERY_S, now=now):
+        return {"skipped": True}
+    return asdict(health.mark_stale_devices(now=now))
+
+
+@shared_task(
+    name="telemetry.ensure_partitions",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    ignore_result=True,
+)
+def ensure_partitions_task() -> dict[str, object]:
+    """Beat, daily: create the history table's partitions for the days ahead (PostgreSQL)."""
+    from telemetry import partitions
+
+    if not claim_run("telemetry.ensure_partitions", every_seconds=DAILY_S):
+        return {"skipped": True}
+    return {"created": partitions.ensure_partitions(ahead=partitions.DEFAULT_AHEAD_DAYS)}
+
+
+@shared_task(
+    name="telemetry.apply_retention",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=3000,
+    time_limit=3300,
+    ignore_result=True,
+)
+def apply_retention_task() -> dict[str, object]:
+    """Beat, daily: drop history older than the retention (whole partitions on PostgreSQL)."""
+    from devices.models import PeriodicRun
+    from telemetry import partitions
+
+    now = timezone.now()
+    if not claim_run("telemetry.apply_retention", every_seconds=DAILY_S, now=now):
+        return {"skipped": True}
+    days = int(getattr(settings, "TELEMETRY_RETENTION_DAYS", partitions.DEFAULT_RETENTION_DAYS))
+    result = partitions.apply_retention(retention_days=days, now=now)
+    # The sweep claims a slot every 30 s; a week of claims is plenty to diagnose beat.
+    PeriodicRun.objects.filter(
+        name__startswith="telemetry.", claimed_at__lt=now - timedelta(days=7)
+    ).delete()
+    return result
+
+
+@shared_task(
+    name="telemetry.dispatch_alert_notifications",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def dispatch_alert_notifications_task(alert_ids: list[int], event: str) -> int:
+    """One alert event → one delivery task per matching channel."""
+    from telemetry import notify
+
+    ids = notify.dispatch(alert_ids=alert_ids, event=event)
+    for notification_id in ids:
+        deliver_notification_task.delay(notification_id)
+    return len(ids)
+
+
+@shared_task(
+    bind=True,
+    name="telemetry.deliver_notification",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=6,
+    soft_time_limit=60,
+    ignore_result=True,
+)
+def deliver_notification_task(self, notification_id: int) -> bool:  # noqa: ANN001 - Celery's bound task
+    """Send one notification; retried with exponential backoff, then kept as failed."""
+    from telemetry import notify
+
+    try:
+        return notify.deliver(notification_id=notification_id)
+    except notify.DeliveryFailed as exc:
+        if self.request.retries >= self.max_retries:
+            notify.mark_failed(notification_id=notification_id, error=str(exc))
+            return False
+        countdown = min(600, 2 ** (self.request.retries + 1) * 5)
+        raise self.retry(exc=exc, countdown=countdown) from exc
