@@ -19,7 +19,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from devices.models import Agency, Device, FirstNetStatusChange
+from devices.models import Device
 from readiness.models import ParticipationSnapshot, ReadinessSnapshot, RequirementSetVersion
 
 
@@ -63,24 +63,13 @@ def snapshot_rows(
 
 
 def firstnet_status_on(day: date) -> dict[int, str]:
-    """Each agency's FirstNet status on ``day``, from its history (current status if none)."""
-    statuses = dict(Agency.objects.values_list("pk", "firstnet_status"))
-    seen: set[int] = set()
-    changes = FirstNetStatusChange.objects.order_by("agency_id", "-changed_on", "-id").values_list(
-        "agency_id", "status", "changed_on"
-    )
-    first_change: dict[int, date] = {}
-    for agency_id, status, changed_on in changes:
-        first_change[agency_id] = changed_on  # ends as the earliest, rows are newest first
-        if agency_id in seen or changed_on > day:
-            continue
-        statuses[agency_id] = status
-        seen.add(agency_id)
-    for agency_id, earliest in first_change.items():
-        if agency_id not in seen and earliest > day:
-            # History starts after the date: the agency had not engaged yet.
-            statuses[agency_id] = Agency.FirstNetStatus.NOT_ENGAGED
-    return statuses
+    """Each agency's FirstNet status on ``day`` (see ``readiness.participation.statuses_on``)."""
+    from readiness.participation import _agencies, _changes, statuses_on
+
+    agencies = _agencies(None)
+    if agencies.empty:
+        return {}
+    return {int(k): str(v) for k, v in statuses_on(agencies, _changes(None), day).items()}
 
 
 def participation_rows(day: date, *, computed_at: datetime) -> list[ParticipationSnapshot]:
