@@ -24,4 +24,21 @@ app.conf.beat_schedule = {
         "task": "readiness.compute_nightly_snapshots",
         "schedule": crontab(hour=0, minute=15),
     },
+    # Health: mark silent devices late / offline (or maintenance) and open offline alerts.
+    # Expires before the next run so a backlog after a worker outage is not replayed.
+    "telemetry-sweep-stale-devices": {
+        "task": "telemetry.sweep_stale_devices",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # History: create the next week's daily partitions of the reading table (PostgreSQL).
+    "telemetry-ensure-partitions": {
+        "task": "telemetry.ensure_partitions",
+        "schedule": crontab(hour=0, minute=5),
+    },
+    # History: drop readings older than TELEMETRY_RETENTION_DAYS (whole partitions first).
+    "telemetry-apply-retention": {
+        "task": "telemetry.apply_retention",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
