@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import FileResponse, Http404, HttpRequest, StreamingHttpResponse
-from django.utils import timezone
+from django.http import Http404, HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 
 from config.api import NOT_FOUND_ERRORS
@@ -151,11 +150,4 @@ def export_devices(request: HttpRequest, filters: Query[ExportFilter]):
     options = filters.dict()
     fmt = options.pop("format")
     devices = filter_devices(scoping.visible_devices(request.user), **options)
-    name = exporting.export_filename(fmt, agency=options.get("agency"), today=timezone.localdate().isoformat())
-    if fmt == "csv":
-        response = StreamingHttpResponse(exporting.iter_csv(devices), content_type=exporting.CSV_MEDIA_TYPE)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
-    return FileResponse(
-        exporting.xlsx_file(devices), as_attachment=True, filename=name, content_type=importing.XLSX_MEDIA_TYPE
-    )
+    return exporting.export_response(devices, fmt, agency=options.get("agency"))

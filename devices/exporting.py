@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from django.db.models import QuerySet
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils import timezone
 
 from devices.importing import COLUMNS, FORMULA_PREFIXES, XLSX_MEDIA_TYPE
 from devices.models import Device
@@ -125,4 +127,14 @@ def xlsx_file(devices: QuerySet[Device]) -> IO[bytes]:
 def export_filename(fmt: str, *, agency: str | None, today: str) -> str:
     scope = agency or "all-agencies"
     return f"devices-{scope}-{today}.{fmt}"
+
+
+def export_response(devices: QuerySet[Device], fmt: str, *, agency: str | None = None) -> HttpResponseBase:
+    """The download for the API and the pages: CSV streamed row by row, XLSX as a file."""
+    name = export_filename(fmt, agency=agency, today=timezone.localdate().isoformat())
+    if fmt == "csv":
+        response = StreamingHttpResponse(iter_csv(devices), content_type=CSV_MEDIA_TYPE)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return FileResponse(xlsx_file(devices), as_attachment=True, filename=name, content_type=XLSX_MEDIA_TYPE)
 
