@@ -74,3 +74,12 @@ def require_writer(user: User) -> None:
     """Refuse a read-only role before anything is looked up for a write."""
     if not user.can_manage_inventory:
         raise PermissionDenied("Your role can read this agency's inventory but not change it.")
+
+
+def can_manage(user: User, agency: Agency | int) -> bool:
+    """Whether pages should offer ``user`` the write actions on ``agency``'s inventory."""
+    try:
+        require_manager_of(user, agency)
+    except PermissionDenied:
+        return False
+    return True

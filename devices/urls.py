@@ -7,4 +7,24 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("devices/", views.device_list, name="device_list"),
+    path("devices/<int:pk>/", views.device_detail, name="device_detail"),
+    path("devices/<int:pk>/status/", views.device_change_status, name="device_change_status"),
+    path("devices/<int:pk>/retire/", views.device_retire, name="device_retire"),
+    path("agencies/", views.agency_list, name="agency_list"),
+    path("agencies/<slug:slug>/", views.agency_detail, name="agency_detail"),
+    path("gateways/", views.gateway_list, name="gateway_list"),
+    path("gateways/<int:pk>/credential/", views.gateway_rotate, name="gateway_rotate"),
+    path("audit/", views.audit_list, name="audit_list"),
+]
+
+# Bulk import (upload → preview → confirm) and export downloads: devices/transfer_views.py.
+from devices import transfer_views  # noqa: E402
+
+urlpatterns += [
+    path("devices/import/", transfer_views.device_import, name="device_import"),
+    path("devices/import/<str:token>/", transfer_views.device_import_preview, name="device_import_preview"),
+    path("devices/import/<str:token>/confirm/", transfer_views.device_import_confirm, name="device_import_confirm"),
+    path("devices/import/<str:token>/cancel/", transfer_views.device_import_cancel, name="device_import_cancel"),
+    path("devices/export/", transfer_views.device_export, name="device_export"),
 ]
