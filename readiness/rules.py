@@ -172,7 +172,7 @@ def _parse_compare(data: dict, path: str) -> Compare:
         if not isinstance(raw, list) or not raw:
             raise RuleError(f"'{op}' needs a non-empty list", vpath)
         values = tuple(_typed_value(attr, v, f"{vpath}[{i}]") for i, v in enumerate(raw))
-        return Compare(attr, op, values, list(raw))
+        return Compare(attr, op, values, tuple(raw))  # a tuple: nodes are hashable
     if attr.type in (AttrType.BOOL, AttrType.ENUM, AttrType.TEXT) and op not in ("==", "!="):
         raise RuleError(f"'{op}' needs an ordered attribute; {attr.name} is {attr.type}", f"{path}.op")
     return Compare(attr, op, _typed_value(attr, raw, vpath), raw)
@@ -220,7 +220,7 @@ def node_to_json(node: Node) -> dict:
         return {"not": node_to_json(node.child)}
     out: dict[str, Any] = {"attr": node.attr.name, "op": node.op}
     if node.op not in PRESENCE:
-        out["value"] = node.raw
+        out["value"] = list(node.raw) if isinstance(node.raw, tuple) else node.raw
     return out
 
 
