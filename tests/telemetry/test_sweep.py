@@ -17,14 +17,27 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def make_health(*, agency=None, level="online", last_ago=timedelta(seconds=10), interval_s=60, kind=None, **values):
+def make_health(
+    *,
+    agency=None,
+    level="online",
+    last_ago=timedelta(seconds=10),
+    interval_s=60,
+    kind=None,
+    **values,
+):
     model = DeviceModelFactory(telemetry_interval_s=interval_s, **({"kind": kind} if kind else {}))
     device = DeviceFactory(agency=agency or AgencyFactory(), model=model)
     last = NOW - last_ago
     late_after, offline_after = deadlines(last, interval_s)
     return DeviceHealthFactory(
-        device=device, level=level, last_reading_at=last, late_after=late_after, offline_after=offline_after,
-        level_changed_at=last, **values,
+        device=device,
+        level=level,
+        last_reading_at=last,
+        late_after=late_after,
+        offline_after=offline_after,
+        level_changed_at=last,
+        **values,
     )
 
 
@@ -34,7 +47,12 @@ def test_device_past_its_interval_becomes_late_without_an_alert():
     h.refresh_from_db()
     assert (h.level, result.late, result.offline) == ("late", 1, 0)
     flip = HealthFlip.objects.get(device=h.device)
-    assert (flip.old_level, flip.new_level, flip.cause, flip.at) == ("online", "late", "silence", NOW)
+    assert (flip.old_level, flip.new_level, flip.cause, flip.at) == (
+        "online",
+        "late",
+        "silence",
+        NOW,
+    )
     assert flip.detail.startswith("no reading since 2026-05-01 07:58:30")  # New York time
     assert not Alert.objects.exists()
 
@@ -47,11 +65,21 @@ def test_device_past_its_grace_goes_offline_once_with_one_alert():
     h.refresh_from_db()
     fresh.refresh_from_db()
     assert (h.level, fresh.level) == ("offline", "online")
-    assert (first.offline, first.alerts_opened, second.offline, second.alerts_opened) == (1, 1, 0, 0)
-    assert list(HealthFlip.objects.values_list("old_level", "new_level", "cause")) == [("online", "offline", "silence")]
+    assert (first.offline, first.alerts_opened, second.offline, second.alerts_opened) == (
+        1,
+        1,
+        0,
+        0,
+    )
+    assert list(HealthFlip.objects.values_list("old_level", "new_level", "cause")) == [
+        ("online", "offline", "silence")
+    ]
     alert = Alert.objects.get()
     assert (alert.device_id, alert.agency_id, alert.cause, alert.state) == (
-        h.device_id, h.device.agency_id, "device_offline", "open",
+        h.device_id,
+        h.device.agency_id,
+        "device_offline",
+        "open",
     )
     assert alert.detail.startswith("offline: no reading since")
 
@@ -78,8 +106,12 @@ def test_silent_device_in_a_maintenance_window_is_maintenance_not_alerted_until_
     camera = make_health(agency=agency, kind="body_camera", last_ago=timedelta(minutes=10))
     router = make_health(agency=agency, kind="in_vehicle_router", last_ago=timedelta(minutes=10))
     MaintenanceWindow.objects.create(
-        agency=agency, device_kind="body_camera", title="Docked overnight", recurrence="once",
-        starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(hours=1),
+        agency=agency,
+        device_kind="body_camera",
+        title="Docked overnight",
+        recurrence="once",
+        starts_at=NOW - timedelta(hours=1),
+        ends_at=NOW + timedelta(hours=1),
     )
     mark_stale_devices(now=NOW)
     camera.refresh_from_db()
@@ -102,8 +134,13 @@ def test_window_start_moves_an_offline_device_to_maintenance_and_resolves_its_al
     mark_stale_devices(now=NOW)
     assert Alert.objects.get().state == "open"
     MaintenanceWindow.objects.create(
-        agency=agency, device=h.device, title="Repair", recurrence="daily",
-        daily_start=time(8, 0), daily_end=time(9, 0), time_zone="America/New_York",
+        agency=agency,
+        device=h.device,
+        title="Repair",
+        recurrence="daily",
+        daily_start=time(8, 0),
+        daily_end=time(9, 0),
+        time_zone="America/New_York",
     )
     mark_stale_devices(now=NOW + timedelta(seconds=30))  # 08:00:30 in New York
     h.refresh_from_db()
@@ -116,14 +153,42 @@ def test_monthly_uptime_counts_the_flips_of_the_month():
     h = make_health(last_ago=timedelta(seconds=10))
     device = h.device
     may = datetime(2026, 5, 1, 4, 0, tzinfo=UTC)  # midnight in New York
-    HealthFlip.objects.create(device=device, at=may - timedelta(days=3), old_level="never_seen", new_level="online", cause="back_online")
-    HealthFlip.objects.create(device=device, at=may + timedelta(days=10), old_level="online", new_level="offline", cause="silence")
-    HealthFlip.objects.create(device=device, at=may + timedelta(days=13), old_level="offline", new_level="online", cause="back_online")
+    HealthFlip.objects.create(
+        device=device,
+        at=may - timedelta(days=3),
+        old_level="never_seen",
+        new_level="online",
+        cause="back_online",
+    )
+    HealthFlip.objects.create(
+        device=device,
+        at=may + timedelta(days=10),
+        old_level="online",
+        new_level="offline",
+        cause="silence",
+    )
+    HealthFlip.objects.create(
+        device=device,
+        at=may + timedelta(days=13),
+        old_level="offline",
+        new_level="online",
+        cause="back_online",
+    )
     # A threshold flip keeps the level and does not count.
-    HealthFlip.objects.create(device=device, at=may + timedelta(days=14), old_level="online", new_level="online", cause="threshold")
-    assert monthly_uptime(device_id=device.pk, year=2026, month=5, now=may + timedelta(days=40)) == pytest.approx(28 / 31)
+    HealthFlip.objects.create(
+        device=device,
+        at=may + timedelta(days=14),
+        old_level="online",
+        new_level="online",
+        cause="threshold",
+    )
+    assert monthly_uptime(
+        device_id=device.pk, year=2026, month=5, now=may + timedelta(days=40)
+    ) == pytest.approx(28 / 31)
     # The current month counts only up to now.
-    assert monthly_uptime(device_id=device.pk, year=2026, month=5, now=may + timedelta(days=12)) == pytest.approx(10 / 12)
+    assert monthly_uptime(
+        device_id=device.pk, year=2026, month=5, now=may + timedelta(days=12)
+    ) == pytest.approx(10 / 12)
     assert monthly_uptime(device_id=device.pk, year=2026, month=6, now=may) is None
 
 
@@ -131,10 +196,16 @@ def test_monthly_uptime_counts_the_flips_of_the_month():
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_sweeps_flip_and_alert_each_device_once():
     if connection.vendor != "postgresql":
-        pytest.skip("row locking between two sweepers is PostgreSQL behaviour; SQLite serialises writers")
+        pytest.skip(
+            "row locking between two sweepers is PostgreSQL behaviour; SQLite serialises writers"
+        )
     agency = AgencyFactory()
-    stale = [make_health(agency=agency, last_ago=timedelta(minutes=10)).device_id for _ in range(150)]
-    stale += [make_health(agency=agency, last_ago=timedelta(seconds=90)).device_id for _ in range(150)]
+    stale = [
+        make_health(agency=agency, last_ago=timedelta(minutes=10)).device_id for _ in range(150)
+    ]
+    stale += [
+        make_health(agency=agency, last_ago=timedelta(seconds=90)).device_id for _ in range(150)
+    ]
     barrier = threading.Barrier(2)
     results, errors = [], []
 
@@ -158,4 +229,6 @@ def test_two_concurrent_sweeps_flip_and_alert_each_device_once():
     assert HealthFlip.objects.count() == 300
     assert HealthFlip.objects.values("device").distinct().count() == 300
     assert Alert.objects.count() == 150
-    assert set(DeviceHealth.objects.filter(device_id__in=stale).values_list("level", flat=True)) == {"offline", "late"}
+    assert set(
+        DeviceHealth.objects.filter(device_id__in=stale).values_list("level", flat=True)
+    ) == {"offline", "late"}
