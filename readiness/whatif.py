@@ -25,6 +25,15 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 
+from readiness.remediation import (
+    CONFIGURE,
+    FIRMWARE,
+    GAP_COLUMNS,
+    REPLACE,
+    TELEMETRY,
+    drop_superseded,
+)
+
 ADDED = "added"
 REMOVED = "removed"
 RENUMBERED = "renumbered"
@@ -232,3 +241,318 @@ class WhatIfResult:
         if self.agencies.empty:
             return 0
         return int((self.agencies["newly_failing"] > 0).sum())
+
+
+# --- gap analysis -----------------------------------------------------------------------------
+
+# Which action closes a failed comparison, by the attribute it reads. A model capability
+# needs another model; firmware needs an update; device settings and agency decisions are
+# labour; health readings need the device to report (or a field check).
+_CONFIGURE_LABELS = {
+    "device.is_mdm_enrolled": "Enrol in mobile device management",
+    "device.is_encryption_enabled": "Turn on storage encryption",
+    "device.network": "Move the SIM to FirstNet",
+    "device.has_cji_access": "Review CJI access",
+    "device.status": "Update the lifecycle status",
+    "agency.firstnet_status": "Agency FirstNet participation decision",
+    "model.telemetry_interval_s": "Adjust the reporting interval",
+}
+_RANK = {CONFIGURE: 1, TELEMETRY: 1, FIRMWARE: 2, REPLACE: 3}
+
+
+def action_kind_for(attr_name: str) -> str:
+    """The kind of action that fixes a failed comparison on ``attr_name``."""
+    if attr_name in _CONFIGURE_LABELS or attr_name.startswith("agency."):
+        return CONFIGURE
+    if attr_name in ("device.firmware", "device.firmware_version", "health.firmware"):
+        return FIRMWARE
+    if attr_name.startswith("model.") or attr_name in ("device.kind", "device.manufacturer"):
+        return REPLACE
+    if attr_name.startswith("health."):
+        return TELEMETRY
+    return CONFIGURE
+
+
+def leaves(node: Any) -> list[Any]:
+    """The comparisons of a rule tree, depth first (the same order every time)."""
+    from readiness.rules import All, AnyOf, Not
+
+    if isinstance(node, All | AnyOf):
+        return [leaf for child in node.children for leaf in leaves(child)]
+    if isinstance(node, Not):
+        return leaves(node.child)
+    return [node]
+
+
+def needed_leaves(node: Any, truth: dict[int, bool]) -> tuple[bool, list[Any]]:
+    """Pure: (is the rule true, the comparisons that must change to make it true).
+
+    ``truth`` maps ``id(leaf)`` to whether it holds for one device. For ``any`` the cheapest
+    alternative is chosen (a capability swap is dearer than a setting); for ``not`` the
+    comparisons under it are what must change.
+    """
+    from readiness.rules import All, AnyOf, Not
+
+    if isinstance(node, All):
+        parts = [needed_leaves(c, truth) for c in node.children]
+        return all(ok for ok, _ in parts), [leaf for ok, need in parts if not ok for leaf in need]
+    if isinstance(node, AnyOf):
+        parts = [needed_leaves(c, truth) for c in node.children]
+        if any(ok for ok, _ in parts):
+            return True, []
+        best = min(parts, key=lambda p: sum(_RANK[action_kind_for(leaf.attr.name)] for leaf in p[1]))
+        return False, best[1]
+    if isinstance(node, Not):
+        ok, _ = needed_leaves(node.child, truth)
+        return (not ok), ([] if not ok else leaves(node.child))
+    ok = truth.get(id(node), False)
+    return ok, ([] if ok else [node])
+
+
+def _leaf_truth(frame: pd.DataFrame, nodes: list[Any], now: datetime) -> pd.DataFrame:
+    """Evaluate each comparison on its own over ``frame``: (device_id x leaf index) -> bool."""
+    from readiness.rules import CompiledRequirement
+    from readiness.scoring import evaluate
+
+    if not nodes or frame.empty:
+        return pd.DataFrame(index=frame["device_id"] if not frame.empty else None)
+    reqs = [CompiledRequirement(key=f"leaf{i}", code=f"leaf{i}", title="", rule=n) for i, n in enumerate(nodes)]
+    res = evaluate(frame, reqs, now)
+    passed = res["status"].astype(str).eq("pass").to_numpy()
+    return pd.DataFrame(
+        passed.reshape(len(nodes), len(frame)).T, index=frame["device_id"].to_numpy(),
+        columns=range(len(nodes)),
+    )
+
+
+def _catalog_frame() -> pd.DataFrame:
+    from devices.models import DeviceModel
+    from readiness.frames import fleet_frame_from_records
+
+    rows = []
+    for m in DeviceModel.objects.all():
+        rows.append({
+            "device_id": m.pk, "model_id": m.pk, "device.kind": m.kind, "model.has_band14": m.has_band14,
+            "model.firstnet_program": m.firstnet_program, "model.fips_140_level": m.fips_140_level,
+            "model.has_mcptt": m.has_mcptt, "model.has_encryption_at_rest": m.has_encryption_at_rest,
+            "model.is_cellular": m.is_cellular, "model.telemetry_interval_s": m.telemetry_interval_s,
+            "model.unit_cost": float(m.unit_cost), "device.manufacturer": m.manufacturer,
+            "device.serial": f"{m.manufacturer} {m.name}",
+        })
+    return fleet_frame_from_records(rows) if rows else pd.DataFrame()
+
+
+def gap_frame(fleet: Any, *, now: datetime) -> pd.DataFrame:
+    """Pure-ish (reads the catalog): one row per device, action and requirement to fix.
+
+    ``fleet`` is a ``readiness.results.FleetResults`` for the target version. Only what
+    blocks readiness counts: failing mandatory requirements, and silence.
+    """
+    frame = fleet.evaluation.frame
+    reqs = {r.key: r for r in fleet.evaluation.requirements}
+    res = fleet.results
+    failing = res[res["status"].astype(str).eq("fail")]
+    failing = failing[failing["stable_key"].astype(str).map(lambda k: reqs[k].is_mandatory)]
+    by_device = frame.set_index("device_id")
+    model_names = _model_names()
+    rows: list[tuple] = []
+    # Every comparison of every failing requirement, evaluated once over the failing devices.
+    failing_keys = sorted(set(failing["stable_key"].astype(str)))
+    nodes: list[Any] = []
+    for key in failing_keys:
+        nodes += leaves(reqs[key].rule)
+    sub = frame[frame["device_id"].isin(failing["device_id"].unique())]
+    truth = _leaf_truth(sub, nodes, now)
+    index_of = {id(n): i for i, n in enumerate(nodes)}
+    catalog = _catalog_frame()
+    needed_model_leaves: dict[int, list[Any]] = {}
+    for device_id, key in zip(failing["device_id"].to_numpy(), failing["stable_key"].astype(str), strict=True):
+        row_truth = truth.loc[device_id]
+        by_leaf = {id(n): bool(row_truth.iloc[index_of[id(n)]]) for n in leaves(reqs[key].rule)}
+        _, need = needed_leaves(reqs[key].rule, by_leaf)
+        dev = by_device.loc[device_id]
+        for leaf in need or leaves(reqs[key].rule)[:1]:
+            kind = action_kind_for(leaf.attr.name)
+            if kind == REPLACE:
+                needed_model_leaves.setdefault(int(device_id), []).append((leaf, key))
+                continue
+            if kind == FIRMWARE:
+                action = (f"firmware:{int(dev['model_id'])}", FIRMWARE, float(firmware_update_cost()),
+                          f"Update firmware on {model_names.get(int(dev['model_id']), 'model')} devices")
+            elif kind == TELEMETRY:
+                action = (f"telemetry:{leaf.attr.name}", TELEMETRY, float(telemetry_fix_cost()),
+                          f"Field check: {leaf.attr.label}")
+            else:
+                label = _CONFIGURE_LABELS.get(leaf.attr.name, f"Fix {leaf.attr.label}")
+                action = (f"configure:{leaf.attr.name}", CONFIGURE, float(configuration_fix_cost()), label)
+            rows.append((int(device_id), int(dev["agency_id"]), action[0], action[1], action[2], action[3], key))
+    rows += _replacement_rows(by_device, needed_model_leaves, catalog, model_names, now)
+    silent = fleet.devices[fleet.devices["is_silent"].astype(bool)]
+    for device_id, agency_id in zip(silent["device_id"], silent["agency_id"], strict=True):
+        rows.append((int(device_id), int(agency_id), "telemetry:silent", TELEMETRY, float(telemetry_fix_cost()),
+                     "Get silent devices reporting again", "(silent)"))
+    return drop_superseded(pd.DataFrame(rows, columns=GAP_COLUMNS))
+
+
+def _model_names() -> dict[int, str]:
+    from devices.models import DeviceModel
+
+    return {m.pk: f"{m.manufacturer} {m.name}" for m in DeviceModel.objects.all()}
+
+
+def _replacement_rows(
+    by_device: pd.DataFrame, needed: dict[int, list[tuple[Any, str]]], catalog: pd.DataFrame,
+    model_names: dict[int, str], now: datetime,
+) -> list[tuple]:
+    """Replacement actions: the cheapest catalog model of the same kind meeting every need."""
+    rows: list[tuple] = []
+    if not needed:
+        return rows
+    all_leaves = list({id(leaf): leaf for pairs in needed.values() for leaf, _ in pairs}.values())
+    ok = _leaf_truth(catalog, all_leaves, now) if not catalog.empty else pd.DataFrame()
+    col_of = {id(leaf): i for i, leaf in enumerate(all_leaves)}
+    kinds = catalog.set_index("device_id")["device.kind"].astype(str) if not catalog.empty else pd.Series(dtype=str)
+    costs = catalog.set_index("device_id")["model.unit_cost"] if not catalog.empty else pd.Series(dtype=float)
+    for device_id, pairs in needed.items():
+        dev = by_device.loc[device_id]
+        kind = str(dev["device.kind"])
+        cols = sorted({col_of[id(leaf)] for leaf, _ in pairs})
+        candidates = kinds[kinds == kind].index if len(kinds) else []
+        fit = [m for m in candidates if not ok.empty and bool(ok.loc[m, cols].all())]
+        own_model = int(dev["model_id"])
+        if fit:
+            best = min(fit, key=lambda m: (costs[m], m))
+            key = f"replace:{own_model}->{best}"
+            cost = float(costs[best])
+            text = f"Replace {model_names.get(own_model, 'model')} with {model_names.get(int(best), 'model')}"
+        else:
+            key = f"replace:{own_model}"
+            cost = float(dev["model.unit_cost"]) if pd.notna(dev["model.unit_cost"]) else 0.0
+            text = (f"Replace {model_names.get(own_model, 'model')} (no catalog model of this kind "
+                    "meets it; priced like for like)")
+        for req_key in sorted({k for _, k in pairs}):
+            rows.append((int(device_id), int(dev["agency_id"]), key, REPLACE, cost, text, req_key))
+    return rows
+
+
+# --- the comparison -------------------------------------------------------------------------
+
+
+def _requirement_dicts(version: Any) -> list[dict[str, Any]]:
+    return list(version.requirements.values(
+        "key", "code", "section", "title", "rule", "applies_when", "severity", "applies_to", "relation",
+        "change_note", "weight",
+    ))
+
+
+def compare_versions(
+    *, user: Any, set_code: str, from_version: str | None = None, to_version: str | None = None,
+    now: datetime | None = None,
+) -> WhatIfResult:
+    """Compare two versions of a set over the fleet ``user`` may see. Read-only.
+
+    Defaults: ``from`` is the version in effect today, ``to`` the newest other version (a
+    draft if there is one). Waivers count in both (they follow the stable key). The cost and
+    the plan close the gap to the ``to`` version: every device it leaves not ready.
+    """
+    from django.utils import timezone
+
+    from config.errors import InvalidInput
+    from readiness.remediation import plan_remediation, total_cost
+    from readiness.results import (
+        agency_meta,
+        evaluate_fleet,
+        get_requirement_set,
+        get_version,
+        get_version_in_effect,
+    )
+    from readiness.scoping import visible_agency_ids
+
+    now = now or timezone.now()
+    req_set = get_requirement_set(set_code)
+    old = get_version(req_set, from_version) if from_version else get_version_in_effect(req_set, on=timezone.localdate(now))
+    if to_version:
+        new = get_version(req_set, to_version)
+    else:
+        new = req_set.versions.exclude(pk=old.pk).order_by("-effective_on", "-id").first()
+        if new is None:
+            raise InvalidInput(f"'{set_code}' has only one version; nothing to compare.", field="to")
+    if new.pk == old.pk:
+        raise InvalidInput("Choose two different versions to compare.", field="to")
+    agency_ids = visible_agency_ids(user)
+    before = evaluate_fleet(version=old, at=now, agency_ids=agency_ids)
+    after = evaluate_fleet(version=new, at=now, agency_ids=agency_ids)
+
+    changes = diff_requirements(_requirement_dicts(old), _requirement_dicts(new),
+                                new_supersedes_old=new.supersedes_id == old.pk)
+    def long(fleet: Any) -> pd.DataFrame:
+        r = fleet.results
+        return pd.DataFrame({"device_id": r["device_id"].to_numpy(), "key": r["stable_key"].astype(str).to_numpy(),
+                             "status": r["status"].astype(str).to_numpy()})
+    changes = refine_with_effects(changes, requirement_effects(long(before), long(after)))
+
+    ready_before = before.devices.set_index("device_id")["is_ready"].astype(bool)
+    ready_after = after.devices.set_index("device_id")["is_ready"].astype(bool)
+    newly = ready_before & ~ready_after.reindex(ready_before.index, fill_value=False)
+    newly_ids = newly[newly].index
+    failing_new = long(after)
+    failing_new = failing_new[failing_new["status"].eq("fail") & failing_new["device_id"].isin(newly_ids)]
+    old_fail = long(before)
+    old_fail = set(zip(old_fail.loc[old_fail["status"].eq("fail"), "device_id"],
+                       old_fail.loc[old_fail["status"].eq("fail"), "key"], strict=True))
+    reasons = after.results[after.results["device_id"].isin(newly_ids) & after.results["status"].astype(str).eq("fail")]
+    code_of = dict(zip(after.requirements["stable_key"], after.requirements["code"], strict=True))
+    why: dict[int, list[str]] = {}
+    for device_id, key, reason in zip(reasons["device_id"], reasons["stable_key"].astype(str), reasons["reason"].astype(str), strict=True):
+        if (device_id, key) not in old_fail:
+            why.setdefault(int(device_id), []).append(f"{code_of.get(key, key)}: {reason}")
+    frame = after.evaluation.frame.set_index("device_id")
+    meta = agency_meta(agency_ids).set_index("agency_id")
+    newly_rows = [
+        {"device_id": int(d), "serial": str(frame.at[d, "device.serial"]), "agency_id": int(frame.at[d, "agency_id"]),
+         "agency": str(meta.at[int(frame.at[d, "agency_id"]), "slug"]), "model_id": int(frame.at[d, "model_id"]),
+         "kind": str(frame.at[d, "device.kind"]), "reasons": why.get(int(d), [])}
+        for d in newly_ids
+    ]
+    newly_df = pd.DataFrame(newly_rows, columns=["device_id", "serial", "agency_id", "agency", "model_id", "kind", "reasons"])
+
+    per_agency = pd.DataFrame({
+        "agency_id": before.devices["agency_id"].to_numpy(),
+        "ready_before": before.devices["is_ready"].astype(bool).to_numpy(),
+        "ready_after": ready_after.reindex(before.devices["device_id"].to_numpy(), fill_value=False).to_numpy(),
+        "newly_failing": before.devices["device_id"].isin(newly_ids).to_numpy(),
+    }).groupby("agency_id").sum().astype("int64").reset_index()
+    per_agency["slug"] = per_agency["agency_id"].map(meta["slug"])
+    per_agency["name"] = per_agency["agency_id"].map(meta["name"])
+    per_agency["devices"] = per_agency["agency_id"].map(before.devices.groupby("agency_id").size())
+    per_agency = per_agency.sort_values(["newly_failing", "slug"], ascending=[False, True]).reset_index(drop=True)
+
+    gaps = gap_frame(after, now=now)
+    devices_total = len(after.devices)
+    ready_now = int(ready_after.sum())
+    return WhatIfResult(
+        set_code=set_code, from_version=old.version, to_version=new.version, at=now, changes=changes,
+        devices_total=devices_total, ready_before=int(ready_before.sum()), ready_after=ready_now,
+        newly_failing_devices=newly_df, agencies=per_agency, cost=total_cost(gaps),
+        plan=plan_remediation(gaps, devices_total=devices_total, ready_now=ready_now),
+    )
+
+
+def remediation_plan(*, user: Any, set_code: str, version: str | None = None, now: datetime | None = None) -> tuple[Any, dict[str, Decimal], list[Any], int, int]:
+    """The ranked plan to close the gap to one version (default: in effect today).
+
+    Returns (version, cost by action kind, plan steps, devices, ready now).
+    """
+    from django.utils import timezone
+
+    from readiness.remediation import plan_remediation, total_cost
+    from readiness.results import evaluate_fleet, resolve_version
+    from readiness.scoping import visible_agency_ids
+
+    now = now or timezone.now()
+    ver = resolve_version(set_code, version=version, on=timezone.localdate(now))
+    fleet = evaluate_fleet(version=ver, at=now, agency_ids=visible_agency_ids(user))
+    gaps = gap_frame(fleet, now=now)
+    ready = int(fleet.devices["is_ready"].astype(bool).sum())
+    total = len(fleet.devices)
+    return ver, total_cost(gaps), plan_remediation(gaps, devices_total=total, ready_now=ready), total, ready

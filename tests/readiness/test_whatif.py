@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from datetime import date
+from decimal import Decimal
 
-from readiness.whatif import diff_requirements, refine_with_effects, requirement_effects
+import pandas as pd
+import pytest
+
+from readiness.whatif import (
+    compare_versions,
+    diff_requirements,
+    refine_with_effects,
+    remediation_plan,
+    requirement_effects,
+)
+from tests.readiness.catalog_helpers import (
+    MDM,
+    make_requirement,
+    make_set,
+    make_version,
+    phone,
+    phone_model,
+)
 
 
 def req(key, code, *, section="", rule=None, severity="mandatory", kinds=(), relation="new", note="", weight=1):
@@ -74,3 +92,75 @@ def test_a_new_requirement_fails_devices_that_had_no_result_before():
     effects = requirement_effects(old_results, new_results).set_index("key")
     assert effects.at["b", "newly_failing"] == 1
     assert effects.at["a", "newly_failing"] == 0
+
+
+# --- through the database -----------------------------------------------------------------------
+
+
+
+
+FIRMWARE_321 = {"attr": "device.firmware", "op": ">=", "value": "3.2.1"}
+BAND14 = {"attr": "model.has_band14", "op": "==", "value": True}
+
+
+@pytest.fixture
+def fleet_and_versions(db, agency_a, agency_b):
+    req_set = make_set()
+    v59 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
+    mdm = make_requirement(v59, "cjis.mdm", "MDM", MDM, section="5.13.2")
+    v60 = make_version(req_set, "6.0", effective_on=date(2030, 1, 1), status="draft", supersedes=v59)
+    make_requirement(v60, "cjis.mdm", "MDM", MDM, section="5.20.2", relation="renumbered", previous=mdm)
+    make_requirement(v60, "fw.min", "FW", FIRMWARE_321, section="5.20.5")
+    make_requirement(v60, "radio.b14", "B14", BAND14, section="5.20.9", applies_to=["smartphone"])
+    old_model = phone_model(name="Old", has_band14=False, unit_cost=500)
+    new_model = phone_model(name="New", has_band14=True, unit_cost=800)
+    phone_model(name="Dear", has_band14=True, unit_cost=900)
+    return {
+        "old_fw": phone(agency_a, model=old_model, firmware="3.0"),
+        "new_fw": phone(agency_a, model=new_model, firmware="3.0"),
+        "fine": phone(agency_a, model=new_model, firmware="3.3"),
+        "no_mdm": phone(agency_b, model=new_model, firmware="3.3", mdm=False),
+    }
+
+
+def test_whatif_names_the_devices_that_newly_fail_and_why(fleet_and_versions, state_staff):
+    d = fleet_and_versions
+    result = compare_versions(user=state_staff.user, set_code="cjis-mobile", from_version="5.9", to_version="6.0")
+    changes = {c.key: c.change for c in result.changes}
+    assert changes == {"cjis.mdm": "renumbered", "fw.min": "added", "radio.b14": "added"}
+    newly = result.newly_failing_devices.set_index("device_id")
+    assert set(newly.index) == {d["old_fw"].pk, d["new_fw"].pk}
+    assert sorted(newly.at[d["old_fw"].pk, "reasons"]) == ["B14: no Band 14", "FW: firmware 3.0 is below 3.2.1"]
+    assert (result.ready_before, result.ready_after, result.devices_total) == (3, 1, 4)
+    agencies = result.agencies.set_index("slug")
+    assert agencies.at["ksp", "newly_failing"] == 2
+    assert agencies.at["lex-pd", "newly_failing"] == 0
+    assert result.newly_failing_agencies == 1
+
+
+def test_cost_prices_replacement_from_the_catalog_firmware_and_labour(fleet_and_versions, state_staff):
+    result = compare_versions(user=state_staff.user, set_code="cjis-mobile", from_version="5.9", to_version="6.0")
+    # Old model lacks Band 14: the cheapest catalog phone with it (800, not 900), and no
+    # firmware update on top; the other device needs firmware (25); the unenrolled one MDM (40).
+    assert result.cost["replace"] == Decimal("800")
+    assert result.cost["firmware"] == Decimal("25")
+    assert result.cost["configure"] == Decimal("40")
+    assert result.cost["total"] == Decimal("865")
+    plan = [(s.action_kind, s.devices_touched, s.devices_made_ready) for s in result.plan]
+    assert plan == [("firmware", 1, 1), ("configure", 1, 1), ("replace", 1, 1)]
+    assert result.plan[-1].readiness_after_pct == 100.0
+    assert "Replace Samsung Old with Samsung New" in result.plan[-1].description
+
+
+def test_agency_user_whatif_covers_only_their_agency(fleet_and_versions, viewer_a):
+    result = compare_versions(user=viewer_a.user, set_code="cjis-mobile", from_version="5.9", to_version="6.0")
+    assert result.devices_total == 3
+    assert set(result.agencies["slug"]) == {"ksp"}
+
+
+def test_remediation_plan_for_the_version_in_effect(fleet_and_versions, state_staff):
+    version, cost, plan, total, ready = remediation_plan(user=state_staff.user, set_code="cjis-mobile")
+    assert version.version == "5.9"
+    assert (total, ready) == (4, 3)
+    assert [s.description for s in plan] == ["Enrol in mobile device management"]
+    assert cost["total"] == Decimal("40")
