@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -162,3 +163,48 @@ def notify(alert_ids: Sequence[int], event: str) -> None:
         dispatch_alert_notifications_task.delay_on_commit(
             ids[start : start + _DISPATCH_CHUNK], event
         )
+
+
+ALERT_STATES = ("open", "acknowledged", "resolved", "active", "all")
+
+
+def filter_alerts(
+    alerts: QuerySet[Alert],
+    *,
+    state: str = "active",
+    cause: str | None = None,
+    agency: str | None = None,
+    device_id: int | None = None,
+    gateway_id: int | None = None,
+) -> QuerySet[Alert]:
+    """Narrow an already scoped queryset. ``active`` = open or acknowledged (not resolved)."""
+    if state == "open":
+        alerts = alerts.filter(resolved_at__isnull=True, acknowledged_at__isnull=True)
+    elif state == "acknowledged":
+        alerts = alerts.filter(resolved_at__isnull=True, acknowledged_at__isnull=False)
+    elif state == "resolved":
+        alerts = alerts.filter(resolved_at__isnull=False)
+    elif state == "active":
+        alerts = alerts.filter(resolved_at__isnull=True)
+    if cause:
+        alerts = alerts.filter(cause=cause)
+    if agency:
+        alerts = alerts.filter(agency__slug=agency)
+    if device_id:
+        alerts = alerts.filter(device_id=device_id)
+    if gateway_id:
+        alerts = alerts.filter(gateway_id=gateway_id)
+    return alerts
+
+
+def visible_alerts(user: User) -> QuerySet[Alert]:
+    """Alerts ``user`` may see (state staff: all; agency users: their agency's)."""
+    from telemetry.scoping import scope_telemetry
+
+    return scope_telemetry(
+        Alert.objects.select_related(
+            "agency", "device", "device__model", "gateway", "gateway__agency", "acknowledged_by"
+        ),
+        user,
+        agency_field="agency",
+    )

@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -764,3 +765,57 @@ def gateway_state_changed(*, gateway_id: int, is_online: bool, at: datetime, cau
         alerts.resolve_gateway_alert(
             gateway_id=gateway_id, now=at, resolution=f"gateway back online ({cause})"
         )
+
+
+# ---------------------------------------------------------------------------------------
+# Reads for the device health panel and the API.
+
+
+@dataclass
+class DeviceHealthCard:
+    """Everything the health panel and ``GET /devices/{id}/health`` show for one device."""
+
+    device: Device
+    health: DeviceHealth | None
+    level: str
+    since: datetime | None
+    why: HealthFlip | None  # the flip that set the current level
+    problems: list[str]
+    flips: list[HealthFlip]
+    open_alerts: list[Any]
+    is_in_maintenance: bool
+    uptime_this_month: float | None
+
+
+def device_health_card(*, device: Device, now: datetime, flips_limit: int = 20) -> DeviceHealthCard:
+    """The device's level, since when and why, its problems, recent flips and open alerts.
+
+    A handful of indexed queries, whatever the device's history length.
+    """
+    from telemetry.models import Alert
+
+    health = DeviceHealth.objects.select_related("gateway").filter(device=device).first()
+    flips = list(HealthFlip.objects.filter(device=device).order_by("-at", "-id")[:flips_limit])
+    why = (
+        HealthFlip.objects.filter(device=device)
+        .exclude(old_level=F("new_level"))
+        .order_by("-at", "-id")
+        .first()
+    )
+    local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
+    return DeviceHealthCard(
+        device=device,
+        health=health,
+        level=health.level if health else HealthLevel.NEVER_SEEN,
+        since=health.level_changed_at if health and health.last_reading_at else None,
+        why=why,
+        problems=list(health.problems) if health else [],
+        flips=flips,
+        open_alerts=list(
+            Alert.objects.filter(device=device, resolved_at__isnull=True).order_by("-opened_at")
+        ),
+        is_in_maintenance=bool(maintenance.devices_in_maintenance([device.pk], now)),
+        uptime_this_month=monthly_uptime(
+            device_id=device.pk, year=local.year, month=local.month, now=now
+        ),
+    )

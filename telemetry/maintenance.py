@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
 
-from devices.models import Device
+from config.errors import Forbidden, InvalidInput
+from devices import audit
+from devices.models import Agency, Device, DeviceKind, User
 from telemetry.models import MaintenanceWindow
 
 
@@ -103,3 +107,133 @@ def agency_in_maintenance(agency_id: int, now: datetime) -> bool:
         w.agency_id == agency_id and not w.device_kind and not w.device_id
         for w in active_windows(now)
     )
+
+
+def visible_windows(user: User) -> QuerySet[MaintenanceWindow]:
+    from telemetry.scoping import scope_telemetry
+
+    return scope_telemetry(
+        MaintenanceWindow.objects.select_related("agency", "device", "created_by"),
+        user,
+        agency_field="agency",
+    )
+
+
+def _check_manager(user: User, agency: Agency) -> None:
+    """Agency admins manage their own agency's windows; state staff manage every agency's."""
+    if user.is_state_staff or (user.role == User.Role.AGENCY_ADMIN and user.agency_id == agency.pk):
+        return
+    raise Forbidden("Only state staff and this agency's admins can manage its maintenance windows.")
+
+
+def create_window(
+    *,
+    actor: User,
+    agency: Agency,
+    title: str,
+    recurrence: str,
+    device_kind: str = "",
+    device: Device | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    daily_start: time | None = None,
+    daily_end: time | None = None,
+    time_zone: str | None = None,
+    remote_addr: str | None = None,
+) -> MaintenanceWindow:
+    """Create a window after checking it makes sense; audited. One transaction.
+
+    Refusals name the field: a one-off window needs both ends, the end after the start; a
+    daily window needs two different times; a device must be the agency's and match the kind.
+    """
+    _check_manager(actor, agency)
+    errors: list[dict[str, str]] = []
+    if recurrence == MaintenanceWindow.Recurrence.ONCE:
+        if starts_at is None or ends_at is None:
+            errors.append(
+                {"field": "starts_at", "message": "a one-off window needs starts_at and ends_at"}
+            )
+    elif recurrence == MaintenanceWindow.Recurrence.DAILY:
+        if daily_start is None or daily_end is None:
+            errors.append(
+                {
+                    "field": "daily_start",
+                    "message": "a daily window needs daily_start and daily_end",
+                }
+            )
+        elif daily_start == daily_end:
+            errors.append(
+                {"field": "daily_end", "message": "daily_end must differ from daily_start"}
+            )
+    else:
+        errors.append({"field": "recurrence", "message": "use 'once' or 'daily'"})
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        errors.append({"field": "ends_at", "message": "ends_at must be after starts_at"})
+    if device_kind and device_kind not in DeviceKind.values:
+        errors.append(
+            {
+                "field": "device_kind",
+                "message": f"unknown device kind; use one of {', '.join(DeviceKind.values)}",
+            }
+        )
+    if device is not None:
+        if device.agency_id != agency.pk:
+            errors.append({"field": "device_id", "message": "the device belongs to another agency"})
+        elif device_kind and device.model.kind != device_kind:
+            errors.append({"field": "device_kind", "message": "the device is not of this kind"})
+    zone = time_zone or settings.TIME_ZONE
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(
+            {
+                "field": "time_zone",
+                "message": f"unknown time zone {zone!r}; use e.g. America/New_York",
+            }
+        )
+    if errors:
+        raise InvalidInput(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+        )
+    with transaction.atomic():
+        window = MaintenanceWindow.objects.create(
+            agency=agency,
+            title=title,
+            recurrence=recurrence,
+            device_kind=device_kind,
+            device=device,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            daily_start=daily_start,
+            daily_end=daily_end,
+            time_zone=zone,
+            created_by=actor,
+        )
+        audit.record(
+            actor=actor,
+            action="create",
+            obj=window,
+            object_type="maintenance_window",
+            after=audit.snapshot(window),
+            message=f"Maintenance window created: {title}",
+            remote_addr=remote_addr,
+        )
+    return window
+
+
+def delete_window(
+    *, actor: User, window: MaintenanceWindow, remote_addr: str | None = None
+) -> None:
+    """Delete a window; audited. Devices it held in maintenance return at the next sweep."""
+    _check_manager(actor, window.agency)
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="delete",
+            obj=window,
+            object_type="maintenance_window",
+            before=audit.snapshot(window),
+            message=f"Maintenance window deleted: {window.title}",
+            remote_addr=remote_addr,
+        )
+        window.delete()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -24,11 +25,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import URLValidator, validate_email
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.errors import Forbidden, InvalidInput
+from devices import audit
+from devices.models import Agency, User
 from telemetry.models import Alert, ChannelKind, Notification, NotificationChannel
 
 WEBHOOK_TIMEOUT_S = 10
@@ -189,3 +195,92 @@ def _send_webhook(n: Notification) -> None:
         raise DeliveryFailed(f"webhook {n.channel.target} unreachable: {exc}") from exc
     if not 200 <= status < 300:
         raise DeliveryFailed(f"webhook {n.channel.target} answered {status}")
+
+
+def visible_channels(user: User) -> QuerySet[NotificationChannel]:
+    """Agency users see their agency's channels; state staff see all, state-wide ones included."""
+    if user.is_state_staff:
+        return NotificationChannel.objects.select_related("agency")
+    return NotificationChannel.objects.select_related("agency").filter(
+        agency_id=user.agency_id or 0
+    )
+
+
+def create_channel(
+    *,
+    actor: User,
+    agency: Agency | None,
+    kind: str,
+    name: str,
+    target: str,
+    secret: str = "",
+    remote_addr: str | None = None,
+) -> NotificationChannel:
+    """Add where alerts go; audited. A webhook without a secret gets a random one (shown once).
+
+    State-wide channels (no agency) are for state staff; agency admins add their agency's.
+    """
+    if not (
+        actor.is_state_staff
+        or (
+            agency is not None
+            and actor.role == User.Role.AGENCY_ADMIN
+            and actor.agency_id == agency.pk
+        )
+    ):
+        raise Forbidden(
+            "Only state staff, or an agency's admins for their agency, can add notification channels."
+        )
+    if kind == ChannelKind.EMAIL:
+        try:
+            validate_email(target)
+        except ValidationError as exc:
+            raise InvalidInput("target: not a valid e-mail address", field="target") from exc
+        secret = ""
+    elif kind == ChannelKind.WEBHOOK:
+        try:
+            URLValidator(schemes=["http", "https"])(target)
+        except ValidationError as exc:
+            raise InvalidInput("target: not a valid http(s) URL", field="target") from exc
+        secret = secret or secrets.token_hex(32)
+    else:
+        raise InvalidInput("kind: use 'email' or 'webhook'", field="kind")
+    with transaction.atomic():
+        channel = NotificationChannel.objects.create(
+            agency=agency, kind=kind, name=name, target=target, secret=secret
+        )
+        audit.record(
+            actor=actor,
+            action="create",
+            obj=channel,
+            object_type="notification_channel",
+            agency_id=agency.pk if agency else None,
+            after=audit.snapshot(channel) | {"secret": "***"},
+            message=f"Notification channel added: {name}",
+            remote_addr=remote_addr,
+        )
+    return channel
+
+
+def delete_channel(
+    *, actor: User, channel: NotificationChannel, remote_addr: str | None = None
+) -> None:
+    if not (
+        actor.is_state_staff
+        or (actor.role == User.Role.AGENCY_ADMIN and channel.agency_id == actor.agency_id)
+    ):
+        raise Forbidden(
+            "Only state staff, or an agency's admins for their agency, can remove notification channels."
+        )
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action="delete",
+            obj=channel,
+            object_type="notification_channel",
+            agency_id=channel.agency_id,
+            before=audit.snapshot(channel) | {"secret": "***"},
+            message=f"Notification channel removed: {channel.name}",
+            remote_addr=remote_addr,
+        )
+        channel.delete()
