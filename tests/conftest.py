@@ -80,3 +80,16 @@ def viewer_a(agency_a) -> Persona:
 @pytest.fixture
 def admin_b(agency_b) -> Persona:
     return make_persona(username="lex-admin", role=User.Role.AGENCY_ADMIN, agency=agency_b)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    # SQLite: a file test database instead of an in-memory one, so a subprocess under test
+    # (the ingest_mqtt command) can open the same database through DATABASE_URL.
+    import tempfile
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3") and not db.get("TEST", {}).get("NAME"):
+        db.setdefault("TEST", {})["NAME"] = os.path.join(tempfile.gettempdir(), f"tracker-test-{os.getpid()}.sqlite3")

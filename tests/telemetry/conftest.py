@@ -16,13 +16,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from devices.models import Agency, Device, Gateway
 from telemetry import ingest
 from telemetry.ingest import InboundMessage
 from telemetry.topics import state_topic, telemetry_topic
 from tests.factories import AgencyFactory, DeviceFactory, DeviceModelFactory, GatewayFactory
-from tests.telemetry.brokers import mosquitto, mqtt_broker  # noqa: F401  (fixtures)
+from tests.telemetry.brokers import (  # noqa: F401  (fixtures)
+    backlog_broker,
+    ingest_process,
+    mosquitto,
+    mqtt_broker,
+)
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -37,11 +43,11 @@ class Fleet:
 
     @property
     def topic(self) -> str:
-        return telemetry_topic(self.agency.slug, self.gateway.name)
+        return telemetry_topic(self.agency.slug, self.gateway.name, root=settings.MQTT_TOPIC_ROOT)
 
     @property
     def state(self) -> str:
-        return state_topic(self.agency.slug, self.gateway.name)
+        return state_topic(self.agency.slug, self.gateway.name, root=settings.MQTT_TOPIC_ROOT)
 
     def body(self, readings: list[dict[str, Any]], *, seq: int | None = None, sent_at: datetime = NOW,
              gateway: str | None = None) -> dict[str, Any]:
@@ -85,6 +91,13 @@ def _fresh_ingest_caches() -> Iterator[None]:
 @pytest.fixture
 def fleet(db) -> Fleet:
     return make_fleet()
+
+
+@pytest.fixture
+def topic_root(settings) -> str:
+    """A topic root of this test's own, so tests sharing a broker never see each other."""
+    settings.MQTT_TOPIC_ROOT = f"t-{uuid.uuid4().hex[:10]}/v1"
+    return settings.MQTT_TOPIC_ROOT
 
 
 @pytest.fixture

@@ -1,0 +1,73 @@
+"""The embedded MQTT 5 broker for a single machine: `python manage.py run_embedded_broker`.
+
+iotcore runs rumqttd (a Rust broker compiled into the wheel) from a TOML file written to
+VAR_DIR. It declares an MQTT 5 listener on loopback; iotcore's defaults would open only
+MQTT 3.1.1 and cap payloads at 20 KiB. Sessions live in memory: a broker restart loses them,
+which is why production runs Mosquitto (deploy/mosquitto/).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+# Above the ingest's own cap (telemetry.payloads.MAX_MESSAGE_BYTES), so an oversized message
+# reaches the ingest and is dead-lettered with its reason instead of vanishing at the broker.
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+# QoS 1 messages in flight per connection: the ingest acknowledges a whole batch at a time,
+# so this must exceed its batch size or deliveries stall until the batch timer fires.
+MAX_INFLIGHT = 10_000
+
+
+def broker_config(*, host: str, port: int) -> str:
+    """A rumqttd 0.20 TOML configuration with one MQTT 5 listener."""
+    return f"""# Written by manage.py run_embedded_broker; edits are overwritten.
+id = 0
+
+[router]
+id = 0
+max_connections = 10010
+max_outgoing_packet_count = 1000
+max_segment_size = {8 * MAX_PAYLOAD_BYTES}
+max_segment_count = 10
+
+[v5.1]
+name = "tracker-v5"
+listen = "{host}:{port}"
+next_connection_delay_ms = 1
+    [v5.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = {MAX_PAYLOAD_BYTES}
+    max_inflight_count = {MAX_INFLIGHT}
+"""
+
+
+def write_config(*, host: str, port: int, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"rumqttd-{port}.toml"
+    path.write_text(broker_config(host=host, port=port))
+    return path
+
+
+class Command(BaseCommand):
+    help = "Run the embedded MQTT 5 broker (iotcore/rumqttd) on loopback until SIGTERM."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=settings.MQTT_EMBEDDED_PORT)
+        parser.add_argument("--host", default="127.0.0.1", help="Listen address (default loopback only).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from iotcore import Broker
+        from iotcore.broker import port_in_use
+
+        if port_in_use(options["port"], options["host"]):
+            raise CommandError(f"port {options['port']} is already in use; is a broker running?")
+        path = write_config(host=options["host"], port=options["port"], directory=Path(settings.VAR_DIR))
+        self.stdout.write(f"embedded MQTT 5 broker on {options['host']}:{options['port']} (config {path})")
+        self.stdout.flush()
+        # Runs in this process until a signal ends it (SIGTERM's default action is fine:
+        # the broker keeps nothing on disk to flush).
+        Broker(config_path=str(path)).run_forever()
