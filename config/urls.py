@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 
 from config.api import api
 from config import health
@@ -13,3 +15,15 @@ urlpatterns = [
     path("", include("telemetry.urls")),
     path("", include("readiness.urls")),
 ]
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A path no route matches (e.g. /api/devices/abc): JSON under /api/, the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"message": "Not found: no API operation has this path; see /api/docs.", "errors": []}, status=404
+        )
+    return page_not_found(request, exception)
+
+
+handler404 = not_found
