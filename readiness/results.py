@@ -325,3 +325,61 @@ def upcoming_versions(*, after: date, until: date) -> list[RequirementSetVersion
             Q(status=RequirementSetVersion.Status.PUBLISHED), effective_on__gt=after, effective_on__lte=until
         ).select_related("requirement_set").order_by("effective_on")
     )
+
+
+# --- per device and per agency ----------------------------------------------------------------
+
+
+def device_results(*, user: User, device_id: int, set_code: str, version: str | None = None) -> dict:
+    """One device's result for every requirement of a version (404 if not visible)."""
+    from readiness.scoping import get_visible_device
+
+    device = get_visible_device(user, device_id)
+    ver = resolve_version(set_code, version=version)
+    fleet = evaluate_fleet(version=ver, device_ids=[device.pk], agency_ids=[device.agency_id])
+    dev = fleet.devices.set_index("device_id")
+    reqs = fleet.requirements.set_index("stable_key")
+    rows = []
+    for rec in fleet.results.to_dict("records"):
+        key = str(rec["stable_key"])
+        rows.append({
+            "key": key, "code": reqs.at[key, "code"], "title": reqs.at[key, "title"],
+            "severity": "mandatory" if reqs.at[key, "is_mandatory"] else "recommended",
+            "weight": int(reqs.at[key, "weight"]), "status": str(rec["status"]), "reason": str(rec["reason"]),
+            "waiver_id": None if pd.isna(rec["waiver_id"]) else int(rec["waiver_id"]),
+        })
+    found = device.pk in dev.index
+    return {
+        "device_id": device.pk, "serial": device.serial, "agency": device.agency.slug,
+        "set": ver.requirement_set.code, "version": ver.version,
+        "is_ready": bool(dev.at[device.pk, "is_ready"]) if found else False,
+        "is_silent": bool(dev.at[device.pk, "is_silent"]) if found else True,
+        "is_reporting": bool(dev.at[device.pk, "is_reporting"]) if found else False,
+        "not_ready_reason": str(dev.at[device.pk, "not_ready_reason"]) if found else "retired: not in service",
+        "results": rows,
+    }
+
+
+def failing_devices(*, user: User, slug: str, set_code: str, version: str | None = None) -> dict:
+    """An agency's devices that are not ready, each with why (404 if not visible)."""
+    from readiness.scoping import get_visible_agency
+
+    agency = get_visible_agency(user, slug)
+    ver = resolve_version(set_code, version=version)
+    fleet = evaluate_fleet(version=ver, agency_ids=[agency.pk])
+    code_of = dict(zip(fleet.requirements["stable_key"], fleet.requirements["code"], strict=True))
+    res = fleet.results[fleet.results["status"].astype(str).eq("fail")]
+    why: dict[int, list[str]] = {}
+    for device_id, key, reason in zip(res["device_id"], res["stable_key"].astype(str), res["reason"].astype(str), strict=True):
+        why.setdefault(int(device_id), []).append(f"{code_of.get(key, key)}: {reason}")
+    frame = fleet.evaluation.frame.set_index("device_id")
+    not_ready = fleet.devices[~fleet.devices["is_ready"].astype(bool)]
+    out = [
+        {"device_id": int(d), "serial": str(frame.at[d, "device.serial"]), "kind": str(frame.at[d, "device.kind"]),
+         "health": str(frame.at[d, "health.level"]), "not_ready_reason": str(r), "failing": why.get(int(d), [])}
+        for d, r in zip(not_ready["device_id"], not_ready["not_ready_reason"], strict=True)
+    ]
+    out.sort(key=lambda row: row["serial"])
+    return {"agency": agency.slug, "set": ver.requirement_set.code, "version": ver.version,
+            "devices": len(fleet.devices), "ready": int(fleet.devices["is_ready"].astype(bool).sum()),
+            "failing_devices": out}

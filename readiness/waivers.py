@@ -299,3 +299,42 @@ def revoke_waiver(
             message=f"waiver revoked: {reason.strip()}", request=request,
         )
     return locked
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def waiver_state(waiver: Waiver, *, now: datetime) -> str:
+    """active, scheduled, expired or revoked: as it stands at ``now``."""
+    if waiver.revoked_at is not None and waiver.revoked_at <= now:
+        return "revoked"
+    if waiver.expires_at <= now:
+        return "expired"
+    if waiver.starts_at > now:
+        return "scheduled"
+    return "active"
+
+
+def list_waivers(
+    *, user: User, set_code: str | None = None, agency_slug: str | None = None, state: str = "active",
+    now: datetime | None = None,
+):  # noqa: ANN201 - a Waiver queryset
+    """Waivers ``user`` may see, filtered by set, agency and state at ``now``."""
+    from django.db.models import Q
+
+    from readiness.scoping import visible_waivers
+
+    now = now or timezone.now()
+    qs = visible_waivers(user)
+    if set_code:
+        qs = qs.filter(requirement_set__code=set_code)
+    if agency_slug:
+        qs = qs.filter(agency__slug=agency_slug)
+    not_revoked = Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)
+    if state == "active":
+        qs = qs.filter(not_revoked, starts_at__lte=now, expires_at__gt=now)
+    elif state == "expired":
+        qs = qs.filter(not_revoked, expires_at__lte=now)
+    elif state == "revoked":
+        qs = qs.filter(revoked_at__lte=now)
+    return qs.order_by("expires_at", "id")
