@@ -292,8 +292,10 @@ class WindowIn(Schema):
     )
     title: str = Field(..., min_length=1, max_length=200)
     recurrence: MaintenanceRecurrence
-    device_kind: DeviceKind | Literal[""] = Field(
-        "", description="Only devices of this kind; empty for every kind."
+    device_kind: str = Field(
+        "",
+        max_length=24,
+        description=f"Only devices of this kind ({', '.join(DeviceKind.values)}); empty for every kind.",
     )
     device_id: int | None = Field(None, ge=1, le=MAX_ID, description="Only this device.")
     starts_at: dt.datetime | None = None

@@ -214,11 +214,18 @@ def create_window(
             action="create",
             obj=window,
             object_type="maintenance_window",
-            after=audit.snapshot(window),
+            after=_snapshot(window),
             message=f"Maintenance window created: {title}",
             remote_addr=remote_addr,
         )
     return window
+
+
+def _snapshot(window: MaintenanceWindow) -> dict[str, object]:
+    # The audit snapshot is JSON; times of day are not JSON types.
+    return {
+        k: v.isoformat() if isinstance(v, time) else v for k, v in audit.snapshot(window).items()
+    }
 
 
 def delete_window(
@@ -232,7 +239,7 @@ def delete_window(
             action="delete",
             obj=window,
             object_type="maintenance_window",
-            before=audit.snapshot(window),
+            before=_snapshot(window),
             message=f"Maintenance window deleted: {window.title}",
             remote_addr=remote_addr,
         )
