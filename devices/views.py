@@ -37,6 +37,11 @@ class KnownCountPaginator(Paginator):
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    # State staff land on the statewide overview, an agency user on their agency's dashboard.
+    if request.user.is_state_staff:
+        return redirect("readiness:overview")
+    if request.user.agency_id is not None:
+        return redirect("readiness:agency", slug=request.user.agency.slug)
     return render(request, "devices/home.html")
 
 

@@ -242,3 +242,37 @@ def remediation_figure(plan: pd.DataFrame, *, title: str = "Remediation plan: re
     fig.update_yaxes(range=[0, 100], ticksuffix="%")
     fig.update_xaxes(tickangle=-20, automargin=True)
     return fig
+
+
+def participation_share_figure(history: pd.DataFrame, *,
+                               title: str = "Agencies engaged and subscribed against the federal targets") -> go.Figure:
+    """Shares over time with the target in effect at each date as a step line.
+
+    Columns: date, engaged_share, subscribed_share (0-1) and agencies_engaged_target,
+    agencies_subscribed_target (0-1 or None).
+    """
+    if history.empty:
+        return _empty(title, "No participation history recorded yet.")
+    fig = go.Figure()
+    series = [("engaged_share", "Engaged", OKABE_ITO["sky_blue"], "solid"),
+              ("subscribed_share", "Subscribed", OKABE_ITO["blue"], "solid"),
+              ("agencies_engaged_target", "Engaged: target", OKABE_ITO["orange"], "dot"),
+              ("agencies_subscribed_target", "Subscribed: target", OKABE_ITO["vermillion"], "dash")]
+    for column, name, colour, dash in series:
+        if column not in history or history[column].isna().all():
+            continue
+        values = [None if v is None or v != v else round(100.0 * float(v), 1) for v in history[column]]
+        fig.add_trace(go.Scatter(x=history["date"], y=values, name=name, mode="lines",
+                                 line={"color": colour, "dash": dash, "width": 2.5 if dash == "solid" else 2,
+                                       "shape": "hv" if dash != "solid" else "linear"}))
+    _layout(fig, title=title)
+    fig.update_yaxes(range=[0, 100], ticksuffix="%")
+    return fig
+
+
+def history_to_long(history: pd.DataFrame, statuses: list[str]) -> pd.DataFrame:
+    """Wide monthly history (one column per status) to the long form the timeline takes."""
+    if history.empty:
+        return pd.DataFrame(columns=["date", "status", "agencies"])
+    present = [s for s in statuses if s in history]
+    return history.melt(id_vars=["date"], value_vars=present, var_name="status", value_name="agencies")

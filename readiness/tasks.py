@@ -30,3 +30,15 @@ def compute_nightly_snapshots_task(as_of: str | None = None) -> dict:
         return {"skipped": True, "date": day.isoformat()}
     run = compute_snapshots(as_of=day)
     return {"date": day.isoformat(), "readiness_rows": run.readiness_rows, "participation_rows": run.participation_rows}
+
+
+@shared_task(
+    name="readiness.build_briefing_export", acks_late=True, autoretry_for=(OperationalError,),
+    retry_backoff=True, max_retries=5, soft_time_limit=240, time_limit=300,
+)
+def build_briefing_export_task(export_id: int) -> dict:
+    """Build one briefing file. Safe to run twice: a finished or claimed export is left alone."""
+    from readiness.exports import build_briefing_export
+
+    export = build_briefing_export(export_id)
+    return {"id": export_id, "status": export.status if export else "missing"}

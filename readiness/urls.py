@@ -1,4 +1,25 @@
-from django.urls import path  # noqa: F401
+"""Dashboard and briefing pages (the API is in readiness.api)."""
+
+from django.urls import path
+
+from readiness import views
 
 app_name = "readiness"
-urlpatterns: list = []
+urlpatterns = [
+    path("dashboard/", views.overview, name="overview"),
+    path("dashboard/live/", views.overview_live, name="overview_live"),
+    path("dashboard/agencies/<slug:slug>/", views.agency, name="agency"),
+    path("dashboard/agencies/<slug:slug>/live/", views.agency_live, name="agency_live"),
+    path("dashboard/agencies/<slug:slug>/failing/", views.agency_failing, name="agency_failing"),
+    path("dashboard/requirements/", views.requirement_sets, name="requirement_sets"),
+    path("dashboard/requirements/<slug:code>/", views.requirement_set, name="requirement_set"),
+    path("dashboard/requirements/<slug:code>/whatif/", views.whatif, name="whatif"),
+    path("dashboard/requirements/<slug:code>/whatif/results/", views.whatif_results, name="whatif_results"),
+    path("dashboard/participation/", views.participation, name="participation"),
+    path("dashboard/portfolio/", views.portfolio, name="portfolio"),
+    path("dashboard/portfolio/<slug:slug>/", views.portfolio_cabinet, name="portfolio_cabinet"),
+    path("briefings/", views.briefings, name="briefings"),
+    path("briefings/<int:pk>/", views.briefing, name="briefing"),
+    path("briefings/<int:pk>/status/", views.briefing_status, name="briefing_status"),
+    path("briefings/<int:pk>/download/", views.briefing_download, name="briefing_download"),
+]

@@ -1,0 +1,177 @@
+"""Briefing exports: request one (a row + a Celery task), build it (idempotent), find them.
+
+``request_briefing_export`` checks the parameters and the requester's right to the scope at
+once (a bad request never reaches the queue), stores a ``BriefingExport`` row and enqueues
+``build_briefing_export_task`` after the transaction commits. ``build_briefing_export``
+claims the row, builds the data (``readiness.dashboards.build_briefing_data``), renders it
+(``readiness.briefings.render_briefing``, pure) and saves the file with its provenance. The
+management command ``briefing`` calls the same core without the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from config.errors import InvalidInput, NotFound
+from devices.models import Agency, User
+from readiness import dashboards, scoping
+from readiness.briefings import BriefingData, render_briefing
+from readiness.dashboards import BriefingParams
+from readiness.models import BriefingExport
+
+log = logging.getLogger(__name__)
+
+# A build that has been "running" longer than this died with its worker: it may be reclaimed.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def visible_briefings(user: User) -> QuerySet[BriefingExport]:
+    """State staff see every briefing; an agency user only their own agency's."""
+    return scoping.scope_readiness(BriefingExport.objects.select_related("requested_by", "agency"), user)
+
+
+def get_visible_briefing(user: User, pk: int) -> BriefingExport:
+    return scoping.get_visible_or_404(visible_briefings(user), pk=pk)
+
+
+def validate_params(user: User | None, params: BriefingParams, *, today: date) -> tuple[dashboards.Scope, Agency | None]:
+    """Check a request before it is queued: the scope (visible to ``user``), set, versions, date.
+
+    ``user`` None is the operator's command (every scope). Raises InvalidInput/NotFound with
+    the field, or Http404 for a scope the user may not see.
+    """
+    from readiness import results
+
+    scope = (dashboards.scope_for_briefing(params.scope) if user is None
+             else dashboards.scope_from_key(user, params.scope))
+    if params.as_of and params.as_of > today:
+        raise InvalidInput(f"as_of {params.as_of} is in the future: pick today or earlier.", field="as_of")
+    sets = dashboards.requirement_sets()
+    if not sets:
+        raise InvalidInput("No requirement sets are loaded yet.", field="set")
+    set_code = params.set_code or sets[0][0]
+    req_set = results.get_requirement_set(set_code)
+    if params.version:
+        results.get_version(req_set, params.version)
+    else:
+        results.get_version_in_effect(req_set, on=params.as_of or today)
+    if params.compare_version:
+        results.get_version(req_set, params.compare_version)
+    if params.since_id is not None:
+        earlier = BriefingExport.objects.filter(pk=params.since_id, status=BriefingExport.Status.DONE)
+        if user is not None:
+            earlier = earlier & visible_briefings(user)
+        if not earlier.exists():
+            raise NotFound(f"There is no finished briefing #{params.since_id} you can compare with.",
+                           field="since_briefing")
+    agency = Agency.objects.get(pk=scope.agency_ids[0]) if scope.kind == "agency" else None  # type: ignore[index]
+    return scope, agency
+
+
+def request_briefing_export(*, requested_by: User, params: BriefingParams, fmt: str) -> BriefingExport:
+    """Create a queued export and enqueue its build once the row is committed."""
+    from readiness.tasks import build_briefing_export_task
+
+    if fmt not in BriefingExport.Format.values:
+        raise InvalidInput(f"Unknown format '{fmt}': use pptx, xlsx or pdf.", field="format")
+    today = timezone.localdate()
+    scope, agency = validate_params(requested_by, params, today=today)
+    with transaction.atomic():
+        export = BriefingExport.objects.create(
+            requested_by=requested_by, agency=agency, scope=scope.key, scope_label=scope.label, format=fmt,
+            parameters=params.as_dict(), compare_to_id=params.since_id, as_of=params.as_of or today,
+            progress_note="Waiting for a worker",
+        )
+        build_briefing_export_task.delay_on_commit(export.pk)
+    return export
+
+
+def _set_progress(export_id: int, pct: int, note: str) -> None:
+    # A plain UPDATE outside any long transaction, so the page's poll sees it at once.
+    BriefingExport.objects.filter(pk=export_id, status=BriefingExport.Status.RUNNING).update(
+        progress=pct, progress_note=note[:200])
+
+
+def _claim(export_id: int, now: datetime) -> bool:
+    """Conditional UPDATE: exactly one worker moves a queued (or abandoned) build to running."""
+    claimable = Q(status=BriefingExport.Status.QUEUED) | Q(status=BriefingExport.Status.RUNNING,
+                                                             started_at__lt=now - STALE_AFTER)
+    return bool(BriefingExport.objects.filter(claimable, pk=export_id).update(
+        status=BriefingExport.Status.RUNNING, started_at=now, progress=5, progress_note="Started", error=""))
+
+
+def previous_figures(export_id: int | None) -> dict | None:
+    if export_id is None:
+        return None
+    earlier = BriefingExport.objects.filter(pk=export_id, status=BriefingExport.Status.DONE).first()
+    if earlier is None:
+        return None
+    return {"id": earlier.pk, "as_of": earlier.as_of.isoformat(), **earlier.figures}
+
+
+def build_briefing_data_for(params: BriefingParams, *, now: datetime | None = None,
+                            progress=None) -> BriefingData:  # noqa: ANN001
+    """The data of a briefing, with the comparison base loaded (shared by the task and the command)."""
+    return dashboards.build_briefing_data(params, now=now, previous=previous_figures(params.since_id),
+                                          progress=progress)
+
+
+def build_briefing_export(export_id: int, *, now: datetime | None = None) -> BriefingExport | None:
+    """Build one export. Idempotent: a finished or claimed export is left alone.
+
+    Never raises for a bad request: the failure is recorded on the row with its message,
+    which the page shows. Database errors do raise, so the task retries.
+    """
+    now = now or timezone.now()
+    if not _claim(export_id, now):
+        return BriefingExport.objects.filter(pk=export_id).first()
+    export = BriefingExport.objects.get(pk=export_id)
+    params = BriefingParams.from_dict(export.parameters)
+    try:
+        data = build_briefing_data_for(params, now=now,
+                                       progress=lambda pct, note: _set_progress(export_id, pct, note))
+        _set_progress(export_id, 75, f"Rendering {export.get_format_display()}")
+        blob = render_briefing(data, export.format)
+    except (InvalidInput, NotFound) as exc:
+        BriefingExport.objects.filter(pk=export_id).update(
+            status=BriefingExport.Status.FAILED, error=exc.message, finished_at=timezone.now(),
+            progress_note="Failed")
+        return BriefingExport.objects.get(pk=export_id)
+    _set_progress(export_id, 90, "Saving the file")
+    with transaction.atomic():
+        export = BriefingExport.objects.select_for_update().get(pk=export_id)
+        export.file.save(export.filename, ContentFile(blob), save=False)
+        export.status = BriefingExport.Status.DONE
+        export.progress = 100
+        export.progress_note = "Done"
+        export.as_of = data.as_of
+        export.versions_in_effect = data.versions_in_effect
+        export.data_hash = data.data_hash
+        export.figures = dashboards.briefing_figures(data)
+        export.finished_at = timezone.now()
+        export.save()
+    log.info("briefing %s built: %s %s, %d bytes, hash %s", export_id, export.scope, export.format, len(blob),
+             data.data_hash[:12])
+    return export
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    data: BriefingData
+    blob: bytes
+
+
+def build_briefing_file(params: BriefingParams, fmt: str, *, now: datetime | None = None) -> CommandResult:
+    """For the ``briefing`` command: validate, build and render, with no row and no queue."""
+    if fmt not in BriefingExport.Format.values:
+        raise InvalidInput(f"Unknown format '{fmt}': use pptx, xlsx or pdf.", field="format")
+    validate_params(None, params, today=timezone.localdate(now or timezone.now()))
+    data = build_briefing_data_for(params, now=now)
+    return CommandResult(data=data, blob=render_briefing(data, fmt))

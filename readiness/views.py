@@ -1,0 +1,352 @@
+"""Dashboard pages: parse the filters, resolve the scope, call `readiness.dashboards`, render.
+
+State staff see every page. An agency user reaches only their own agency's page (another
+agency's answers 404, statewide pages 403) and their own agency's briefings. Partials
+(templates starting with "_") are what HTMX swaps in: the live figures every 30 s, a
+briefing's progress every 2 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from config.errors import DomainError, InvalidInput
+from readiness import charts, dashboards, exports
+from readiness.briefings import FORMATS
+from readiness.dashboards import Filters
+from readiness.models import BriefingExport
+
+View = Callable[..., HttpResponse]
+
+
+def state_staff_only(view: View) -> View:
+    """Statewide pages: an agency user is refused (their landing page is their agency's)."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_state_staff:
+            raise PermissionDenied("This page is for state staff; your agency's page is your home page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _filters(request: HttpRequest) -> Filters:
+    return dashboards.parse_filters(request.GET, today=timezone.localdate())
+
+
+def _error_page(request: HttpRequest, exc: DomainError, *, title: str) -> HttpResponse:
+    """A bad filter or an unknown version: the page says what to change, with the right status."""
+    return render(request, "readiness/error.html", {"title": title, "error": exc}, status=exc.status)
+
+
+def _sorted(frame, request: HttpRequest, *, allowed: tuple[str, ...], default: str):  # noqa: ANN001, ANN202
+    """Server-side sort of a table by ?sort=COLUMN&dir=asc|desc (works without JavaScript)."""
+    column = request.GET.get("sort", default)
+    column = column if column in allowed else default
+    descending = request.GET.get("dir", "asc") == "desc"
+    if frame.empty or column not in frame:
+        return frame, column, descending
+    return frame.sort_values([column, "name"], ascending=[not descending, True]), column, descending
+
+
+AGENCY_COLUMNS = [("name", "Agency", False), ("devices", "Devices", True), ("ready", "Ready", True),
+                  ("ready_pct", "Ready %", True), ("coverage_pct", "Coverage %", True)]
+
+
+def _sort_headers(request: HttpRequest, sort: str, descending: bool) -> list[dict[str, Any]]:
+    """Column headings as links: the current column toggles direction, another sorts ascending."""
+    headers = []
+    for key, label, numeric in AGENCY_COLUMNS:
+        params = request.GET.copy()
+        params["sort"] = key
+        params["dir"] = "asc" if key != sort or descending else "desc"
+        headers.append({"key": key, "label": label, "numeric": numeric, "query": params.urlencode(),
+                        "aria_sort": ("descending" if descending else "ascending") if key == sort else "none"})
+    return headers
+
+
+def _readiness_charts(fig: dashboards.ReadinessFigures, *, by_cabinet: bool) -> dict[str, str]:
+    if fig.empty_message:
+        return {}
+    out = {
+        "trend": charts.render(charts.trend_figure(
+            fig.trend, title=f"Readiness trend, {fig.set_name}"), div_id="chart-trend"),
+        "failing": charts.render(charts.failing_requirements_figure(fig.requirements), div_id="chart-failing"),
+    }
+    if by_cabinet:
+        out["cabinets"] = charts.render(charts.readiness_bar_figure(
+            fig.cabinets.rename(columns={"name": "cabinet"}), label="cabinet",
+            title="Ready % by cabinet (lowest first)"), div_id="chart-cabinets")
+    return out
+
+
+def _live_context(scope: dashboards.Scope, filters: Filters, live_url: str) -> dict[str, Any]:
+    live = dashboards.live_figures(scope)
+    return {
+        "live": live,
+        "live_url": live_url,
+        "health_chart": charts.render(charts.health_figure(live.health), div_id="chart-health"),
+        "mix_chart": charts.render(charts.device_mix_figure(live.mix), div_id="chart-mix"),
+    }
+
+
+@state_staff_only
+def overview(request: HttpRequest) -> HttpResponse:
+    try:
+        filters = _filters(request)
+        scope = dashboards.state_scope(request.user, filters)
+        fig = dashboards.readiness_figures(scope, filters, today=timezone.localdate())
+        participation = dashboards.participation_headline(scope, as_of=fig.as_of)
+    except DomainError as exc:
+        return _error_page(request, exc, title="Statewide overview")
+    agencies, sort, descending = _sorted(fig.agencies, request, default="ready_pct",
+                                         allowed=("name", "devices", "ready", "ready_pct", "coverage_pct"))
+    context = {
+        "filters": filters, "scope": scope, "fig": fig, "participation": participation,
+        "agencies": agencies.to_dict("records") if not agencies.empty else [],
+        "headers": _sort_headers(request, sort, descending),
+        "choices": dashboards.filter_choices(request.user, set_code=fig.set_code),
+        "charts": _readiness_charts(fig, by_cabinet=True),
+        **_live_context(scope, filters, f"{reverse('readiness:overview_live')}?{filters.query()}"),
+    }
+    return render(request, "readiness/overview.html", context)
+
+
+@state_staff_only
+def overview_live(request: HttpRequest) -> HttpResponse:
+    try:
+        filters = _filters(request)
+        scope = dashboards.state_scope(request.user, filters)
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=exc.status)
+    return render(request, "readiness/_live_figures.html",
+                  _live_context(scope, filters, request.get_full_path()))
+
+
+@login_required
+def agency(request: HttpRequest, slug: str) -> HttpResponse:
+    # Scope first: another agency's slug is a 404 before any filter is read.
+    scope = dashboards.agency_scope(request.user, slug)
+    try:
+        filters = _filters(request)
+        fig = dashboards.readiness_figures(scope, filters, today=timezone.localdate())
+        participation = dashboards.participation_headline(scope, as_of=fig.as_of)
+    except DomainError as exc:
+        return _error_page(request, exc, title=scope.label)
+    context = {
+        "filters": filters, "scope": scope, "fig": fig, "participation": participation,
+        "agency": dashboards.agency_summary(scope),
+        "choices": dashboards.filter_choices(request.user, set_code=fig.set_code),
+        "charts": _readiness_charts(fig, by_cabinet=False),
+        "gateways": dashboards.agency_gateways(scope.agency_ids[0]),
+        "alerts": dashboards.open_alerts(scope),
+        "waivers": dashboards.agency_waivers(request.user, scope, today=timezone.localdate()),
+        **_live_context(scope, filters, f"{reverse('readiness:agency_live', args=[slug])}?{filters.query()}"),
+    }
+    return render(request, "readiness/agency.html", context)
+
+
+@login_required
+def agency_live(request: HttpRequest, slug: str) -> HttpResponse:
+    scope = dashboards.agency_scope(request.user, slug)
+    try:
+        filters = _filters(request)
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=exc.status)
+    return render(request, "readiness/_live_figures.html",
+                  _live_context(scope, filters, request.get_full_path()))
+
+
+@login_required
+def agency_failing(request: HttpRequest, slug: str) -> HttpResponse:
+    """The agency's failing devices with reasons: evaluated live, loaded after the page."""
+    scope = dashboards.agency_scope(request.user, slug)
+    try:
+        filters = _filters(request)
+        failing = dashboards.failing_devices(scope, filters, today=timezone.localdate())
+    except DomainError as exc:
+        return render(request, "readiness/_failing_devices.html", {"error": exc}, status=exc.status)
+    return render(request, "readiness/_failing_devices.html", {"failing": failing, "scope": scope})
+
+
+# --- briefings ------------------------------------------------------------------------------
+
+
+def _briefing_params(data: Any) -> dashboards.BriefingParams:
+    """Parameters from the form; a bad value raises InvalidInput naming the field."""
+    from datetime import date
+
+    as_of = None
+    raw = (data.get("as_of") or "").strip()
+    if raw:
+        try:
+            as_of = date.fromisoformat(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"'{raw}' is not a date: use YYYY-MM-DD.", field="as_of") from exc
+    since = (data.get("since") or "").strip()
+    if since and not since.isdigit():
+        raise InvalidInput("Choose an earlier briefing from the list.", field="since")
+    return dashboards.BriefingParams(
+        scope=(data.get("scope") or "state").strip(), set_code=(data.get("set") or "").strip(),
+        version=(data.get("version") or "").strip(), compare_version=(data.get("compare") or "").strip(),
+        as_of=as_of, since_id=int(since) if since else None,
+    )
+
+
+def _briefing_form_context(request: HttpRequest) -> dict[str, Any]:
+    user = request.user
+    set_code = request.GET.get("set") or request.POST.get("set") or ""
+    choices = dashboards.briefing_choices(user, set_code=set_code)
+    return {"choices": choices, "exports": exports.visible_briefings(user)[:30],
+            "formats": BriefingExport.Format.choices}
+
+
+@login_required
+def briefings(request: HttpRequest) -> HttpResponse:
+    """The briefing form and the list of briefings the user may see; POST requests one."""
+    form = request.POST if request.method == "POST" else request.GET
+    if request.method == "POST":
+        try:
+            export = exports.request_briefing_export(
+                requested_by=request.user, params=_briefing_params(form), fmt=form.get("format", ""))
+        except DomainError as exc:
+            context = {**_briefing_form_context(request), "form": form, "error": exc}
+            return render(request, "readiness/briefings.html", context, status=exc.status)
+        return redirect("readiness:briefing", pk=export.pk)
+    return render(request, "readiness/briefings.html", {**_briefing_form_context(request), "form": form})
+
+
+@login_required
+def briefing(request: HttpRequest, pk: int) -> HttpResponse:
+    export = exports.get_visible_briefing(request.user, pk)
+    return render(request, "readiness/briefing_detail.html", {"export": export})
+
+
+@login_required
+def briefing_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress partial, polled every 2 s until the export is done or failed."""
+    export = exports.get_visible_briefing(request.user, pk)
+    return render(request, "readiness/_briefing_status.html", {"export": export})
+
+
+@login_required
+def briefing_download(request: HttpRequest, pk: int) -> HttpResponse:
+    export = exports.get_visible_briefing(request.user, pk)
+    if export.status != BriefingExport.Status.DONE:
+        raise Http404("This briefing is not built yet.")
+    return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.filename,
+                        content_type=FORMATS[export.format])
+
+
+# --- requirement pages ------------------------------------------------------------------------
+
+
+@state_staff_only
+def requirement_sets(request: HttpRequest) -> HttpResponse:
+    return render(request, "readiness/requirement_sets.html", {"catalog": dashboards.requirement_catalog()})
+
+
+@state_staff_only
+def requirement_set(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        filters = _filters(request)
+        comparison = dashboards.set_comparison(code, as_of=filters.as_of or timezone.localdate())
+    except DomainError as exc:
+        return _error_page(request, exc, title=f"Requirement set {code}")
+    versions = [v.version for v in comparison.versions if v.version in comparison.pass_rates]
+    chart = charts.render(charts.pass_rate_figure(comparison.pass_rates, versions=versions,
+                                                  title="Statewide pass rate per requirement and version"),
+                          div_id="chart-pass-rates") if versions else ""
+    return render(request, "readiness/requirement_set.html",
+                  {"comparison": comparison, "chart": chart, "filters": filters})
+
+
+@state_staff_only
+def whatif(request: HttpRequest, code: str) -> HttpResponse:
+    """The comparison form; the results load after the page (two fleet evaluations)."""
+    try:
+        comparison = dashboards.set_comparison(code, as_of=timezone.localdate())
+    except DomainError as exc:
+        return _error_page(request, exc, title=f"What-if for {code}")
+    return render(request, "readiness/whatif.html", {
+        "comparison": comparison, "from_version": request.GET.get("from", ""), "to_version": request.GET.get("to", ""),
+        "query": request.GET.urlencode(),
+    })
+
+
+@state_staff_only
+def whatif_results(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        page = dashboards.whatif_page(request.user, code, from_version=request.GET.get("from", ""),
+                                      to_version=request.GET.get("to", ""))
+    except DomainError as exc:
+        return render(request, "readiness/_whatif_results.html", {"error": exc}, status=exc.status)
+    chart = charts.render(charts.remediation_figure(page.summary.plan), div_id="chart-plan")
+    return render(request, "readiness/_whatif_results.html", {"page": page, "chart": chart, "code": code})
+
+
+# --- participation and portfolio ----------------------------------------------------------------
+
+
+@state_staff_only
+def participation(request: HttpRequest) -> HttpResponse:
+    from devices.models import FirstNetStatus
+
+    try:
+        filters = _filters(request)
+        scope = dashboards.state_scope(request.user, filters)
+        page = dashboards.participation_page(scope, as_of=filters.as_of or timezone.localdate(),
+                                             today=timezone.localdate())
+    except DomainError as exc:
+        return _error_page(request, exc, title="FirstNet participation")
+    labels = dict(FirstNetStatus.choices)
+    context = {
+        "filters": filters, "scope": scope, "page": page, "labels": labels,
+        "choices": dashboards.filter_choices(request.user),
+        "timeline_chart": charts.render(charts.participation_timeline_figure(
+            charts.history_to_long(page.history, list(labels)), labels=labels), div_id="chart-participation"),
+        "share_chart": charts.render(charts.participation_share_figure(page.history), div_id="chart-shares"),
+    }
+    return render(request, "readiness/participation.html", context)
+
+
+@state_staff_only
+def portfolio(request: HttpRequest) -> HttpResponse:
+    """A BRM lands on their own cabinet; others choose one."""
+    from devices.models import Cabinet
+
+    own = list(Cabinet.objects.filter(brm=request.user).order_by("name"))
+    if len(own) == 1:
+        return redirect("readiness:portfolio_cabinet", slug=own[0].slug)
+    cabinets = Cabinet.objects.select_related("brm").annotate(n_agencies=Count("agencies")).order_by("name")
+    return render(request, "readiness/portfolio_list.html", {"cabinets": cabinets, "own": own})
+
+
+@state_staff_only
+def portfolio_cabinet(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        filters = _filters(request)
+        page = dashboards.portfolio_page(request.user, slug, filters, today=timezone.localdate())
+    except DomainError as exc:
+        return _error_page(request, exc, title="Portfolio")
+    fig = page.readiness
+    return render(request, "readiness/portfolio.html", {
+        "page": page, "fig": fig, "filters": filters,
+        "choices": dashboards.filter_choices(request.user, set_code=fig.set_code),
+        "charts": {**_readiness_charts(fig, by_cabinet=False), "agencies": charts.render(charts.readiness_bar_figure(
+            fig.agencies.rename(columns={"name": "agency"}), label="agency", title="Ready % by agency (lowest first)"),
+            div_id="chart-agencies") if not fig.empty_message else ""},
+        "formats": BriefingExport.Format.choices,
+    })
