@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -45,6 +45,9 @@ from telemetry.models import (
     HealthFlip,
     HealthLevel,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # A device is late once its expected interval has passed without a reading, and offline
 # once a grace period more has passed (Healthchecks' period + grace).
@@ -819,3 +822,27 @@ def device_health_card(*, device: Device, now: datetime, flips_limit: int = 20) 
             device_id=device.pk, year=local.year, month=local.month, now=now
         ),
     )
+
+
+def recent_readings_frame(*, device_id: int, since: datetime) -> pd.DataFrame:
+    """The device's readings since ``since`` as a DataFrame for `telemetry.charts`.
+
+    Reads the primary key (device_id, ts) range, which on PostgreSQL touches only the
+    partitions of those days.
+    """
+    import pandas as pd  # only the pages need it; the ingest imports this module too
+
+    from telemetry.models import TelemetryReading
+
+    rows = (
+        TelemetryReading.objects.filter(device_id=device_id, ts__gte=since)
+        .order_by("ts")
+        .values_list("ts", "battery_pct", "storage_pct", "rsrp_dbm")
+    )
+    frame = pd.DataFrame.from_records(
+        list(rows), columns=["ts", "battery_pct", "storage_pct", "rsrp_dbm"]
+    )
+    for column in ("battery_pct", "storage_pct", "rsrp_dbm"):
+        frame[column] = frame[column].astype("float64")
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame

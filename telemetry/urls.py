@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
 app_name = "telemetry"
 urlpatterns: list = []
+
+# Health: the device page's health panel (HTMX), alerts and maintenance windows.
+from telemetry import health_views  # noqa: E402
+
+urlpatterns += [
+    path("devices/<int:pk>/health/", health_views.device_health_panel, name="device_health_panel"),
+    path("alerts/", health_views.alert_list, name="alert_list"),
+    path("alerts/<int:pk>/acknowledge/", health_views.alert_acknowledge, name="alert_acknowledge"),
+    path("maintenance/", health_views.maintenance_list, name="maintenance_list"),
+    path("maintenance/<int:pk>/delete/", health_views.maintenance_delete, name="maintenance_delete"),
+]
