@@ -1204,37 +1204,22 @@ def participation_page(scope: Scope, *, as_of: date, today: date) -> Participati
 
 @dataclass
 class PortfolioPage:
-    cabinet: Cabinet
+    portfolio: object  # readiness.portfolios.Portfolio
     readiness: ReadinessFigures
-    agencies: list[dict[str, object]]
-    waivers_expiring: list[WaiverRow]
-    upcoming_versions: list[VersionInfo]
-    open_alerts: int
+    set_columns: list[tuple[str, str]]  # (set code, version) in the agencies table
 
 
 def portfolio_page(user: User, cabinet_slug: str, filters: Filters, *, today: date) -> PortfolioPage:
-    """A cabinet at a glance: agencies' readiness and coverage, open alerts, expiring waivers,
-    requirement versions taking effect in the next 90 days."""
-    from readiness import results
+    """A cabinet at a glance (``readiness.portfolios.build_portfolio``: agencies' readiness per set
+    in effect, coverage, open alerts, waivers expiring in 30 days, versions taking effect in 90),
+    plus the trend of the chosen set from the snapshots."""
+    from readiness import portfolios
 
     scope = cabinet_scope(user, cabinet_slug)
-    cabinet = Cabinet.objects.select_related("brm").get(slug=cabinet_slug)
-    fig = readiness_figures(scope, filters, today=today)
-    alerts = dict(_in_scope(Alert.objects.filter(resolved_at__isnull=True), scope)
-                  .values_list("agency_id").annotate(n=Count("id")).order_by())
-    slugs = dict(Agency.objects.filter(pk__in=scope.agency_ids or []).values_list("slug", "pk"))
-    agencies = []
-    frame = fig.agencies if not fig.agencies.empty else pd.DataFrame(columns=["group", "name"])
-    for row in frame.to_dict("records"):
-        row["open_alerts"] = alerts.get(slugs.get(row["group"]), 0)
-        agencies.append(row)
-    now = timezone.now()
-    waivers = scoping.visible_waivers(user).filter(agency_id__in=scope.agency_ids or [], revoked_at__isnull=True,
-                                                    expires_at__gt=now, expires_at__lte=now + timedelta(days=30))
-    expiring = [WaiverRow(requirement_set=w.requirement_set.code, requirement_key=w.requirement_key,
-                          target=f"{w.agency.name}: " + (f"device {w.device.serial}" if w.device_id else "whole agency"),
-                          reason=w.reason, approver=w.approver_name, expires_at=w.expires_at, is_active=True,
-                          expires_soon=True) for w in waivers.order_by("expires_at")[:100]]
-    upcoming = [_version_info(v) for v in results.upcoming_versions(after=today, until=today + timedelta(days=90))]
-    return PortfolioPage(cabinet=cabinet, readiness=fig, agencies=agencies, waivers_expiring=expiring,
-                         upcoming_versions=upcoming, open_alerts=sum(alerts.values()))
+    found = portfolios.build_portfolio(user=user, key=cabinet_slug)
+    columns: dict[str, str] = {}
+    for line in found.agencies:
+        for code, figures in line.readiness.items():
+            columns.setdefault(code, figures["version"])
+    return PortfolioPage(portfolio=found, readiness=readiness_figures(scope, filters, today=today),
+                         set_columns=sorted(columns.items()))

@@ -17,7 +17,14 @@ from readiness.models import FederalExpectation, RequirementSetVersion
 from readiness.snapshots import compute_snapshots
 from telemetry.models import Alert, GatewayStatus
 from tests.factories import AgencyFactory, CabinetFactory
-from tests.readiness.catalog_helpers import ENCRYPTION, MDM, make_requirement, make_set, make_version, phone
+from tests.readiness.catalog_helpers import (
+    ENCRYPTION,
+    MDM,
+    make_requirement,
+    make_set,
+    make_version,
+    phone,
+)
 
 FIRMWARE = {"attr": "device.firmware_version", "op": ">=", "value": "3.2.1"}
 
