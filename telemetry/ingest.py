@@ -86,6 +86,8 @@ class BatchResult:
     gateway_state_changes: int = 0
     gaps: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    # (reason, detail, device serial) of every rejection, for the HTTPS answer and logs.
+    rejections: list[tuple[str, str, str]] = field(default_factory=list)
     oldest_sent_at: datetime | None = None
     sent_at: list[datetime] = field(default_factory=list)
     write_seconds: float = 0.0
@@ -295,6 +297,7 @@ def _merge(total: BatchResult, part: BatchResult) -> None:
     ):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.rejected.update(part.rejected)
+    total.rejections.extend(part.rejections)
     total.sent_at.extend(part.sent_at)
     if part.oldest_sent_at and (total.oldest_sent_at is None or part.oldest_sent_at < total.oldest_sent_at):
         total.oldest_sent_at = part.oldest_sent_at
@@ -615,6 +618,7 @@ def _write_dead_letters(rejections: list[_Rejection], result: BatchResult) -> No
             detail=r.detail[:2000], payload=cap_payload(r.payload), payload_bytes=len(r.payload),
         ))
         result.rejected[r.reason] += 1
+        result.rejections.append((str(r.reason), r.detail, r.device_serial))
     DeadLetter.objects.bulk_create(rows)
 
 

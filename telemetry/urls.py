@@ -1,7 +1,14 @@
 from django.urls import path
 
+from telemetry import metrics, views
+
 app_name = "telemetry"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("telemetry/dead-letters/", views.dead_letter_list, name="dead_letter_list"),
+    path("telemetry/dead-letters/<int:pk>/", views.dead_letter_detail, name="dead_letter_detail"),
+    path("telemetry/gateways/", views.gateway_status_list, name="gateway_status"),
+]
 
 # Health: the device page's health panel (HTMX), alerts and maintenance windows.
 from telemetry import health_views  # noqa: E402
