@@ -273,13 +273,15 @@ def snapshot_counts(version: RequirementSetVersion, *, on: date, agency_ids: lis
 
 
 def scores(
-    *, user: User, set_code: str, version: str | None = None, as_of: date | None = None, group_by: str = "agency",
+    *, user: User | None, set_code: str, version: str | None = None, as_of: date | None = None,
+    group_by: str = "agency",
     now: datetime | None = None,
 ) -> Scores:
     """Readiness scores a user may see: live for today, from snapshots for a past date.
 
     Without ``version`` the version in effect on ``as_of`` is used (so "as of 2024-03-01"
     honours what applied then). A past date reads the latest snapshot on or before it.
+    ``user`` None means every agency (operator tools such as ``readiness_report``).
     """
     from readiness.scoping import visible_agency_ids
 
@@ -291,7 +293,7 @@ def scores(
     if as_of > today:
         raise InvalidInput("as_of is in the future; what-if compares versions instead.", field="as_of")
     ver = resolve_version(set_code, version=version, on=as_of)
-    agency_ids = visible_agency_ids(user)
+    agency_ids = None if user is None else visible_agency_ids(user)
     meta = agency_meta(agency_ids)
     if as_of == today:
         fleet = evaluate_fleet(version=ver, at=now, agency_ids=agency_ids)

@@ -49,6 +49,8 @@ def snapshot_rows(
     for rec in counts.to_dict("records"):
         applicable = int(rec["n_pass"]) + int(rec["n_fail"]) + int(rec["n_waived"])
         is_total = rec["key"] == ReadinessSnapshot.TOTAL_KEY
+        if not applicable and not is_total:
+            continue  # the requirement applies to none of the agency's devices: nothing to trend
         ok = int(rec["n_pass"]) + (0 if is_total else int(rec["n_waived"]))
         score = 100.0 * ok / applicable if applicable else 100.0
         coverage = int(rec["n_reporting"]) / applicable if applicable else 0.0

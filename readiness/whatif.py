@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 
@@ -258,6 +259,7 @@ _CONFIGURE_LABELS = {
     "model.telemetry_interval_s": "Adjust the reporting interval",
 }
 _RANK = {CONFIGURE: 1, TELEMETRY: 1, FIRMWARE: 2, REPLACE: 3}
+SILENT_ACTION = ("telemetry:silent", TELEMETRY, 0.0, "Get silent devices reporting again")
 
 
 def action_kind_for(attr_name: str) -> str:
@@ -366,32 +368,46 @@ def gap_frame(fleet: Any, *, now: datetime) -> pd.DataFrame:
     index_of = {id(n): i for i, n in enumerate(nodes)}
     catalog = _catalog_frame()
     needed_model_leaves: dict[int, list[Any]] = {}
-    for device_id, key in zip(failing["device_id"].to_numpy(), failing["stable_key"].astype(str), strict=True):
-        row_truth = truth.loc[device_id]
-        by_leaf = {id(n): bool(row_truth.iloc[index_of[id(n)]]) for n in leaves(reqs[key].rule)}
-        _, need = needed_leaves(reqs[key].rule, by_leaf)
-        dev = by_device.loc[device_id]
-        for leaf in need or leaves(reqs[key].rule)[:1]:
-            kind = action_kind_for(leaf.attr.name)
-            if kind == REPLACE:
-                needed_model_leaves.setdefault(int(device_id), []).append((leaf, key))
-                continue
-            if kind == FIRMWARE:
-                action = (f"firmware:{int(dev['model_id'])}", FIRMWARE, float(firmware_update_cost()),
-                          f"Update firmware on {model_names.get(int(dev['model_id']), 'model')} devices")
-            elif kind == TELEMETRY:
-                action = (f"telemetry:{leaf.attr.name}", TELEMETRY, float(telemetry_fix_cost()),
-                          f"Field check: {leaf.attr.label}")
-            else:
-                label = _CONFIGURE_LABELS.get(leaf.attr.name, f"Fix {leaf.attr.label}")
-                action = (f"configure:{leaf.attr.name}", CONFIGURE, float(configuration_fix_cost()), label)
-            rows.append((int(device_id), int(dev["agency_id"]), action[0], action[1], action[2], action[3], key))
+    for key in failing_keys:
+        rule_leaves = leaves(reqs[key].rule)
+        dev_ids = failing.loc[failing["stable_key"].astype(str).eq(key), "device_id"].to_numpy()
+        matrix = truth.loc[dev_ids, [index_of[id(n)] for n in rule_leaves]].to_numpy(dtype=bool)
+        # Devices share a handful of truth patterns: decide the fix once per pattern.
+        patterns, inverse = np.unique(matrix, axis=0, return_inverse=True)
+        for p_idx, pattern in enumerate(patterns):
+            _, need = needed_leaves(reqs[key].rule, {id(n): bool(v) for n, v in zip(rule_leaves, pattern, strict=True)})
+            devs = dev_ids[np.asarray(inverse).reshape(-1) == p_idx]
+            for leaf in need or rule_leaves[:1]:
+                kind = action_kind_for(leaf.attr.name)
+                if kind == REPLACE:
+                    for d in devs:
+                        needed_model_leaves.setdefault(int(d), []).append((leaf, key))
+                    continue
+                models = by_device.loc[devs, "model_id"].to_numpy()
+                agencies = by_device.loc[devs, "agency_id"].to_numpy()
+                for d, model_id, agency_id in zip(devs, models, agencies, strict=True):
+                    rows.append((int(d), int(agency_id), *_action(kind, leaf, int(model_id), model_names), key))
     rows += _replacement_rows(by_device, needed_model_leaves, catalog, model_names, now)
     silent = fleet.devices[fleet.devices["is_silent"].astype(bool)]
     for device_id, agency_id in zip(silent["device_id"], silent["agency_id"], strict=True):
-        rows.append((int(device_id), int(agency_id), "telemetry:silent", TELEMETRY, float(telemetry_fix_cost()),
-                     "Get silent devices reporting again", "(silent)"))
+        rows.append((int(device_id), int(agency_id), *SILENT_ACTION[:2], float(telemetry_fix_cost()),
+                     SILENT_ACTION[3], "(silent)"))
     return drop_superseded(pd.DataFrame(rows, columns=GAP_COLUMNS))
+
+
+def _action(kind: str, leaf: Any, model_id: int, model_names: dict[int, str]) -> tuple[str, str, float, str]:
+    """(action key, kind, unit cost, description) for a non-replacement fix."""
+    if kind == FIRMWARE:
+        return (f"firmware:{model_id}", FIRMWARE, float(firmware_update_cost()),
+                f"Update firmware on {model_names.get(model_id, 'model')} devices")
+    if kind == TELEMETRY:
+        if leaf.attr.name in ("health.level", "health.last_seen"):
+            # The same fix as for a silent device: one action, not two.
+            return SILENT_ACTION[0], TELEMETRY, float(telemetry_fix_cost()), SILENT_ACTION[3]
+        return (f"telemetry:{leaf.attr.name}", TELEMETRY, float(telemetry_fix_cost()),
+                f"Field check: {leaf.attr.label}")
+    label = _CONFIGURE_LABELS.get(leaf.attr.name, f"Fix {leaf.attr.label}")
+    return (f"configure:{leaf.attr.name}", CONFIGURE, float(configuration_fix_cost()), label)
 
 
 def _model_names() -> dict[int, str]:
@@ -445,6 +461,33 @@ def _requirement_dicts(version: Any) -> list[dict[str, Any]]:
     ))
 
 
+def pick_versions(req_set: Any, *, from_version: str | None, to_version: str | None, today: Any) -> tuple[Any, Any]:
+    """The two versions to compare; the defaults answer "what would the next version do?".
+
+    ``from`` defaults to the version in effect today; ``to`` to the newest version that takes
+    effect after ``from`` (a draft or an announced one). When nothing newer exists and neither
+    was named, the comparison is the one that brought the current version in: its
+    predecessor to it.
+    """
+    from config.errors import InvalidInput
+    from readiness.results import find_version_in_effect, get_version
+
+    old = get_version(req_set, from_version) if from_version else find_version_in_effect(req_set, on=today)
+    if old is None:
+        old = req_set.versions.order_by("effective_on", "id").first()
+    if old is None:
+        raise InvalidInput(f"'{req_set.code}' has no versions.", field="set")
+    if to_version:
+        return old, get_version(req_set, to_version)
+    newer = req_set.versions.filter(effective_on__gt=old.effective_on).exclude(pk=old.pk)
+    new = newer.order_by("-effective_on", "-id").first()
+    if new is not None:
+        return old, new
+    if not from_version and old.supersedes_id:
+        return old.supersedes, old
+    raise InvalidInput(f"No version of '{req_set.code}' is newer than {old.version}; name one with 'to'.", field="to")
+
+
 def compare_versions(
     *, user: Any, set_code: str, from_version: str | None = None, to_version: str | None = None,
     now: datetime | None = None,
@@ -463,20 +506,13 @@ def compare_versions(
         agency_meta,
         evaluate_fleet,
         get_requirement_set,
-        get_version,
-        get_version_in_effect,
     )
     from readiness.scoping import visible_agency_ids
 
     now = now or timezone.now()
     req_set = get_requirement_set(set_code)
-    old = get_version(req_set, from_version) if from_version else get_version_in_effect(req_set, on=timezone.localdate(now))
-    if to_version:
-        new = get_version(req_set, to_version)
-    else:
-        new = req_set.versions.exclude(pk=old.pk).order_by("-effective_on", "-id").first()
-        if new is None:
-            raise InvalidInput(f"'{set_code}' has only one version; nothing to compare.", field="to")
+    old, new = pick_versions(req_set, from_version=from_version, to_version=to_version,
+                             today=timezone.localdate(now))
     if new.pk == old.pk:
         raise InvalidInput("Choose two different versions to compare.", field="to")
     agency_ids = visible_agency_ids(user)

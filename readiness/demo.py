@@ -1,0 +1,239 @@
+"""The readiness part of ``manage.py load_demo``: what a new user sees on the first ``make run``.
+
+Idempotent, in order:
+
+1. the shipped requirement sets (``readiness/requirement_sets``) through the loader;
+2. each agency's FirstNet status history since 2017, for agencies the inventory demo left
+   without one;
+3. federal participation expectations in three versions (2018, 2021, 2024). They are
+   ILLUSTRATIVE: no public source sets agency-level FirstNet participation targets for a
+   state, so each is labelled as such and its note says what it is modelled on;
+4. a few waivers (one per chosen agency, within the ceiling; one expiring soon, one expired);
+5. 180 days of snapshots. The inventory keeps no history of device attributes, so the past
+   is synthesised: each day is today's fleet judged by the versions and waivers of that day,
+   with a share of today's passes shown as failures that shrinks to nothing by today (the
+   fleet "improving"), and rows marked ``source=demo``. Today's snapshot is computed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import DomainError
+from devices.models import Agency, Device, FirstNetStatusChange, User
+from readiness.models import FederalExpectation, ParticipationSnapshot, ReadinessSnapshot, Waiver
+
+REQUIREMENT_SETS_DIR = Path(__file__).resolve().parent / "requirement_sets"
+HISTORY_START = date(2017, 3, 30)  # FirstNet's partnership award, the start of agency decisions
+BACKFILL_DAYS = 180
+# How much worse the synthesised past looks at its oldest day (share of passes shown failing).
+DEMO_PAST_DEFICIT = 0.30
+DEMO_WAIVER_PREFIX = "Demo: "
+
+Log = Callable[[str], object]
+
+
+def load_readiness_demo(*, seed: int = 7, log: Log = print, days: int = BACKFILL_DAYS) -> None:
+    """Load the readiness demo; safe to run again (it changes nothing the second time)."""
+    from readiness.loader import load_requirements
+
+    report = load_requirements([REQUIREMENT_SETS_DIR])
+    log(f"requirement sets: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged")
+    rng = random.Random(seed)
+    log(f"FirstNet history: {ensure_firstnet_history(rng)} agencies given a history")
+    log(f"federal expectations: {ensure_expectations()} created")
+    log(f"waivers: {ensure_waivers(rng)} created")
+    written = backfill_demo_snapshots(days=days)
+    log(f"snapshots: {written} days written" if written else "snapshots: already present")
+
+
+# --- participation history and expectations -------------------------------------------------------
+
+
+def ensure_firstnet_history(rng: random.Random) -> int:
+    """A status path since 2017 for each agency without one, ending at its current status."""
+    with_history = set(FirstNetStatusChange.objects.values_list("agency_id", flat=True).distinct())
+    today = timezone.localdate()
+    created = 0
+    path_to = {
+        "not_engaged": ["not_engaged"],
+        "evaluating": ["not_engaged", "evaluating"],
+        "pilot": ["not_engaged", "evaluating", "pilot"],
+        "subscribed": ["not_engaged", "evaluating", "pilot", "subscribed"],
+        "declined": ["not_engaged", "evaluating", "declined"],
+    }
+    rows = []
+    for agency in Agency.objects.exclude(pk__in=with_history).order_by("slug"):
+        day = HISTORY_START
+        path = path_to.get(agency.firstnet_status, ["not_engaged"])
+        for i, status in enumerate(path):
+            if i:
+                day = min(day + timedelta(days=rng.randint(120, 700)), agency.firstnet_status_changed_on, today)
+            rows.append(FirstNetStatusChange(agency=agency, status=status, changed_on=day, note="demo history"))
+        created += 1
+    FirstNetStatusChange.objects.bulk_create(rows, ignore_conflicts=True)
+    return created
+
+
+ILLUSTRATIVE = ("Illustrative target for the demo, not a published federal figure: no public source sets "
+                "agency-level FirstNet participation targets for a state.")
+
+# (metric, version, target, target_by, effective_from, modelled on, what changed)
+EXPECTATIONS: list[tuple[str, str, float, date, date, str, str]] = [
+    ("agencies_engaged", "2018", 0.50, date(2019, 12, 31), date(2018, 1, 1),
+     "After the 28 Dec 2017 opt-in deadline, when every state had opted in and agencies began to decide "
+     "(urgentcomm.com state opt-in reports; NASCIO Connections Nov/Dec 2017).", "First expectation."),
+    ("agencies_subscribed", "2018", 0.25, date(2020, 12, 31), date(2018, 1, 1),
+     "As above: agencies are not required to subscribe (allthingsfirstnet.com).", "First expectation."),
+    ("agencies_engaged", "2021", 0.70, date(2022, 12, 31), date(2021, 1, 1),
+     "Nationwide adoption passing 16,000 agencies in 2021 (allthingsfirstnet.com).",
+     "Raised from 50% to 70%, later date."),
+    ("agencies_subscribed", "2021", 0.40, date(2023, 12, 31), date(2021, 1, 1),
+     "Nationwide adoption passing 16,000 agencies in 2021 (allthingsfirstnet.com).",
+     "Raised from 25% to 40%."),
+    ("devices_firstnet", "2021", 0.40, date(2023, 12, 31), date(2021, 1, 1),
+     "First device-level expectation, as device programmes matured.", "New metric."),
+    ("agencies_engaged", "2024", 0.85, date(2026, 12, 31), date(2024, 1, 1),
+     "23,000+ agencies on FirstNet by Nov 2022 (tradelawdaily.com 2022-11-17).", "Raised from 70% to 85%."),
+    ("agencies_subscribed", "2024", 0.60, date(2026, 12, 31), date(2024, 1, 1),
+     "23,000+ agencies on FirstNet by Nov 2022 (tradelawdaily.com 2022-11-17).", "Raised from 40% to 60%."),
+    ("devices_firstnet", "2024", 0.60, date(2026, 12, 31), date(2024, 1, 1),
+     "As above.", "Raised from 40% to 60%."),
+    ("devices_band14", "2024", 0.80, date(2026, 12, 31), date(2024, 1, 1),
+     "Band 14 device certification under FCC technical rules (fcc.gov 700 MHz public safety broadband).",
+     "New metric: Band 14 capable share of cellular devices."),
+]
+
+
+def ensure_expectations() -> int:
+    created = 0
+    previous: dict[str, FederalExpectation] = {}
+    for metric, version, target, by, since, modelled_on, change in EXPECTATIONS:
+        exp, was_created = FederalExpectation.objects.get_or_create(
+            metric=metric, version=version,
+            defaults={"target_value": target, "target_by": by, "effective_from": since,
+                      "source": "Illustrative (demo)", "change_note": change, "is_illustrative": True,
+                      "supersedes": previous.get(metric)},
+        )
+        if was_created:
+            exp.source = f"Illustrative (demo). Modelled on: {modelled_on} {ILLUSTRATIVE}"[:300]
+            exp.save(update_fields=["source"])
+        previous[metric] = exp
+        created += was_created
+    return created
+
+
+# --- waivers ------------------------------------------------------------------------------------
+
+
+def ensure_waivers(rng: random.Random) -> int:
+    """A few waivers on real failures of the CJIS set in effect, granted by the state analyst."""
+    from readiness.results import evaluate_fleet, find_version_in_effect, get_requirement_set
+    from readiness.waivers import create_waiver
+
+    if Waiver.objects.filter(reason__startswith=DEMO_WAIVER_PREFIX).exists():
+        return 0
+    approver = User.objects.filter(role=User.Role.STATE_STAFF, is_active=True).order_by("id").first()
+    if approver is None:
+        return 0
+    created = 0
+    now = timezone.now()
+    for code in ("cjis-mobile", "bwc-programme", "firstnet-device-baseline"):
+        try:
+            req_set = get_requirement_set(code)
+        except DomainError:
+            continue
+        version = find_version_in_effect(req_set, on=timezone.localdate())
+        if version is None:
+            continue
+        fleet = evaluate_fleet(version=version)
+        failing = fleet.results[fleet.results["status"].astype(str).eq("fail")]
+        if failing.empty:
+            continue
+        picks = failing.drop_duplicates("agency_id").sort_values(["agency_id", "device_id"]).head(3)
+        plans = [(timedelta(days=-200), timedelta(days=-20)), (timedelta(days=-30), timedelta(days=20)),
+                 (timedelta(days=-10), timedelta(days=150))]
+        for (start, end), rec in zip(plans, picks.to_dict("records"), strict=False):
+            device = Device.objects.get(pk=int(rec["device_id"]))
+            try:
+                create_waiver(
+                    actor=approver, agency=device.agency, set_code=code, requirement_key=str(rec["stable_key"]),
+                    device=device, reason=f"{DEMO_WAIVER_PREFIX}replacement on order; {rng.choice(['grant', 'budget'])} approved",
+                    starts_at=now + start, expires_at=now + end, now=now + start,
+                )
+                created += 1
+            except DomainError:
+                continue  # over the ceiling or a conflict: the demo simply has fewer waivers
+    return created
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+
+def _deficit(counts: pd.DataFrame, share: float) -> pd.DataFrame:
+    """Move ``share`` of the passes to failures (the synthesised, less ready past)."""
+    if share <= 0:
+        return counts
+    out = counts.copy()
+    moved = (out["n_pass"] * share).round().astype("int64")
+    out["n_pass"] -= moved
+    out["n_fail"] += moved
+    return out
+
+
+def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = None) -> int:
+    """Write the demo history (see module doc); dates that already have rows are kept."""
+    from readiness.participation import _agencies, _changes, statuses_on
+    from readiness.results import agency_counts, evaluate_raw, finish_results, versions_in_effect
+    from readiness.snapshots import compute_snapshots, end_of_day, participation_rows, snapshot_rows
+
+    today = today or timezone.localdate()
+    have = set(ReadinessSnapshot.objects.filter(date__gte=today - timedelta(days=days - 1)).values_list("date", flat=True).distinct())
+    todo = [today - timedelta(days=k) for k in range(days - 1, 0, -1) if today - timedelta(days=k) not in have]
+    now = timezone.now()
+    cache: dict = {}
+    counts_cache: dict = {}
+    waiver_rows = list(Waiver.objects.values_list("pk", "starts_at", "expires_at", "revoked_at"))
+    part_template = participation_rows(today, computed_at=now) if todo else []
+    agencies, changes = _agencies(None), _changes(None)
+    written = 0
+    for day in todo:
+        at = end_of_day(day)
+        live = frozenset(pk for pk, s, e, r in waiver_rows if s <= at < e and (r is None or r > at))
+        share = DEMO_PAST_DEFICIT * (today - day).days / days
+        rows: list[ReadinessSnapshot] = []
+        for version in versions_in_effect(on=day):
+            if version.pk not in cache:
+                cache[version.pk] = evaluate_raw(version=version, now=now)
+            key = (version.pk, live)
+            if key not in counts_cache:
+                counts_cache[key] = agency_counts(finish_results(cache[version.pk], waivers_at=at))
+            rows += snapshot_rows(_deficit(counts_cache[key], share), day=day, version=version, computed_at=now,
+                                  source=ReadinessSnapshot.Source.DEMO)
+        statuses = {int(k): str(v) for k, v in statuses_on(agencies, changes, day).items()} if len(agencies) else {}
+        part = []
+        for tmpl in part_template:
+            moved = round(tmpl.devices_firstnet * share)
+            part.append(ParticipationSnapshot(
+                date=day, agency_id=tmpl.agency_id, firstnet_status=statuses.get(tmpl.agency_id, tmpl.firstnet_status),
+                devices_cellular=tmpl.devices_cellular, devices_firstnet=tmpl.devices_firstnet - moved,
+                devices_band14=tmpl.devices_band14, source=ReadinessSnapshot.Source.DEMO, computed_at=now,
+            ))
+        with transaction.atomic():
+            ReadinessSnapshot.objects.filter(date=day).delete()
+            ParticipationSnapshot.objects.filter(date=day).delete()
+            ReadinessSnapshot.objects.bulk_create(rows, batch_size=2000)
+            ParticipationSnapshot.objects.bulk_create(part, batch_size=2000)
+        written += 1
+    if today not in have:
+        compute_snapshots(as_of=today, now=now, cache=cache)
+        written += 1
+    return written
