@@ -14,13 +14,14 @@ The pure functions at the top take DataFrames and plain values; ``create_waiver`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -45,8 +46,17 @@ WAIVER_COLUMNS = ["waiver_id", "agency_id", "device_id", "stable_key", "starts_a
 
 
 def waiver_ceiling() -> float:
-    """The configured ceiling as a share (0..1)."""
-    return float(getattr(settings, "READINESS_WAIVER_CEILING", DEFAULT_WAIVER_CEILING))
+    """The configured ceiling as a share (0..1): the setting, else the environment variable."""
+    raw = getattr(settings, "READINESS_WAIVER_CEILING", None)
+    if raw is None:
+        raw = os.environ.get("READINESS_WAIVER_CEILING", DEFAULT_WAIVER_CEILING)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"READINESS_WAIVER_CEILING must be a share between 0 and 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ImproperlyConfigured(f"READINESS_WAIVER_CEILING must be a share between 0 and 1, got {raw!r}")
+    return value
 
 
 # --- pure ---------------------------------------------------------------------------------

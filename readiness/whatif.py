@@ -17,6 +17,7 @@ Three layers, each usable alone:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from readiness.remediation import (
     CONFIGURE,
@@ -49,16 +51,30 @@ DEFAULT_CONFIGURATION_FIX_COST = Decimal("40")  # about half an hour of a techni
 DEFAULT_TELEMETRY_FIX_COST = Decimal("40")
 
 
+def _cost_setting(name: str, default: Decimal) -> Decimal:
+    """A per-device cost in USD: the Django setting, else the environment variable, else default."""
+    raw = getattr(settings, name, None)
+    if raw is None:
+        raw = os.environ.get(name, default)
+    try:
+        value = Decimal(str(raw))
+    except ArithmeticError:
+        raise ImproperlyConfigured(f"{name} must be an amount in USD, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount in USD, got {raw!r}")
+    return value
+
+
 def firmware_update_cost() -> Decimal:
-    return Decimal(str(getattr(settings, "READINESS_FIRMWARE_UPDATE_COST_USD", DEFAULT_FIRMWARE_UPDATE_COST)))
+    return _cost_setting("READINESS_FIRMWARE_UPDATE_COST_USD", DEFAULT_FIRMWARE_UPDATE_COST)
 
 
 def configuration_fix_cost() -> Decimal:
-    return Decimal(str(getattr(settings, "READINESS_CONFIGURATION_FIX_COST_USD", DEFAULT_CONFIGURATION_FIX_COST)))
+    return _cost_setting("READINESS_CONFIGURATION_FIX_COST_USD", DEFAULT_CONFIGURATION_FIX_COST)
 
 
 def telemetry_fix_cost() -> Decimal:
-    return Decimal(str(getattr(settings, "READINESS_TELEMETRY_FIX_COST_USD", DEFAULT_TELEMETRY_FIX_COST)))
+    return _cost_setting("READINESS_TELEMETRY_FIX_COST_USD", DEFAULT_TELEMETRY_FIX_COST)
 
 
 @dataclass
