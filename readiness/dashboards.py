@@ -821,8 +821,9 @@ def build_briefing_data(params: BriefingParams, *, now: datetime | None = None, 
         else pd.DataFrame(columns=["date", "ready_pct", "coverage_pct"])
     whatif = None
     if params.compare_version:
-        step(60, f"What-if against version {params.compare_version}")
-        whatif = briefing_whatif(scope, set_code, from_version=params.compare_version, to_version=version.version,
+        # "Compared with version V": what moving from the briefing's version to V would do.
+        step(60, f"What-if: version {version.version} to {params.compare_version}")
+        whatif = briefing_whatif(scope, set_code, from_version=version.version, to_version=params.compare_version,
                                  at=now)
     versions = [_version_label(v) for v in results.versions_in_effect(on=as_of)]
     if _version_label(version) not in versions:

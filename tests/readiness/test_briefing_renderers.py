@@ -36,7 +36,7 @@ def test_pptx_has_every_section_with_native_charts():
     assert titles == [
         "Device readiness briefing", "Summary", "Readiness trend", "Readiness by cabinet",
         "Readiness by agency (lowest first)", "Top gaps: requirements failed most",
-        "FirstNet participation against federal expectations", "What-if: version 5.9 → 6.0",
+        "FirstNet participation against federal expectations", "What-if: version 6.0 → 7.0",
         "What changed since the last briefing", "About this briefing",
     ]
     charts = {s.shapes.title.text: [sh.chart for sh in s.shapes if sh.has_chart] for s in prs.slides}
