@@ -14,6 +14,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.db import transaction
+from django.utils import timezone
 
 from config.celery import app
 from devices.models import PeriodicRun
@@ -63,8 +64,6 @@ def test_an_alert_opened_in_a_transaction_is_emailed_by_the_worker_after_commit(
         agency=agency_a, kind="email", name="Duty", target="duty@ksp.example"
     )
     device = DeviceFactory(agency=agency_a, serial="BWC-99")
-    from django.utils import timezone
-
     with transaction.atomic():
         [alert_id] = alerts.open_device_alerts(
             details={device.pk: "offline"}, cause="device_offline", now=timezone.now()
@@ -82,13 +81,16 @@ def test_a_rolled_back_alert_notifies_nobody(worker, agency_a):
         agency=agency_a, kind="email", name="Duty", target="duty@ksp.example"
     )
     device = DeviceFactory(agency=agency_a)
-    from django.utils import timezone
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        alerts.open_device_alerts(
-            details={device.pk: "offline"}, cause="device_offline", now=timezone.now()
-        )
-        raise RuntimeError("the batch failed")
+    def failing_batch() -> None:
+        with transaction.atomic():
+            alerts.open_device_alerts(
+                details={device.pk: "offline"}, cause="device_offline", now=timezone.now()
+            )
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError):
+        failing_batch()
     # A sentinel task sent afterwards runs; the rolled-back alert's dispatch never existed.
     tasks.sweep_stale_devices_task.delay()
     assert wait_for(
