@@ -191,7 +191,7 @@ def _deficit(counts: pd.DataFrame, share: float) -> pd.DataFrame:
 
 def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = None) -> int:
     """Write the demo history (see module doc); dates that already have rows are kept."""
-    from readiness.participation import _agencies, _changes, statuses_on
+    from readiness.participation import agencies_frame, status_changes_frame, statuses_on
     from readiness.results import agency_counts, evaluate_raw, finish_results, versions_in_effect
     from readiness.snapshots import compute_snapshots, end_of_day, participation_rows, snapshot_rows
 
@@ -203,7 +203,7 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
     counts_cache: dict = {}
     waiver_rows = list(Waiver.objects.values_list("pk", "starts_at", "expires_at", "revoked_at"))
     part_template = participation_rows(today, computed_at=now) if todo else []
-    agencies, changes = _agencies(None), _changes(None)
+    agencies, changes = agencies_frame(None), status_changes_frame(None)
     written = 0
     for day in todo:
         at = end_of_day(day)

@@ -10,6 +10,8 @@ versions never has to guess.
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -235,7 +237,8 @@ class Waiver(models.Model):
         target = f"device {self.device_id}" if self.device_id else "whole agency"
         return f"{self.requirement_key} waived for {target} until {self.expires_at:%Y-%m-%d}"
 
-    def is_active_at(self, at) -> bool:  # noqa: ANN001 - a datetime
+    def is_active_at(self, at: datetime.datetime) -> bool:
+        """Whether the waiver counts at ``at`` (started, not expired, not yet revoked)."""
         return self.starts_at <= at < self.expires_at and (self.revoked_at is None or self.revoked_at > at)
 
 

@@ -61,7 +61,8 @@ def share(part: int, whole: int) -> float | None:
 # --- reads ------------------------------------------------------------------------------------
 
 
-def _agencies(agency_ids: list[int] | None) -> pd.DataFrame:
+def agencies_frame(agency_ids: list[int] | None) -> pd.DataFrame:
+    """agency_id, slug, name, cabinet_id, cabinet_slug, cabinet, firstnet_status, firstnet_status_changed_on."""
     qs = Agency.objects.all()
     if agency_ids is not None:
         qs = qs.filter(pk__in=agency_ids)
@@ -72,7 +73,8 @@ def _agencies(agency_ids: list[int] | None) -> pd.DataFrame:
     return frame.rename(columns={"id": "agency_id", "cabinet__slug": "cabinet_slug", "cabinet__name": "cabinet"})
 
 
-def _changes(agency_ids: list[int] | None) -> pd.DataFrame:
+def status_changes_frame(agency_ids: list[int] | None) -> pd.DataFrame:
+    """agency_id, status, changed_on: every FirstNet status change of the agencies."""
     qs = FirstNetStatusChange.objects.all()
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
@@ -162,8 +164,8 @@ def _funnel_for(frame: pd.DataFrame, *, as_of: date, scope: str, name: str, sour
 
 def participation_frame(*, agency_ids: list[int] | None, as_of: date, today: date) -> tuple[pd.DataFrame, str]:
     """Per agency: slug, cabinet, status on ``as_of`` and device counts."""
-    agencies = _agencies(agency_ids)
-    status = statuses_on(agencies, _changes(agency_ids), as_of)
+    agencies = agencies_frame(agency_ids)
+    status = statuses_on(agencies, status_changes_frame(agency_ids), as_of)
     counts, source = _device_counts(agency_ids, on=as_of, today=today)
     frame = agencies.set_index("agency_id")
     frame["status"] = status
@@ -228,8 +230,8 @@ def history(*, agency_ids: list[int] | None, start: date, end: date) -> pd.DataF
     engaged_share, subscribed_share, devices_firstnet_share (from that date's participation
     snapshot, when one exists), and the target in effect for the two agency metrics.
     """
-    agencies = _agencies(agency_ids)
-    changes = _changes(agency_ids)
+    agencies = agencies_frame(agency_ids)
+    changes = status_changes_frame(agency_ids)
     dates = [d.date() for d in pd.date_range(start, end, freq="MS")]
     if not dates or dates[-1] != end:
         dates.append(end)
@@ -276,3 +278,8 @@ def status_timeline(*, agency_ids: list[int] | None) -> list[dict]:
          "note": c.note}
         for c in qs
     ]
+
+
+# Earlier names, kept for callers that imported them.
+_agencies = agencies_frame
+_changes = status_changes_frame

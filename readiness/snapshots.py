@@ -66,12 +66,12 @@ def snapshot_rows(
 
 def firstnet_status_on(day: date) -> dict[int, str]:
     """Each agency's FirstNet status on ``day`` (see ``readiness.participation.statuses_on``)."""
-    from readiness.participation import _agencies, _changes, statuses_on
+    from readiness.participation import agencies_frame, status_changes_frame, statuses_on
 
-    agencies = _agencies(None)
+    agencies = agencies_frame(None)
     if agencies.empty:
         return {}
-    return {int(k): str(v) for k, v in statuses_on(agencies, _changes(None), day).items()}
+    return {int(k): str(v) for k, v in statuses_on(agencies, status_changes_frame(None), day).items()}
 
 
 def participation_rows(day: date, *, computed_at: datetime) -> list[ParticipationSnapshot]:
