@@ -111,6 +111,8 @@ def trend_figure(trend: pd.DataFrame, *, title: str = "Readiness trend") -> go.F
                                  line={"color": OKABE_ITO["orange"], "dash": "dash"}))
     _layout(fig, title=title)
     fig.update_yaxes(range=[0, 100], ticksuffix="%", title_text="%")
+    # Daily points: label days, never the hours plotly would otherwise interpolate.
+    fig.update_xaxes(type="date", tickformat="%b %d", dtick=86_400_000 * max(1, len(trend) // 8))
     return fig
 
 
