@@ -122,7 +122,7 @@ def deliver(*, notification_id: int) -> bool:
     # cannot both send it.
     with transaction.atomic():
         n = (
-            Notification.objects.select_for_update()
+            Notification.objects.select_for_update(of=("self",))
             .select_related("alert", "alert__agency", "alert__device", "alert__gateway", "channel")
             .filter(pk=notification_id)
             .first()
