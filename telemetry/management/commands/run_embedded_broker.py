@@ -8,6 +8,7 @@ which is why production runs Mosquitto (deploy/mosquitto/).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,9 @@ class Command(BaseCommand):
         if port_in_use(options["port"], options["host"]):
             raise CommandError(f"port {options['port']} is already in use; is a broker running?")
         path = write_config(host=options["host"], port=options["port"], directory=Path(settings.VAR_DIR))
+        # rumqttd reports every packet as an ERROR-level tracing span; keep the log readable.
+        for name in ("rumqttd", "tracing"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         self.stdout.write(f"embedded MQTT 5 broker on {options['host']}:{options['port']} (config {path})")
         self.stdout.flush()
         # Runs in this process until a signal ends it (SIGTERM's default action is fine:
