@@ -193,7 +193,13 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
     """Write the demo history (see module doc); dates that already have rows are kept."""
     from readiness.participation import agencies_frame, status_changes_frame, statuses_on
     from readiness.results import agency_counts, evaluate_raw, finish_results, versions_in_effect
-    from readiness.snapshots import compute_snapshots, end_of_day, participation_rows, snapshot_rows
+    from readiness.snapshots import (
+        compute_snapshots,
+        end_of_day,
+        insert_snapshots,
+        participation_rows,
+        snapshot_frame,
+    )
 
     today = today or timezone.localdate()
     have = set(ReadinessSnapshot.objects.filter(date__gte=today - timedelta(days=days - 1)).values_list("date", flat=True).distinct())
@@ -209,15 +215,15 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
         at = end_of_day(day)
         live = frozenset(pk for pk, s, e, r in waiver_rows if s <= at < e and (r is None or r > at))
         share = DEMO_PAST_DEFICIT * (today - day).days / days
-        rows: list[ReadinessSnapshot] = []
+        frames: list[pd.DataFrame] = []
         for version in versions_in_effect(on=day):
             if version.pk not in cache:
                 cache[version.pk] = evaluate_raw(version=version, now=now)
             key = (version.pk, live)
             if key not in counts_cache:
                 counts_cache[key] = agency_counts(finish_results(cache[version.pk], waivers_at=at))
-            rows += snapshot_rows(_deficit(counts_cache[key], share), day=day, version=version, computed_at=now,
-                                  source=ReadinessSnapshot.Source.DEMO)
+            frames.append(snapshot_frame(_deficit(counts_cache[key], share), day=day, version=version,
+                                         computed_at=now, source=ReadinessSnapshot.Source.DEMO))
         statuses = {int(k): str(v) for k, v in statuses_on(agencies, changes, day).items()} if len(agencies) else {}
         part = []
         for tmpl in part_template:
@@ -230,7 +236,7 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
         with transaction.atomic():
             ReadinessSnapshot.objects.filter(date=day).delete()
             ParticipationSnapshot.objects.filter(date=day).delete()
-            ReadinessSnapshot.objects.bulk_create(rows, batch_size=2000)
+            insert_snapshots(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
             ParticipationSnapshot.objects.bulk_create(part, batch_size=2000)
         written += 1
     if today not in have:
