@@ -148,6 +148,18 @@ def create_window(
     """
     _check_manager(actor, agency)
     errors: list[dict[str, str]] = []
+    zone = time_zone or settings.TIME_ZONE
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"time_zone: unknown time zone {zone!r}; use e.g. America/New_York", field="time_zone"
+        ) from None
+    # A start or end without an offset means wall-clock time in the window's own zone.
+    if starts_at is not None and starts_at.tzinfo is None:
+        starts_at = starts_at.replace(tzinfo=tz)
+    if ends_at is not None and ends_at.tzinfo is None:
+        ends_at = ends_at.replace(tzinfo=tz)
     if recurrence == MaintenanceWindow.Recurrence.ONCE:
         if starts_at is None or ends_at is None:
             errors.append(
@@ -181,16 +193,6 @@ def create_window(
             errors.append({"field": "device_id", "message": "the device belongs to another agency"})
         elif device_kind and device.model.kind != device_kind:
             errors.append({"field": "device_kind", "message": "the device is not of this kind"})
-    zone = time_zone or settings.TIME_ZONE
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.append(
-            {
-                "field": "time_zone",
-                "message": f"unknown time zone {zone!r}; use e.g. America/New_York",
-            }
-        )
     if errors:
         raise InvalidInput(
             "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors

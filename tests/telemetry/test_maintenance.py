@@ -87,3 +87,18 @@ def test_viewers_cannot_and_other_agencies_do_not_see_windows(
     assert post(state_staff, {**OVERNIGHT, "agency": "lex-pd"}).status_code == 201
     assert admin_a.client.delete(f"/api/maintenance-windows/{window_id}").status_code == 204
     assert MaintenanceWindow.objects.count() == 1
+
+
+def test_a_start_without_offset_is_local_time_in_the_windows_zone(admin_a):
+    response = post(
+        admin_a,
+        {
+            "title": "Tower work",
+            "recurrence": "once",
+            "starts_at": "2026-05-02T01:00:00",
+            "ends_at": "2026-05-02T09:00:00+00:00",
+            "time_zone": "America/Chicago",
+        },
+    )
+    assert response.status_code == 201, response.content
+    assert MaintenanceWindow.objects.get().starts_at.isoformat() == "2026-05-02T06:00:00+00:00"
