@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet
+from django.db.models.functions import Cast
 
 from devices.models import Device
 from readiness.attributes import ATTRIBUTES, AttrType, version_key_columns
-from readiness.versions import parse_version_series
+from readiness.versions import parse_version_series, text_categorical
 
 # Columns that are not rule attributes but that scoring, aggregation and what-if read.
 ID_COLUMNS = ["device_id", "agency_id", "cabinet_id", "model_id"]
@@ -75,6 +76,9 @@ _SOURCES: dict[str, str] = {
 }
 
 
+_TIMESTAMPS = {"health.last_seen", "health.late_after", "health.offline_after"}
+
+
 def _dtype_of(attr_type: AttrType) -> str:
     return {
         AttrType.BOOL: "boolean",
@@ -117,29 +121,25 @@ def fleet_frame_from_records(records: Iterable[dict[str, Any]] | pd.DataFrame) -
         values = raw[col] if col in raw.columns else pd.Series(np.zeros(n, dtype=np.int64))
         out[col] = pd.to_numeric(values).fillna(0).to_numpy(dtype=np.int64)
     if "device.firmware" not in raw.columns:
-        reported = raw["health.firmware"] if "health.firmware" in raw.columns else pd.Series([None] * n)
-        recorded = (
-            raw["device.firmware_version"] if "device.firmware_version" in raw.columns else pd.Series([None] * n)
-        )
-        reported = reported.astype("string").str.strip().replace("", pd.NA)
-        raw["device.firmware"] = reported.fillna(recorded.astype("string")).to_numpy()
-    if "health.level" not in raw.columns:
-        raw["health.level"] = "never_seen"
-    else:
-        raw["health.level"] = raw["health.level"].fillna("never_seen").replace("", "never_seen")
+        # Reported firmware when there is some, else the inventory record; decided on the
+        # categorical codes, never per string.
+        reported = text_categorical(_column(raw, "health.firmware", n))
+        recorded = text_categorical(_column(raw, "device.firmware_version", n))
+        merged = pd.Categorical(np.where(reported.codes >= 0, reported.astype(object), recorded.astype(object)))
+        raw["device.firmware"] = merged
     for name, attr in ATTRIBUTES.items():
-        values = raw[name] if name in raw.columns else pd.Series([None] * n, dtype=object)
-        values = values.reset_index(drop=True)
+        values = _column(raw, name, n)
         if attr.type is AttrType.BOOL:
-            out[name] = values.astype("boolean")
+            out[name] = pd.array(values, dtype="boolean") if values.dtype == object else values.astype("boolean")
         elif attr.type is AttrType.NUMBER:
             out[name] = pd.to_numeric(values).astype("float64")
         elif attr.type is AttrType.TIMESTAMP:
             out[name] = _utc(values)
-        elif attr.type is AttrType.ENUM:
-            out[name] = pd.Categorical(values.astype("string").replace("", pd.NA), categories=list(attr.choices))
-        elif attr.type is AttrType.TEXT:
-            out[name] = pd.Categorical(values.astype("string").replace("", pd.NA))
+        elif attr.type in (AttrType.ENUM, AttrType.TEXT):
+            cats = text_categorical(values, list(attr.choices) if attr.type is AttrType.ENUM else None)
+            if name == "health.level":  # no health row, or no level: never seen
+                cats = cats.fillna("never_seen")
+            out[name] = cats
         else:  # VERSION: raw text kept for reasons, keys for comparisons
             cats, hi, lo = parse_version_series(values)
             out[name] = cats
@@ -156,7 +156,16 @@ def fleet_frame_from_records(records: Iterable[dict[str, Any]] | pd.DataFrame) -
     return pd.DataFrame(out, columns=list(FLEET_COLUMNS))
 
 
+def _column(raw: pd.DataFrame, name: str, n: int) -> pd.Series:
+    if name in raw.columns:
+        return raw[name].reset_index(drop=True)
+    return pd.Series([None] * n, dtype=object)
+
+
 def _utc(values: pd.Series) -> pd.Series:
+    first = values.dropna().head(1).tolist()
+    if first and isinstance(first[0], str):
+        return pd.to_datetime(values, utc=True, format="ISO8601").dt.as_unit("ns")
     return pd.to_datetime(values, utc=True).dt.as_unit("ns")
 
 
@@ -184,7 +193,12 @@ def build_fleet_frame(
     # The ORM writes the SQL (joins, the LEFT JOIN to health, the filters); rows are fetched
     # with the bare cursor because the ORM's per-row conversion costs more than the query at
     # 100,000 devices. The coercions in fleet_frame_from_records do that conversion per column.
-    sql, params = qs.order_by("id").values_list(*_SOURCES.values()).query.sql_with_params()
+    # Timestamps come back as text: the driver's per-value datetime parsing was most of the
+    # time; pandas parses the whole column at once.
+    text_of = {path: f"_text_{i}" for i, (col, path) in enumerate(_SOURCES.items()) if col in _TIMESTAMPS}
+    as_text = {name: Cast(path, output_field=CharField()) for path, name in text_of.items()}
+    fields = [text_of.get(path, path) for path in _SOURCES.values()]
+    sql, params = qs.order_by("id").annotate(**as_text).values_list(*fields).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

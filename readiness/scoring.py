@@ -77,6 +77,21 @@ def _now_ns(now: datetime) -> int:
     return int(pd.Timestamp(now).tz_convert("UTC").as_unit("ns").value)
 
 
+def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(keys, return_inverse=True) for non-negative integer keys, without sorting
+    when their range is small (the usual case: category x truth), which is O(n)."""
+    if len(keys) == 0:
+        return keys[:0].astype(np.int64), np.zeros(0, dtype=np.intp)
+    top = int(keys.max())
+    if keys.min() < 0 or top > 4 * len(keys) + 1_000_000:
+        return np.unique(keys, return_inverse=True)
+    present = np.bincount(keys, minlength=top + 1) > 0
+    uniq = np.flatnonzero(present)
+    lut = np.zeros(top + 1, dtype=np.intp)
+    lut[uniq] = np.arange(len(uniq))
+    return uniq, lut[keys]
+
+
 class _Reasons:
     """The reason strings of one evaluation: each distinct text gets one code."""
 
@@ -96,7 +111,7 @@ class _Reasons:
         out = parts[0]
         for nxt in parts[1:]:
             pair = out.astype(np.int64) * (len(self.texts) + 1) + nxt
-            uniq, inverse = np.unique(pair, return_inverse=True)
+            uniq, inverse = _unique_inverse(pair)
             width = len(self.texts) + 1
             table = np.array(
                 [self.code(f"{self.texts[u // width]}; {self.texts[u % width]}") for u in uniq.tolist()],
@@ -188,11 +203,11 @@ class _Evaluator:
         op, t = node.op, node.attr.type
         present = ~col.missing
         if op in ("is_set", "is_not_set"):
-            return np.where(present if op == "is_set" else col.missing, TRUE, FALSE).astype(np.int8)
+            return (present if op == "is_set" else col.missing).astype(np.int8) * np.int8(TRUE)
         if op == "within":
             window = int(node.value.total_seconds()) * _NS_PER_S
             seen = present & (col.values >= self.now_ns - window)
-            return np.where(seen, TRUE, FALSE).astype(np.int8)
+            return seen.astype(np.int8) * np.int8(TRUE)
         known = present
         if t is AttrType.VERSION:
             known = present & (col.hi >= 0)
@@ -204,7 +219,9 @@ class _Evaluator:
             holds = holds if op == "in" else ~holds
         else:
             holds = _ORDER_OPS[op](col.values, node.value)
-        return np.where(known, np.where(holds, TRUE, FALSE), UNKNOWN).astype(np.int8)
+        out = holds.astype(np.int8) * np.int8(TRUE)  # true 2, false 0
+        out[~known] = UNKNOWN
+        return out
 
     @staticmethod
     def _category_op(col: _Column, op: str, value: object) -> np.ndarray:
@@ -277,7 +294,7 @@ class _Evaluator:
                 actual = col.values[rows].astype(np.int64)
                 actuals = col.categories  # type: ignore[assignment]
             key = (actual + 1) * 3 + val
-            uniq, inverse = np.unique(key, return_inverse=True)
+            uniq, inverse = _unique_inverse(key)
             table = np.array(
                 [self.reasons.code(self._text(node, col, None if u // 3 == 0 else u // 3 - 1, actuals, u % 3))
                  for u in uniq.tolist()],
@@ -287,23 +304,21 @@ class _Evaluator:
         # Numbers and timestamps: the rows' distinct values (timestamps bucketed to a
         # readable age first), then one text per distinct value.
         if t is AttrType.TIMESTAMP:
-            raw = col.values[rows]
-            age_s = np.where(col.missing[rows], -1, (self.now_ns - raw) // _NS_PER_S)
-            actual_vals = np.where(col.missing[rows], np.iinfo(np.int64).min, _age_bucket(age_s))
+            # Ages in whole minutes of their display bucket, + 1 so that 0 means never seen:
+            # a small non-negative range, counted without sorting.
+            missing = col.missing[rows]
+            age_s = (self.now_ns - col.values[rows]) // _NS_PER_S
+            minutes = np.where(missing, -1, _age_bucket(age_s) // 60) + 1
+            uniq_vals, inverse = _unique_inverse(minutes)
+            codes = [None if u == 0 else (u - 1) * 60 for u in uniq_vals.tolist()]
         else:
-            actual_vals = col.values[rows]
-        uniq_vals, inverse = np.unique(actual_vals, return_inverse=True)
-        codes = np.empty(len(uniq_vals), dtype=object)
+            uniq_vals, inverse = np.unique(col.values[rows], return_inverse=True)
+            codes = [None if np.isnan(u) else u for u in uniq_vals.tolist()]
         texts = np.empty(len(rows), dtype=np.int32)
-        for i, u in enumerate(uniq_vals.tolist()):
-            is_missing = (t is AttrType.TIMESTAMP and u == np.iinfo(np.int64).min) or (
-                t is AttrType.NUMBER and np.isnan(u)
-            )
-            codes[i] = None if is_missing else u
         # The truth may differ between rows with the same value only for "within" at bucket
         # edges, so the key is (value index, truth).
         key = inverse.astype(np.int64) * 3 + val
-        ukeys, kinv = np.unique(key, return_inverse=True)
+        ukeys, kinv = _unique_inverse(key)
         table = np.array(
             [self.reasons.code(self._text(node, col, codes[k // 3], None, k % 3)) for k in ukeys.tolist()],
             dtype=np.int32,
@@ -404,9 +419,11 @@ def evaluate(fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement], n
     n = len(fleet)
     kind = ev._series("device.kind")
     kind_codes = kind.cat.codes.to_numpy() if isinstance(kind.dtype, pd.CategoricalDtype) else None
-    status_blocks: list[np.ndarray] = []
-    reason_blocks: list[np.ndarray] = []
-    for req in requirements:
+    k = len(requirements)
+    # Written in place, block by block: no per-rule arrays to concatenate afterwards.
+    status_codes = np.empty(k * n, dtype=np.int8)
+    reason_codes = np.zeros(k * n, dtype=np.int32)
+    for j, req in enumerate(requirements):
         applicable = np.ones(n, dtype=bool)
         if req.applies_to:
             if kind_codes is None:
@@ -416,33 +433,38 @@ def evaluate(fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement], n
         if req.applies_when is not None:
             applicable &= ev.value(req.applies_when) != FALSE
         truth = ev.value(req.rule)
-        passed = truth == TRUE
-        status = np.where(applicable, np.where(passed, _S_PASS, _S_FAIL), _S_NA).astype(np.int8)
-        reason = np.zeros(n, dtype=np.int32)
-        if not applicable.all():
-            reason[~applicable] = ev.reasons.code(_not_applicable_text(req))
+        status = status_codes[j * n:(j + 1) * n]
+        reason = reason_codes[j * n:(j + 1) * n]
+        status[:] = _S_FAIL
+        status[truth == TRUE] = _S_PASS
+        not_applicable = ~applicable
+        status[not_applicable] = _S_NA
+        if not_applicable.any():
+            reason[not_applicable] = ev.reasons.code(_not_applicable_text(req))
         failing = np.flatnonzero(status == _S_FAIL)
         if len(failing):
             reason[failing] = ev.explain(req.rule, failing)
-        status_blocks.append(status)
-        reason_blocks.append(reason)
 
-    k = len(requirements)
     device_ids = fleet["device_id"].to_numpy(dtype=np.int64)
     agency_ids = fleet["agency_id"].to_numpy(dtype=np.int64)
-    status_codes = np.concatenate(status_blocks) if k else np.zeros(0, dtype=np.int8)
-    reason_codes = np.concatenate(reason_blocks) if k else np.zeros(0, dtype=np.int32)
-    key_codes = np.repeat(np.arange(k, dtype=np.int16), n)
+    key_codes = _blocks(np.arange(k, dtype=np.int16)[:, None], k, n, np.int16)
     return pd.DataFrame(
         {
-            "device_id": np.tile(device_ids, k),
-            "agency_id": np.tile(agency_ids, k),
+            "device_id": _blocks(device_ids, k, n, np.int64),
+            "agency_id": _blocks(agency_ids, k, n, np.int64),
             "stable_key": pd.Categorical.from_codes(key_codes, categories=keys, validate=False),
             "status": pd.Categorical.from_codes(status_codes, categories=STATUSES, validate=False),
             "reason": pd.Categorical.from_codes(reason_codes, categories=ev.reasons.texts, validate=False),
         },
         copy=False,
     )
+
+
+def _blocks(values: np.ndarray, k: int, n: int, dtype: type) -> np.ndarray:
+    """``values`` broadcast to k blocks of n, flattened (np.tile/np.repeat, but a plain copy)."""
+    out = np.empty(k * n, dtype=dtype)
+    out.reshape(k, n)[:] = values
+    return out
 
 
 def _not_applicable_text(req: CompiledRequirement) -> str:
@@ -542,17 +564,32 @@ def _tally(results: pd.DataFrame, fleet: pd.DataFrame, requirements: Sequence[Co
         canonical = bool((key_b == block_key[:, None]).all())
     if canonical:
         block_weight = weight_of[block_key]
-        for s in range(4):
-            hit = status_b == s
-            counts[:, s] = hit.sum(axis=0)
+        if blocks < 256:
+            # Per device and weight, the four status counts packed into the 8-bit fields of
+            # one int32 (1 << 8 * status), so a block costs two shifts and an add.
+            shift = np.arange(4, dtype=np.int32) * 8
+            bit = np.empty(n, dtype=np.int32)
             for w in np.unique(block_weight):
-                same = block_weight == w
-                weights[:, s] += w * hit[same].sum(axis=0)
-        mand = np.flatnonzero(mandatory_of[block_key])
-        if len(mand):
-            fails = status_b[mand] == _S_FAIL
-            mfail = fails.any(axis=0)
-            mfail_key = np.where(mfail, block_key[mand][fails.argmax(axis=0)], -1)
+                packed = np.zeros(n, dtype=np.int32)
+                for j in np.flatnonzero(block_weight == w):
+                    np.left_shift(status_b[j], 3, out=bit, dtype=np.int32)
+                    np.left_shift(1, bit, out=bit)
+                    packed += bit
+                for s in range(4):
+                    field = (packed >> shift[s]) & 0xFF
+                    counts[:, s] += field
+                    weights[:, s] += field * w
+        else:
+            for s in range(4):
+                hit = status_b == s
+                counts[:, s] = hit.sum(axis=0)
+                for w in np.unique(block_weight):
+                    # A masked reduction: no copy of the selected blocks.
+                    weights[:, s] += w * hit.sum(axis=0, where=(block_weight == w)[:, None])
+        for j in np.flatnonzero(mandatory_of[block_key]):
+            fails = status_b[j] == _S_FAIL
+            mfail_key[fails & ~mfail] = block_key[j]
+            mfail |= fails
     if not canonical:
         counts[:] = 0
         weights[:] = 0
@@ -651,12 +688,16 @@ def aggregate(
     )
     column = GROUPINGS[by]
     if column is None:
-        group = pd.Series("statewide", index=per_device.index, name="group")
+        codes, groups = np.zeros(len(fleet), dtype=np.intp), pd.Index(["statewide"])
     else:
-        group = fleet[column].reset_index(drop=True)
-    sums = per_device.groupby(group.to_numpy(), sort=True, dropna=False).sum()
-    sums.index.name = column or "group"
-    for c in ("n_pass", "n_fail", "n_waived", "n_not_applicable"):
+        codes, groups = pd.factorize(fleet[column], sort=True, use_na_sentinel=False)
+    # One bincount per column instead of a groupby: the groups are few, the devices many.
+    sums = pd.DataFrame(
+        {c: np.bincount(codes, weights=per_device[c].to_numpy(dtype=np.float64), minlength=len(groups))
+         for c in per_device.columns},
+        index=pd.Index(groups, name=column or "group"),
+    )
+    for c in ("devices", "ready_devices", "reporting_devices", "n_pass", "n_fail", "n_waived", "n_not_applicable"):
         sums[c] = sums[c].astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         sums["ready_pct"] = np.where(sums["devices"] > 0, sums["ready_devices"] / sums["devices"] * 100, np.nan)

@@ -85,7 +85,7 @@ def parse_version(raw: str) -> VersionKey:
     return VersionKey(hi, lo)
 
 
-def parse_version_series(values: pd.Series) -> tuple[pd.Categorical, np.ndarray, np.ndarray]:
+def parse_version_series(values: pd.Series | pd.Categorical) -> tuple[pd.Categorical, np.ndarray, np.ndarray]:
     """Parse a column of version strings: (raw as a categorical, hi keys, lo keys).
 
     Each distinct string is parsed once (a fleet has a few hundred distinct firmware strings
@@ -93,24 +93,32 @@ def parse_version_series(values: pd.Series) -> tuple[pd.Categorical, np.ndarray,
     keys MISSING_KEY); strings that are not usable versions keep their raw text with keys
     MISSING_KEY, so a reason can quote them.
     """
-    cleaned = values.astype("string").str.strip()
-    cleaned = cleaned.mask(cleaned == "")
-    raw = pd.Categorical(cleaned)
-    cat_hi = np.full(len(raw.categories), MISSING_KEY, dtype=np.int64)
-    cat_lo = np.full(len(raw.categories), MISSING_KEY, dtype=np.int64)
+    raw = values if isinstance(values, pd.Categorical) else text_categorical(values)
+    cat_hi = np.full(len(raw.categories) + 1, MISSING_KEY, dtype=np.int64)
+    cat_lo = np.full(len(raw.categories) + 1, MISSING_KEY, dtype=np.int64)
     for i, text in enumerate(raw.categories):
         try:
             key = parse_version(str(text))
         except VersionProblem:
             continue
         cat_hi[i], cat_lo[i] = key.hi, key.lo
-    codes = raw.codes
-    # Code -1 (missing) indexes the appended MISSING_KEY slot.
-    hi = np.append(cat_hi, MISSING_KEY)[codes]
-    lo = np.append(cat_lo, MISSING_KEY)[codes]
-    return raw, hi, lo
+    codes = raw.codes  # -1 (missing) indexes the spare MISSING_KEY slot at the end
+    return raw, cat_hi[codes], cat_lo[codes]
 
 
+def text_categorical(values: pd.Series | np.ndarray, categories: list[str] | None = None) -> pd.Categorical:
+    """Strings (stripped; blank or null = missing) as a categorical, touching each distinct
+    value once: factorize in C, clean the few uniques in Python, remap the codes.
+
+    With ``categories`` the categories are fixed (enum choices) and other values are missing.
+    """
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    cleaned = [str(u).strip() for u in uniques]
+    if categories is None:
+        categories = sorted({c for c in cleaned if c})
+    position = {c: i for i, c in enumerate(categories)}
+    lut = np.array([position.get(c, -1) for c in cleaned] + [-1], dtype=np.int64)
+    return pd.Categorical.from_codes(lut[codes], categories=categories, validate=False)
 def version_problem(raw: str) -> str | None:
     """The reason ``raw`` is unusable as a version, or None when it parses."""
     try:
