@@ -26,11 +26,18 @@ pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 QUEUE = f"test-readiness-{uuid.uuid4().hex[:8]}"
 
 
+def _reroute(routes: object) -> None:
+    app.conf.task_routes = routes
+    app.amqp.flush_routes()
+    # The publishing router is a cached property holding the old routes table: once any task
+    # has been sent in this process, flush_routes() alone does not reach it.
+    app.amqp.__dict__.pop("router", None)
+
+
 @pytest.fixture
 def worker() -> Iterator[None]:
     saved = app.conf.task_routes
-    app.conf.task_routes = {"readiness.*": {"queue": QUEUE}}
-    app.amqp.flush_routes()
+    _reroute({"readiness.*": {"queue": QUEUE}})
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1)
@@ -40,8 +47,7 @@ def worker() -> Iterator[None]:
         with start_worker(app, queues=[QUEUE], perform_ping_check=False, pool="solo", shutdown_timeout=10):
             yield
     finally:
-        app.conf.task_routes = saved
-        app.amqp.flush_routes()
+        _reroute(saved)
 
 
 def test_beat_schedule_names_the_registered_snapshot_task():
