@@ -183,6 +183,15 @@ MQTT_IS_EMBEDDED = not env("MQTT_URL")
 MQTT_CLIENT_ID = env("MQTT_CLIENT_ID", "tracker-ingest")
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", "tracker/v1")
 
+# Health thresholds (a device breaking one has a "problem" with a readable reason).
+HEALTH_BATTERY_MIN_PCT = float(env("HEALTH_BATTERY_MIN_PCT", "15"))
+HEALTH_STORAGE_MAX_PCT = float(env("HEALTH_STORAGE_MAX_PCT", "90"))
+HEALTH_RSRP_MIN_DBM = float(env("HEALTH_RSRP_MIN_DBM", "-110"))
+HEALTH_FIRMWARE_MAX_AGE_DAYS = env_int("HEALTH_FIRMWARE_MAX_AGE_DAYS", 365)
+# A gateway back from its Last Will gives its devices this long before they count as silent.
+HEALTH_GATEWAY_RECONNECT_GRACE_S = env_int("HEALTH_GATEWAY_RECONNECT_GRACE_S", 300)
+TELEMETRY_RETENTION_DAYS = env_int("TELEMETRY_RETENTION_DAYS", 90)
+
 # Celery: unset means kombu's filesystem transport (a folder as the queue; no server).
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
