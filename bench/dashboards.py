@@ -26,6 +26,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -154,6 +155,8 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--agencies", type=int, default=500)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--skip-statewide-whatif", action="store_true",
+                        help="Leave out the statewide briefing with a what-if (the what-if engine's time).")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
@@ -198,20 +201,38 @@ def main() -> None:
         print(f"  {label:<44} {1000 * statistics.median(times):>6.0f}ms {1000 * pct(times, 95):>6.0f}ms "
               f"{queries:>8} {size / 1024:>7.0f}")
 
-    set_code = requirement_sets()[0][0]
-    versions = [v for v, _ in set_versions(set_code)]
-    compare = versions[-1]
-    print(f"\nBriefing build time, statewide, {set_code} in effect today, what-if against {compare} "
-          "(evaluate + render; the Celery task's core)")
+    # The set with a draft, if any: the what-if then compares the version in effect with it.
+    from readiness.models import RequirementSetVersion
+    from readiness.results import find_version_in_effect
+
+    draft = RequirementSetVersion.objects.filter(status="draft").select_related("requirement_set").first()
+    set_code = draft.requirement_set.code if draft else requirement_sets()[0][0]
+    in_effect = find_version_in_effect(draft.requirement_set if draft else None, on=date.today()) if draft else None
+    compare = draft.version if draft else [v for v, _ in set_versions(set_code)][0]
+    print(f"  (what-if from {in_effect.version if in_effect else 'the version in effect'} to {compare})")
+    print(f"\nBriefing build time (evaluate + render; the Celery task's core), {set_code}, "
+          "version in effect today")
     for fmt in ("pptx", "xlsx", "pdf"):
         t0 = time.perf_counter()
-        result = build_briefing_file(BriefingParams(scope="state", set_code=set_code, compare_version=compare), fmt)
+        result = build_briefing_file(BriefingParams(scope="state", set_code=set_code), fmt)
         elapsed = time.perf_counter() - t0
-        print(f"  {fmt}: {elapsed:.2f} s, {len(result.blob) / 1024:.0f} KiB, "
+        print(f"  statewide {fmt}: {elapsed:.2f} s, {len(result.blob) / 1024:.0f} KiB, "
               f"{result.data.failing_devices_total:,} failing-device rows, hash {result.data.data_hash[:12]}")
+    as_of = (date.today() - timedelta(days=1)).isoformat()
     t0 = time.perf_counter()
-    result = build_briefing_file(BriefingParams(scope="cabinet:cabinet-3", set_code=set_code), "pptx")
-    print(f"  pptx for one cabinet, no what-if: {time.perf_counter() - t0:.2f} s")
+    build_briefing_file(BriefingParams(scope="state", set_code=set_code, as_of=date.fromisoformat(as_of)), "pptx")
+    print(f"  statewide pptx as of {as_of} (snapshot): {time.perf_counter() - t0:.2f} s")
+    t0 = time.perf_counter()
+    build_briefing_file(BriefingParams(scope="cabinet:cabinet-3", set_code=set_code), "pptx")
+    print(f"  one cabinet pptx: {time.perf_counter() - t0:.2f} s")
+    t0 = time.perf_counter()
+    build_briefing_file(BriefingParams(scope=f"agency:{agency.slug}", set_code=set_code, compare_version=compare), "pdf")
+    print(f"  one agency pdf with the what-if against {compare}: {time.perf_counter() - t0:.2f} s")
+    if not args.skip_statewide_whatif:
+        t0 = time.perf_counter()
+        build_briefing_file(BriefingParams(scope="state", set_code=set_code, compare_version=compare), "pptx")
+        print(f"  statewide pptx with the what-if against {compare} (readiness.whatif.compare_versions over "
+              f"every device): {time.perf_counter() - t0:.2f} s")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import pandas as pd
+from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
@@ -194,28 +195,35 @@ HEALTH_ORDER = ["online", "late", "offline", "unreachable", "maintenance", "neve
 
 
 def live_figures(scope: Scope, *, now: datetime | None = None) -> LiveFigures:
-    """Three aggregate queries, whatever the fleet size (no per-device rows reach Python)."""
+    """Two aggregate queries, whatever the fleet size (no per-device rows reach Python).
+
+    One GROUP BY model, network and health level gives the total, the health levels, the
+    device mix and the newest reading together; the other counts open alerts.
+    """
+    from devices.models import DeviceModel
+
     devices = _in_scope(Device.objects.in_service(), scope)
-    # One grouped query gives the total, the health levels and the newest reading.
-    by_level = {row["health__level"] or "never_seen": row for row in
-                devices.values("health__level").annotate(n=Count("id"), last=Max("health__last_reading_at"))
-                .order_by()}
-    counts = {level: by_level.get(level, {}).get("n", 0) for level in HEALTH_ORDER}
+    grouped = pd.DataFrame(
+        list(devices.values("model_id", "network", "health__level")
+             .annotate(n=Count("id"), last=Max("health__last_reading_at")).order_by()),
+        columns=["model_id", "network", "health__level", "n", "last"])
+    grouped["level"] = grouped["health__level"].fillna("never_seen")
+    by_level = grouped.groupby("level")["n"].sum()
+    counts = {level: int(by_level.get(level, 0)) for level in HEALTH_ORDER}
     health = pd.DataFrame({"level": HEALTH_ORDER, "label": [HealthLevel(lv).label for lv in HEALTH_ORDER],
                            "devices": [counts[lv] for lv in HEALTH_ORDER]})
-    lasts = [row["last"] for row in by_level.values() if row["last"] is not None]
-    mix_rows = list(devices.values("model__kind", "network").annotate(n=Count("id")).order_by("model__kind", "network"))
-    mix = pd.DataFrame({
-        "kind": [r["model__kind"] for r in mix_rows],
-        "kind_label": [_label(DeviceKind, r["model__kind"]) for r in mix_rows],
-        "network": [r["network"] for r in mix_rows],
-        "network_label": [_label(DeviceNetwork, r["network"]) for r in mix_rows],
-        "devices": [r["n"] for r in mix_rows],
-    })
+    kinds = dict(DeviceModel.objects.values_list("pk", "kind"))
+    grouped["kind"] = grouped["model_id"].map(kinds)
+    mix = (grouped.groupby(["kind", "network"], as_index=False)["n"].sum().rename(columns={"n": "devices"})
+           if not grouped.empty else pd.DataFrame(columns=["kind", "network", "devices"]))
+    mix["kind_label"] = [_label(DeviceKind, str(k)) for k in mix["kind"]]
+    mix["network_label"] = [_label(DeviceNetwork, str(n)) for n in mix["network"]]
+    mix = mix[["kind", "kind_label", "network", "network_label", "devices"]]
+    lasts = grouped["last"].dropna()
     open_alerts = _in_scope(Alert.objects.filter(resolved_at__isnull=True), scope).count()
     return LiveFigures(
-        devices=int(health["devices"].sum()), online_now=counts["online"], open_alerts=open_alerts,
-        health=health, mix=mix, last_reading_at=max(lasts) if lasts else None,
+        devices=int(grouped["n"].sum()), online_now=counts["online"], open_alerts=open_alerts,
+        health=health, mix=mix, last_reading_at=lasts.max() if not lasts.empty else None,
         refreshed_at=now or timezone.now(),
     )
 
@@ -312,6 +320,9 @@ class ReadinessFigures:
     trend: pd.DataFrame
     # What to do when there is nothing to show (empty: there is something).
     empty_message: str = ""
+    # Names this exact data (scope, filters, the snapshots' computed_at): the key its charts are
+    # cached under too. Empty for an empty state.
+    cache_key: str = ""
 
     @property
     def ready_pct(self) -> float | None:
@@ -376,9 +387,38 @@ def _group_frame(counts: pd.DataFrame, meta: pd.DataFrame, group_by: str) -> pd.
     return frame
 
 
+def trend_totals(set_code: str, agency_ids: list[int] | None, *, start: date, end: date) -> pd.DataFrame:
+    """date, ready_pct, coverage_pct per snapshot date: the pages' trend line.
+
+    The same figures as ``readiness.snapshots.trend`` (ready devices over devices, reporting
+    over devices, summed over the agencies' whole-version rows), but summed by the database
+    over the total rows only: that function also reads every per-requirement row for the
+    weighted score, about 160,000 rows for 500 agencies and 30 days, which the overview has
+    no time for and does not show.
+    """
+    from django.db.models import Sum
+
+    from readiness.models import ReadinessSnapshot
+
+    qs = ReadinessSnapshot.objects.filter(version__requirement_set__code=set_code,
+                                          requirement_key=ReadinessSnapshot.TOTAL_KEY, date__gte=start, date__lte=end)
+    if agency_ids is not None:
+        qs = qs.filter(agency_id__in=agency_ids)
+    rows = list(qs.values("date").annotate(ready=Sum("n_pass"), not_ready=Sum("n_fail"), reporting=Sum("n_reporting"))
+                .order_by("date"))
+    devices = [r["ready"] + r["not_ready"] for r in rows]
+    return pd.DataFrame({
+        "date": [r["date"] for r in rows],
+        "devices": devices,
+        "ready_pct": [round(100.0 * r["ready"] / n, 2) if n else 0.0 for r, n in zip(rows, devices, strict=True)],
+        "coverage_pct": [round(100.0 * r["reporting"] / n, 2) if n else 0.0
+                         for r, n in zip(rows, devices, strict=True)],
+    }, columns=["date", "devices", "ready_pct", "coverage_pct"])
+
+
 def readiness_figures(scope: Scope, filters: Filters, *, today: date) -> ReadinessFigures:
     """Readiness for the overview and the agency page: snapshot rows only, a few queries."""
-    from readiness import results, snapshots
+    from readiness import results
     from readiness.models import RequirementSet
 
     as_of = filters.as_of or today
@@ -408,20 +448,48 @@ def readiness_figures(scope: Scope, filters: Filters, *, today: date) -> Readine
                 "(the nightly task does it too).")
         return _empty_readiness(set_code, req_set.name, as_of, f"No readiness figures for version "
                                 f"{version.version} on or before {as_of:%Y-%m-%d}. {hint}", **version_fields)
+    key = _figures_cache_key(scope, version, as_of=as_of, snap_date=snap_date)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     counts = results.snapshot_counts(version, on=snap_date, agency_ids=scope.agency_ids)
     meta = results.agency_meta(scope.agency_ids)
     state = _group_frame(counts, meta, "state")
     total = state.iloc[0].to_dict() if not state.empty else {"devices": 0, "ready": 0, "ready_pct": None,
                                                               "score": None, "coverage": 0.0}
-    trend = snapshots.trend(set_code=set_code, agency_ids=scope.agency_ids,
-                            start=as_of - timedelta(days=TREND_DAYS), end=as_of)
-    if not trend.empty:
-        trend["coverage_pct"] = (100.0 * trend["coverage"].astype(float)).round(1)
-    return ReadinessFigures(
+    trend = trend_totals(set_code, scope.agency_ids, start=as_of - timedelta(days=TREND_DAYS), end=as_of)
+    fig = ReadinessFigures(
         set_code=set_code, set_name=req_set.name, as_of=as_of, snapshot_date=snap_date, total=total,
         cabinets=_group_frame(counts, meta, "cabinet"), agencies=_group_frame(counts, meta, "agency"),
-        requirements=requirement_table(counts, version.pk), trend=trend, **version_fields,
+        requirements=requirement_table(counts, version.pk), trend=trend, cache_key=key, **version_fields,
     )
+    cache.set(key, fig, FIGURES_CACHE_SECONDS)
+    return fig
+
+
+# Snapshot figures change when a snapshot is (re)computed, which the key notices; the timeout
+# only bounds how long an unused entry stays.
+FIGURES_CACHE_SECONDS = 600
+
+
+def _figures_cache_key(scope: Scope, version, *, as_of: date, snap_date: date) -> str:  # noqa: ANN001
+    """A key that changes whenever any snapshot row the figures read is rewritten.
+
+    The newest ``computed_at`` of the set's whole-version rows over the trend's window (one
+    indexed aggregate): re-running any of those dates, or a version's agency, changes it.
+    """
+    import hashlib
+
+    from readiness.models import ReadinessSnapshot
+
+    stamp = ReadinessSnapshot.objects.filter(
+        version__requirement_set_id=version.requirement_set_id, requirement_key=ReadinessSnapshot.TOTAL_KEY,
+        date__gte=as_of - timedelta(days=TREND_DAYS), date__lte=as_of,
+    ).aggregate(at=Max("computed_at"), n=Count("id"))
+    agencies = "all" if scope.agency_ids is None else hashlib.sha1(
+        ",".join(map(str, sorted(scope.agency_ids))).encode()).hexdigest()[:16]
+    return (f"readiness-figures:{agencies}:{version.pk}:{as_of}:{snap_date}:"
+            f"{stamp['at'].isoformat() if stamp['at'] else '-'}:{stamp['n']}")
 
 
 def resolve_version(filters: Filters, *, today: date):  # noqa: ANN201 - a RequirementSetVersion
@@ -521,43 +589,60 @@ def failing_from_fleet(fleet, *, limit: int = 500, long_limit: int | None = None
 
     Reasons are the engine's words for each failed requirement (waived ones do not count),
     plus "not reporting" for a silent device, which is never ready however it scores.
+    Vectorised: a statewide briefing lists tens of thousands of reasons.
     """
     from devices.models import DeviceModel
 
+    columns = ["agency", "serial", "model", "kind", "requirement", "reason"]
     devices = fleet.devices
     ident = fleet.evaluation.frame.set_index("device_id")[["device.serial", "model_id", "device.kind", "health.level"]]
     ident = ident.rename(columns={"device.serial": "serial", "device.kind": "kind", "health.level": "level"})
     not_ready = devices[~devices["is_ready"].astype(bool)].join(ident, on="device_id")
+    not_ready = not_ready.sort_values(["agency_id", "serial"]).reset_index(drop=True)
     res = fleet.results
     fails = res[res["status"].astype(str).eq("fail") & res["device_id"].isin(not_ready["device_id"])]
     code_of = dict(zip(fleet.requirements["stable_key"], fleet.requirements["code"], strict=True))
+    reasons = pd.DataFrame({
+        "device_id": fails["device_id"].to_numpy(),
+        "requirement": fails["stable_key"].astype(str).map(code_of).fillna(fails["stable_key"].astype(str)).to_numpy(),
+        "reason": fails["reason"].astype(str).to_numpy(), "silent": False,
+    })
+    silent = not_ready[not_ready["is_silent"].astype(bool)]
+    reasons = pd.concat([reasons, pd.DataFrame({
+        "device_id": silent["device_id"].to_numpy(), "requirement": "",
+        "reason": ["not reporting (" + str(r) + ")" for r in silent["not_ready_reason"]], "silent": True,
+    })], ignore_index=True)
+    order = pd.Series(range(len(not_ready)), index=not_ready["device_id"].to_numpy())
+    reasons["order"] = reasons["device_id"].map(order)
+    reasons = reasons.sort_values(["order", "silent", "requirement", "reason"]).reset_index(drop=True)
     models = {m.pk: str(m) for m in DeviceModel.objects.filter(pk__in=set(not_ready["model_id"].tolist()))}
     agencies = dict(Agency.objects.filter(pk__in=set(not_ready["agency_id"].tolist())).values_list("pk", "name"))
-    reasons: dict[int, list[tuple[str, str]]] = {}
-    for device_id, key, reason in zip(fails["device_id"], fails["stable_key"].astype(str), fails["reason"].astype(str),
-                                      strict=True):
-        reasons.setdefault(int(device_id), []).append((code_of.get(key, key), reason))
-    rows: list[dict[str, object]] = []
-    long_rows: list[dict[str, object]] = []
-    for dev in not_ready.sort_values(["agency_id", "serial"]).itertuples(index=False):
-        why = sorted(reasons.get(int(dev.device_id), []))
-        if bool(dev.is_silent):
-            why.append(("", f"not reporting ({dev.not_ready_reason})"))
+    info = not_ready.set_index("device_id")
+    shown = reasons.head(long_limit) if long_limit is not None else reasons
+    kinds = {k: _label(DeviceKind, str(k)) for k in info["kind"].unique()}
+    long = pd.DataFrame({
+        "agency": shown["device_id"].map(info["agency_id"]).map(agencies).fillna("").to_numpy(),
+        "serial": shown["device_id"].map(info["serial"]).to_numpy(),
+        "model": shown["device_id"].map(info["model_id"]).map(models).fillna("").to_numpy(),
+        "kind": shown["device_id"].map(info["kind"]).map(kinds).to_numpy(),
+        "requirement": shown["requirement"].replace("", "(telemetry)").to_numpy(),
+        "reason": shown["reason"].to_numpy(),
+    }, columns=columns)
+    # The page's list: the first ``limit`` devices, each with all its reasons.
+    first = not_ready.head(limit)
+    by_device: dict[int, list[str]] = {}
+    for device_id, code, reason in zip(reasons["device_id"], reasons["requirement"], reasons["reason"], strict=True):
+        if device_id not in by_device and len(by_device) >= len(first):
+            break  # reasons come in the devices' order: the rest belong to devices not listed
+        by_device.setdefault(int(device_id), []).append(f"{code}: {reason}" if code else reason)
+    rows = []
+    for dev in first.itertuples(index=False):
         level = dev.level if isinstance(dev.level, str) else "never_seen"
-        kind = _label(DeviceKind, str(dev.kind))
-        model = models.get(int(dev.model_id), "")
-        if len(rows) < limit:
-            rows.append({"serial": dev.serial, "model": model, "kind": kind, "health": level,
-                         "health_label": _label(HealthLevel, level),
-                         "reasons": [f"{c}: {r}" if c else r for c, r in why]})
-        if long_limit is None or len(long_rows) < long_limit:
-            long_rows += [{"agency": agencies.get(int(dev.agency_id), ""), "serial": dev.serial, "model": model,
-                           "kind": kind, "requirement": code or "(telemetry)", "reason": reason}
-                          for code, reason in why]
+        rows.append({"serial": dev.serial, "model": models.get(int(dev.model_id), ""), "kind": kinds[dev.kind],
+                     "health": level, "health_label": _label(HealthLevel, level),
+                     "reasons": by_device.get(int(dev.device_id), [])})
     return FailingDevices(set_code=fleet.version.requirement_set.code, version=fleet.version.version,
-                          evaluated_at=fleet.at, total=len(not_ready), rows=rows,
-                          long=pd.DataFrame(long_rows[:long_limit] if long_limit else long_rows,
-                                            columns=["agency", "serial", "model", "kind", "requirement", "reason"]))
+                          evaluated_at=fleet.at, total=len(not_ready), rows=rows, long=long)
 
 
 # ---------------------------------------------------------------------------------------
@@ -610,7 +695,7 @@ def participation_headline(scope: Scope, *, as_of: date) -> ParticipationHeadlin
 
 def filter_choices(user: User, *, set_code: str = "") -> FilterChoices:
     agencies = scoping.visible_agencies(user)
-    counties = sorted({c for c in agencies.exclude(county="").values_list("county", flat=True).distinct()})
+    counties = list(agencies.exclude(county="").order_by("county").values_list("county", flat=True).distinct())
     cabinets = list(Cabinet.objects.filter(Q(agencies__in=agencies)).distinct().values_list("slug", "name"))
     return FilterChoices(cabinets=cabinets, counties=counties, kinds=list(AgencyKind.choices),
                          sets=requirement_sets(), versions=set_versions(set_code) if set_code else [])

@@ -63,7 +63,12 @@ def validate_params(user: User | None, params: BriefingParams, *, today: date) -
     else:
         results.get_version_in_effect(req_set, on=params.as_of or today)
     if params.compare_version:
-        results.get_version(req_set, params.compare_version)
+        compare = results.get_version(req_set, params.compare_version)
+        chosen = (results.get_version(req_set, params.version) if params.version
+                  else results.get_version_in_effect(req_set, on=params.as_of or today))
+        if compare.pk == chosen.pk:
+            raise InvalidInput(f"Compare version {compare.version} with another version: it is the briefing's own.",
+                               field="compare_version")
     if params.since_id is not None:
         earlier = BriefingExport.objects.filter(pk=params.since_id, status=BriefingExport.Status.DONE)
         if user is not None:

@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -80,6 +81,15 @@ def _sort_headers(request: HttpRequest, sort: str, descending: bool) -> list[dic
 def _readiness_charts(fig: dashboards.ReadinessFigures, *, by_cabinet: bool) -> dict[str, str]:
     if fig.empty_message:
         return {}
+    if fig.cache_key:
+        # The figures come from snapshots: their charts are the same until a snapshot changes.
+        return cache.get_or_set(f"{fig.cache_key}:charts:{by_cabinet}",
+                                lambda: _build_readiness_charts(fig, by_cabinet=by_cabinet),
+                                dashboards.FIGURES_CACHE_SECONDS)
+    return _build_readiness_charts(fig, by_cabinet=by_cabinet)
+
+
+def _build_readiness_charts(fig: dashboards.ReadinessFigures, *, by_cabinet: bool) -> dict[str, str]:
     out = {
         "trend": charts.render(charts.trend_figure(
             fig.trend, title=f"Readiness trend, {fig.set_name}"), div_id="chart-trend"),

@@ -195,3 +195,15 @@ def test_changes_since_an_earlier_briefing_list_fleet_status_and_version_changes
     part = changes.participation_changes.set_index("agency")
     assert part.loc["Lexington Police", "from_status"] == "Not engaged"
     assert part.loc["Lexington Police", "to_status"] == "Pilot"
+
+
+def test_the_pages_trend_equals_the_snapshot_trend_of_the_api(scenario):
+    from readiness.snapshots import trend
+
+    start = scenario.today - timedelta(days=10)
+    for ids in (None, [scenario.ksp.pk]):
+        fast = dashboards.trend_totals("cjis-mobile", ids, start=start, end=scenario.today)
+        full = trend(set_code="cjis-mobile", agency_ids=ids, start=start, end=scenario.today)
+        assert list(fast["date"]) == list(full["date"])
+        assert list(fast["ready_pct"]) == pytest.approx(list(full["ready_pct"].astype(float)))
+        assert list(fast["coverage_pct"]) == pytest.approx([100 * c for c in full["coverage"].astype(float)])
