@@ -10,9 +10,11 @@ Prints:
    an agency page and that page's failing-devices partial (the Django test client calls
    the view in process, so the time is the server's, without a network); target: overview
    p95 under 300 ms;
-2. the time to build a statewide briefing in each format (PPTX, XLSX, PDF), with a what-if
-   against the newest other version, through the same core as the Celery task; target
-   under 10 s each.
+2. the time to build a statewide briefing in each format (PPTX, XLSX, PDF) through the same
+   core as the Celery task (target under 10 s each), one as of yesterday (from snapshots),
+   one for a cabinet, one for an agency with a what-if against the draft, and a statewide
+   one with that what-if (``--skip-statewide-whatif`` leaves it out: it is dominated by
+   ``readiness.whatif.compare_versions`` over every device).
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/tracker_dash_bench; the database
 is created and migrated if missing, and the fleet is seeded once (bulk inserts; a second run
