@@ -145,6 +145,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every start without it
 # plotly.js comes from the plotly wheel itself: served locally, never from a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
