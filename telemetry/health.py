@@ -38,6 +38,7 @@ from django.db.models import (
     CharField,
     ExpressionWrapper,
     F,
+    Lookup,
     OuterRef,
     Q,
     QuerySet,
@@ -492,16 +493,35 @@ _BATCH_COLUMNS = (
     "storage_pct",
     "rsrp_dbm",
     "firmware",
-    "device__firmware_seen__firmware",
-    "device__firmware_seen__since",
+    "seen_firmware",
+    "seen_since",
 )
 
 
-def _batch_rows(ids: list[int], now: datetime) -> QuerySet:
-    """The touched rows with their level from the deadlines computed in SQL.
+class _AnyOf(Lookup):
+    """``column = ANY(%s)`` with the ids as one array parameter (PostgreSQL).
+
+    ``device_id__in`` with thousands of ids costs Django several microseconds per id to
+    build and the server a long IN list to parse; one array is about four times faster.
+    """
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*params, list(self.rhs)]
+
+
+def _batch_rows(ids: list[int], now: datetime, thresholds: Thresholds) -> QuerySet:
+    """The touched rows that may change, with their level from the deadlines computed in SQL.
 
     The CASE mirrors `level_from_deadlines`; doing it in the database saves converting four
-    timestamps per row, which was most of the cost of a healthy batch.
+    timestamps per row. The WHERE keeps only rows for which the loop in
+    `apply_batch_effects` can do something: the upsert moved the level, the deadlines say
+    online (or a first level) while the row says otherwise, the firmware changed or has
+    grown old, a threshold is breached, or problems are recorded (they may clear). A batch
+    of online, healthy devices with unchanged firmware reads no row at all.
     """
     computed = Case(
         When(last_reading_at__isnull=True, then=Value(HealthLevel.NEVER_SEEN.value)),
@@ -511,11 +531,31 @@ def _batch_rows(ids: list[int], now: datetime) -> QuerySet:
         output_field=CharField(),
     )
     changed_now = ExpressionWrapper(Q(level_changed_at__gte=now), output_field=BooleanField())
-    return (
-        DeviceHealth.objects.filter(device_id__in=ids)
-        .annotate(computed=computed, changed_now=changed_now)
-        .values_list(*_BATCH_COLUMNS)
+    rows = DeviceHealth.objects.annotate(
+        computed=computed,
+        changed_now=changed_now,
+        seen_firmware=F("device__firmware_seen__firmware"),
+        seen_since=F("device__firmware_seen__since"),
     )
+    if connection.vendor == "postgresql":
+        rows = rows.filter(_AnyOf(F("device_id"), ids))
+    else:
+        rows = rows.filter(device_id__in=ids)
+    has_firmware = ~Q(firmware="")
+    # (now - since).days > max_age  <=>  since <= now - (max_age + 1) days
+    firmware_old = now - timedelta(days=thresholds.firmware_max_age_days + 1)
+    may_change = (
+        Q(level_changed_at__gte=now)
+        | (Q(computed=HealthLevel.ONLINE.value) & ~Q(level=HealthLevel.ONLINE))
+        | (Q(level=HealthLevel.NEVER_SEEN) & ~Q(computed=HealthLevel.NEVER_SEEN.value))
+        | (has_firmware & (Q(seen_firmware__isnull=True) | ~Q(seen_firmware=F("firmware"))))
+        | (has_firmware & Q(seen_since__lte=firmware_old))
+        | ~Q(problems=[])
+        | Q(battery_pct__lt=thresholds.battery_min_pct)
+        | Q(storage_pct__gt=thresholds.storage_max_pct)
+        | Q(rsrp_dbm__lt=thresholds.rsrp_min_dbm)
+    )
+    return rows.filter(may_change).values_list(*_BATCH_COLUMNS)
 
 
 # Bounded so the IN list stays far below every backend's parameter limit.
@@ -543,7 +583,7 @@ def apply_batch_effects(*, device_ids: list[int], now: datetime) -> None:
     upsert_moved: dict[int, str] = {}
 
     for start in range(0, len(ids), _READ_CHUNK):
-        rows = _batch_rows(ids[start : start + _READ_CHUNK], now)
+        rows = _batch_rows(ids[start : start + _READ_CHUNK], now, thresholds)
         for (
             device_id,
             level,
