@@ -3,8 +3,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.defaults import page_not_found
 
-from config.api import api
 from config import health
+from config.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
