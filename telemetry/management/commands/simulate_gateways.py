@@ -22,6 +22,7 @@ import csv
 import json
 import random
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -122,6 +123,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        self._wait_for_broker(url, stopping)
         for gw in gateways:
             self._connect(gw, url)
         devices = sum(len(g.devices) for g in gateways)
@@ -194,6 +196,20 @@ class Command(BaseCommand):
                 firmware=firmware or "1.0.0", next_at=now + rng.uniform(0, interval_s),
             ))
         return [g for sims in gateways.values() for g in sims if g.devices]
+
+    def _wait_for_broker(self, url: MqttUrl, stopping: dict[str, bool], timeout: float = 120.0) -> None:
+        """Started beside the broker (`make run`), the simulator may come up first: wait for it."""
+        deadline = time.monotonic() + timeout
+        delay = 0.2
+        while not stopping["flag"]:
+            try:
+                with socket.create_connection((url.host, url.port), timeout=2):
+                    return
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise CommandError(f"MQTT broker {url.host}:{url.port} unreachable: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def _connect(self, gw: SimGateway, url: MqttUrl) -> None:
         gw_url = MqttUrl(url.host, url.port, gw.username or url.username, gw.password or url.password, url.tls)
