@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -40,7 +42,19 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
 
 
 @pytest.fixture
-def staff_token(transactional_db) -> str:
+def _keep_test_connection(db):
+    """Run the WSGI app the way Django's test client does: the request must not close the
+    connection that holds the test's transaction (rolled back after each operation's test,
+    which is much faster than flushing every table on PostgreSQL)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def staff_token(_keep_test_connection) -> str:
     # A little real inventory, so generated ids and slugs sometimes hit existing objects.
     cabinet = CabinetFactory(slug="justice")
     agency = AgencyFactory(slug="ksp", cabinet=cabinet)
