@@ -122,6 +122,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
 _SEPARATORS = re.compile(r"[\s\-]")
 _HEADER_SPACES = re.compile(r"[\s\-]+")
+# PostgreSQL refuses NUL, and no field but the notes has a use for control characters.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CREATE_BATCH = 2000
 UPDATE_BATCH = 1000
@@ -453,12 +456,27 @@ def check_iccid(raw: str) -> tuple[str, str | None]:
     return digits, None
 
 
-def _choice(raw: str, choices: Iterable[tuple[str, str]]) -> str | None:
-    key = _HEADER_SPACES.sub("_", raw.strip().lower())
+def _choice_lookup(choices: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Accepted spellings (value or label, any case, spaces or dashes) → stored value."""
+    lookup = {}
     for value, label in choices:
-        if key in (value, _HEADER_SPACES.sub("_", label.lower())):
-            return value
-    return None
+        lookup[value] = value
+        lookup[_HEADER_SPACES.sub("_", label.lower())] = value
+    return lookup
+
+
+# Plain strings: an enum member lookup per row is measurable over 100,000 rows.
+NONE_NETWORK: str = Device.Network.NONE.value
+RETIRED: str = Device.Status.RETIRED.value
+IN_STOCK: str = Device.Status.IN_STOCK.value
+CHOICES: dict[str, tuple[dict[str, str], str]] = {
+    column: (_choice_lookup(choices), ", ".join(v for v, _ in choices))
+    for column, choices in (("status", Device.Status.choices), ("network", Device.Network.choices))
+}
+
+
+def _choice(raw: str, lookup: dict[str, str]) -> str | None:
+    return lookup.get(_HEADER_SPACES.sub("_", raw.strip().lower()))
 
 
 def _bool(raw: str) -> bool | None:
@@ -539,9 +557,7 @@ def _validate_row(
         errors.append(RowError(row, column, message))
 
     for column, text in raw.items():
-        # PostgreSQL refuses NUL, and no field but the notes has a use for control characters.
-        allowed = "\n\r\t" if column == "notes" else ""
-        if any((ord(ch) < 32 and ch not in allowed) or ord(ch) == 127 for ch in text):
+        if (_CONTROL_IN_NOTES if column == "notes" else _CONTROL).search(text):
             bad(column, f"{column} contains control characters; remove them.")
     if errors:
         return None, errors
@@ -626,12 +642,12 @@ def _validate_row(
             bad, "asset_tag", "Asset tag", values["asset_tag"], row, seen.asset_tag,
             context.asset_tag_owner, this_device, context.agency_id,
         )
-    for column, choices in (("status", Device.Status.choices), ("network", Device.Network.choices)):
+    for column, (lookup, allowed) in CHOICES.items():
         text = raw.get(column, "")
         if text:
-            choice = _choice(text, choices)
+            choice = _choice(text, lookup)
             if choice is None:
-                bad(column, f"Unknown {column} '{text}'; use one of: {', '.join(v for v, _ in choices)}.")
+                bad(column, f"Unknown {column} '{text}'; use one of: {allowed}.")
             else:
                 values[column] = choice
     for column, attr in BOOL_FIELDS.items():
@@ -664,15 +680,15 @@ def _lifecycle_errors(
                     f"{entry.manufacturer} {entry.name} is not a cellular model, so it has no "
                     f"{column.upper()}; leave the cell empty or correct the model.",
                 ))
-        if final.get("network", Device.Network.NONE) != Device.Network.NONE:
+        if final.get("network", NONE_NETWORK) != NONE_NETWORK:
             errors.append(RowError(
                 row, "network",
                 f"{entry.manufacturer} {entry.name} is not a cellular model: its network must be 'none'.",
             ))
     if (
         current is not None
-        and current["status"] == Device.Status.RETIRED
-        and change.values.get("status", Device.Status.RETIRED) != Device.Status.RETIRED
+        and current["status"] == RETIRED
+        and change.values.get("status", RETIRED) != RETIRED
     ):
         errors.append(RowError(
             row, "status",
@@ -716,8 +732,8 @@ def _diff(
             "asset_tag": "",
             "imei": "",
             "iccid": "",
-            "status": Device.Status.IN_STOCK.value,
-            "network": Device.Network.NONE.value,
+            "status": IN_STOCK,
+            "network": NONE_NETWORK,
             "assigned_unit": "",
             "assigned_officer": "",
             "firmware_version": "",
