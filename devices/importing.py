@@ -128,6 +128,7 @@ _CONTROL_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CREATE_BATCH = 2000
 UPDATE_BATCH = 1000
+ANALYZE_AFTER_ROWS = 10_000
 # How many row-by-row changes the single audit record keeps (the counts are always complete).
 AUDIT_CHANGES_KEPT = 200
 
@@ -859,6 +860,7 @@ def import_devices(
                 remote_addr=remote_addr,
             )
             plan.audit_id = entry.pk
+        _refresh_statistics(plan)
     except IntegrityError as exc:
         # Another change landed between validation and write (two imports at once).
         raise InvalidInput(
@@ -867,6 +869,17 @@ def import_devices(
             field="file",
         ) from exc
     return plan
+
+
+def _refresh_statistics(plan: ImportPlan) -> None:
+    """After a large import on PostgreSQL, refresh the planner's statistics at once.
+
+    Autovacuum gets there eventually, but until it does the inventory list plans against a
+    table that looked empty and may sort the whole table (seen: 100 ms instead of 3 ms).
+    """
+    if connection.vendor == "postgresql" and plan.created + plan.updated >= ANALYZE_AFTER_ROWS:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Device._meta.db_table}")
 
 
 def _write(plan: ImportPlan, *, agency: Agency, actor: User | None, now: datetime) -> None:
