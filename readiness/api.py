@@ -150,10 +150,19 @@ def get_failing_devices(request: HttpRequest, q: Query[VersionQuery], slug: str 
 # --- what-if and remediation ----------------------------------------------------------------------
 
 
+# Narrow a what-if or a plan to one cabinet's or one agency's devices (its cost and plan too).
+CabinetFilter = Query(None, min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_.]+$",
+                      description="Cabinet slug: only that cabinet's agencies.")
+AgencyFilter = Query(None, min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_.]+$",
+                     description="Agency slug: only that agency.")
+
+
 @router.get("/readiness/whatif", response={200: WhatIfOut, **NOT_FOUND_ERRORS})
-def get_whatif(request: HttpRequest, q: Query[WhatIfQuery]) -> dict[str, Any]:
+def get_whatif(request: HttpRequest, q: Query[WhatIfQuery], cabinet: str | None = CabinetFilter,
+               agency: str | None = AgencyFilter) -> dict[str, Any]:
     found = whatif.compare_versions(user=_user(request), set_code=q.set_code, from_version=q.from_version,
-                                    to_version=q.to_version)
+                                    to_version=q.to_version,
+                                    agency_ids=whatif.agency_ids_for(_user(request), cabinet=cabinet, agency=agency))
     return {
         "set": found.set_code, "from_version": found.from_version, "to_version": found.to_version,
         "devices": found.devices_total, "ready_before": found.ready_before, "ready_after": found.ready_after,
@@ -166,9 +175,11 @@ def get_whatif(request: HttpRequest, q: Query[WhatIfQuery]) -> dict[str, Any]:
 
 
 @router.get("/readiness/remediation", response={200: RemediationOut, **NOT_FOUND_ERRORS})
-def get_remediation(request: HttpRequest, q: Query[VersionQuery]) -> dict[str, Any]:
-    ver, cost, plan, total, ready = whatif.remediation_plan(user=_user(request), set_code=q.set_code,
-                                                           version=q.version)
+def get_remediation(request: HttpRequest, q: Query[VersionQuery], cabinet: str | None = CabinetFilter,
+                    agency: str | None = AgencyFilter) -> dict[str, Any]:
+    ver, cost, plan, total, ready = whatif.remediation_plan(
+        user=_user(request), set_code=q.set_code, version=q.version,
+        agency_ids=whatif.agency_ids_for(_user(request), cabinet=cabinet, agency=agency))
     return {"set": ver.requirement_set.code, "version": ver.version, "devices": total, "ready": ready,
             "cost": _cost_out(cost), "plan": [asdict(s) for s in plan]}
 

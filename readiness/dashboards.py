@@ -961,27 +961,14 @@ def viewer_for(scope: Scope) -> User:
 def briefing_whatif(scope: Scope, set_code: str, *, from_version: str, to_version: str, at: datetime) -> WhatIf:
     """The what-if of two versions for the scope, through ``readiness.whatif.compare_versions``.
 
-    For a cabinet the fleet figures are the cabinet's agencies'; the cost and the ranked plan
-    are the engine's, statewide (it plans for the whole fleet it evaluates).
+    The engine evaluates only the scope's agencies (``agency_ids``), so for a cabinet or an
+    agency every figure, the cost and the ranked plan are that scope's, not the state's.
     """
     from readiness import whatif as engine
 
     result = engine.compare_versions(user=viewer_for(scope), set_code=set_code, from_version=from_version,
-                                     to_version=to_version, now=at)
-    summary = whatif_summary(result)
-    if scope.kind != "cabinet":
-        return summary
-    from dataclasses import replace
-
-    ids = set(scope.agency_ids or [])
-    agencies = result.agencies[result.agencies["agency_id"].isin(ids)]
-    devices = int(agencies["devices"].sum())
-    pct = (lambda n: round(100.0 * n / devices, 1) if devices else 0.0)  # noqa: E731
-    newly = result.newly_failing_devices
-    return replace(summary, ready_pct_before=pct(int(agencies["ready_before"].sum())),
-                   ready_pct_after=pct(int(agencies["ready_after"].sum())),
-                   newly_failing_devices=int(newly["agency_id"].isin(ids).sum()),
-                   newly_failing_agencies=int((agencies["newly_failing"] > 0).sum()))
+                                     to_version=to_version, now=at, agency_ids=scope.agency_ids)
+    return whatif_summary(result)
 
 
 def whatif_summary(result) -> WhatIf:  # noqa: ANN001 - a readiness.whatif.WhatIfResult
