@@ -338,19 +338,30 @@ def _record_flips(
     now: datetime,
     detail: str | None = None,
 ) -> list[int]:
-    flips = [
-        HealthFlip(
-            device_id=device_id,
-            at=now,
-            old_level=old,
-            new_level=new,
-            cause=cause,
-            detail=detail if detail is not None else _silence_detail(last),
-        )
+    at = _db_dt(now)
+    values = [
+        (device_id, at, old, new, cause, detail if detail is not None else _silence_detail(last))
         for device_id, last in rows
     ]
-    HealthFlip.objects.bulk_create(flips, batch_size=1000)
-    return [f.device_id for f in flips]
+    _insert_rows(HealthFlip, ("device_id", "at", "old_level", "new_level", "cause", "detail"), values)
+    return [v[0] for v in values]
+
+
+def _insert_rows(model: type[Any], columns: Sequence[str], values: list[tuple[Any, ...]], *, suffix: str = "") -> None:
+    """One ``executemany`` INSERT of plain tuples (values already in the database's form).
+
+    ``bulk_create`` spends about 25 µs a row building model instances and preparing each
+    field; a first reading of 10,000 devices records 10,000 flips and firmware rows.
+    """
+    if not values:
+        return
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}){suffix}"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
 
 
 @dataclass
@@ -491,7 +502,8 @@ def _batch_rows(ids: list[int], now: datetime, thresholds: Thresholds) -> list[t
     """
     postgres = connection.vendor == "postgresql"
     if postgres:
-        id_filter, id_params = "h.device_id = ANY(%s)", [list(ids)]
+        # An array literal built by str.join: psycopg's list adapter costs ~2 µs an element.
+        id_filter, id_params = "h.device_id = ANY(%s::bigint[])", ["{" + ",".join(map(str, map(int, ids))) + "}"]
         has_problems = "h.problems <> '[]'::jsonb"
     else:
         id_filter, id_params = f"h.device_id IN ({', '.join(['%s'] * len(ids))})", list(ids)
@@ -553,7 +565,7 @@ def apply_batch_effects(*, device_ids: list[int], now: datetime) -> None:
     new_problems: dict[int, list[str]] = {}
     went_unhealthy: dict[int, str] = {}
     went_healthy: list[int] = []
-    firmware_rows: list[DeviceFirmware] = []
+    firmware_rows: list[tuple[int, str, object]] = []
     upsert_moved: dict[int, str] = {}
 
     for start in range(0, len(ids), _READ_CHUNK):
@@ -586,9 +598,7 @@ def apply_batch_effects(*, device_ids: list[int], now: datetime) -> None:
             since = seen_since
             if firmware and firmware != seen_firmware:
                 since = now
-                firmware_rows.append(
-                    DeviceFirmware(device_id=device_id, firmware=firmware, since=since)
-                )
+                firmware_rows.append((device_id, firmware, _db_dt(since)))
             found = threshold_problems(
                 battery_pct=battery,
                 storage_pct=storage,
@@ -649,11 +659,9 @@ def apply_batch_effects(*, device_ids: list[int], now: datetime) -> None:
         )
 
     if firmware_rows:
-        DeviceFirmware.objects.bulk_create(
-            firmware_rows,
-            update_conflicts=True,
-            unique_fields=["device"],
-            update_fields=["firmware", "since"],
+        _insert_rows(
+            DeviceFirmware, ("device_id", "firmware", "since"), firmware_rows,
+            suffix=" ON CONFLICT (device_id) DO UPDATE SET firmware = EXCLUDED.firmware, since = EXCLUDED.since",
         )
     if new_problems:
         DeviceHealth.objects.bulk_update(
