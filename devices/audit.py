@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from devices.models import AuditRecord, User
 
-_SKIP_FIELDS = {"credential_hash", "key_hash", "password"}
+_SKIP_FIELDS = {"credential_hash", "broker_password_hash", "key_hash", "password"}
 
 
 def snapshot(obj: Model) -> dict[str, Any]:

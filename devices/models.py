@@ -333,6 +333,8 @@ class Gateway(models.Model):
     description = models.CharField(max_length=200, blank=True)
     # A Django password hash (PBKDF2), so it is usable for the broker's password file too.
     credential_hash = models.CharField(max_length=200, blank=True)
+    # The same secret hashed for Mosquitto's password file (see `devices.credentials`).
+    broker_password_hash = models.CharField(max_length=300, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

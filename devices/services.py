@@ -10,12 +10,10 @@ lifecycle). Errors are `config.errors` exceptions naming the field to fix.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -23,6 +21,7 @@ from django.utils import timezone
 from config.errors import Conflict, InvalidInput
 from devices import audit
 from devices.auth import issue_token
+from devices.credentials import assign_new_secret
 from devices.models import (
     Agency,
     ApiToken,
@@ -475,12 +474,6 @@ def delete_device_model(*, actor: User | None, model: DeviceModel, remote_addr: 
 # --- gateways --------------------------------------------------------------------------
 
 
-def _new_gateway_secret(gateway: Gateway) -> str:
-    secret = secrets.token_urlsafe(24)
-    gateway.credential_hash = make_password(secret)
-    return secret
-
-
 def create_gateway(
     *,
     actor: User | None,
@@ -494,7 +487,7 @@ def create_gateway(
     if Gateway.objects.filter(agency=agency, name=name).exists():
         raise Conflict(f"{agency} already has a gateway named {name!r}.", field="name")
     gateway = Gateway(agency=agency, name=name, description=description, is_active=is_active)
-    secret = _new_gateway_secret(gateway)
+    secret = assign_new_secret(gateway)
     with transaction.atomic():
         _save(gateway)
         audit.record(
@@ -534,7 +527,7 @@ def rotate_gateway_credential(
     """Give a gateway a new credential; the old one stops working. Returns the new secret once."""
     with transaction.atomic():
         gateway = Gateway.objects.select_for_update().select_related("agency").get(pk=gateway.pk)
-        secret = _new_gateway_secret(gateway)
+        secret = assign_new_secret(gateway)
         _save(gateway)
         audit.record(
             actor=actor, action=AuditRecord.Action.UPDATE, obj=gateway,

@@ -166,24 +166,6 @@ class DeadLetter(models.Model):
         return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.reason} {self.topic}"
 
 
-class GatewayCredential(models.Model):
-    """What the MQTT broker needs to check a gateway's secret (the secret itself is never kept).
-
-    ``Gateway.credential_hash`` is a Django hash for the HTTPS fallback; Mosquitto cannot read
-    it, so the same secret is also hashed in Mosquitto's own PBKDF2-SHA512 format when it is
-    generated (`telemetry.credentials.set_gateway_credential`).
-    """
-
-    gateway = models.OneToOneField(
-        "devices.Gateway", on_delete=models.CASCADE, primary_key=True, related_name="broker_credential"
-    )
-    mosquitto_hash = models.CharField(max_length=300)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"broker credential of gateway {self.gateway_id}"
-
-
 class IngestStat(models.Model):
     """Running totals of one ingest process (one MQTT client id), written in each batch's
     transaction so they agree with what was committed; /metrics reads them at scrape time,

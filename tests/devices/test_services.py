@@ -281,3 +281,14 @@ def test_a_revoked_token_authenticates_no_one(viewer_a):
     actions = list(AuditRecord.objects.order_by("id").values_list("action", "object_type", "agency_id"))
     assert actions == [("create", "apitoken", viewer_a.user.agency_id), ("revoke", "apitoken", viewer_a.user.agency_id)]
     assert token not in str(list(AuditRecord.objects.values("before", "after")))
+
+
+def test_a_gateway_secret_from_the_api_works_for_https_and_for_the_broker_password_file(admin_a):
+    from devices.credentials import check_mosquitto_hash
+
+    response = admin_a.client.post("/api/gateways", {"agency": "ksp", "name": "post-7"}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    secret = response.json()["secret"]
+    gateway = Gateway.objects.get(agency__slug="ksp", name="post-7")
+    assert services.gateway_credential_is_valid(gateway, secret)
+    assert check_mosquitto_hash(secret, gateway.broker_password_hash)

@@ -26,7 +26,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devices.models import Gateway
 from telemetry.credentials import gateway_username, mosquitto_hash, set_gateway_credential
-from telemetry.models import GatewayCredential
 from telemetry.mqtt import parse_mqtt_url
 from telemetry.topics import gateway_acl_pattern
 
@@ -68,12 +67,10 @@ class Command(BaseCommand):
         gateways = list(Gateway.objects.filter(is_active=True).select_related("agency").order_by("agency__slug", "name"))
         issued: list[tuple[str, str, str, str]] = []
         if options["issue_missing"]:
-            have = set(GatewayCredential.objects.values_list("gateway_id", flat=True))
             for gateway in gateways:
-                if gateway.pk not in have:
+                if not gateway.broker_password_hash:
                     secret = set_gateway_credential(gateway)
                     issued.append((gateway.agency.slug, gateway.name, gateway_username(gateway.agency.slug, gateway.name), secret))
-        hashes = dict(GatewayCredential.objects.values_list("gateway_id", "mosquitto_hash"))
 
         password_lines = [f"{ingest_user}:{mosquitto_hash(ingest_password)}"]
         acl_lines = [
@@ -85,8 +82,8 @@ class Command(BaseCommand):
         ]
         skipped = []
         for gateway in gateways:
-            encoded = hashes.get(gateway.pk)
-            if encoded is None:
+            encoded = gateway.broker_password_hash
+            if not encoded:
                 skipped.append(f"{gateway.agency.slug}/{gateway.name}")
                 continue
             username = gateway_username(gateway.agency.slug, gateway.name)
