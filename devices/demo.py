@@ -1,8 +1,8 @@
 """Demo inventory: a Kentucky-like state with cabinets, ~40 agencies, a catalog and devices.
 
-Used by ``manage.py load_demo`` (and so by ``make run``). Everything is generated from one
-seeded random stream, so the same seed gives the same state, and device ``i`` is the same
-whatever ``devices`` is: ``--devices 5000`` then ``--devices 100000`` adds 95,000 devices.
+Used by ``manage.py load_demo`` (and so by ``make run``). Everything is drawn from seeded random
+streams (one for the agencies, one per device), so the same seed gives the same state, and
+device ``i`` is the same whatever ``devices`` is: ``--devices 5000`` then ``--devices 100000`` adds 95,000 devices.
 
 Idempotent: rows are found by their natural keys (cabinet and agency slug, manufacturer and
 model name, manufacturer and serial, username) and only missing ones are created; nothing
@@ -27,6 +27,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher, make_p
 from django.db import transaction
 from django.utils import timezone
 
+from devices.credentials import mosquitto_hash
 from devices.importing import luhn_check_digit
 from devices.models import (
     Agency,
@@ -307,7 +308,7 @@ def load_inventory_demo(
         models = _catalog(summary)
         _users(agencies, summary)
         _gateways(agencies, summary)
-        _devices(rng, agencies, models, devices, now, summary)
+        _devices(seed, agencies, models, devices, now, summary)
     log(f"inventory: {summary}")
     return summary
 
@@ -424,16 +425,18 @@ def _gateways(agencies: dict[str, tuple[Agency, AgencySpec]], summary: DemoSumma
             if (spec.slug, name) in existing:
                 continue
             # A random secret nobody is shown: rotate it (page or API) to connect a real gateway.
+            secret = secrets.token_urlsafe(24)
             new.append(Gateway(
                 agency=agency, name=name, description=f"{agency.name} telemetry gateway ({name})",
-                credential_hash=_demo_hash(secrets.token_urlsafe(24)),
+                credential_hash=_demo_hash(secret),
+                broker_password_hash=mosquitto_hash(secret, iterations=DEMO_HASH_ITERATIONS),
             ))
     Gateway.objects.bulk_create(new)
     summary.add("gateways", len(new))
 
 
 def _devices(
-    rng: random.Random,
+    seed: int,
     agencies: dict[str, tuple[Agency, AgencySpec]],
     models: dict[str, tuple[DeviceModel, ModelSpec]],
     count: int,
@@ -470,7 +473,9 @@ def _devices(
         histories.clear()
 
     for i in range(1, count + 1):
-        # Every device draws the same numbers whether or not it already exists.
+        # Each device has its own random stream, seeded by (seed, i): device i is the same on
+        # every run even when a draw's range depends on the clock (dates near "now").
+        rng = random.Random(seed * 1_000_003 + i)
         agency, aspec = rng.choices(agency_list, weights=agency_weights)[0]
         kind = _pick(rng, KIND_MIX[_discipline(aspec.kind)])
         choices = by_kind[kind]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -56,7 +57,7 @@ def test_load_demo_builds_a_realistic_state(capsys):
     assert all(re.match(r"^Post \d+ ", unit) for unit in units)
     assert set(Device.objects.values_list("status", flat=True)) >= {"deployed", "in_stock", "retired"}
     assert 1 <= Gateway.objects.filter(agency=ksp).count() <= 3
-    assert all(g.credential_hash for g in Gateway.objects.all())
+    assert all(g.credential_hash and g.broker_password_hash.startswith("$7$") for g in Gateway.objects.all())
 
 
 def test_demo_devices_meet_the_rules_of_the_product():
@@ -95,6 +96,19 @@ def test_load_demo_twice_changes_nothing():
     assert not any(second.created.values())
     assert table_counts() == counts
     assert list(Device.objects.order_by("pk").values()) == devices
+
+
+def test_a_later_run_changes_nothing_even_when_dates_near_now_move():
+    # Draws whose range depends on the clock once shifted every later device (a new serial
+    # colliding with an existing SIM number); each device now has its own seeded stream.
+    start = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    load_inventory_demo(devices=600, seed=4, now=start)
+    counts = table_counts()
+
+    later = load_inventory_demo(devices=600, seed=4, now=start + dt.timedelta(days=500))
+
+    assert not any(later.created.values())
+    assert table_counts() == counts
 
 
 def test_more_devices_extend_the_same_demo():
