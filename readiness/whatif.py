@@ -409,7 +409,8 @@ def gap_frame(fleet: Any, *, now: datetime) -> pd.DataFrame:
     truth_ids = pd.Index(truth.index)
     truth_values = truth.to_numpy(dtype=bool)
     index_of = {id(n): i for i, n in enumerate(nodes)}
-    replace_leaves: dict[int, Any] = {}  # id(leaf) -> leaf, in first-seen order (the catalog's columns)
+    replace_leaves: list[Any] = []  # the capability comparisons a replacement must meet
+    replace_col: dict[int, int] = {}  # id(leaf) -> its column in the catalog check
     for key in failing_keys:
         rule_leaves = leaves(reqs[key].rule)
         dev_ids = failing_devices[failing_codes == key_names.index(key)]
@@ -424,9 +425,10 @@ def gap_frame(fleet: Any, *, now: datetime) -> pd.DataFrame:
             for leaf in need or rule_leaves[:1]:
                 kind = action_kind_for(leaf.attr.name)
                 if kind == REPLACE:
-                    col = list(replace_leaves).index(id(leaf)) if id(leaf) in replace_leaves else len(replace_leaves)
-                    replace_leaves.setdefault(id(leaf), leaf)
-                    parts.replace_needs(devs, col, key)
+                    if id(leaf) not in replace_col:
+                        replace_col[id(leaf)] = len(replace_leaves)
+                        replace_leaves.append(leaf)
+                    parts.replace_needs(devs, replace_col[id(leaf)], key)
                     continue
                 if kind == FIRMWARE:
                     # The action (and its wording) names the model: one per distinct model.
@@ -439,7 +441,7 @@ def gap_frame(fleet: Any, *, now: datetime) -> pd.DataFrame:
                     action_key, action_kind, cost, text = _action(kind, leaf, 0, model_names)
                     parts.add(devs, agency_of[pos], action_key, action_kind, cost, text, key)
     if parts.replace_devices:
-        _replacement_gaps(parts, frame, fleet_ids, list(replace_leaves.values()), _catalog_frame(), model_names, now)
+        _replacement_gaps(parts, frame, fleet_ids, replace_leaves, _catalog_frame(), model_names, now)
     silent = fleet.devices["is_silent"].to_numpy(dtype=bool)
     if silent.any():
         parts.add(fleet.devices["device_id"].to_numpy(dtype=np.int64)[silent],
@@ -458,7 +460,7 @@ class _GapParts:
         self.replace_keys: list[np.ndarray] = []
 
     def add(self, devices: np.ndarray, agencies: np.ndarray, action_key: Any, action_kind: str, unit_cost: Any,
-            description: Any, stable_key: str) -> None:
+            description: Any, stable_key: Any) -> None:
         """One block of rows; scalars are broadcast over ``devices``."""
         n = len(devices)
         if not n:
