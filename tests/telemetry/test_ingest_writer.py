@@ -10,7 +10,7 @@ import pytest
 
 from telemetry import health
 from telemetry.ingest import _TTLCache, ingest_batch
-from telemetry.models import DeviceHealth, TelemetryReading
+from telemetry.models import DeviceFirmware, DeviceHealth, HealthFlip, TelemetryReading
 from tests.telemetry.conftest import NOW, make_fleet, minutes, reading
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +119,24 @@ def test_cached_lookups_expire_after_their_time_to_live():
     time.sleep(0.06)
     cache.expire()
     assert cache.get("key") is None
+
+
+def test_a_first_reading_of_hundreds_of_devices_records_one_flip_and_one_firmware_row_each(db):
+    # Past the size where the health side switches to COPY on PostgreSQL.
+    fleet = make_fleet(devices=260)
+    messages = [fleet.message([reading(d.serial, NOW - minutes(0.5), firmware="7.1")]) for d in fleet.devices]
+    ingest_batch(messages, now=NOW)
+    ingest_batch(messages, now=NOW)  # redelivered: nothing new
+
+    ids = [d.pk for d in fleet.devices]
+    flips = HealthFlip.objects.filter(device_id__in=ids)
+    assert set(flips.values_list("old_level", "new_level")) == {("never_seen", "online")}
+    assert flips.count() == 260
+    firmware = DeviceFirmware.objects.filter(device_id__in=ids)
+    assert (firmware.count(), set(firmware.values_list("firmware", "since"))) == (260, {("7.1", NOW)})
+
+    # A new version reported later moves every device's firmware row through the upsert.
+    later = NOW + minutes(5)
+    ingest_batch([fleet.message([reading(d.serial, later - minutes(0.5), firmware="7.2")]) for d in fleet.devices],
+                 now=later)
+    assert set(firmware.values_list("firmware", "since")) == {("7.2", later)}
