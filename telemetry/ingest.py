@@ -879,19 +879,18 @@ class _SqliteWriter:
     time_text = staticmethod(_sqlite_ts)
 
     def write(self, rows: list[Row], *, now: datetime) -> tuple[int, list[int]]:
-        return self._write_history(rows), self._upsert_latest(rows, now=now)
+        # Each reading time is turned into text once, for both tables (the conversion was
+        # most of this writer's Python time).
+        ts_texts = [_sqlite_ts(r[1]) for r in rows]
+        return self._write_history(rows, ts_texts), self._upsert_latest(rows, ts_texts, now=now)
 
-    def _write_history(self, rows: list[Row]) -> int:
+    def _write_history(self, rows: list[Row], ts_texts: list[str]) -> int:
         others, defaults = _other_columns(TelemetryReading, HISTORY_COLUMNS)
         cols = ", ".join((*HISTORY_COLUMNS, *others))
         # firmware and status: None becomes "" (the columns are NOT NULL).
         marks = ", ".join(["?"] * 6 + ["COALESCE(?, '')"] + ["?"] * 3 + ["COALESCE(?, '')", "?"] + ["?"] * len(others))
-        ts = _sqlite_ts
-        if others:
-            tail = tuple(defaults)
-            data = [(r[0], ts(r[1]), *r[2:12], *tail) for r in rows]
-        else:
-            data = [(r[0], ts(r[1]), *r[2:12]) for r in rows]
+        tail = tuple(defaults)
+        data = [(r[0], t, *r[2:12], *tail) for r, t in zip(rows, ts_texts, strict=True)]
         cursor = connection.connection.cursor()
         try:
             before = connection.connection.total_changes
@@ -900,12 +899,14 @@ class _SqliteWriter:
         finally:
             cursor.close()
 
-    def _upsert_latest(self, rows: list[Row], *, now: datetime) -> list[int]:
-        newest: dict[int, Row] = {}
-        for r in rows:
+    def _upsert_latest(self, rows: list[Row], ts_texts: list[str], *, now: datetime) -> list[int]:
+        # Naive UTC text orders like the instants it names (Django's own format, which the
+        # comparisons with stored values below rely on too).
+        newest: dict[int, int] = {}
+        for index, (r, t) in enumerate(zip(rows, ts_texts, strict=True)):
             current = newest.get(r[0])
-            if current is None or r[1] > current[1]:
-                newest[r[0]] = r
+            if current is None or t > ts_texts[current]:
+                newest[r[0]] = index
         ids = list(newest)
         current_at: dict[int, str | None] = {}
         cursor = connection.connection.cursor()
@@ -919,20 +920,23 @@ class _SqliteWriter:
                 )
                 current_at.update(cursor.fetchall())
             now_s = _sqlite_ts(now)
+            now_naive = now.astimezone(UTC).replace(tzinfo=None)
             data, advanced = [], []
-            for r in newest.values():
-                ts_s = _sqlite_ts(r[1])
-                previous = current_at.get(r[0], "")
+            for device_id, index in newest.items():
+                ts_s = ts_texts[index]
+                previous = current_at.get(device_id, "")
                 if previous and ts_s <= previous:
                     continue
-                late_after = r[1] + timedelta(seconds=r[12])
-                offline_after = r[1] + timedelta(seconds=r[13])
+                r = rows[index]
+                at = r[1].astimezone(UTC).replace(tzinfo=None)
+                late_after = at + timedelta(seconds=r[12])
+                offline_after = at + timedelta(seconds=r[13])
                 data.append((
-                    r[0], _level_for(late_after, offline_after, now), now_s, ts_s, r[2],
-                    _sqlite_ts(late_after), _sqlite_ts(offline_after), r[3], r[4], r[5], r[6] or "",
+                    device_id, _level_for(late_after, offline_after, now_naive), now_s, ts_s, r[2],
+                    late_after.isoformat(sep=" "), offline_after.isoformat(sep=" "), r[3], r[4], r[5], r[6] or "",
                     r[7], r[8], r[9], r[10] or "",
                 ))
-                advanced.append(r[0])
+                advanced.append(device_id)
             if data:
                 others, defaults = _other_columns(DeviceHealth, LATEST_COLUMNS)
                 cols = ", ".join((*LATEST_COLUMNS, *others))
