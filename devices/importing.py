@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from config.errors import InvalidInput
@@ -895,19 +896,24 @@ def _write(plan: ImportPlan, *, agency: Agency, actor: User | None, now: datetim
             serial=c.serial,
             status_changed_at=now,
             created_at=now,
+            updated_at=now,
             **c.values,
         )
         for c in creates
     ]
-    for start in range(0, len(new_devices), CREATE_BATCH):
-        batch = new_devices[start : start + CREATE_BATCH]
-        Device.objects.bulk_create(batch)
-        for device in batch:
-            history.append(
-                DeviceStatusChange(
-                    device_id=device.pk, from_status="", to_status=device.status, changed_at=now, changed_by_id=actor_id
-                )
-            )
+    _insert(Device, new_devices)
+    if new_devices and new_devices[0].pk is None:
+        # COPY returns no ids: every device of this import carries its created_at.
+        rows = Device.objects.filter(agency_id=agency.pk, created_at=now).values_list("manufacturer", "serial", "id")
+        ids = {(manufacturer, serial): pk for manufacturer, serial, pk in rows}
+        for device in new_devices:
+            device.pk = ids[(device.manufacturer, device.serial)]
+    history.extend(
+        DeviceStatusChange(
+            device_id=device.pk, from_status="", to_status=device.status, changed_at=now, changed_by_id=actor_id
+        )
+        for device in new_devices
+    )
 
     # Rows that change the same fields are written together, so each UPDATE sets only those.
     groups: dict[tuple[str, ...], list[Device]] = {}
@@ -929,7 +935,23 @@ def _write(plan: ImportPlan, *, agency: Agency, actor: User | None, now: datetim
         groups.setdefault((*fields, "updated_at"), []).append(device)
     for fields, devices in groups.items():
         Device.objects.bulk_update(devices, list(fields), batch_size=UPDATE_BATCH)
-    DeviceStatusChange.objects.bulk_create(history, batch_size=CREATE_BATCH)
+    _insert(DeviceStatusChange, history)
+
+
+def _insert(model: type[Model], objects: list[Model]) -> None:
+    """Insert new rows: COPY on PostgreSQL (several times faster than ``bulk_create``, see
+    FINDINGS), ``bulk_create`` elsewhere. With COPY the objects get no primary keys."""
+    if not objects:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects, batch_size=CREATE_BATCH)
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for obj in objects:
+            copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
 
 
 def _audit_after(plan: ImportPlan) -> dict[str, Any]:
