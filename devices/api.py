@@ -8,6 +8,7 @@ function, return what the response schema shapes. Bulk import/export endpoints l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -60,7 +61,7 @@ from devices.schemas import (
     TokenOut,
     TokenPage,
 )
-from devices.selectors import filter_audit, filter_devices
+from devices.selectors import device_rows, filter_audit, filter_devices
 
 router = Router(tags=["devices"])
 
@@ -71,9 +72,9 @@ Id = Path(..., ge=1, le=MAX_ID)
 Slug = Path(..., min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
 
 
-def _page(queryset: QuerySet, page: PageParams) -> dict[str, Any]:
+def _page(queryset: QuerySet, page: PageParams, *, rows: Callable[[QuerySet], list] = list) -> dict[str, Any]:
     """The one list shape: a page of items with the total; the page is sliced in the database."""
-    items = list(queryset[page.offset : page.offset + page.limit])
+    items = rows(queryset[page.offset : page.offset + page.limit])
     return {"items": items, "count": queryset.count(), "limit": page.limit, "offset": page.offset}
 
 
@@ -226,7 +227,7 @@ def _device(request: HttpRequest, device_id: int) -> Device:
 def list_devices(request: HttpRequest, filters: Query[DeviceFilter], page: Query[PageParams]):
     """Devices you can see, filtered; ``q`` searches serial and asset tag."""
     devices = filter_devices(scoping.visible_devices(request.user), **filters.dict())
-    return _page(devices, page)
+    return _page(devices, page, rows=device_rows)
 
 
 @router.post("/devices", response={201: DeviceDetailOut, **WRITE_ERRORS}, tags=["devices"])

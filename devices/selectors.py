@@ -72,3 +72,25 @@ def filter_audit(
     if until:
         records = records.filter(at__date__lte=until)
     return records.order_by("-at", "-id")
+
+
+# Device columns of a list row; the three through joins are renamed to DeviceOut's aliases.
+_ROW_FIELDS = (
+    "id", "model_id", "manufacturer", "serial", "asset_tag", "imei", "iccid", "status",
+    "status_changed_at", "assigned_unit", "assigned_officer", "firmware_version", "network",
+    "is_mdm_enrolled", "is_encryption_enabled", "has_cji_access", "notes", "created_at", "updated_at",
+)
+_JOINED = {"agency__slug": "agency.slug", "model__name": "model.name", "model__kind": "model.kind"}
+
+
+def device_rows(devices: QuerySet[Device]) -> list[dict]:
+    """A page of devices as plain rows for the list API.
+
+    Model instances with their joined agency and model cost half of a 500-row page's time,
+    and serialising them through attribute lookups the other half; rows avoid both.
+    """
+    rows = list(devices.values(*_ROW_FIELDS, *_JOINED))
+    for row in rows:
+        for column, alias in _JOINED.items():
+            row[alias] = row.pop(column)
+    return rows
