@@ -277,7 +277,7 @@ class IngestSubscriber:
         if self.on_batch is not None:
             self.on_batch(result, batch, committed)
         if result.dead_letters:
-            log.info("batch of %d: %d dead letters %s", len(batch), result.dead_letters, dict(result.rejected))
+            log.info("batch of %d: %d dead letters %s", len(batch), result.dead_letters, {str(reason): n for reason, n in result.rejected.items()})
         return True
 
 
