@@ -194,6 +194,9 @@ HEALTH_FIRMWARE_MAX_AGE_DAYS = env_int("HEALTH_FIRMWARE_MAX_AGE_DAYS", 365)
 HEALTH_GATEWAY_RECONNECT_GRACE_S = env_int("HEALTH_GATEWAY_RECONNECT_GRACE_S", 300)
 TELEMETRY_RETENTION_DAYS = env_int("TELEMETRY_RETENTION_DAYS", 90)
 
+# Longest a Celery task may run before the Redis broker hands it to another worker.
+TASK_VISIBILITY_TIMEOUT_S = env_int("TASK_VISIBILITY_TIMEOUT_S", 3600)
+
 # Celery: unset means kombu's filesystem transport (a folder as the queue; no server).
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
@@ -210,10 +213,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # A task killed with its worker comes back after the visibility timeout (default 1 h);
-    # keep it above the longest task's hard limit but short enough to recover quickly, and
-    # never schedule an ETA beyond it (it would run twice).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+    # A task killed with its worker comes back after the visibility timeout; a task still
+    # running when it expires is delivered a second time. So it stays above the longest
+    # task's hard limit (retention: 3,300 s; a test checks every task), and no retry
+    # countdown may exceed it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TASK_VISIBILITY_TIMEOUT_S}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -2,8 +2,8 @@
 
 Periodic tasks claim their time slot first (`config.periodic.claim_run`), so a second beat
 process started by mistake cannot make them run twice; the work they call is idempotent
-anyway. Retried tasks keep their backoff below the Redis visibility timeout (900 s in
-settings), because a countdown longer than it makes the task run twice.
+anyway. Retried tasks keep their backoff below the Redis visibility timeout
+(settings.TASK_VISIBILITY_TIMEOUT_S), because a countdown longer than it makes the task run twice.
 """
 
 from __future__ import annotations
