@@ -237,13 +237,18 @@ class IngestSubscriber:
         return code
 
     def _take(self) -> list[_Received]:
-        """Up to batch_size messages, waiting at most batch_wait_s after the first one."""
+        """Up to batch_size messages, once the oldest of them has waited batch_wait_s.
+
+        The wait counts from the oldest message's arrival, not from when the writer became
+        free: messages that arrived while the previous batch was being written have already
+        waited, so under load the next batch starts at once (group commit) and a message
+        waits for at most one batch_wait_s plus one write.
+        """
         with self._cond:
             while not self._buffer and not self._stopping.is_set():
                 self._cond.wait(timeout=0.5)
-            deadline = time.monotonic() + self.batch_wait_s
-            while len(self._buffer) < self.batch_size and not self._stopping.is_set():
-                remaining = deadline - time.monotonic()
+            while self._buffer and len(self._buffer) < self.batch_size and not self._stopping.is_set():
+                remaining = self._buffer[0].received + self.batch_wait_s - time.time()
                 if remaining <= 0:
                     break
                 self._cond.wait(timeout=remaining)
