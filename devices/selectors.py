@@ -44,6 +44,12 @@ def count_devices_by(devices: QuerySet[Device], field: str) -> dict[str, int]:
     return {row[field] or "": row["n"] for row in rows}
 
 
+def count_devices_by_pair(devices: QuerySet[Device], first: str, second: str) -> dict[tuple[str, str], int]:
+    """Counts per pair of values in ONE grouped query: both facets of a list from one scan."""
+    rows = devices.order_by().values_list(first, second).annotate(n=Count("pk"))
+    return {(a or "", b or ""): n for a, b, n in rows}
+
+
 def filter_audit(
     records: QuerySet[AuditRecord],
     *,

@@ -16,7 +16,7 @@ from devices import scoping, services
 from devices.audit import client_ip
 from devices.forms import AuditFilterForm, DeviceFilterForm, GatewayForm, StatusChangeForm
 from devices.models import Device, DeviceStatus, DeviceStatusChange, FirstNetStatusChange
-from devices.selectors import count_devices_by, filter_audit, filter_devices
+from devices.selectors import count_devices_by, count_devices_by_pair, filter_audit, filter_devices
 
 PAGE_SIZE = 50
 # Health levels as the telemetry app names them; a device with no health row was never seen.
@@ -56,11 +56,18 @@ def device_list(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     scoped = scoping.visible_devices(request.user)
     devices = filter_devices(scoped, **filters)
-    # Status counts ignore the status filter, so each count says what clicking it would show.
-    status_counts = count_devices_by(filter_devices(scoped, **{**filters, "status": None}), "status")
-    health_counts = count_devices_by(devices, "health__level")
-    health_counts["never_seen"] = health_counts.get("never_seen", 0) + health_counts.pop("", 0)
-    total = status_counts.get(filters["status"], 0) if filters.get("status") else sum(status_counts.values())
+    # Status counts ignore the status filter, so each count says what clicking it would show;
+    # health counts honour it. Both come from one scan grouped by (status, health level).
+    pairs = count_devices_by_pair(filter_devices(scoped, **{**filters, "status": None}), "status", "health__level")
+    status_counts: dict[str, int] = {}
+    health_counts: dict[str, int] = {}
+    for (status, level), n in pairs.items():
+        status_counts[status] = status_counts.get(status, 0) + n
+        if not filters.get("status") or status == filters["status"]:
+            # A device with no health row was never seen.
+            level = level or "never_seen"
+            health_counts[level] = health_counts.get(level, 0) + n
+    total = sum(health_counts.values())
     paginator = KnownCountPaginator(devices.select_related("health"), PAGE_SIZE, count=total)
     context = {
         "form": form,
