@@ -71,7 +71,7 @@ FLEET = 100_000
 # are committed) online, as a short outage's would be, rather than late.
 INTERVAL_S = 300
 SESSION_EXPIRY_S = 3600
-BATCH_SIZE = 2000  # the ingest's default --batch-size, used for the raw baseline's batches too
+BATCH_SIZE = 5000  # the ingest's default --batch-size (the warm-up batches)
 
 
 # ---------------------------------------------------------------------------------------

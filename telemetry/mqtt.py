@@ -40,7 +40,7 @@ log = logging.getLogger("telemetry.mqtt")
 
 # How long the broker keeps the ingest's session (and queues for it) while it is away.
 SESSION_EXPIRY_S = 7 * 24 * 3600
-DEFAULT_BATCH_SIZE = 2000
+DEFAULT_BATCH_SIZE = 5000
 DEFAULT_BATCH_WAIT_S = 0.2
 
 
