@@ -577,9 +577,10 @@ def _store(parsed: _Parsed, result: BatchResult, *, now: datetime, stats: Any) -
     result.write_seconds = time.perf_counter() - started
 
 
-# A planned history row: device id, reading time, received time (in the writer's form:
-# a datetime for PostgreSQL, text for SQLite), gateway id, the seven measurements, extra (JSON text), and the device's late
-# and offline deadline offsets in seconds (for the latest state; not stored in history).
+# A planned history row: device id, reading time, received time (in the writer's form: a
+# datetime for PostgreSQL, text for SQLite), gateway id, the seven measurements, extra (JSON
+# text), and the device's late and offline deadline offsets in seconds (for the latest
+# state; not stored in history).
 Row = tuple[Any, ...]
 
 
@@ -787,8 +788,9 @@ class _PostgresWriter:
 
     The COPY is binary with the column types declared, so psycopg's C dumpers encode the
     tuples as they are (about 1 µs a row; the CSV text this replaced cost 6 µs a row to
-    format, more than the database spent storing it). ``extra`` is staged as text (the JSON
-    the ingest already serialised) and cast to jsonb by the history insert.
+    format). Missing measurements go as NULL; the SELECTs turn NULL text back into "".
+    ``extra`` is staged as text (the JSON the ingest already serialised) and cast to jsonb
+    by the history insert.
     """
 
     STAGE = "ingest_stage"
