@@ -395,8 +395,9 @@ class SweepResult:
 def mark_stale_devices(*, now: datetime) -> SweepResult:
     """Move silent devices to late / offline (or maintenance), record flips, open alerts.
 
-    Each step is one conditional UPDATE ... RETURNING (one level's rows, read through the level index), never a read
-    followed by a write, so two sweepers running at once flip (and alert) each device once.
+    Each step is one conditional UPDATE ... RETURNING (one level's rows, read through the
+    level index), never a read followed by a write, so two sweepers running at once flip
+    (and alert) each device once.
     Idempotent: a second call at the same ``now`` changes nothing. One transaction.
     """
     result = SweepResult()
