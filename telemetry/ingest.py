@@ -40,8 +40,8 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from devices.models import Agency, Device, DeviceModel, Gateway
-from telemetry import health
-from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, HealthLevel, TelemetryReading
+from telemetry import health, levels
+from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, TelemetryReading
 from telemetry.payloads import (
     MAX_MESSAGE_BYTES,
     Envelope,
@@ -773,14 +773,6 @@ def _other_columns(model: type[Model], handled: Iterable[str]) -> tuple[list[str
     return columns, values
 
 
-def _level_for(late_after: datetime, offline_after: datetime, now: datetime) -> str:
-    if now < late_after:
-        return HealthLevel.ONLINE
-    if now < offline_after:
-        return HealthLevel.LATE
-    return HealthLevel.OFFLINE
-
-
 class _PostgresWriter:
     """One COPY of the batch into a session-temporary staging table, then two statements
     reading it: the history insert and the latest-state upsert (newest row per device by
@@ -824,9 +816,7 @@ class _PostgresWriter:
         offline = "ts + offline_s * INTERVAL '1 second'"
         latest = {
             "device_id": "device_id",
-            # Mirrors _level_for: online before the late deadline, then late, then offline.
-            "level": f"CASE WHEN {offline} <= %(now)s THEN '{HealthLevel.OFFLINE.value}' "
-                     f"WHEN {late} <= %(now)s THEN '{HealthLevel.LATE.value}' ELSE '{HealthLevel.ONLINE.value}' END",
+            "level": levels.level_from_deadlines_sql(now="%(now)s", late_after=late, offline_after=offline),
             "level_changed_at": "%(now)s",
             "last_reading_at": "ts",
             "last_received_at": "received_at",
@@ -940,7 +930,11 @@ class _SqliteWriter:
                 late_after = at + timedelta(seconds=r[12])
                 offline_after = at + timedelta(seconds=r[13])
                 data.append((
-                    device_id, _level_for(late_after, offline_after, now_naive), now_s, ts_s, r[2],
+                    device_id,
+                    levels.level_from_deadlines(
+                        now=now_naive, last_reading_at=at, late_after=late_after, offline_after=offline_after
+                    ),
+                    now_s, ts_s, r[2],
                     late_after.isoformat(sep=" "), offline_after.isoformat(sep=" "), r[3], r[4], r[5], r[6] or "",
                     r[7], r[8], r[9], r[10] or "",
                 ))
