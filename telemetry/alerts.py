@@ -3,15 +3,17 @@
 Opening is ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` against the partial unique
 constraints (one open alert per device or gateway and cause), so a second sweeper or a
 redelivered message cannot open a duplicate, and only alerts really opened are notified.
-Every function here runs inside the caller's transaction; notifications are enqueued with
-``delay_on_commit`` so nothing is sent for a rolled-back change.
+Every function here runs inside the caller's transaction; notifications are enqueued once
+it commits, so nothing is sent for a rolled-back change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 
+from celery import current_app
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -25,6 +27,10 @@ from telemetry.models import Alert, AlertCause, Notification, NotificationChanne
 _CHUNK = 500
 # A dispatch task carries at most this many alert ids, so a mass outage is a few messages.
 _DISPATCH_CHUNK = 1000
+# The registered name of `telemetry.tasks.dispatch_alert_notifications_task`. Sent by name:
+# the tasks module imports the sweep, which imports this module, so importing the task
+# object here would close a cycle (core never imports its interfaces).
+DISPATCH_NOTIFICATIONS_TASK = "telemetry.dispatch_alert_notifications"
 
 
 def _db_datetime(value: datetime) -> object:
@@ -156,12 +162,14 @@ def notify(alert_ids: Sequence[int], event: str) -> None:
     """
     if not alert_ids or not NotificationChannel.objects.filter(is_active=True).exists():
         return
-    from telemetry.tasks import dispatch_alert_notifications_task
-
     ids = list(alert_ids)
     for start in range(0, len(ids), _DISPATCH_CHUNK):
-        dispatch_alert_notifications_task.delay_on_commit(
-            ids[start : start + _DISPATCH_CHUNK], event
+        transaction.on_commit(
+            partial(
+                current_app.send_task,
+                DISPATCH_NOTIFICATIONS_TASK,
+                args=(ids[start : start + _DISPATCH_CHUNK], event),
+            )
         )
 
 
