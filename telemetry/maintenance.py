@@ -8,7 +8,8 @@ if it is still silent). A device that keeps reporting during a window simply sta
 Threshold alerts are not opened for a device inside a window, and a gateway's offline alert
 is not opened while an agency-wide window (no kind, no device) covers its agency.
 
-`is_window_active()` is pure (values and ``now``); the rest reads the small windows table.
+`is_window_active()` and `window_problems()` are pure (values and ``now``); the rest reads
+or writes the small windows table.
 """
 
 from __future__ import annotations
@@ -126,6 +127,103 @@ def _check_manager(user: User, agency: Agency) -> None:
     raise Forbidden("Only state staff and this agency's admins can manage its maintenance windows.")
 
 
+def _zone(time_zone: str | None) -> tuple[str, ZoneInfo]:
+    """The window's zone name and zone; an unknown name is refused, naming the field."""
+    zone = time_zone or settings.TIME_ZONE
+    try:
+        return zone, ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"time_zone: unknown time zone {zone!r}; use e.g. America/New_York", field="time_zone"
+        ) from None
+
+
+def _schedule_problems(
+    *,
+    recurrence: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    daily_start: time | None,
+    daily_end: time | None,
+) -> list[dict[str, str]]:
+    problems: list[dict[str, str]] = []
+    if recurrence == MaintenanceWindow.Recurrence.ONCE:
+        if starts_at is None or ends_at is None:
+            problems.append(
+                {"field": "starts_at", "message": "a one-off window needs starts_at and ends_at"}
+            )
+    elif recurrence == MaintenanceWindow.Recurrence.DAILY:
+        if daily_start is None or daily_end is None:
+            problems.append(
+                {
+                    "field": "daily_start",
+                    "message": "a daily window needs daily_start and daily_end",
+                }
+            )
+        elif daily_start == daily_end:
+            problems.append(
+                {"field": "daily_end", "message": "daily_end must differ from daily_start"}
+            )
+    else:
+        problems.append({"field": "recurrence", "message": "use 'once' or 'daily'"})
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        problems.append({"field": "ends_at", "message": "ends_at must be after starts_at"})
+    return problems
+
+
+def _scope_problems(
+    *, agency_id: int, device_kind: str, device_agency_id: int | None, device_model_kind: str | None
+) -> list[dict[str, str]]:
+    problems: list[dict[str, str]] = []
+    if device_kind and device_kind not in DeviceKind.values:
+        problems.append(
+            {
+                "field": "device_kind",
+                "message": f"unknown device kind; use one of {', '.join(DeviceKind.values)}",
+            }
+        )
+    if device_agency_id is not None:
+        if device_agency_id != agency_id:
+            problems.append(
+                {"field": "device_id", "message": "the device belongs to another agency"}
+            )
+        elif device_kind and device_model_kind != device_kind:
+            problems.append({"field": "device_kind", "message": "the device is not of this kind"})
+    return problems
+
+
+def window_problems(
+    *,
+    agency_id: int,
+    recurrence: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    daily_start: time | None,
+    daily_end: time | None,
+    device_kind: str = "",
+    device_agency_id: int | None = None,
+    device_model_kind: str | None = None,
+) -> list[dict[str, str]]:
+    """Why a window with these values makes no sense, field by field; empty when it does.
+
+    Pure: a one-off window needs both ends, the end after the start; a daily window needs two
+    different times; a device (given by its agency and its model's kind) must be the
+    agency's and match the kind.
+    """
+    return _schedule_problems(
+        recurrence=recurrence,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        daily_start=daily_start,
+        daily_end=daily_end,
+    ) + _scope_problems(
+        agency_id=agency_id,
+        device_kind=device_kind,
+        device_agency_id=device_agency_id,
+        device_model_kind=device_model_kind,
+    )
+
+
 def create_window(
     *,
     actor: User,
@@ -141,58 +239,28 @@ def create_window(
     time_zone: str | None = None,
     remote_addr: str | None = None,
 ) -> MaintenanceWindow:
-    """Create a window after checking it makes sense; audited. One transaction.
+    """Create a window after checking it makes sense (`window_problems`); audited.
 
-    Refusals name the field: a one-off window needs both ends, the end after the start; a
-    daily window needs two different times; a device must be the agency's and match the kind.
+    One transaction; refusals (`InvalidInput`, `Forbidden`) write nothing.
     """
     _check_manager(actor, agency)
-    errors: list[dict[str, str]] = []
-    zone = time_zone or settings.TIME_ZONE
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            f"time_zone: unknown time zone {zone!r}; use e.g. America/New_York", field="time_zone"
-        ) from None
+    zone, tz = _zone(time_zone)
     # A start or end without an offset means wall-clock time in the window's own zone.
     if starts_at is not None and starts_at.tzinfo is None:
         starts_at = starts_at.replace(tzinfo=tz)
     if ends_at is not None and ends_at.tzinfo is None:
         ends_at = ends_at.replace(tzinfo=tz)
-    if recurrence == MaintenanceWindow.Recurrence.ONCE:
-        if starts_at is None or ends_at is None:
-            errors.append(
-                {"field": "starts_at", "message": "a one-off window needs starts_at and ends_at"}
-            )
-    elif recurrence == MaintenanceWindow.Recurrence.DAILY:
-        if daily_start is None or daily_end is None:
-            errors.append(
-                {
-                    "field": "daily_start",
-                    "message": "a daily window needs daily_start and daily_end",
-                }
-            )
-        elif daily_start == daily_end:
-            errors.append(
-                {"field": "daily_end", "message": "daily_end must differ from daily_start"}
-            )
-    else:
-        errors.append({"field": "recurrence", "message": "use 'once' or 'daily'"})
-    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
-        errors.append({"field": "ends_at", "message": "ends_at must be after starts_at"})
-    if device_kind and device_kind not in DeviceKind.values:
-        errors.append(
-            {
-                "field": "device_kind",
-                "message": f"unknown device kind; use one of {', '.join(DeviceKind.values)}",
-            }
-        )
-    if device is not None:
-        if device.agency_id != agency.pk:
-            errors.append({"field": "device_id", "message": "the device belongs to another agency"})
-        elif device_kind and device.model.kind != device_kind:
-            errors.append({"field": "device_kind", "message": "the device is not of this kind"})
+    errors = window_problems(
+        agency_id=agency.pk,
+        recurrence=recurrence,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        daily_start=daily_start,
+        daily_end=daily_end,
+        device_kind=device_kind,
+        device_agency_id=device.agency_id if device is not None else None,
+        device_model_kind=device.model.kind if device is not None and device_kind else None,
+    )
     if errors:
         raise InvalidInput(
             "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
