@@ -4,7 +4,6 @@ python-pptx, openpyxl and pypdf, and checked against the API's figures for the s
 from __future__ import annotations
 
 import io
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from pypdf import PdfReader
 from readiness.dashboards import BriefingParams
 from readiness.exports import build_briefing_export, request_briefing_export
 from readiness.models import BriefingExport
-from tests.conftest import skip_or_fail
+from tests.conftest import wait_for
 from tests.readiness.dashboard_scenario import build_scenario
 
 pytestmark = pytest.mark.django_db
@@ -177,40 +176,17 @@ def test_command_refuses_bad_parameters_with_the_reason(scenario, tmp_path):
     assert not Path(out).exists()
 
 
-@pytest.fixture
-def celery_worker_thread():
-    """A real Celery worker (threads) on the configured broker, as the Procfile's worker runs."""
-    from celery.contrib.testing.worker import start_worker
-
-    from config.celery import app
-
-    broker = app.conf.broker_url or ""
-    if broker.startswith("redis://"):
-        import redis
-
-        try:
-            redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
-        except redis.exceptions.ConnectionError:
-            skip_or_fail(f"Redis at {broker} is not reachable")
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-        yield
-
-
 @pytest.mark.celery
 @pytest.mark.django_db(transaction=True)
-def test_briefing_built_by_the_worker_shows_progress_and_downloads(agency_a, agency_b, state_staff,
-                                                                   celery_worker_thread):
+def test_briefing_built_by_the_worker_shows_progress_and_downloads(agency_a, agency_b, state_staff, worker):
     build_scenario(agency_a, agency_b, snapshot_days=1)
     response = state_staff.browser.post(reverse("readiness:briefings"),
                                         {"scope": "cabinet:justice", "set": "cjis-mobile", "format": "pptx"})
     assert response.status_code == 302
     export = BriefingExport.objects.get()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        export.refresh_from_db()
-        if export.status in ("done", "failed"):
-            break
-        time.sleep(0.2)
+    wait_for(lambda: BriefingExport.objects.filter(pk=export.pk, status__in=["done", "failed"]).exists(),
+             timeout=60, what="the briefing to be built")
+    export.refresh_from_db()
     assert export.status == "done", export.error
     status = state_staff.browser.get(reverse("readiness:briefing_status", args=[export.pk])).content.decode()
     assert 'data-status="done"' in status

@@ -1,62 +1,23 @@
 """Task wiring with a real worker on the configured broker (Redis in CI, else the filesystem).
 
-This module routes the health tasks to a queue of its own (one per run: Celery caches its
-routes), so a worker of another test run (or `make run`) on the same broker cannot take them.
+The `worker` fixture (tests/conftest.py) routes the tasks to a queue of this run only, so a
+worker of another test run (or `make run`) on the same broker cannot take them.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Iterator
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
-from config.celery import app
 from devices.models import PeriodicRun
 from telemetry import alerts, tasks
 from telemetry.models import Alert, Notification, NotificationChannel
-from tests.conftest import skip_or_fail
+from tests.conftest import wait_for
 from tests.factories import DeviceFactory
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
-
-QUEUE = f"test-health-{uuid.uuid4().hex[:8]}"
-
-
-def wait_for(check, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-@pytest.fixture
-def worker(settings) -> Iterator[None]:
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    queue = QUEUE
-    saved = app.conf.task_routes
-    app.conf.task_routes = {"telemetry.*": {"queue": queue}}
-    app.amqp.flush_routes()  # Celery caches the routes table
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1)
-    except Exception as exc:  # noqa: BLE001 - any broker failure means the service is missing
-        skip_or_fail(f"Celery broker {app.conf.broker_url} unreachable: {exc}")
-    try:
-        with start_worker(
-            app, queues=[queue], perform_ping_check=False, pool="solo", shutdown_timeout=10
-        ):
-            yield
-    finally:
-        app.conf.task_routes = saved
-        app.amqp.flush_routes()
 
 
 def test_an_alert_opened_in_a_transaction_is_emailed_by_the_worker_after_commit(worker, agency_a):

@@ -10,8 +10,9 @@ from django.core.management import call_command
 
 from telemetry.credentials import check_mosquitto_hash, mosquitto_hash, set_gateway_credential
 from telemetry.mqtt import Publisher, connect_properties, make_client
+from tests.conftest import wait_for
 from tests.factories import GatewayFactory
-from tests.telemetry.brokers import MosquittoProcess, wait_for
+from tests.telemetry.brokers import MosquittoProcess
 from tests.telemetry.conftest import make_fleet
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.mosquitto, pytest.mark.django_db]

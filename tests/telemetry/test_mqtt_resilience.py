@@ -9,7 +9,8 @@ import pytest
 from django.db.models import Count
 
 from telemetry.models import TelemetryReading
-from tests.telemetry.brokers import Broker, wait_for
+from tests.conftest import wait_for
+from tests.telemetry.brokers import Broker
 from tests.telemetry.conftest import make_fleet
 from tests.telemetry.test_mqtt_roundtrip import publisher, stream
 

@@ -10,7 +10,7 @@ import pytest
 
 from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, TelemetryReading
 from telemetry.mqtt import Publisher
-from tests.telemetry.brokers import wait_for
+from tests.conftest import wait_for
 from tests.telemetry.conftest import make_fleet, reading
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.django_db(transaction=True)]

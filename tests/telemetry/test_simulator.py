@@ -11,8 +11,9 @@ import pytest
 from django.conf import settings
 
 from telemetry.models import DeadLetter, GatewayStatus, TelemetryReading
+from tests.conftest import wait_for
 from tests.factories import GatewayFactory
-from tests.telemetry.brokers import ROOT, test_database_url, wait_for
+from tests.telemetry.brokers import ROOT, test_database_url
 from tests.telemetry.conftest import make_fleet
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.django_db(transaction=True)]
