@@ -39,6 +39,7 @@ from django.db.models import Model
 from django.utils import timezone
 from pydantic import ValidationError
 
+from config import bulk
 from devices.models import Agency, Device, DeviceModel, Gateway
 from telemetry import health, levels
 from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, TelemetryReading
@@ -802,7 +803,6 @@ class _PostgresWriter:
             f"SELECT {staged}, 0 AS late_s, 0 AS offline_s FROM telemetry_telemetryreading WITH NO DATA; "
             f"DELETE FROM {self.STAGE}"
         )
-        self.copy_sql = f"COPY {self.STAGE} ({', '.join(self.STAGE_COLUMNS)}) FROM STDIN (FORMAT binary)"
         values = {c: c for c in HISTORY_COLUMNS} | {"firmware": "COALESCE(firmware, '')",
                                                     "status": "COALESCE(status, '')", "extra": "extra::jsonb"}
         others, self.history_defaults = _other_columns(TelemetryReading, HISTORY_COLUMNS)
@@ -851,11 +851,7 @@ class _PostgresWriter:
         with connection.cursor() as django_cursor:
             cursor = django_cursor.cursor
             cursor.execute(self.prepare_sql)
-            with cursor.copy(self.copy_sql) as copy:
-                copy.set_types(self.STAGE_TYPES)
-                write_row = copy.write_row
-                for row in rows:
-                    write_row(row)
+            bulk.copy_rows(table=self.STAGE, columns=self.STAGE_COLUMNS, types=self.STAGE_TYPES, rows=rows)
             cursor.execute(self.history_sql, self.history_defaults)
             inserted = cursor.rowcount
             cursor.execute(self.latest_sql, {"now": now, **self.latest_defaults})
