@@ -55,7 +55,8 @@ def generate_csv(path: Path, rows: int, seed: int = 42) -> None:
     import csv
 
     from devices.demo import CATALOG, KSP_POSTS, SURNAMES
-    from devices.importing import COLUMNS, luhn_check_digit
+    from devices.importing import COLUMNS
+    from devices.rules import luhn_check_digit
 
     rng = random.Random(seed)
     statuses = ["deployed"] * 72 + ["in_stock"] * 12 + ["in_repair"] * 6 + ["lost"] * 2 + ["retired"] * 8

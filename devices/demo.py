@@ -28,7 +28,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.credentials import mosquitto_hash
-from devices.importing import luhn_check_digit
 from devices.models import (
     Agency,
     AgencyKind,
@@ -45,6 +44,7 @@ from devices.models import (
     Gateway,
     User,
 )
+from devices.rules import luhn_check_digit
 
 DEFAULT_DEVICES = 5000
 DEFAULT_SEED = 2017

@@ -33,9 +33,8 @@ from django.db.models import Model
 from django.utils import timezone
 
 from config.errors import InvalidInput
-from devices import audit
+from devices import audit, rules
 from devices.models import Agency, Device, DeviceModel, DeviceStatusChange, User
-from devices.services import luhn_is_valid
 
 COLUMNS: tuple[str, ...] = (
     "serial",
@@ -120,8 +119,6 @@ FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 # Characters that make a spreadsheet treat a cell as a formula; the export prefixes such a
 # cell with an apostrophe, and the import removes that apostrophe again (round trip).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
-_SEPARATORS = re.compile(r"[\s\-]")
 _HEADER_SPACES = re.compile(r"[\s\-]+")
 # PostgreSQL refuses NUL, and no field but the notes has a use for control characters.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -146,7 +143,12 @@ class RowError:
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"field": self.column, "row": self.row, "column": self.column, "message": self.message}
+        return {
+            "field": self.column,
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+        }
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row is not None else "file"
@@ -328,7 +330,11 @@ def parse_file(data: bytes, filename: str) -> ParsedFile:
         return parsed
     if len(data) > MAX_FILE_BYTES:
         parsed.errors.append(
-            RowError(None, None, f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it.")
+            RowError(
+                None,
+                None,
+                f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it.",
+            )
         )
         return parsed
     try:
@@ -336,7 +342,11 @@ def parse_file(data: bytes, filename: str) -> ParsedFile:
             records: Iterable[list[str]] = _xlsx_records(data)
         elif filename.lower().endswith((".xls", ".ods", ".numbers")):
             parsed.errors.append(
-                RowError(None, None, "Only CSV and XLSX files can be imported; save the sheet as .xlsx or .csv.")
+                RowError(
+                    None,
+                    None,
+                    "Only CSV and XLSX files can be imported; save the sheet as .xlsx or .csv.",
+                )
             )
             return parsed
         else:
@@ -344,7 +354,11 @@ def parse_file(data: bytes, filename: str) -> ParsedFile:
         _collect(parsed, records)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, csv.Error) as exc:
         parsed.errors.append(
-            RowError(None, None, f"The file could not be read as CSV or XLSX ({exc.__class__.__name__}: {exc}).")
+            RowError(
+                None,
+                None,
+                f"The file could not be read as CSV or XLSX ({exc.__class__.__name__}: {exc}).",
+            )
         )
     return parsed
 
@@ -391,7 +405,9 @@ def _read_header(parsed: ParsedFile, record: list[str], row_number: int) -> list
             header.append(None)
         elif name in seen:
             parsed.errors.append(
-                RowError(row_number, name, f"The column '{cell.strip()}' appears twice in the header.")
+                RowError(
+                    row_number, name, f"The column '{cell.strip()}' appears twice in the header."
+                )
             )
             header.append(None)
         else:
@@ -414,50 +430,6 @@ def _read_header(parsed: ParsedFile, record: list[str], row_number: int) -> list
 # --------------------------------------------------------------------------- checks (pure)
 
 
-# ``luhn_is_valid`` comes from devices.services: the rule the single-device API applies.
-
-
-def luhn_check_digit(body: str) -> str:
-    """The digit that makes ``body + digit`` pass the Luhn check."""
-    for digit in "0123456789":
-        if luhn_is_valid(body + digit):
-            return digit
-    raise ValueError(body)  # unreachable: one of ten digits always fits
-
-
-def check_imei(raw: str) -> tuple[str, str | None]:
-    """(normalised IMEI, error message or None). Spaces and dashes are allowed and dropped."""
-    if _SCIENTIFIC.match(raw):
-        return raw, (
-            f"'{raw}' is a number a spreadsheet shortened into scientific notation; format the "
-            "IMEI column as text and enter the 15 digits."
-        )
-    digits = _SEPARATORS.sub("", raw)
-    if not digits.isdigit() or len(digits) != 15:
-        return digits, f"IMEI '{raw}' must be 15 digits (14 digits and the Luhn check digit)."
-    if not luhn_is_valid(digits):
-        return digits, (
-            f"IMEI '{raw}' has a wrong check digit (expected {luhn_check_digit(digits[:14])}); "
-            "check it for a typo."
-        )
-    return digits, None
-
-
-def check_iccid(raw: str) -> tuple[str, str | None]:
-    """(normalised ICCID, error or None): 19 or 20 digits ending in a Luhn check digit."""
-    if _SCIENTIFIC.match(raw) or re.match(r"^\d+\.\d+e\+?\d+$", raw, re.IGNORECASE):
-        return raw, (
-            f"'{raw}' is a number a spreadsheet shortened; format the ICCID column as text "
-            "and enter all its digits."
-        )
-    digits = _SEPARATORS.sub("", raw)
-    if not digits.isdigit() or len(digits) not in (19, 20):
-        return digits, f"ICCID '{raw}' must be 19 or 20 digits (the SIM number, check digit last)."
-    if not luhn_is_valid(digits):
-        return digits, f"ICCID '{raw}' has a wrong check digit; check it for a typo."
-    return digits, None
-
-
 def _choice_lookup(choices: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Accepted spellings (value or label, any case, spaces or dashes) → stored value."""
     lookup = {}
@@ -467,10 +439,6 @@ def _choice_lookup(choices: Iterable[tuple[str, str]]) -> dict[str, str]:
     return lookup
 
 
-# Plain strings: an enum member lookup per row is measurable over 100,000 rows.
-NONE_NETWORK: str = Device.Network.NONE.value
-RETIRED: str = Device.Status.RETIRED.value
-IN_STOCK: str = Device.Status.IN_STOCK.value
 CHOICES: dict[str, tuple[dict[str, str], str]] = {
     column: (_choice_lookup(choices), ", ".join(v for v, _ in choices))
     for column, choices in (("status", Device.Status.choices), ("network", Device.Network.choices))
@@ -507,10 +475,10 @@ class Context:
     manufacturers: dict[str, str]  # manufacturer.lower() → catalog spelling
     # (manufacturer, serial) → {"id", "agency_id", and every WRITABLE_FIELDS value}
     existing: dict[tuple[str, str], dict[str, Any]]
-    # value → (manufacturer, serial, agency id) of the device holding it
-    imei_owner: dict[str, tuple[str, str, int]]
-    iccid_owner: dict[str, tuple[str, str, int]]
-    asset_tag_owner: dict[str, tuple[str, str, int]]  # within the agency
+    # value → the device holding it
+    imei_owner: dict[str, rules.Holder]
+    iccid_owner: dict[str, rules.Holder]
+    asset_tag_owner: dict[str, rules.Holder]  # within the agency
 
 
 @dataclass(slots=True)
@@ -550,179 +518,219 @@ def validate_rows(parsed: ParsedFile, context: Context) -> ImportPlan:
     return plan
 
 
+@dataclass(slots=True)
+class _RowCheck:
+    """One row under check: the device it names, the values it would set, its errors so far."""
+
+    row: int
+    raw: dict[str, str]
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+    serial: str = ""
+    manufacturer: str | None = None  # the catalog's spelling
+    entry: CatalogEntry | None = None
+    this_device: tuple[str, str] | None = None  # (manufacturer, serial)
+    current: dict[str, Any] | None = None  # the agency's device this row updates
+
+    def bad(self, column: str, message: str) -> None:
+        self.errors.append(RowError(self.row, column, message))
+
+    def violated(self, violation: rules.Violation | None) -> None:
+        if violation is not None:
+            self.errors.append(RowError(self.row, violation.field, violation.message))
+
+
 def _validate_row(
     row: int, raw: dict[str, str], present: frozenset[str], context: Context, seen: _Seen
 ) -> tuple[RowChange | None, list[RowError]]:
-    errors: list[RowError] = []
+    """One row through every check; every problem of the row is reported, not the first."""
+    check = _RowCheck(row, raw)
+    _check_control_characters(check)
+    if check.errors:
+        return None, check.errors
+    _check_catalog(check, context)
+    _check_identity(check, context, seen)
+    _check_text(check, present)
+    _check_identifiers(check, present, context, seen)
+    _check_choices(check)
+    if check.errors or check.manufacturer is None or check.entry is None:
+        return None, check.errors
+    change = _diff(row, check.manufacturer, check.serial, check.current, check.values)
+    errors = _lifecycle_errors(row, check.entry, check.current, change)
+    return (None, errors) if errors else (change, [])
 
-    def bad(column: str, message: str) -> None:
-        errors.append(RowError(row, column, message))
 
-    for column, text in raw.items():
+def _check_control_characters(check: _RowCheck) -> None:
+    for column, text in check.raw.items():
         if (_CONTROL_IN_NOTES if column == "notes" else _CONTROL).search(text):
-            bad(column, f"{column} contains control characters; remove them.")
-    if errors:
-        return None, errors
+            check.bad(column, f"{column} contains control characters; remove them.")
 
-    # Identity: serial within a catalog manufacturer, and the catalog model.
-    values: dict[str, Any] = {}
-    serial = raw.get("serial", "")
+
+def _check_catalog(check: _RowCheck, context: Context) -> None:
+    """Serial, and a manufacturer and model the catalog lists."""
+    raw = check.raw
+    check.serial = serial = raw.get("serial", "")
     manufacturer_raw = raw.get("manufacturer", "")
     model_raw = raw.get("model", "")
     if not serial:
-        bad("serial", "Serial is required.")
+        check.bad("serial", "Serial is required.")
     elif len(serial) > MAX_LENGTHS["serial"]:
-        bad("serial", f"Serial is longer than {MAX_LENGTHS['serial']} characters.")
-    manufacturer = context.manufacturers.get(manufacturer_raw.lower())
-    entry: CatalogEntry | None = None
+        check.bad("serial", f"Serial is longer than {MAX_LENGTHS['serial']} characters.")
+    check.manufacturer = manufacturer = context.manufacturers.get(manufacturer_raw.lower())
     if not manufacturer_raw:
-        bad("manufacturer", "Manufacturer is required.")
+        check.bad("manufacturer", "Manufacturer is required.")
     elif manufacturer is None:
-        bad(
+        check.bad(
             "manufacturer",
             f"No manufacturer '{manufacturer_raw}' in the catalog; add its models to the "
             "catalog first or correct the spelling.",
         )
     if not model_raw:
-        bad("model", "Model is required.")
+        check.bad("model", "Model is required.")
     elif manufacturer is not None:
-        entry = context.catalog.get((manufacturer.lower(), model_raw.lower()))
+        check.entry = entry = context.catalog.get((manufacturer.lower(), model_raw.lower()))
         if entry is None:
-            known = sorted(e.name for k, e in context.catalog.items() if k[0] == manufacturer.lower())
-            bad(
+            known = sorted(
+                e.name for k, e in context.catalog.items() if k[0] == manufacturer.lower()
+            )
+            check.bad(
                 "model",
                 f"Unknown model '{model_raw}' by {manufacturer}; the catalog has: "
                 f"{', '.join(known[:12])}{'…' if len(known) > 12 else ''}.",
             )
         else:
-            values["model_id"] = entry.id
+            check.values["model_id"] = entry.id
 
-    this_device: tuple[str, str] | None = None
-    current: dict[str, Any] | None = None
-    if serial and manufacturer:
-        this_device = (manufacturer, serial)
-        current = context.existing.get(this_device)
-        if this_device in seen.devices:
-            bad(
-                "serial",
-                f"Serial {serial} by {manufacturer} appears again (first on row "
-                f"{seen.devices[this_device]}); keep one row per device.",
-            )
-        else:
-            seen.devices[this_device] = row
-        if current is not None and current["agency_id"] != context.agency_id:
-            bad(
-                "serial",
-                f"Serial {serial} by {manufacturer} is registered to another agency; "
-                "ask state staff to transfer it, or correct the serial.",
-            )
-            current = None
 
-    # Attributes: only the columns the file has; a blank text cell clears the value.
+def _check_identity(check: _RowCheck, context: Context, seen: _Seen) -> None:
+    """The device a row names: one row per device, and never another agency's device."""
+    serial, manufacturer = check.serial, check.manufacturer
+    if not (serial and manufacturer):
+        return
+    check.this_device = this_device = (manufacturer, serial)
+    current = context.existing.get(this_device)
+    if this_device in seen.devices:
+        check.bad(
+            "serial",
+            f"Serial {serial} by {manufacturer} appears again (first on row "
+            f"{seen.devices[this_device]}); keep one row per device.",
+        )
+    else:
+        seen.devices[this_device] = check.row
+    if current is not None and current["agency_id"] != context.agency_id:
+        holder = rules.Holder(manufacturer, serial, current["agency_id"])
+        check.violated(
+            rules.serial_violation(
+                serial=serial, manufacturer=manufacturer, holder=holder, agency_id=context.agency_id
+            )
+        )
+        current = None
+    check.current = current
+
+
+def _check_text(check: _RowCheck, present: frozenset[str]) -> None:
+    # Only the columns the file has; a blank text cell clears the value.
     for column, attr in TEXT_FIELDS.items():
         if column in present:
-            text = raw.get(column, "")
+            text = check.raw.get(column, "")
             if len(text) > MAX_LENGTHS[column]:
-                bad(column, f"{column} is longer than {MAX_LENGTHS[column]} characters.")
-            values[attr] = text
-    for column, label, check, firsts, owners in (
-        ("imei", "IMEI", check_imei, seen.imei, context.imei_owner),
-        ("iccid", "ICCID", check_iccid, seen.iccid, context.iccid_owner),
+                check.bad(column, f"{column} is longer than {MAX_LENGTHS[column]} characters.")
+            check.values[attr] = text
+
+
+def _check_identifiers(
+    check: _RowCheck, present: frozenset[str], context: Context, seen: _Seen
+) -> None:
+    """IMEI and ICCID (normalised to digits) and asset tag: well formed and not taken."""
+    for column, normalise, firsts, owners in (
+        ("imei", rules.normalise_imei, seen.imei, context.imei_owner),
+        ("iccid", rules.normalise_iccid, seen.iccid, context.iccid_owner),
     ):
         if column not in present:
             continue
-        value = raw.get(column, "")
+        value = check.raw.get(column, "")
         if value:
-            value, message = check(value)
-            if message:
-                bad(column, message)
+            value, violation = normalise(value)
+            if violation is not None:
+                check.violated(violation)
             else:
-                _check_unique(bad, column, label, value, row, firsts, owners, this_device, context.agency_id)
-        values[column] = value
-    if values.get("asset_tag"):
+                _check_unique(check, column, value, firsts, owners, context.agency_id)
+        check.values[column] = value
+    asset_tag = check.values.get("asset_tag")
+    if asset_tag:
         _check_unique(
-            bad, "asset_tag", "Asset tag", values["asset_tag"], row, seen.asset_tag,
-            context.asset_tag_owner, this_device, context.agency_id,
+            check,
+            "asset_tag",
+            asset_tag,
+            seen.asset_tag,
+            context.asset_tag_owner,
+            context.agency_id,
         )
+
+
+def _check_unique(
+    check: _RowCheck,
+    column: str,
+    value: str,
+    seen_rows: dict[str, int],
+    owners: dict[str, rules.Holder],
+    agency_id: int,
+) -> None:
+    if value in seen_rows:
+        check.bad(
+            column,
+            f"{rules.LABELS[column]} {value} appears again (first on row {seen_rows[value]}).",
+        )
+    else:
+        seen_rows[value] = check.row
+    holder = owners.get(value)
+    if holder is not None and holder[:2] != check.this_device:
+        check.violated(rules.taken_violation(column, value, holder, agency_id=agency_id))
+
+
+def _check_choices(check: _RowCheck) -> None:
+    """Status and network by value or label; yes/no columns. A blank cell leaves the value alone."""
+    raw = check.raw
     for column, (lookup, allowed) in CHOICES.items():
         text = raw.get(column, "")
         if text:
             choice = _choice(text, lookup)
             if choice is None:
-                bad(column, f"Unknown {column} '{text}'; use one of: {allowed}.")
+                check.bad(column, f"Unknown {column} '{text}'; use one of: {allowed}.")
             else:
-                values[column] = choice
+                check.values[column] = choice
     for column, attr in BOOL_FIELDS.items():
         text = raw.get(column, "")
         if text:
             flag = _bool(text)
             if flag is None:
-                bad(column, f"'{text}' is not yes or no; use yes/no, true/false or 1/0.")
+                check.bad(column, f"'{text}' is not yes or no; use yes/no, true/false or 1/0.")
             else:
-                values[attr] = flag
-
-    if errors or manufacturer is None or entry is None:
-        return None, errors
-    change = _diff(row, manufacturer, serial, current, values)
-    errors = _lifecycle_errors(row, entry, current, change)
-    return (None, errors) if errors else (change, [])
+                check.values[attr] = flag
 
 
 def _lifecycle_errors(
     row: int, entry: CatalogEntry, current: dict[str, Any] | None, change: RowChange
 ) -> list[RowError]:
-    """The rules the single-device API also applies, checked on the device as it would end up."""
-    errors: list[RowError] = []
+    """The rules checked on the device as it would end up: cellular identity and status."""
     final = {**(current or {}), **change.values}
-    if not entry.is_cellular:
-        for column in ("imei", "iccid"):
-            if final.get(column):
-                errors.append(RowError(
-                    row, column,
-                    f"{entry.manufacturer} {entry.name} is not a cellular model, so it has no "
-                    f"{column.upper()}; leave the cell empty or correct the model.",
-                ))
-        if final.get("network", NONE_NETWORK) != NONE_NETWORK:
-            errors.append(RowError(
-                row, "network",
-                f"{entry.manufacturer} {entry.name} is not a cellular model: its network must be 'none'.",
-            ))
-    if (
-        current is not None
-        and current["status"] == RETIRED
-        and change.values.get("status", RETIRED) != RETIRED
-    ):
-        errors.append(RowError(
-            row, "status",
-            f"Device {change.serial} is retired; a retired device does not return to service. "
-            "Register the replacement under its own serial.",
-        ))
-    return errors
-
-
-def _check_unique(
-    bad: Any,
-    column: str,
-    label: str,
-    value: str,
-    row: int,
-    seen_rows: dict[str, int],
-    owners: dict[str, tuple[str, str, int]],
-    this_device: tuple[str, str] | None,
-    agency_id: int,
-) -> None:
-    if value in seen_rows:
-        bad(column, f"{label} {value} appears again (first on row {seen_rows[value]}).")
-    else:
-        seen_rows[value] = row
-    owner = owners.get(value)
-    if owner is None or owner[:2] == this_device:
-        return
-    if owner[2] == agency_id:
-        bad(column, f"{label} {value} already belongs to device {owner[1]} by {owner[0]}.")
-    else:
-        # Another agency's device is not named: its serial is not this agency's business.
-        bad(column, f"{label} {value} already belongs to a device of another agency.")
+    violations: list[rules.Violation | None] = list(
+        rules.cellular_violations(
+            model_label=f"{entry.manufacturer} {entry.name}",
+            is_cellular=entry.is_cellular,
+            imei=final.get("imei", ""),
+            iccid=final.get("iccid", ""),
+            network=final.get("network", rules.NONE_NETWORK),
+        )
+    )
+    if current is not None and "status" in change.values:
+        # An update carries only the fields that change, so this is a real move.
+        violations.append(
+            rules.status_change_violation(
+                serial=change.serial, current=current["status"], new=change.values["status"]
+            )
+        )
+    return [RowError(row, v.field, v.message) for v in violations if v is not None]
 
 
 def _diff(
@@ -734,8 +742,8 @@ def _diff(
             "asset_tag": "",
             "imei": "",
             "iccid": "",
-            "status": IN_STOCK,
-            "network": NONE_NETWORK,
+            "status": rules.IN_STOCK,
+            "network": rules.NONE_NETWORK,
             "assigned_unit": "",
             "assigned_officer": "",
             "firmware_version": "",
@@ -772,7 +780,9 @@ def load_context(parsed: ParsedFile, agency: Agency) -> Context:
     manufacturers: dict[str, str] = {}
     rows = DeviceModel.objects.values_list("id", "manufacturer", "name", "is_cellular")
     for pk, manufacturer, name, is_cellular in rows:
-        catalog[(manufacturer.lower(), name.lower())] = CatalogEntry(pk, manufacturer, name, is_cellular)
+        catalog[(manufacturer.lower(), name.lower())] = CatalogEntry(
+            pk, manufacturer, name, is_cellular
+        )
         manufacturers.setdefault(manufacturer.lower(), manufacturer)
 
     def column_values(column: str, check: Any = None) -> list[str]:
@@ -791,15 +801,21 @@ def load_context(parsed: ParsedFile, agency: Agency) -> Context:
         )
         for row in rows:
             existing[(row["manufacturer"], row["serial"])] = row
-    owners: dict[str, dict[str, tuple[str, str, int]]] = {"imei": {}, "iccid": {}, "asset_tag": {}}
-    for column, check in (("imei", check_imei), ("iccid", check_iccid), ("asset_tag", None)):
-        devices = Device.objects.filter(agency=agency) if column == "asset_tag" else Device.objects.all()
+    owners: dict[str, dict[str, rules.Holder]] = {"imei": {}, "iccid": {}, "asset_tag": {}}
+    for column, check in (
+        ("imei", rules.normalise_imei),
+        ("iccid", rules.normalise_iccid),
+        ("asset_tag", None),
+    ):
+        devices = (
+            Device.objects.filter(agency=agency) if column == "asset_tag" else Device.objects.all()
+        )
         for chunk in _chunks(column_values(column, check), size):
             rows = devices.filter(**{f"{column}__in": chunk}).values_list(
                 column, "manufacturer", "serial", "agency_id"
             )
             for value, manufacturer, serial, agency_id in rows:
-                owners[column][value] = (manufacturer, serial, agency_id)
+                owners[column][value] = rules.Holder(manufacturer, serial, agency_id)
     return Context(
         agency_id=agency.pk,
         catalog=catalog,
@@ -904,13 +920,19 @@ def _write(plan: ImportPlan, *, agency: Agency, actor: User | None, now: datetim
     _insert(Device, new_devices)
     if new_devices and new_devices[0].pk is None:
         # COPY returns no ids: every device of this import carries its created_at.
-        rows = Device.objects.filter(agency_id=agency.pk, created_at=now).values_list("manufacturer", "serial", "id")
+        rows = Device.objects.filter(agency_id=agency.pk, created_at=now).values_list(
+            "manufacturer", "serial", "id"
+        )
         ids = {(manufacturer, serial): pk for manufacturer, serial, pk in rows}
         for device in new_devices:
             device.pk = ids[(device.manufacturer, device.serial)]
     history.extend(
         DeviceStatusChange(
-            device_id=device.pk, from_status="", to_status=device.status, changed_at=now, changed_by_id=actor_id
+            device_id=device.pk,
+            from_status="",
+            to_status=device.status,
+            changed_at=now,
+            changed_by_id=actor_id,
         )
         for device in new_devices
     )
@@ -949,15 +971,26 @@ def _insert(model: type[Model], objects: list[Model]) -> None:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
         for obj in objects:
-            copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
+            copy.write_row(
+                [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+            )
 
 
 def _audit_after(plan: ImportPlan) -> dict[str, Any]:
     changes = [
-        {"row": c.row, "serial": c.serial, "manufacturer": c.manufacturer, "action": c.action,
-         "before": c.before or None, "after": c.values}
+        {
+            "row": c.row,
+            "serial": c.serial,
+            "manufacturer": c.manufacturer,
+            "action": c.action,
+            "before": c.before or None,
+            "after": c.values,
+        }
         for c in plan.changes
         if c.action != "unchanged"
     ]
@@ -988,8 +1021,13 @@ def plan_to_dict(plan: ImportPlan, *, changes_limit: int = 0) -> dict[str, Any]:
         "notes": plan.notes,
         "errors": [e.as_dict() for e in plan.errors],
         "changes": [
-            {"row": c.row, "serial": c.serial, "manufacturer": c.manufacturer, "action": c.action,
-             "changed": [COLUMN_FOR_ATTR[f] for f in WRITABLE_FIELDS if f in c.before]}
+            {
+                "row": c.row,
+                "serial": c.serial,
+                "manufacturer": c.manufacturer,
+                "action": c.action,
+                "changed": [COLUMN_FOR_ATTR[f] for f in WRITABLE_FIELDS if f in c.before],
+            }
             for c in plan.changes
             if c.action != "unchanged"
         ][:changes_limit],

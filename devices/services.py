@@ -2,9 +2,10 @@
 
 Every function here is keyword-only, runs in one transaction and writes exactly one audit
 record (`devices.audit.record`) in that transaction, with the object's state before and
-after. Who may call what is decided by the caller through `devices.scoping`; these
-functions hold the rules that do not depend on who asks (identifier checks, uniqueness,
-lifecycle). Errors are `config.errors` exceptions naming the field to fix.
+after. Who may call what is decided by the caller through `devices.scoping`; the rules
+that do not depend on who asks (identifiers, uniqueness, lifecycle) live in `devices.rules`,
+shared with the bulk import, and are applied here. Errors are `config.errors` exceptions
+naming the field to fix.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
-from devices import audit
+from devices import audit, rules
 from devices.auth import issue_token
 from devices.credentials import assign_new_secret
 from devices.models import (
@@ -34,52 +35,6 @@ from devices.models import (
     Gateway,
     User,
 )
-
-# --- identifiers -----------------------------------------------------------------------
-
-
-def luhn_is_valid(digits: str) -> bool:
-    """True when the last digit of ``digits`` is the Luhn check digit of the others."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def clean_imei(value: str) -> str:
-    """An IMEI is 15 digits whose last is a Luhn check digit; blank means none."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    if not value.isdigit() or len(value) != 15:
-        raise InvalidInput(f"IMEI {value!r} must be exactly 15 digits.", field="imei")
-    if not luhn_is_valid(value):
-        raise InvalidInput(
-            f"IMEI {value} fails its check digit: check for a mistyped digit.", field="imei"
-        )
-    return value
-
-
-def clean_iccid(value: str) -> str:
-    """An ICCID (SIM number) is 19 or 20 digits ending in a Luhn check digit; blank means none."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    if not value.isdigit() or len(value) not in (19, 20):
-        raise InvalidInput(f"ICCID {value!r} must be 19 or 20 digits.", field="iccid")
-    if not luhn_is_valid(value):
-        raise InvalidInput(
-            f"ICCID {value} fails its check digit: check for a mistyped digit.", field="iccid"
-        )
-    return value
-
 
 # --- devices ---------------------------------------------------------------------------
 
@@ -99,35 +54,52 @@ _DEVICE_FIELDS = {
 }
 
 
+def _raise(violation: rules.Violation) -> NoReturn:
+    error = Conflict if violation.is_conflict else InvalidInput
+    raise error(violation.message, field=violation.field)
+
+
+def _holder(devices: QuerySet[Device], **lookup: Any) -> rules.Holder | None:
+    row = devices.filter(**lookup).values_list("manufacturer", "serial", "agency_id").first()
+    return rules.Holder(*row) if row is not None else None
+
+
 def _check_device(device: Device) -> None:
-    """The rules a device must meet before it is saved, each reported on its own field."""
-    device.imei = clean_imei(device.imei)
-    device.iccid = clean_iccid(device.iccid)
+    """Apply `devices.rules` to a device about to be saved; the first violation is raised.
+
+    Normalises its IMEI and ICCID to digits in place. Reads only.
+    """
+    device.imei, imei_problem = rules.normalise_imei(device.imei)
+    device.iccid, iccid_problem = rules.normalise_iccid(device.iccid)
     model = device.model
-    if not model.is_cellular:
-        for field in ("imei", "iccid"):
-            if getattr(device, field):
-                raise InvalidInput(
-                    f"{model} is not a cellular model, so it has no {field.upper()}.", field=field
-                )
-        if device.network != Device.Network.NONE:
-            raise InvalidInput(
-                f"{model} is not a cellular model: its network must be 'none'.", field="network"
-            )
+    for violation in (
+        imei_problem,
+        iccid_problem,
+        *rules.cellular_violations(
+            model_label=str(model),
+            is_cellular=model.is_cellular,
+            imei=device.imei,
+            iccid=device.iccid,
+            network=device.network,
+        ),
+    ):
+        if violation is not None:
+            _raise(violation)
     others = Device.objects.exclude(pk=device.pk) if device.pk else Device.objects.all()
-    if others.filter(manufacturer=model.manufacturer, serial=device.serial).exists():
-        raise Conflict(
-            f"Serial {device.serial} is already registered for a {model.manufacturer} device.",
-            field="serial",
-        )
-    if device.asset_tag and others.filter(agency_id=device.agency_id, asset_tag=device.asset_tag).exists():
-        raise Conflict(
-            f"Asset tag {device.asset_tag} is already used in {device.agency}.", field="asset_tag"
-        )
-    if device.imei and others.filter(imei=device.imei).exists():
-        raise Conflict(f"IMEI {device.imei} is already registered to another device.", field="imei")
-    if device.iccid and others.filter(iccid=device.iccid).exists():
-        raise Conflict(f"ICCID {device.iccid} is already registered to another device.", field="iccid")
+    agency_id = device.agency_id
+    found = rules.serial_violation(
+        serial=device.serial,
+        manufacturer=model.manufacturer,
+        agency_id=agency_id,
+        holder=_holder(others, manufacturer=model.manufacturer, serial=device.serial),
+    )
+    for field, scope in (("asset_tag", {"agency_id": agency_id}), ("imei", {}), ("iccid", {})):
+        value = getattr(device, field)
+        if found is None and value:
+            holder = _holder(others, **scope, **{field: value})
+            found = rules.taken_violation(field, value, holder, agency_id=agency_id)
+    if found is not None:
+        _raise(found)
 
 
 def _save(obj: Any) -> None:
@@ -160,7 +132,12 @@ def register_device(
         raise TypeError(f"unknown device fields: {sorted(unknown)}")
     now = timezone.now()
     device = Device(
-        agency=agency, model=model, serial=serial.strip(), status=status, status_changed_at=now, **fields
+        agency=agency,
+        model=model,
+        serial=serial.strip(),
+        status=status,
+        status_changed_at=now,
+        **fields,
     )
     with transaction.atomic():
         _check_device(device)
@@ -169,8 +146,11 @@ def register_device(
             device=device, from_status="", to_status=status, changed_at=now, changed_by=_user(actor)
         )
         audit.record(
-            actor=actor, action=AuditRecord.Action.CREATE, obj=device,
-            after=audit.snapshot(device), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.CREATE,
+            obj=device,
+            after=audit.snapshot(device),
+            remote_addr=remote_addr,
         )
     return device
 
@@ -179,13 +159,17 @@ def _apply_status(device: Device, status: str, actor: User | None, now: dt.datet
     """Move a device to ``status``, keeping the history. Retired is final."""
     if status == device.status:
         return
-    if device.status == Device.Status.RETIRED:
-        raise Conflict(
-            f"Device {device.serial} is retired; a retired device does not return to service.",
-            field="status",
-        )
+    violation = rules.status_change_violation(
+        serial=device.serial, current=device.status, new=status
+    )
+    if violation is not None:
+        _raise(violation)
     DeviceStatusChange.objects.create(
-        device=device, from_status=device.status, to_status=status, changed_at=now, changed_by=_user(actor)
+        device=device,
+        from_status=device.status,
+        to_status=status,
+        changed_at=now,
+        changed_by=_user(actor),
     )
     device.status = status
     device.status_changed_at = now
@@ -207,7 +191,9 @@ def update_device(
         raise TypeError(f"unknown device fields: {sorted(unknown)}")
     now = timezone.now()
     with transaction.atomic():
-        device = Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
+        device = (
+            Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
+        )
         before = audit.snapshot(device)
         for field, value in changes.items():
             if field != "status":
@@ -217,8 +203,12 @@ def update_device(
             _apply_status(device, changes["status"], actor, now)
         _save(device)
         audit.record(
-            actor=actor, action=AuditRecord.Action.UPDATE, obj=device,
-            before=before, after=audit.snapshot(device), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.UPDATE,
+            obj=device,
+            before=before,
+            after=audit.snapshot(device),
+            remote_addr=remote_addr,
         )
     return device
 
@@ -234,13 +224,20 @@ def change_device_status(
     """Move a device through its lifecycle (deployed, in repair, lost, …), kept in its history."""
     now = timezone.now()
     with transaction.atomic():
-        device = Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
+        device = (
+            Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
+        )
         before = audit.snapshot(device)
         _apply_status(device, status, actor, now)
         _save(device)
         audit.record(
-            actor=actor, action=AuditRecord.Action.UPDATE, obj=device, before=before,
-            after=audit.snapshot(device), message=note, remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.UPDATE,
+            obj=device,
+            before=before,
+            after=audit.snapshot(device),
+            message=note,
+            remote_addr=remote_addr,
         )
     return device
 
@@ -249,11 +246,15 @@ def retire_device(
     *, actor: User | None, device: Device, note: str = "", remote_addr: str | None = None
 ) -> Device:
     """Retire a device for good: it stays in the inventory and its history, out of service."""
-    if device.status == Device.Status.RETIRED:
-        raise Conflict(f"Device {device.serial} is already retired.", field="status")
+    violation = rules.retirement_violation(serial=device.serial, current=device.status)
+    if violation is not None:
+        _raise(violation)
     return change_device_status(
-        actor=actor, device=device, status=Device.Status.RETIRED,
-        note=note or "retired", remote_addr=remote_addr,
+        actor=actor,
+        device=device,
+        status=Device.Status.RETIRED,
+        note=note or "retired",
+        remote_addr=remote_addr,
     )
 
 
@@ -264,18 +265,25 @@ def delete_device(*, actor: User | None, device: Device, remote_addr: str | None
     instead, so the lifecycle and readiness history stay true.
     """
     with transaction.atomic():
-        device = Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
-        has_history = device.status_changes.count() > 1
+        device = (
+            Device.objects.select_for_update().select_related("agency", "model").get(pk=device.pk)
+        )
         # Telemetry hangs its readings on the device; their presence alone is enough here.
         readings = getattr(device, "readings", None)
-        has_telemetry = readings is not None and readings.exists()
-        if device.status != Device.Status.IN_STOCK or has_history or has_telemetry:
-            raise Conflict(
-                f"Device {device.serial} has a lifecycle or telemetry history; retire it instead of deleting it."
-            )
+        violation = rules.deletion_violation(
+            serial=device.serial,
+            status=device.status,
+            has_history=device.status_changes.count() > 1,
+            has_telemetry=readings is not None and readings.exists(),
+        )
+        if violation is not None:
+            _raise(violation)
         before = audit.snapshot(device)
         audit.record(
-            actor=actor, action=AuditRecord.Action.DELETE, obj=device, before=before,
+            actor=actor,
+            action=AuditRecord.Action.DELETE,
+            obj=device,
+            before=before,
             remote_addr=remote_addr,
         )
         device.delete()
@@ -296,7 +304,8 @@ def _record_firstnet_change(agency: Agency, status: str, changed_on: dt.date, no
 def _check_firstnet_date(changed_on: dt.date, since: dt.date | None) -> None:
     if changed_on > timezone.localdate():
         raise InvalidInput(
-            "The FirstNet status change date cannot be in the future.", field="firstnet_status_changed_on"
+            "The FirstNet status change date cannot be in the future.",
+            field="firstnet_status_changed_on",
         )
     if since is not None and changed_on < since:
         raise InvalidInput(
@@ -324,15 +333,24 @@ def create_agency(
     if Agency.objects.filter(slug=slug).exists():
         raise Conflict(f"An agency with the slug {slug!r} already exists.", field="slug")
     agency = Agency(
-        slug=slug, name=name, kind=kind, cabinet=cabinet, county=county, ori=ori,
-        firstnet_status=firstnet_status, firstnet_status_changed_on=changed_on,
+        slug=slug,
+        name=name,
+        kind=kind,
+        cabinet=cabinet,
+        county=county,
+        ori=ori,
+        firstnet_status=firstnet_status,
+        firstnet_status_changed_on=changed_on,
     )
     with transaction.atomic():
         _save(agency)
         _record_firstnet_change(agency, firstnet_status, changed_on, "initial status")
         audit.record(
-            actor=actor, action=AuditRecord.Action.CREATE, obj=agency,
-            after=audit.snapshot(agency), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.CREATE,
+            obj=agency,
+            after=audit.snapshot(agency),
+            remote_addr=remote_addr,
         )
     return agency
 
@@ -364,8 +382,13 @@ def update_agency(
             _record_firstnet_change(agency, firstnet_status, changed_on, firstnet_note)
         _save(agency)
         audit.record(
-            actor=actor, action=AuditRecord.Action.UPDATE, obj=agency, before=before,
-            after=audit.snapshot(agency), message=firstnet_note, remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.UPDATE,
+            obj=agency,
+            before=before,
+            after=audit.snapshot(agency),
+            message=firstnet_note,
+            remote_addr=remote_addr,
         )
     return agency
 
@@ -390,7 +413,9 @@ _MODEL_FIELDS = {
 def _check_model(model: DeviceModel) -> None:
     others = DeviceModel.objects.exclude(pk=model.pk) if model.pk else DeviceModel.objects.all()
     if others.filter(manufacturer=model.manufacturer, name=model.name).exists():
-        raise Conflict(f"The catalog already lists {model.manufacturer} {model.name}.", field="name")
+        raise Conflict(
+            f"The catalog already lists {model.manufacturer} {model.name}.", field="name"
+        )
     model.unit_cost = Decimal(str(model.unit_cost)).quantize(Decimal("0.01"))
 
 
@@ -406,8 +431,11 @@ def create_device_model(
         _check_model(model)
         _save(model)
         audit.record(
-            actor=actor, action=AuditRecord.Action.CREATE, obj=model,
-            after=audit.snapshot(model), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.CREATE,
+            obj=model,
+            after=audit.snapshot(model),
+            remote_addr=remote_addr,
         )
     return model
 
@@ -441,7 +469,9 @@ def update_device_model(
             )
         if model.manufacturer != old_manufacturer:
             serials = model.devices.values("serial")
-            clash = Device.objects.filter(manufacturer=model.manufacturer, serial__in=serials).first()
+            clash = Device.objects.filter(
+                manufacturer=model.manufacturer, serial__in=serials
+            ).first()
             if clash is not None:
                 raise Conflict(
                     f"Serial {clash.serial} already exists for {model.manufacturer}; "
@@ -453,20 +483,29 @@ def update_device_model(
             # Device.manufacturer is a copy that makes "serial unique per manufacturer" a constraint.
             Device.objects.filter(model=model).update(manufacturer=model.manufacturer)
         audit.record(
-            actor=actor, action=AuditRecord.Action.UPDATE, obj=model, before=before,
-            after=audit.snapshot(model), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.UPDATE,
+            obj=model,
+            before=before,
+            after=audit.snapshot(model),
+            remote_addr=remote_addr,
         )
     return model
 
 
-def delete_device_model(*, actor: User | None, model: DeviceModel, remote_addr: str | None = None) -> None:
+def delete_device_model(
+    *, actor: User | None, model: DeviceModel, remote_addr: str | None = None
+) -> None:
     """Remove a catalog entry that no device uses."""
     with transaction.atomic():
         if model.devices.exists():
             raise Conflict(f"{model} is used by devices; it cannot be deleted.")
         audit.record(
-            actor=actor, action=AuditRecord.Action.DELETE, obj=model,
-            before=audit.snapshot(model), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.DELETE,
+            obj=model,
+            before=audit.snapshot(model),
+            remote_addr=remote_addr,
         )
         model.delete()
 
@@ -491,8 +530,11 @@ def create_gateway(
     with transaction.atomic():
         _save(gateway)
         audit.record(
-            actor=actor, action=AuditRecord.Action.CREATE, obj=gateway,
-            after=audit.snapshot(gateway), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.CREATE,
+            obj=gateway,
+            after=audit.snapshot(gateway),
+            remote_addr=remote_addr,
         )
     return gateway, secret
 
@@ -515,8 +557,12 @@ def update_gateway(
             setattr(gateway, field, value)
         _save(gateway)
         audit.record(
-            actor=actor, action=AuditRecord.Action.UPDATE, obj=gateway, before=before,
-            after=audit.snapshot(gateway), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.UPDATE,
+            obj=gateway,
+            before=before,
+            after=audit.snapshot(gateway),
+            remote_addr=remote_addr,
         )
     return gateway
 
@@ -530,8 +576,11 @@ def rotate_gateway_credential(
         secret = assign_new_secret(gateway)
         _save(gateway)
         audit.record(
-            actor=actor, action=AuditRecord.Action.UPDATE, obj=gateway,
-            message="credential rotated", remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.UPDATE,
+            obj=gateway,
+            message="credential rotated",
+            remote_addr=remote_addr,
         )
     return gateway, secret
 
@@ -540,8 +589,11 @@ def delete_gateway(*, actor: User | None, gateway: Gateway, remote_addr: str | N
     """Delete a gateway. Readings it forwarded stay, without the gateway reference."""
     with transaction.atomic():
         audit.record(
-            actor=actor, action=AuditRecord.Action.DELETE, obj=gateway,
-            before=audit.snapshot(gateway), remote_addr=remote_addr,
+            actor=actor,
+            action=AuditRecord.Action.DELETE,
+            obj=gateway,
+            before=audit.snapshot(gateway),
+            remote_addr=remote_addr,
         )
         gateway.delete()
 
@@ -563,26 +615,39 @@ def create_api_token(
     with transaction.atomic():
         row, token = issue_token(user=user, name=name)
         audit.record(
-            actor=actor, action=AuditRecord.Action.CREATE, obj=row, agency_id=user.agency_id,
+            actor=actor,
+            action=AuditRecord.Action.CREATE,
+            obj=row,
+            agency_id=user.agency_id,
             object_repr=f"{row.prefix}… ({user.get_username()})",
-            after=audit.snapshot(row), remote_addr=remote_addr,
+            after=audit.snapshot(row),
+            remote_addr=remote_addr,
         )
     return row, token
 
 
-def revoke_api_token(*, actor: User | None, token: ApiToken, remote_addr: str | None = None) -> ApiToken:
+def revoke_api_token(
+    *, actor: User | None, token: ApiToken, remote_addr: str | None = None
+) -> ApiToken:
     """Revoke a token: requests with it answer 401 from now on."""
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
         if token.revoked_at is not None:
-            raise Conflict(f"Token {token.prefix}… was already revoked on {token.revoked_at:%Y-%m-%d}.")
+            raise Conflict(
+                f"Token {token.prefix}… was already revoked on {token.revoked_at:%Y-%m-%d}."
+            )
         before = audit.snapshot(token)
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit.record(
-            actor=actor, action=AuditRecord.Action.REVOKE, obj=token, agency_id=token.user.agency_id,
+            actor=actor,
+            action=AuditRecord.Action.REVOKE,
+            obj=token,
+            agency_id=token.user.agency_id,
             object_repr=f"{token.prefix}… ({token.user.get_username()})",
-            before=before, after=audit.snapshot(token), remote_addr=remote_addr,
+            before=before,
+            after=audit.snapshot(token),
+            remote_addr=remote_addr,
         )
     return token
 

@@ -24,7 +24,7 @@ from devices.models import (
     Gateway,
     User,
 )
-from devices.services import luhn_is_valid
+from devices.rules import luhn_is_valid
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from devices import importing
-from devices.importing import ImportRejected, check_iccid, check_imei, import_devices, parse_file
+from devices.importing import ImportRejected, import_devices, parse_file
 from devices.models import AuditRecord, Device, DeviceModel, DeviceStatusChange
+from devices.rules import luhn_check_digit, normalise_iccid, normalise_imei
 from tests.factories import DeviceFactory, DeviceModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +24,12 @@ BAD_CSV = FILES / "devices_bad_rows.csv"
 
 def imei(n: int) -> str:
     body = f"35209900{n:06d}"
-    return body + importing.luhn_check_digit(body)
+    return body + luhn_check_digit(body)
 
 
 def iccid(n: int) -> str:
     body = f"8901410{n:012d}"
-    return body + importing.luhn_check_digit(body)
+    return body + luhn_check_digit(body)
 
 
 @pytest.fixture
@@ -68,15 +68,15 @@ def test_row_numbers_are_the_ones_a_spreadsheet_shows():
 
 
 def test_imei_check_digit_and_spreadsheet_mangling_are_explained():
-    assert check_imei("35-209900-000001-4") == ("352099000000014", None)
-    _, wrong = check_imei("352099000000015")
-    assert "expected 4" in wrong
-    _, mangled = check_imei("3.52099E+14")
-    assert "scientific notation" in mangled
+    assert normalise_imei("35-209900-000001-4") == ("352099000000014", None)
+    _, wrong = normalise_imei("352099000000015")
+    assert "expected 4" in wrong.message
+    _, mangled = normalise_imei("3.52099E+14")
+    assert "scientific notation" in mangled.message
     good = iccid(7)
-    assert check_iccid(good)[1] is None
+    assert normalise_iccid(good)[1] is None
     typo = good[:-1] + str((int(good[-1]) + 1) % 10)
-    assert "check digit" in check_iccid(typo)[1]
+    assert "check digit" in normalise_iccid(typo)[1].message
 
 
 def test_exported_apostrophe_before_a_formula_character_is_removed_on_import():

@@ -25,47 +25,12 @@ from tests.factories import (
     CabinetFactory,
     CellularDeviceModelFactory,
     DeviceModelFactory,
-    luhn_complete,
 )
 
 pytestmark = pytest.mark.django_db
 
 IMEI = "490154203237518"
 ICCID = "89014103211118510720"
-
-
-@pytest.mark.parametrize(
-    ("value", "valid"),
-    [
-        (IMEI, True),
-        ("490154203237519", False),  # last digit mistyped
-        (ICCID, True),
-        ("89014103211118510721", False),
-        (luhn_complete("891004234814455936"), True),  # 19-digit ICCID
-        ("12a4", False),
-        ("", False),
-    ],
-)
-def test_luhn_check_digit(value, valid):
-    assert services.luhn_is_valid(value) is valid
-
-
-@pytest.mark.parametrize(
-    ("imei", "message"),
-    [("49015420323751", "exactly 15 digits"), ("490154203237519", "check digit"), ("49015420323751X", "15 digits")],
-)
-def test_bad_imei_is_rejected_with_the_field_named(imei, message):
-    with pytest.raises(InvalidInput) as exc:
-        services.clean_imei(imei)
-    assert exc.value.field == "imei"
-    assert message in exc.value.message
-
-
-@pytest.mark.parametrize("iccid", ["890141032111185107", "89014103211118510721", "890141032111185107200"])
-def test_bad_iccid_is_rejected_with_the_field_named(iccid):
-    with pytest.raises(InvalidInput) as exc:
-        services.clean_iccid(iccid)
-    assert exc.value.field == "iccid"
 
 
 def test_registering_a_device_keeps_its_first_lifecycle_entry_and_one_audit_record(agency_a, admin_a):
