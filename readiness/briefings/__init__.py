@@ -12,6 +12,8 @@ with; `pptx`, `xlsx` and `pdf` hold one renderer each.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from readiness.briefings.common import (
     FORMATS,
     BriefingData,
@@ -20,9 +22,6 @@ from readiness.briefings.common import (
     WhatIf,
     data_hash,
 )
-from readiness.briefings.pdf import render_pdf
-from readiness.briefings.pptx import render_pptx
-from readiness.briefings.xlsx import render_xlsx
 
 __all__ = [
     "FORMATS",
@@ -32,15 +31,21 @@ __all__ = [
     "WhatIf",
     "data_hash",
     "render_briefing",
-    "render_pdf",
-    "render_pptx",
-    "render_xlsx",
 ]
+
+# Format -> (module, renderer). The modules load on first use: python-pptx, openpyxl and
+# reportlab together take most of a second to import, and every web process imports this
+# package (for FORMATS) while only the export worker renders.
+_RENDERERS: dict[str, tuple[str, str]] = {
+    "pptx": ("readiness.briefings.pptx", "render_pptx"),
+    "xlsx": ("readiness.briefings.xlsx", "render_xlsx"),
+    "pdf": ("readiness.briefings.pdf", "render_pdf"),
+}
 
 
 def render_briefing(data: BriefingData, fmt: str) -> bytes:
     """The briefing as ``fmt`` ("pptx", "xlsx" or "pdf") bytes. Pure: no database, no clock."""
-    renderers = {"pptx": render_pptx, "xlsx": render_xlsx, "pdf": render_pdf}
-    if fmt not in renderers:
-        raise ValueError(f"unknown briefing format {fmt!r}: use one of {', '.join(renderers)}")
-    return renderers[fmt](data)
+    if fmt not in _RENDERERS:
+        raise ValueError(f"unknown briefing format {fmt!r}: use one of {', '.join(_RENDERERS)}")
+    module, name = _RENDERERS[fmt]
+    return getattr(import_module(module), name)(data)

@@ -119,8 +119,10 @@ def _plain(value: Any) -> Any:
     """JSON-safe, stable representation of one value (dates ISO, floats rounded)."""
     if isinstance(value, pd.DataFrame):
         frame = value.copy()
-        return {"columns": [str(c) for c in frame.columns],
-                "rows": [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]}
+        return {
+            "columns": [str(c) for c in frame.columns],
+            "rows": [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)],
+        }
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple):
@@ -155,7 +157,6 @@ def asdict_shallow(obj: Any) -> dict[str, Any]:
         value = getattr(obj, name)
         out[name] = asdict_shallow(value) if hasattr(value, "__dataclass_fields__") else value
     return out
-
 
 
 # ---------------------------------------------------------------------------------------
@@ -200,28 +201,40 @@ def headline_rows(data: BriefingData) -> list[tuple[str, str]]:
     ]
     if h.expectation_label:
         rows.append(("Federal expectation", h.expectation_label))
-        rows.append(("Actual against it",
-                     f"{h.expectation_actual:.1f} of {h.expectation_target:.1f}"
-                     if h.expectation_actual is not None and h.expectation_target is not None else "n/a"))
+        rows.append(
+            (
+                "Actual against it",
+                f"{h.expectation_actual:.1f} of {h.expectation_target:.1f}"
+                if h.expectation_actual is not None and h.expectation_target is not None
+                else "n/a",
+            )
+        )
     return rows
 
 
 def provenance_rows(data: BriefingData) -> list[tuple[str, str]]:
     """What the last page of every format prints: enough to rebuild and verify the briefing."""
-    params = ", ".join(f"{k}={v}" for k, v in sorted(data.parameters.items()) if v not in (None, ""))
+    params = ", ".join(
+        f"{k}={v}" for k, v in sorted(data.parameters.items()) if v not in (None, "")
+    )
     return [
         ("Parameters", params or "(defaults)"),
         ("Versions in effect", "; ".join(data.versions_in_effect) or "none"),
         ("As of", data.as_of.isoformat()),
-        ("Generated at", data.generated_at.isoformat(timespec="seconds") if data.generated_at else "n/a"),
+        (
+            "Generated at",
+            data.generated_at.isoformat(timespec="seconds") if data.generated_at else "n/a",
+        ),
         ("Data hash (SHA-256)", data.data_hash),
     ]
 
 
 def subtitle(data: BriefingData) -> str:
     compare = f", compared with version {data.compare_version}" if data.compare_version else ""
-    return (f"{data.scope_label} · {data.set_name} version {data.version}{compare} · "
-            f"as of {data.as_of.isoformat()}")
+    return (
+        f"{data.scope_label} · {data.set_name} version {data.version}{compare} · "
+        f"as of {data.as_of.isoformat()}"
+    )
 
 
 def change_lines(changes: ChangesSince) -> list[str]:
@@ -236,11 +249,23 @@ def change_lines(changes: ChangesSince) -> list[str]:
         f"{changes.agencies_participating_after}.",
     ]
     for row in changes.requirement_changes.itertuples(index=False):
-        lines.append(f"Requirement set {row.set} version {row.version} ({row.status}, effective "
-                     f"{row.effective}): {row.change}.")
+        lines.append(
+            f"Requirement set {row.set} version {row.version} ({row.status}, effective "
+            f"{row.effective}): {row.change}."
+        )
     for row in changes.participation_changes.itertuples(index=False):
-        lines.append(f"{row.agency}: FirstNet {row.from_status} → {row.to_status} on {row.changed_on}.")
+        lines.append(
+            f"{row.agency}: FirstNet {row.from_status} → {row.to_status} on {row.changed_on}."
+        )
     return lines
+
+
+def top_gaps(requirements: pd.DataFrame, limit: int = 8) -> pd.DataFrame:
+    """The requirements failed most (most failing devices first, then by code)."""
+    if requirements.empty:
+        return requirements
+    failing = requirements[requirements["failed"] > 0]
+    return failing.sort_values(["failed", "code"], ascending=[False, True]).head(limit)
 
 
 def whatif_lines(whatif: WhatIf) -> list[str]:
