@@ -33,10 +33,14 @@ class SnapshotRun:
     participation_rows: int = 0
 
 
-def end_of_day(day: date) -> datetime:
-    """The moment a date's snapshot describes: the end of that day in the site's time zone."""
-    if day >= timezone.localdate():
-        return timezone.now()
+def end_of_day(day: date, *, now: datetime | None = None) -> datetime:
+    """The moment a date's snapshot describes: the end of that day in the site's time zone.
+
+    Today (by ``now``, default the clock) has not ended, so its moment is ``now``.
+    """
+    now = now or timezone.now()
+    if day >= timezone.localdate(now):
+        return now
     return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
 
 
@@ -149,7 +153,7 @@ def compute_snapshots(
     from readiness.results import agency_counts, evaluate_raw, finish_results, versions_in_effect
 
     now = now or timezone.now()
-    at = min(end_of_day(as_of), now)
+    at = min(end_of_day(as_of, now=now), now)
     cache = {} if cache is None else cache
     run = SnapshotRun(date=as_of)
     frames: list[pd.DataFrame] = []
