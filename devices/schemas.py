@@ -56,8 +56,10 @@ SlugText = Annotated[
     StringConstraints(min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$"),
 ]
 Notes = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_printable_multiline)]
-# Digits only; the Luhn check digit is verified by the service, which names the field.
-DigitsText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=22), AfterValidator(_printable)]
+# An IMEI or ICCID as people type it: digits, maybe grouped by spaces or dashes. Length,
+# separators and the Luhn check digit are `devices.rules`, shared with the import; this cap
+# (20 digits and a separator between each pair) only keeps absurd input out.
+DigitsText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_printable)]
 
 
 class Page(Schema):
@@ -246,8 +248,12 @@ class DeviceIn(Schema):
     model_id: int = Field(..., ge=1, le=MAX_ID)
     serial: text(64, min_length=1)  # type: ignore[valid-type]
     asset_tag: text(64) = ""  # type: ignore[valid-type]
-    imei: DigitsText = Field("", description="15 digits with a valid Luhn check digit.")
-    iccid: DigitsText = Field("", description="19 or 20 digits with a valid Luhn check digit.")
+    imei: DigitsText = Field(
+        "", description="15 digits with a valid Luhn check digit; spaces and dashes are dropped."
+    )
+    iccid: DigitsText = Field(
+        "", description="19 or 20 digits with a valid Luhn check digit; spaces and dashes are dropped."
+    )
     status: DeviceStatus = DeviceStatus.IN_STOCK
     assigned_unit: text(100) = ""  # type: ignore[valid-type]
     assigned_officer: text(100) = ""  # type: ignore[valid-type]
