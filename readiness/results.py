@@ -5,7 +5,7 @@
   answers for the past).
 - ``evaluate_fleet(version=, at=)``: today's fleet evaluated by the engine
   (``readiness.frames`` + ``readiness.scoring``), waivers valid at ``at`` applied
-  (``readiness.waivers.apply_waivers``), and each device's readiness: every applicable
+  (``readiness.waiver_rules.apply_waivers``), and each device's readiness: every applicable
   mandatory requirement passes or is waived, and the device is not silent (offline, never
   seen, unreachable).
 - ``agency_counts(fleet)``: per agency and requirement, the counts a snapshot stores.
@@ -31,7 +31,9 @@ from config.errors import InvalidInput, NotFound
 from devices.models import Agency, User
 from readiness.fleet import Evaluation, evaluate_version, requirement_table
 from readiness.models import ReadinessSnapshot, RequirementSet, RequirementSetVersion
-from readiness.waivers import NOT_APPLICABLE, PASS, WAIVED, apply_waivers, waivers_frame
+from readiness.scoping import get_visible_agency, get_visible_device, visible_agency_ids
+from readiness.scoring import device_readiness
+from readiness.waiver_rules import NOT_APPLICABLE, PASS, WAIVED, apply_waivers, waivers_frame
 
 GROUPINGS = ("agency", "cabinet", "county", "state")
 COUNT_COLUMNS = [
@@ -117,8 +119,6 @@ def evaluate_raw(
 
 def finish_results(evaluation: Evaluation, *, waivers_at: datetime, agency_ids: list[int] | None = None) -> FleetResults:
     """Apply the waivers that count at ``waivers_at`` and decide each device's readiness."""
-    from readiness.scoring import device_readiness
-
     version = evaluation.version
     results = apply_waivers(
         evaluation.results,
@@ -283,8 +283,6 @@ def scores(
     honours what applied then). A past date reads the latest snapshot on or before it.
     ``user`` None means every agency (operator tools such as ``readiness_report``).
     """
-    from readiness.scoping import visible_agency_ids
-
     if group_by not in GROUPINGS:
         raise InvalidInput(f"group_by must be one of {', '.join(GROUPINGS)}", field="group_by")
     now = now or timezone.now()
@@ -334,8 +332,6 @@ def upcoming_versions(*, after: date, until: date) -> list[RequirementSetVersion
 
 def device_results(*, user: User, device_id: int, set_code: str, version: str | None = None) -> dict:
     """One device's result for every requirement of a version (404 if not visible)."""
-    from readiness.scoping import get_visible_device
-
     device = get_visible_device(user, device_id)
     ver = resolve_version(set_code, version=version)
     fleet = evaluate_fleet(version=ver, device_ids=[device.pk], agency_ids=[device.agency_id])
@@ -364,8 +360,6 @@ def device_results(*, user: User, device_id: int, set_code: str, version: str | 
 
 def failing_devices(*, user: User, slug: str, set_code: str, version: str | None = None) -> dict:
     """An agency's devices that are not ready, each with why (404 if not visible)."""
-    from readiness.scoping import get_visible_agency
-
     agency = get_visible_agency(user, slug)
     ver = resolve_version(set_code, version=version)
     fleet = evaluate_fleet(version=ver, agency_ids=[agency.pk])

@@ -8,7 +8,7 @@ Nothing here touches the ORM; ``now`` is always a parameter. The three steps:
    reason in words, e.g. "firmware 3.1.0 is below 3.2.1"; "" for a pass). Rows come in
    blocks, one per requirement in the order given, each block in the fleet's row order;
    ``aggregate`` takes a fast path when that layout is intact and a slower exact one when not.
-2. Between the two, a caller may turn ``fail`` into ``waived`` (``readiness.waivers``).
+2. Between the two, a caller may turn ``fail`` into ``waived`` (``readiness.waiver_rules``).
 3. ``aggregate(results, fleet, requirements, now=..., by=...)`` -> per group (agency,
    cabinet, county or the whole state): devices, ready devices, the weighted score, result
    counts and telemetry coverage. ``device_readiness`` gives the per-device view.

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from readiness.waivers import apply_waivers, check_ceiling, waiver_frame
+from readiness.waiver_rules import apply_waivers, check_ceiling, waiver_frame
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
