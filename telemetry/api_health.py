@@ -22,7 +22,7 @@ from config.errors import InvalidInput
 from devices.audit import client_ip
 from devices.models import Agency, Device, DeviceKind, User
 from devices.scoping import visible_agencies, visible_devices
-from telemetry import alerts, health, maintenance, notify
+from telemetry import alerts, maintenance, notify, selectors
 from telemetry.models import (
     Alert,
     AlertCause,
@@ -182,7 +182,7 @@ def _device(request: HttpRequest, device_id: int) -> Device:
 )
 def get_device_health(request: HttpRequest, device_id: int = Id):
     """Level, since when and why, readable problems, last values and open alerts."""
-    card = health.device_health_card(device=_device(request, device_id), now=timezone.now())
+    card = selectors.device_health_card(device=_device(request, device_id), now=timezone.now())
     h = card.health
     values = (
         {
@@ -257,7 +257,7 @@ def get_device_uptime(
         if not match:
             raise InvalidInput("month: use YYYY-MM, e.g. 2026-05", field="month")
         year, number = int(match.group(1)), int(match.group(2))
-    value = health.monthly_uptime(device_id=device.pk, year=year, month=number, now=now)
+    value = selectors.monthly_uptime(device_id=device.pk, year=year, month=number, now=now)
     return {"device_id": device.pk, "month": f"{year:04d}-{number:02d}", "uptime": value}
 
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from devices.models import Device, Gateway
-from telemetry import health
+from telemetry import sweep
 from telemetry.ingest import InboundMessage, ingest_batch
 from telemetry.models import TelemetryReading
 from telemetry.payloads import build_message
@@ -76,5 +76,5 @@ def load_telemetry_demo(*, seed: int, log: Callable[[str], object] = print, now:
     stored = 0
     for start in range(0, len(messages), MESSAGES_PER_BATCH):
         stored += ingest_batch(messages[start:start + MESSAGES_PER_BATCH], now=now).readings_stored
-    health.mark_stale_devices(now=now)
+    sweep.mark_stale_devices(now=now)
     log(f"telemetry: {stored} demo readings stored for {len(per_gateway)} gateways")

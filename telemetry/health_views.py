@@ -20,7 +20,7 @@ from config.errors import DomainError, InvalidInput
 from devices.audit import client_ip
 from devices.models import Agency, Device, DeviceKind
 from devices.scoping import visible_agencies, visible_devices
-from telemetry import alerts, charts, health, maintenance
+from telemetry import alerts, charts, health, maintenance, selectors
 from telemetry.models import AlertCause, MaintenanceRecurrence
 
 CHART_DAYS = 7
@@ -31,8 +31,8 @@ def device_health_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The health card of one device: level, since when and why, problems, values, flips, chart."""
     device = get_object_or_404(visible_devices(request.user), pk=pk)
     now = timezone.now()
-    card = health.device_health_card(device=device, now=now)
-    frame = health.recent_readings_frame(
+    card = selectors.device_health_card(device=device, now=now)
+    frame = selectors.recent_readings_frame(
         device_id=device.pk, since=now - timedelta(days=CHART_DAYS)
     )
     figure = charts.device_telemetry_figure(

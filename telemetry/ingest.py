@@ -13,7 +13,7 @@ fallback (`POST /api/telemetry`), so both validate and store the same way.
    reading per device wins inside the batch; ``WHERE excluded.last_reading_at >
    current.last_reading_at`` across batches and processes), updates gateway state and
    sequence gaps, writes dead letters for every rejected message or reading, and lets
-   `telemetry.health.apply_batch_effects` react.
+   `telemetry.effects.apply_batch_effects` react.
 
 Input never makes it raise: bad input becomes a dead letter. Database outages do raise
 (``OperationalError``), so the caller leaves the batch unacknowledged and retries it; that
@@ -41,7 +41,7 @@ from pydantic import ValidationError
 
 from config import bulk
 from devices.models import Agency, Device, DeviceModel, Gateway
-from telemetry import health, levels
+from telemetry import effects, health, levels
 from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, TelemetryReading
 from telemetry.payloads import (
     MAX_MESSAGE_BYTES,
@@ -572,7 +572,7 @@ def _store(parsed: _Parsed, result: BatchResult, *, now: datetime, stats: Any) -
         if parsed.rejections:
             _write_dead_letters(parsed.rejections, result)
         if advanced:
-            health.apply_batch_effects(device_ids=advanced, now=now)
+            effects.apply_batch_effects(device_ids=advanced, now=now)
         if stats is not None:
             stats.record(result, now=now, write_seconds=time.perf_counter() - started)
     result.write_seconds = time.perf_counter() - started
@@ -696,7 +696,6 @@ def _update_gateways(
                 changed,
             )
     _known_status_rows.update(ids)
-    notify = getattr(health, "gateway_state_changed", None)
     for state in states:
         result.state_messages += 1
         at = state.raw.received_at
@@ -709,11 +708,10 @@ def _update_gateways(
         )
         if updated:
             result.gateway_state_changes += 1
-            if notify is not None:
-                notify(
-                    gateway_id=state.gateway_id, is_online=state.is_online, at=at,
-                    cause="connect" if state.is_online else "lwt",
-                )
+            effects.gateway_state_changed(
+                gateway_id=state.gateway_id, is_online=state.is_online, at=at,
+                cause="connect" if state.is_online else "lwt",
+            )
 
 
 def _write_dead_letters(rejections: list[_Rejection], result: BatchResult) -> None:

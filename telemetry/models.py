@@ -212,7 +212,7 @@ class HealthFlip(models.Model):
 
     A level change has ``old_level != new_level``; a threshold flip (healthy to unhealthy or
     back) keeps the level and says which thresholds in ``detail``. Uptime is computed from
-    the level changes (`telemetry.health.monthly_uptime`).
+    the level changes (`telemetry.selectors.monthly_uptime`).
     """
 
     Cause = FlipCause
@@ -244,7 +244,7 @@ class DeviceFirmware(models.Model):
     """The firmware a device reports and since when, so firmware age can be a threshold.
 
     Kept apart from `DeviceHealth` because the ingest overwrites that row's firmware: only
-    `telemetry.health.apply_batch_effects` writes this one, when the reported version changes.
+    `telemetry.effects.apply_batch_effects` writes this one, when the reported version changes.
     """
 
     device = models.OneToOneField(

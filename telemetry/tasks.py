@@ -34,12 +34,12 @@ DAILY_S = 24 * 3600
 )
 def sweep_stale_devices_task() -> dict[str, object]:
     """Beat, every 30 s: late / offline / maintenance flips and offline alerts."""
-    from telemetry import health
+    from telemetry import sweep
 
     now = timezone.now()
     if not claim_run("telemetry.sweep_stale_devices", every_seconds=SWEEP_EVERY_S, now=now):
         return {"skipped": True}
-    return asdict(health.mark_stale_devices(now=now))
+    return asdict(sweep.mark_stale_devices(now=now))
 
 
 @shared_task(

@@ -10,9 +10,11 @@ from datetime import timedelta
 
 import pytest
 
-from telemetry.health import apply_batch_effects, deadlines, mark_stale_devices
+from telemetry.effects import apply_batch_effects
+from telemetry.health import deadlines
 from telemetry.ingest import InboundMessage, ingest_batch
 from telemetry.models import Alert, DeviceHealth, HealthFlip, MaintenanceWindow
+from telemetry.sweep import mark_stale_devices
 from tests.factories import DeviceFactory, DeviceHealthFactory, DeviceModelFactory
 from tests.telemetry.conftest import NOW, make_fleet, minutes, reading
 
@@ -128,7 +130,7 @@ def test_firmware_unchanged_past_the_limit_is_a_problem(fleet, settings):
 
 
 def test_an_upsert_that_leaves_the_level_alone_is_handled_too():
-    # Contract (a) in telemetry.health: the latest state advanced, the level was not touched.
+    # Contract (a) in telemetry.effects: the latest state advanced, the level was not touched.
     device = DeviceFactory(model=DeviceModelFactory(telemetry_interval_s=60))
     late_after, offline_after = deadlines(NOW, 60)
     DeviceHealthFactory(

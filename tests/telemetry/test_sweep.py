@@ -8,8 +8,10 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from django.db import connection, connections
 
-from telemetry.health import deadlines, mark_stale_devices, monthly_uptime
+from telemetry.health import deadlines
 from telemetry.models import Alert, DeviceHealth, HealthFlip, MaintenanceWindow
+from telemetry.selectors import monthly_uptime
+from telemetry.sweep import mark_stale_devices
 from tests.factories import AgencyFactory, DeviceFactory, DeviceHealthFactory, DeviceModelFactory
 
 pytestmark = pytest.mark.django_db
