@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from devices.models import Agency, FirstNetStatusChange
@@ -55,9 +53,10 @@ def test_agency_roles_cannot_create_agencies(request, persona, agency_a):
 
 def test_firstnet_status_change_is_recorded_with_its_date(state_staff, agency_a):
     CabinetFactory(slug="health", name="Health Cabinet")
+    Agency.objects.filter(pk=agency_a.pk).update(firstnet_status_changed_on="2026-03-01")
     response = state_staff.client.patch(
         f"/api/agencies/{agency_a.slug}",
-        {"firstnet_status": "subscribed", "firstnet_status_changed_on": dt.date.today().isoformat(),
+        {"firstnet_status": "subscribed", "firstnet_status_changed_on": "2026-03-02",
          "firstnet_note": "signed", "cabinet": "health"},
         content_type="application/json",
     )
