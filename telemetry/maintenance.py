@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -138,6 +139,13 @@ def _zone(time_zone: str | None) -> tuple[str, ZoneInfo]:
         ) from None
 
 
+def _in_zone(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    # A start or end without an offset means wall-clock time in the window's own zone.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=tz)
+
+
 def _schedule_problems(
     *,
     recurrence: str,
@@ -245,11 +253,7 @@ def create_window(
     """
     _check_manager(actor, agency)
     zone, tz = _zone(time_zone)
-    # A start or end without an offset means wall-clock time in the window's own zone.
-    if starts_at is not None and starts_at.tzinfo is None:
-        starts_at = starts_at.replace(tzinfo=tz)
-    if ends_at is not None and ends_at.tzinfo is None:
-        ends_at = ends_at.replace(tzinfo=tz)
+    starts_at, ends_at = _in_zone(starts_at, tz), _in_zone(ends_at, tz)
     errors = window_problems(
         agency_id=agency.pk,
         recurrence=recurrence,
@@ -265,27 +269,32 @@ def create_window(
         raise InvalidInput(
             "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
         )
+    return _insert_window(
+        actor=actor,
+        remote_addr=remote_addr,
+        agency=agency,
+        title=title,
+        recurrence=recurrence,
+        device_kind=device_kind,
+        device=device,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        daily_start=daily_start,
+        daily_end=daily_end,
+        time_zone=zone,
+    )
+
+
+def _insert_window(*, actor: User, remote_addr: str | None, **fields: Any) -> MaintenanceWindow:
     with transaction.atomic():
-        window = MaintenanceWindow.objects.create(
-            agency=agency,
-            title=title,
-            recurrence=recurrence,
-            device_kind=device_kind,
-            device=device,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            daily_start=daily_start,
-            daily_end=daily_end,
-            time_zone=zone,
-            created_by=actor,
-        )
+        window = MaintenanceWindow.objects.create(created_by=actor, **fields)
         audit.record(
             actor=actor,
             action="create",
             obj=window,
             object_type="maintenance_window",
             after=_snapshot(window),
-            message=f"Maintenance window created: {title}",
+            message=f"Maintenance window created: {window.title}",
             remote_addr=remote_addr,
         )
     return window
