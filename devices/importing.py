@@ -32,6 +32,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from config import bulk
 from config.errors import InvalidInput
 from devices import audit, rules
 from devices.models import Agency, Device, DeviceModel, DeviceStatusChange, User
@@ -961,24 +962,24 @@ def _write(plan: ImportPlan, *, agency: Agency, actor: User | None, now: datetim
 
 
 def _insert(model: type[Model], objects: list[Model]) -> None:
-    """Insert new rows: COPY on PostgreSQL (several times faster than ``bulk_create``, see
-    FINDINGS), ``bulk_create`` elsewhere. With COPY the objects get no primary keys."""
+    """Insert new rows: binary COPY on PostgreSQL (`config.bulk`, several times faster than
+    ``bulk_create``), ``bulk_create`` elsewhere. With COPY the objects get no primary keys."""
     if not objects:
         return
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objects, batch_size=CREATE_BATCH)
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for obj in objects:
-            copy.write_row(
-                [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-            )
+    columns = [f.column for f in fields]
+    rows = [
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in objects
+    ]
+    bulk.copy_rows(
+        table=model._meta.db_table,
+        columns=columns,
+        types=bulk.copy_types(model, columns),
+        rows=rows,
+    )
 
 
 def _audit_after(plan: ImportPlan) -> dict[str, Any]:
