@@ -72,14 +72,42 @@ class DemoUser:
 
 # Fixed demo passwords: this is a demonstration dataset, printed by `manage.py demo_logins`.
 DEMO_USERS: tuple[DemoUser, ...] = (
-    DemoUser("cio-analyst", "demo-state-staff", User.Role.STATE_STAFF, None,
-             "State staff (Office of Technology)", "Morgan", "Ellis"),
-    DemoUser("ksp-admin", "demo-ksp-admin", User.Role.AGENCY_ADMIN, "ksp",
-             "Agency admin, Kentucky State Police", "Jordan", "Hale"),
-    DemoUser("ksp-viewer", "demo-ksp-viewer", User.Role.AGENCY_VIEWER, "ksp",
-             "Agency viewer, Kentucky State Police", "Casey", "Brandt"),
-    DemoUser("lmpd-admin", "demo-lmpd-admin", User.Role.AGENCY_ADMIN, "lmpd",
-             "Agency admin, Louisville Metro Police", "Riley", "Okafor"),
+    DemoUser(
+        "cio-analyst",
+        "demo-state-staff",
+        User.Role.STATE_STAFF,
+        None,
+        "State staff (Office of Technology)",
+        "Morgan",
+        "Ellis",
+    ),
+    DemoUser(
+        "ksp-admin",
+        "demo-ksp-admin",
+        User.Role.AGENCY_ADMIN,
+        "ksp",
+        "Agency admin, Kentucky State Police",
+        "Jordan",
+        "Hale",
+    ),
+    DemoUser(
+        "ksp-viewer",
+        "demo-ksp-viewer",
+        User.Role.AGENCY_VIEWER,
+        "ksp",
+        "Agency viewer, Kentucky State Police",
+        "Casey",
+        "Brandt",
+    ),
+    DemoUser(
+        "lmpd-admin",
+        "demo-lmpd-admin",
+        User.Role.AGENCY_ADMIN,
+        "lmpd",
+        "Agency admin, Louisville Metro Police",
+        "Riley",
+        "Okafor",
+    ),
 )
 
 # (slug, name, business relationship manager: username, first, last)
@@ -95,10 +123,22 @@ CABINETS: tuple[tuple[str, str, str, str, str], ...] = (
 
 # Kentucky State Police posts, used as its units.
 KSP_POSTS: tuple[str, ...] = (
-    "Post 1 Mayfield", "Post 2 Madisonville", "Post 3 Bowling Green", "Post 4 Elizabethtown",
-    "Post 5 LaGrange", "Post 6 Dry Ridge", "Post 7 Richmond", "Post 8 Morehead", "Post 9 Pikeville",
-    "Post 10 Harlan", "Post 11 London", "Post 12 Frankfort", "Post 13 Hazard", "Post 14 Ashland",
-    "Post 15 Columbia", "Post 16 Henderson",
+    "Post 1 Mayfield",
+    "Post 2 Madisonville",
+    "Post 3 Bowling Green",
+    "Post 4 Elizabethtown",
+    "Post 5 LaGrange",
+    "Post 6 Dry Ridge",
+    "Post 7 Richmond",
+    "Post 8 Morehead",
+    "Post 9 Pikeville",
+    "Post 10 Harlan",
+    "Post 11 London",
+    "Post 12 Frankfort",
+    "Post 13 Hazard",
+    "Post 14 Ashland",
+    "Post 15 Columbia",
+    "Post 16 Henderson",
 )
 
 
@@ -119,52 +159,251 @@ _K = AgencyKind
 # relationship manager looks after its discipline (law enforcement under Justice, fire under
 # Public Protection, EMS under Health, emergency management under Military Affairs).
 AGENCIES: tuple[AgencySpec, ...] = (
-    AgencySpec("ksp", "Kentucky State Police", _K.STATE_POLICE, "justice", "Franklin", 20, "KSP", 3),
-    AgencySpec("ky-doc", "Kentucky Department of Corrections", _K.OTHER, "justice", "Franklin", 2.5, "DOC", 2),
-    AgencySpec("ky-djj", "Department of Juvenile Justice", _K.OTHER, "justice", "Franklin", 0.8, "DJJ", 1),
-    AgencySpec("kyem", "Kentucky Emergency Management", _K.EMERGENCY_MANAGEMENT, "military-affairs", "Franklin", 1.2, "KYEM", 2),
-    AgencySpec("kdfwr-le", "Fish and Wildlife Resources, Law Enforcement", _K.POLICE, "tourism", "Franklin", 2, "FWLE", 2),
-    AgencySpec("parks-rangers", "Kentucky State Parks Rangers", _K.POLICE, "tourism", "Franklin", 0.7, "PARK", 1),
-    AgencySpec("kytc-ssp", "Transportation Safety Service Patrol", _K.OTHER, "transportation", "Franklin", 0.9, "KYTC", 1),
-    AgencySpec("eec-response", "Environmental Emergency Response", _K.EMERGENCY_MANAGEMENT, "energy-environment", "Franklin", 0.5, "EEC", 1),
-    AgencySpec("dph-preparedness", "Public Health Preparedness", _K.EMERGENCY_MANAGEMENT, "health-family", "Franklin", 0.5, "DPH", 1),
-    AgencySpec("fire-marshal", "State Fire Marshal's Office", _K.FIRE, "public-protection", "Franklin", 0.6, "SFM", 1),
-    AgencySpec("lmpd", "Louisville Metro Police Department", _K.POLICE, "justice", "Jefferson", 12, "LMPD", 3),
-    AgencySpec("lexpd", "Lexington Police Department", _K.POLICE, "justice", "Fayette", 7, "LPD", 2),
-    AgencySpec("bgpd", "Bowling Green Police Department", _K.POLICE, "justice", "Warren", 2, "BGPD", 1),
-    AgencySpec("opd", "Owensboro Police Department", _K.POLICE, "justice", "Daviess", 1.8, "OPD", 1),
-    AgencySpec("covpd", "Covington Police Department", _K.POLICE, "justice", "Kenton", 1.6, "CPD", 1),
+    AgencySpec(
+        "ksp", "Kentucky State Police", _K.STATE_POLICE, "justice", "Franklin", 20, "KSP", 3
+    ),
+    AgencySpec(
+        "ky-doc",
+        "Kentucky Department of Corrections",
+        _K.OTHER,
+        "justice",
+        "Franklin",
+        2.5,
+        "DOC",
+        2,
+    ),
+    AgencySpec(
+        "ky-djj", "Department of Juvenile Justice", _K.OTHER, "justice", "Franklin", 0.8, "DJJ", 1
+    ),
+    AgencySpec(
+        "kyem",
+        "Kentucky Emergency Management",
+        _K.EMERGENCY_MANAGEMENT,
+        "military-affairs",
+        "Franklin",
+        1.2,
+        "KYEM",
+        2,
+    ),
+    AgencySpec(
+        "kdfwr-le",
+        "Fish and Wildlife Resources, Law Enforcement",
+        _K.POLICE,
+        "tourism",
+        "Franklin",
+        2,
+        "FWLE",
+        2,
+    ),
+    AgencySpec(
+        "parks-rangers",
+        "Kentucky State Parks Rangers",
+        _K.POLICE,
+        "tourism",
+        "Franklin",
+        0.7,
+        "PARK",
+        1,
+    ),
+    AgencySpec(
+        "kytc-ssp",
+        "Transportation Safety Service Patrol",
+        _K.OTHER,
+        "transportation",
+        "Franklin",
+        0.9,
+        "KYTC",
+        1,
+    ),
+    AgencySpec(
+        "eec-response",
+        "Environmental Emergency Response",
+        _K.EMERGENCY_MANAGEMENT,
+        "energy-environment",
+        "Franklin",
+        0.5,
+        "EEC",
+        1,
+    ),
+    AgencySpec(
+        "dph-preparedness",
+        "Public Health Preparedness",
+        _K.EMERGENCY_MANAGEMENT,
+        "health-family",
+        "Franklin",
+        0.5,
+        "DPH",
+        1,
+    ),
+    AgencySpec(
+        "fire-marshal",
+        "State Fire Marshal's Office",
+        _K.FIRE,
+        "public-protection",
+        "Franklin",
+        0.6,
+        "SFM",
+        1,
+    ),
+    AgencySpec(
+        "lmpd",
+        "Louisville Metro Police Department",
+        _K.POLICE,
+        "justice",
+        "Jefferson",
+        12,
+        "LMPD",
+        3,
+    ),
+    AgencySpec(
+        "lexpd", "Lexington Police Department", _K.POLICE, "justice", "Fayette", 7, "LPD", 2
+    ),
+    AgencySpec(
+        "bgpd", "Bowling Green Police Department", _K.POLICE, "justice", "Warren", 2, "BGPD", 1
+    ),
+    AgencySpec(
+        "opd", "Owensboro Police Department", _K.POLICE, "justice", "Daviess", 1.8, "OPD", 1
+    ),
+    AgencySpec(
+        "covpd", "Covington Police Department", _K.POLICE, "justice", "Kenton", 1.6, "CPD", 1
+    ),
     AgencySpec("rpd", "Richmond Police Department", _K.POLICE, "justice", "Madison", 1.1, "RPD", 1),
     AgencySpec("fpd", "Frankfort Police Department", _K.POLICE, "justice", "Franklin", 1, "FPD", 1),
     AgencySpec("gpd", "Georgetown Police Department", _K.POLICE, "justice", "Scott", 0.9, "GPD", 1),
     AgencySpec("flpd", "Florence Police Department", _K.POLICE, "justice", "Boone", 0.9, "FLPD", 1),
-    AgencySpec("epd", "Elizabethtown Police Department", _K.POLICE, "justice", "Hardin", 0.9, "EPD", 1),
-    AgencySpec("hpd", "Hopkinsville Police Department", _K.POLICE, "justice", "Christian", 0.9, "HPD", 1),
-    AgencySpec("ppd", "Paducah Police Department", _K.POLICE, "justice", "McCracken", 0.9, "PPD", 1),
+    AgencySpec(
+        "epd", "Elizabethtown Police Department", _K.POLICE, "justice", "Hardin", 0.9, "EPD", 1
+    ),
+    AgencySpec(
+        "hpd", "Hopkinsville Police Department", _K.POLICE, "justice", "Christian", 0.9, "HPD", 1
+    ),
+    AgencySpec(
+        "ppd", "Paducah Police Department", _K.POLICE, "justice", "McCracken", 0.9, "PPD", 1
+    ),
     AgencySpec("apd", "Ashland Police Department", _K.POLICE, "justice", "Boyd", 0.7, "APD", 1),
-    AgencySpec("jcso", "Jefferson County Sheriff's Office", _K.SHERIFF, "justice", "Jefferson", 2.2, "JCSO", 2),
-    AgencySpec("fcso", "Fayette County Sheriff's Office", _K.SHERIFF, "justice", "Fayette", 1.2, "FCSO", 1),
-    AgencySpec("kcso", "Kenton County Sheriff's Office", _K.SHERIFF, "justice", "Kenton", 1.2, "KCSO", 1),
-    AgencySpec("bcso", "Boone County Sheriff's Office", _K.SHERIFF, "justice", "Boone", 1.4, "BCSO", 1),
-    AgencySpec("wcso", "Warren County Sheriff's Office", _K.SHERIFF, "justice", "Warren", 1.1, "WCSO", 1),
-    AgencySpec("hcso", "Hardin County Sheriff's Office", _K.SHERIFF, "justice", "Hardin", 0.9, "HCSO", 1),
-    AgencySpec("dcso", "Daviess County Sheriff's Office", _K.SHERIFF, "justice", "Daviess", 0.9, "DCSO", 1),
-    AgencySpec("ccso", "Campbell County Sheriff's Office", _K.SHERIFF, "justice", "Campbell", 0.8, "CCSO", 1),
-    AgencySpec("mcso", "Madison County Sheriff's Office", _K.SHERIFF, "justice", "Madison", 0.8, "MCSO", 1),
-    AgencySpec("pcso", "Pike County Sheriff's Office", _K.SHERIFF, "justice", "Pike", 0.7, "PCSO", 1),
-    AgencySpec("mccso", "McCracken County Sheriff's Office", _K.SHERIFF, "justice", "McCracken", 0.7, "MCC", 1),
-    AgencySpec("chcso", "Christian County Sheriff's Office", _K.SHERIFF, "justice", "Christian", 0.6, "CHSO", 1),
-    AgencySpec("lmems", "Louisville Metro EMS", _K.EMS, "health-family", "Jefferson", 2.2, "LMEMS", 2),
-    AgencySpec("warren-ems", "Warren County EMS", _K.EMS, "health-family", "Warren", 0.8, "WEMS", 1),
+    AgencySpec(
+        "jcso",
+        "Jefferson County Sheriff's Office",
+        _K.SHERIFF,
+        "justice",
+        "Jefferson",
+        2.2,
+        "JCSO",
+        2,
+    ),
+    AgencySpec(
+        "fcso", "Fayette County Sheriff's Office", _K.SHERIFF, "justice", "Fayette", 1.2, "FCSO", 1
+    ),
+    AgencySpec(
+        "kcso", "Kenton County Sheriff's Office", _K.SHERIFF, "justice", "Kenton", 1.2, "KCSO", 1
+    ),
+    AgencySpec(
+        "bcso", "Boone County Sheriff's Office", _K.SHERIFF, "justice", "Boone", 1.4, "BCSO", 1
+    ),
+    AgencySpec(
+        "wcso", "Warren County Sheriff's Office", _K.SHERIFF, "justice", "Warren", 1.1, "WCSO", 1
+    ),
+    AgencySpec(
+        "hcso", "Hardin County Sheriff's Office", _K.SHERIFF, "justice", "Hardin", 0.9, "HCSO", 1
+    ),
+    AgencySpec(
+        "dcso", "Daviess County Sheriff's Office", _K.SHERIFF, "justice", "Daviess", 0.9, "DCSO", 1
+    ),
+    AgencySpec(
+        "ccso",
+        "Campbell County Sheriff's Office",
+        _K.SHERIFF,
+        "justice",
+        "Campbell",
+        0.8,
+        "CCSO",
+        1,
+    ),
+    AgencySpec(
+        "mcso", "Madison County Sheriff's Office", _K.SHERIFF, "justice", "Madison", 0.8, "MCSO", 1
+    ),
+    AgencySpec(
+        "pcso", "Pike County Sheriff's Office", _K.SHERIFF, "justice", "Pike", 0.7, "PCSO", 1
+    ),
+    AgencySpec(
+        "mccso",
+        "McCracken County Sheriff's Office",
+        _K.SHERIFF,
+        "justice",
+        "McCracken",
+        0.7,
+        "MCC",
+        1,
+    ),
+    AgencySpec(
+        "chcso",
+        "Christian County Sheriff's Office",
+        _K.SHERIFF,
+        "justice",
+        "Christian",
+        0.6,
+        "CHSO",
+        1,
+    ),
+    AgencySpec(
+        "lmems", "Louisville Metro EMS", _K.EMS, "health-family", "Jefferson", 2.2, "LMEMS", 2
+    ),
+    AgencySpec(
+        "warren-ems", "Warren County EMS", _K.EMS, "health-family", "Warren", 0.8, "WEMS", 1
+    ),
     AgencySpec("pike-ems", "Pike County EMS", _K.EMS, "health-family", "Pike", 0.6, "PEMS", 1),
-    AgencySpec("madison-ems", "Madison County EMS", _K.EMS, "health-family", "Madison", 0.6, "MEMS", 1),
-    AgencySpec("lfd", "Louisville Fire Department", _K.FIRE, "public-protection", "Jefferson", 2, "LFD", 2),
-    AgencySpec("lexfd", "Lexington Fire Department", _K.FIRE, "public-protection", "Fayette", 1.8, "LXFD", 2),
-    AgencySpec("ofd", "Owensboro Fire Department", _K.FIRE, "public-protection", "Daviess", 0.7, "OFD", 1),
-    AgencySpec("cfd", "Covington Fire Department", _K.FIRE, "public-protection", "Kenton", 0.6, "CFD", 1),
-    AgencySpec("lmema", "Louisville Metro Emergency Management", _K.EMERGENCY_MANAGEMENT, "military-affairs", "Jefferson", 0.5, "LMEMA", 1),
-    AgencySpec("lfucg-em", "Lexington-Fayette Emergency Management", _K.EMERGENCY_MANAGEMENT, "military-affairs", "Fayette", 0.4, "LEM", 1),
-    AgencySpec("kenton-em", "Kenton County Emergency Management", _K.EMERGENCY_MANAGEMENT, "military-affairs", "Kenton", 0.3, "KEM", 1),
+    AgencySpec(
+        "madison-ems", "Madison County EMS", _K.EMS, "health-family", "Madison", 0.6, "MEMS", 1
+    ),
+    AgencySpec(
+        "lfd", "Louisville Fire Department", _K.FIRE, "public-protection", "Jefferson", 2, "LFD", 2
+    ),
+    AgencySpec(
+        "lexfd",
+        "Lexington Fire Department",
+        _K.FIRE,
+        "public-protection",
+        "Fayette",
+        1.8,
+        "LXFD",
+        2,
+    ),
+    AgencySpec(
+        "ofd", "Owensboro Fire Department", _K.FIRE, "public-protection", "Daviess", 0.7, "OFD", 1
+    ),
+    AgencySpec(
+        "cfd", "Covington Fire Department", _K.FIRE, "public-protection", "Kenton", 0.6, "CFD", 1
+    ),
+    AgencySpec(
+        "lmema",
+        "Louisville Metro Emergency Management",
+        _K.EMERGENCY_MANAGEMENT,
+        "military-affairs",
+        "Jefferson",
+        0.5,
+        "LMEMA",
+        1,
+    ),
+    AgencySpec(
+        "lfucg-em",
+        "Lexington-Fayette Emergency Management",
+        _K.EMERGENCY_MANAGEMENT,
+        "military-affairs",
+        "Fayette",
+        0.4,
+        "LEM",
+        1,
+    ),
+    AgencySpec(
+        "kenton-em",
+        "Kenton County Emergency Management",
+        _K.EMERGENCY_MANAGEMENT,
+        "military-affairs",
+        "Kenton",
+        0.3,
+        "KEM",
+        1,
+    ),
 )
 
 
@@ -190,60 +429,496 @@ class ModelSpec:
 _D = DeviceKind
 _P = FirstNetProgram
 CATALOG: tuple[ModelSpec, ...] = (
-    ModelSpec("Axiom Vision", "AV-300", _D.BODY_CAMERA, "AV3", False, False, _P.NONE, None, False, True, 300, "699.00", "", ("2.0.3", "2.1.0", "2.2.1"), 3),
-    ModelSpec("Axiom Vision", "AV-500 LTE", _D.BODY_CAMERA, "AV5", True, True, _P.READY, 1, False, True, 120, "1199.00", "35884712", ("1.4.0", "1.5.2"), 1.5),
-    ModelSpec("Sentry Optics", "SO-2", _D.BODY_CAMERA, "SO2", False, False, _P.NONE, None, False, False, 600, "399.00", "", ("3.1", "3.2", "3.3"), 1),
-    ModelSpec("Axiom Vision", "AV-Fleet 3", _D.IN_CAR_CAMERA, "AVF", False, False, _P.NONE, None, False, True, 300, "4500.00", "", ("5.0.1", "5.1.0"), 2),
-    ModelSpec("Sentry Optics", "DashPro 8", _D.IN_CAR_CAMERA, "SDP", False, False, _P.NONE, None, False, True, 300, "3800.00", "", ("8.2", "8.4"), 1),
-    ModelSpec("Cardinal Sensing", "CS-Gas4", _D.SENSOR, "CG4", True, False, _P.NONE, None, False, False, 60, "1150.00", "35220416", ("1.9", "2.0"), 1),
-    ModelSpec("Cardinal Sensing", "CS-Env2", _D.SENSOR, "CE2", False, False, _P.NONE, None, False, False, 60, "480.00", "", ("0.9.8", "1.0.2"), 1),
-    ModelSpec("Ridgeway Telematics", "RT-GPS1", _D.SENSOR, "RTG", True, True, _P.CAPABLE, None, False, False, 30, "250.00", "35311908", ("4.4", "4.6"), 1.5),
-    ModelSpec("Keystone Mobile", "KM-5 Responder", _D.SMARTPHONE, "K5R", True, True, _P.CERTIFIED, 1, True, True, 900, "899.00", "35209900", ("13.1", "14.0", "14.2"), 3),
-    ModelSpec("Keystone Mobile", "KM-5 Lite", _D.SMARTPHONE, "K5L", True, True, _P.READY, 1, False, True, 900, "549.00", "35209901", ("13.1", "14.0"), 1.5),
-    ModelSpec("Meridia Phone", "M12", _D.SMARTPHONE, "M12", True, True, _P.CAPABLE, None, False, True, 900, "999.00", "35467810", ("17.5", "18.1"), 2),
-    ModelSpec("Meridia Phone", "M9", _D.SMARTPHONE, "M09", True, False, _P.NONE, None, False, True, 900, "499.00", "35467809", ("15.7", "16.3"), 0.8),
-    ModelSpec("Ironclad Devices", "XR-7", _D.RUGGED_HANDHELD, "XR7", True, True, _P.CERTIFIED, 1, True, True, 600, "1299.00", "35901107", ("7.2.0", "7.3.1"), 2),
-    ModelSpec("Ironclad Devices", "XR-4", _D.RUGGED_HANDHELD, "XR4", True, False, _P.NONE, None, False, True, 600, "799.00", "35901104", ("4.8", "4.9"), 0.7),
-    ModelSpec("Northline Networks", "NL-M200", _D.MODEM, "M2X", True, True, _P.CERTIFIED, 2, False, True, 60, "649.00", "35655520", ("2.6.4", "2.7.0"), 2),
-    ModelSpec("Northline Networks", "NL-M100", _D.MODEM, "M1X", True, False, _P.NONE, None, False, False, 60, "329.00", "35655510", ("1.12",), 0.8),
-    ModelSpec("Northline Networks", "NL-R900", _D.IN_VEHICLE_ROUTER, "R9X", True, True, _P.CERTIFIED, 2, False, True, 60, "1899.00", "35655590", ("9.3.2", "9.4.0", "9.4.1"), 2),
-    ModelSpec("Vantage Mobility", "VX-450", _D.IN_VEHICLE_ROUTER, "VX4", True, True, _P.READY, 2, False, True, 60, "1499.00", "35743045", ("4.5.0", "4.5.3"), 1),
-    ModelSpec("Tessera Systems", "T10 Rugged", _D.TABLET, "T10", True, True, _P.READY, 1, False, True, 900, "1699.00", "35118810", ("11.0", "12.1"), 2),
-    ModelSpec("Tessera Systems", "T8 Wi-Fi", _D.TABLET, "T8W", False, False, _P.NONE, None, False, True, 900, "649.00", "", ("10.4", "11.0"), 1),
-    ModelSpec("Meridia Phone", "Tab S", _D.TABLET, "TBS", True, True, _P.CAPABLE, None, False, True, 900, "729.00", "35467830", ("17.5", "18.1"), 1),
+    ModelSpec(
+        "Axiom Vision",
+        "AV-300",
+        _D.BODY_CAMERA,
+        "AV3",
+        False,
+        False,
+        _P.NONE,
+        None,
+        False,
+        True,
+        300,
+        "699.00",
+        "",
+        ("2.0.3", "2.1.0", "2.2.1"),
+        3,
+    ),
+    ModelSpec(
+        "Axiom Vision",
+        "AV-500 LTE",
+        _D.BODY_CAMERA,
+        "AV5",
+        True,
+        True,
+        _P.READY,
+        1,
+        False,
+        True,
+        120,
+        "1199.00",
+        "35884712",
+        ("1.4.0", "1.5.2"),
+        1.5,
+    ),
+    ModelSpec(
+        "Sentry Optics",
+        "SO-2",
+        _D.BODY_CAMERA,
+        "SO2",
+        False,
+        False,
+        _P.NONE,
+        None,
+        False,
+        False,
+        600,
+        "399.00",
+        "",
+        ("3.1", "3.2", "3.3"),
+        1,
+    ),
+    ModelSpec(
+        "Axiom Vision",
+        "AV-Fleet 3",
+        _D.IN_CAR_CAMERA,
+        "AVF",
+        False,
+        False,
+        _P.NONE,
+        None,
+        False,
+        True,
+        300,
+        "4500.00",
+        "",
+        ("5.0.1", "5.1.0"),
+        2,
+    ),
+    ModelSpec(
+        "Sentry Optics",
+        "DashPro 8",
+        _D.IN_CAR_CAMERA,
+        "SDP",
+        False,
+        False,
+        _P.NONE,
+        None,
+        False,
+        True,
+        300,
+        "3800.00",
+        "",
+        ("8.2", "8.4"),
+        1,
+    ),
+    ModelSpec(
+        "Cardinal Sensing",
+        "CS-Gas4",
+        _D.SENSOR,
+        "CG4",
+        True,
+        False,
+        _P.NONE,
+        None,
+        False,
+        False,
+        60,
+        "1150.00",
+        "35220416",
+        ("1.9", "2.0"),
+        1,
+    ),
+    ModelSpec(
+        "Cardinal Sensing",
+        "CS-Env2",
+        _D.SENSOR,
+        "CE2",
+        False,
+        False,
+        _P.NONE,
+        None,
+        False,
+        False,
+        60,
+        "480.00",
+        "",
+        ("0.9.8", "1.0.2"),
+        1,
+    ),
+    ModelSpec(
+        "Ridgeway Telematics",
+        "RT-GPS1",
+        _D.SENSOR,
+        "RTG",
+        True,
+        True,
+        _P.CAPABLE,
+        None,
+        False,
+        False,
+        30,
+        "250.00",
+        "35311908",
+        ("4.4", "4.6"),
+        1.5,
+    ),
+    ModelSpec(
+        "Keystone Mobile",
+        "KM-5 Responder",
+        _D.SMARTPHONE,
+        "K5R",
+        True,
+        True,
+        _P.CERTIFIED,
+        1,
+        True,
+        True,
+        900,
+        "899.00",
+        "35209900",
+        ("13.1", "14.0", "14.2"),
+        3,
+    ),
+    ModelSpec(
+        "Keystone Mobile",
+        "KM-5 Lite",
+        _D.SMARTPHONE,
+        "K5L",
+        True,
+        True,
+        _P.READY,
+        1,
+        False,
+        True,
+        900,
+        "549.00",
+        "35209901",
+        ("13.1", "14.0"),
+        1.5,
+    ),
+    ModelSpec(
+        "Meridia Phone",
+        "M12",
+        _D.SMARTPHONE,
+        "M12",
+        True,
+        True,
+        _P.CAPABLE,
+        None,
+        False,
+        True,
+        900,
+        "999.00",
+        "35467810",
+        ("17.5", "18.1"),
+        2,
+    ),
+    ModelSpec(
+        "Meridia Phone",
+        "M9",
+        _D.SMARTPHONE,
+        "M09",
+        True,
+        False,
+        _P.NONE,
+        None,
+        False,
+        True,
+        900,
+        "499.00",
+        "35467809",
+        ("15.7", "16.3"),
+        0.8,
+    ),
+    ModelSpec(
+        "Ironclad Devices",
+        "XR-7",
+        _D.RUGGED_HANDHELD,
+        "XR7",
+        True,
+        True,
+        _P.CERTIFIED,
+        1,
+        True,
+        True,
+        600,
+        "1299.00",
+        "35901107",
+        ("7.2.0", "7.3.1"),
+        2,
+    ),
+    ModelSpec(
+        "Ironclad Devices",
+        "XR-4",
+        _D.RUGGED_HANDHELD,
+        "XR4",
+        True,
+        False,
+        _P.NONE,
+        None,
+        False,
+        True,
+        600,
+        "799.00",
+        "35901104",
+        ("4.8", "4.9"),
+        0.7,
+    ),
+    ModelSpec(
+        "Northline Networks",
+        "NL-M200",
+        _D.MODEM,
+        "M2X",
+        True,
+        True,
+        _P.CERTIFIED,
+        2,
+        False,
+        True,
+        60,
+        "649.00",
+        "35655520",
+        ("2.6.4", "2.7.0"),
+        2,
+    ),
+    ModelSpec(
+        "Northline Networks",
+        "NL-M100",
+        _D.MODEM,
+        "M1X",
+        True,
+        False,
+        _P.NONE,
+        None,
+        False,
+        False,
+        60,
+        "329.00",
+        "35655510",
+        ("1.12",),
+        0.8,
+    ),
+    ModelSpec(
+        "Northline Networks",
+        "NL-R900",
+        _D.IN_VEHICLE_ROUTER,
+        "R9X",
+        True,
+        True,
+        _P.CERTIFIED,
+        2,
+        False,
+        True,
+        60,
+        "1899.00",
+        "35655590",
+        ("9.3.2", "9.4.0", "9.4.1"),
+        2,
+    ),
+    ModelSpec(
+        "Vantage Mobility",
+        "VX-450",
+        _D.IN_VEHICLE_ROUTER,
+        "VX4",
+        True,
+        True,
+        _P.READY,
+        2,
+        False,
+        True,
+        60,
+        "1499.00",
+        "35743045",
+        ("4.5.0", "4.5.3"),
+        1,
+    ),
+    ModelSpec(
+        "Tessera Systems",
+        "T10 Rugged",
+        _D.TABLET,
+        "T10",
+        True,
+        True,
+        _P.READY,
+        1,
+        False,
+        True,
+        900,
+        "1699.00",
+        "35118810",
+        ("11.0", "12.1"),
+        2,
+    ),
+    ModelSpec(
+        "Tessera Systems",
+        "T8 Wi-Fi",
+        _D.TABLET,
+        "T8W",
+        False,
+        False,
+        _P.NONE,
+        None,
+        False,
+        True,
+        900,
+        "649.00",
+        "",
+        ("10.4", "11.0"),
+        1,
+    ),
+    ModelSpec(
+        "Meridia Phone",
+        "Tab S",
+        _D.TABLET,
+        "TBS",
+        True,
+        True,
+        _P.CAPABLE,
+        None,
+        False,
+        True,
+        900,
+        "729.00",
+        "35467830",
+        ("17.5", "18.1"),
+        1,
+    ),
 )
 
 # The mix of device kinds each kind of agency buys (relative weights).
 KIND_MIX: dict[str, dict[str, float]] = {
-    "law": {_D.BODY_CAMERA: 30, _D.IN_CAR_CAMERA: 12, _D.SMARTPHONE: 24, _D.RUGGED_HANDHELD: 8,
-            _D.IN_VEHICLE_ROUTER: 10, _D.MODEM: 5, _D.TABLET: 7, _D.SENSOR: 4},
-    _K.FIRE: {_D.SMARTPHONE: 30, _D.TABLET: 25, _D.IN_VEHICLE_ROUTER: 15, _D.SENSOR: 20, _D.RUGGED_HANDHELD: 10},
-    _K.EMS: {_D.TABLET: 30, _D.SMARTPHONE: 30, _D.IN_VEHICLE_ROUTER: 20, _D.SENSOR: 10, _D.MODEM: 10},
-    _K.EMERGENCY_MANAGEMENT: {_D.SMARTPHONE: 40, _D.TABLET: 25, _D.IN_VEHICLE_ROUTER: 15, _D.SENSOR: 20},
-    _K.OTHER: {_D.SMARTPHONE: 35, _D.RUGGED_HANDHELD: 20, _D.TABLET: 20, _D.BODY_CAMERA: 15, _D.IN_VEHICLE_ROUTER: 10},
+    "law": {
+        _D.BODY_CAMERA: 30,
+        _D.IN_CAR_CAMERA: 12,
+        _D.SMARTPHONE: 24,
+        _D.RUGGED_HANDHELD: 8,
+        _D.IN_VEHICLE_ROUTER: 10,
+        _D.MODEM: 5,
+        _D.TABLET: 7,
+        _D.SENSOR: 4,
+    },
+    _K.FIRE: {
+        _D.SMARTPHONE: 30,
+        _D.TABLET: 25,
+        _D.IN_VEHICLE_ROUTER: 15,
+        _D.SENSOR: 20,
+        _D.RUGGED_HANDHELD: 10,
+    },
+    _K.EMS: {
+        _D.TABLET: 30,
+        _D.SMARTPHONE: 30,
+        _D.IN_VEHICLE_ROUTER: 20,
+        _D.SENSOR: 10,
+        _D.MODEM: 10,
+    },
+    _K.EMERGENCY_MANAGEMENT: {
+        _D.SMARTPHONE: 40,
+        _D.TABLET: 25,
+        _D.IN_VEHICLE_ROUTER: 15,
+        _D.SENSOR: 20,
+    },
+    _K.OTHER: {
+        _D.SMARTPHONE: 35,
+        _D.RUGGED_HANDHELD: 20,
+        _D.TABLET: 20,
+        _D.BODY_CAMERA: 15,
+        _D.IN_VEHICLE_ROUTER: 10,
+    },
 }
 LAW = {_K.STATE_POLICE, _K.SHERIFF, _K.POLICE}
-STATUS_MIX = {DeviceStatus.DEPLOYED: 72, DeviceStatus.IN_STOCK: 12, DeviceStatus.IN_REPAIR: 6,
-              DeviceStatus.LOST: 2, DeviceStatus.RETIRED: 8}
+STATUS_MIX = {
+    DeviceStatus.DEPLOYED: 72,
+    DeviceStatus.IN_STOCK: 12,
+    DeviceStatus.IN_REPAIR: 6,
+    DeviceStatus.LOST: 2,
+    DeviceStatus.RETIRED: 8,
+}
 # Final FirstNet status by discipline (law enforcement leads adoption).
 FIRSTNET_MIX = {
-    "law": {FirstNetStatus.SUBSCRIBED: 65, FirstNetStatus.PILOT: 10, FirstNetStatus.EVALUATING: 15,
-            FirstNetStatus.DECLINED: 5, FirstNetStatus.NOT_ENGAGED: 5},
-    "other": {FirstNetStatus.SUBSCRIBED: 45, FirstNetStatus.PILOT: 15, FirstNetStatus.EVALUATING: 20,
-              FirstNetStatus.DECLINED: 5, FirstNetStatus.NOT_ENGAGED: 15},
+    "law": {
+        FirstNetStatus.SUBSCRIBED: 65,
+        FirstNetStatus.PILOT: 10,
+        FirstNetStatus.EVALUATING: 15,
+        FirstNetStatus.DECLINED: 5,
+        FirstNetStatus.NOT_ENGAGED: 5,
+    },
+    "other": {
+        FirstNetStatus.SUBSCRIBED: 45,
+        FirstNetStatus.PILOT: 15,
+        FirstNetStatus.EVALUATING: 20,
+        FirstNetStatus.DECLINED: 5,
+        FirstNetStatus.NOT_ENGAGED: 15,
+    },
 }
 PERSONAL_KINDS = {_D.BODY_CAMERA, _D.SMARTPHONE, _D.RUGGED_HANDHELD, _D.TABLET}
 CJI_KINDS = {_D.SMARTPHONE, _D.TABLET, _D.RUGGED_HANDHELD, _D.MODEM, _D.IN_VEHICLE_ROUTER}
 MDM_KINDS = {_D.SMARTPHONE, _D.TABLET, _D.RUGGED_HANDHELD}
-TITLES = {_K.STATE_POLICE: "Tpr.", _K.SHERIFF: "Dep.", _K.POLICE: "Ofc.", _K.FIRE: "FF",
-          _K.EMS: "Medic", _K.EMERGENCY_MANAGEMENT: "Coord.", _K.OTHER: "Ofc."}
-SURNAMES = ("Adams", "Baker", "Bishop", "Blevins", "Carter", "Collins", "Combs", "Cornett", "Davis",
-            "Dixon", "Fields", "Gibson", "Hall", "Hensley", "Howard", "Jackson", "Johnson", "Lewis",
-            "Mason", "Miller", "Moore", "Napier", "Noble", "Osborne", "Patton", "Perry", "Reed",
-            "Ritchie", "Sexton", "Sizemore", "Slone", "Smith", "Spencer", "Stamper", "Taylor",
-            "Thomas", "Turner", "Walker", "Watts", "Wells", "Williams", "Wilson", "Young")
+TITLES = {
+    _K.STATE_POLICE: "Tpr.",
+    _K.SHERIFF: "Dep.",
+    _K.POLICE: "Ofc.",
+    _K.FIRE: "FF",
+    _K.EMS: "Medic",
+    _K.EMERGENCY_MANAGEMENT: "Coord.",
+    _K.OTHER: "Ofc.",
+}
+SURNAMES = (
+    "Adams",
+    "Baker",
+    "Bishop",
+    "Blevins",
+    "Carter",
+    "Collins",
+    "Combs",
+    "Cornett",
+    "Davis",
+    "Dixon",
+    "Fields",
+    "Gibson",
+    "Hall",
+    "Hensley",
+    "Howard",
+    "Jackson",
+    "Johnson",
+    "Lewis",
+    "Mason",
+    "Miller",
+    "Moore",
+    "Napier",
+    "Noble",
+    "Osborne",
+    "Patton",
+    "Perry",
+    "Reed",
+    "Ritchie",
+    "Sexton",
+    "Sizemore",
+    "Slone",
+    "Smith",
+    "Spencer",
+    "Stamper",
+    "Taylor",
+    "Thomas",
+    "Turner",
+    "Walker",
+    "Watts",
+    "Wells",
+    "Williams",
+    "Wilson",
+    "Young",
+)
 UNIT_NAMES = {
-    _K.POLICE: ("1st Division", "2nd Division", "3rd Division", "4th Division", "Traffic Unit", "K-9 Unit"),
+    _K.POLICE: (
+        "1st Division",
+        "2nd Division",
+        "3rd Division",
+        "4th Division",
+        "Traffic Unit",
+        "K-9 Unit",
+    ),
     _K.SHERIFF: ("Patrol North", "Patrol South", "Court Security", "Warrants"),
     _K.FIRE: ("Engine 1", "Engine 4", "Ladder 2", "Rescue 1", "Hazmat 1", "Battalion 1"),
     _K.EMS: ("Medic 1", "Medic 4", "Medic 7", "Medic 12", "Supervisor 1"),
@@ -265,7 +940,11 @@ class DemoSummary:
 
     def __str__(self) -> str:
         parts = [f"{n} {name}" for name, n in self.created.items() if n]
-        return "created " + ", ".join(parts) if parts else "nothing to create: the demo data is already there"
+        return (
+            "created " + ", ".join(parts)
+            if parts
+            else "nothing to create: the demo data is already there"
+        )
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -318,33 +997,57 @@ def _cabinets(summary: DemoSummary) -> dict[str, Cabinet]:
     for slug, name, username, first, last in CABINETS:
         brm, created = User.objects.get_or_create(
             username=username,
-            defaults={"role": User.Role.STATE_STAFF, "first_name": first, "last_name": last,
-                      "email": f"{username}@example.gov"},
+            defaults={
+                "role": User.Role.STATE_STAFF,
+                "first_name": first,
+                "last_name": last,
+                "email": f"{username}@example.gov",
+            },
         )
         if created:
             # Relationship managers are people in the data, not demo logins.
             brm.set_unusable_password()
             brm.save(update_fields=["password"])
             summary.add("users", 1)
-        cabinet, created = Cabinet.objects.get_or_create(slug=slug, defaults={"name": name, "brm": brm})
+        cabinet, created = Cabinet.objects.get_or_create(
+            slug=slug, defaults={"name": name, "brm": brm}
+        )
         summary.add("cabinets", int(created))
         cabinets[slug] = cabinet
     return cabinets
 
 
-def _firstnet_history(rng: random.Random, spec: AgencySpec, today: dt.date) -> list[tuple[str, dt.date]]:
+def _firstnet_history(
+    rng: random.Random, spec: AgencySpec, today: dt.date
+) -> list[tuple[str, dt.date]]:
     """A plausible path from not engaged to the agency's status today, with dates."""
     if spec.slug == "ksp":
-        return [(FirstNetStatus.NOT_ENGAGED, HISTORY_START), (FirstNetStatus.EVALUATING, dt.date(2018, 3, 1)),
-                (FirstNetStatus.PILOT, dt.date(2018, 6, 1)), (FirstNetStatus.SUBSCRIBED, dt.date(2018, 11, 1))]
+        return [
+            (FirstNetStatus.NOT_ENGAGED, HISTORY_START),
+            (FirstNetStatus.EVALUATING, dt.date(2018, 3, 1)),
+            (FirstNetStatus.PILOT, dt.date(2018, 6, 1)),
+            (FirstNetStatus.SUBSCRIBED, dt.date(2018, 11, 1)),
+        ]
     final = _pick(rng, FIRSTNET_MIX["law" if spec.kind in LAW else "other"])
     path = {
         FirstNetStatus.NOT_ENGAGED: [FirstNetStatus.NOT_ENGAGED],
         FirstNetStatus.EVALUATING: [FirstNetStatus.NOT_ENGAGED, FirstNetStatus.EVALUATING],
-        FirstNetStatus.PILOT: [FirstNetStatus.NOT_ENGAGED, FirstNetStatus.EVALUATING, FirstNetStatus.PILOT],
-        FirstNetStatus.SUBSCRIBED: [FirstNetStatus.NOT_ENGAGED, FirstNetStatus.EVALUATING, FirstNetStatus.PILOT,
-                                    FirstNetStatus.SUBSCRIBED],
-        FirstNetStatus.DECLINED: [FirstNetStatus.NOT_ENGAGED, FirstNetStatus.EVALUATING, FirstNetStatus.DECLINED],
+        FirstNetStatus.PILOT: [
+            FirstNetStatus.NOT_ENGAGED,
+            FirstNetStatus.EVALUATING,
+            FirstNetStatus.PILOT,
+        ],
+        FirstNetStatus.SUBSCRIBED: [
+            FirstNetStatus.NOT_ENGAGED,
+            FirstNetStatus.EVALUATING,
+            FirstNetStatus.PILOT,
+            FirstNetStatus.SUBSCRIBED,
+        ],
+        FirstNetStatus.DECLINED: [
+            FirstNetStatus.NOT_ENGAGED,
+            FirstNetStatus.EVALUATING,
+            FirstNetStatus.DECLINED,
+        ],
     }[final]
     history = [(path[0], HISTORY_START)]
     day = HISTORY_START
@@ -367,12 +1070,21 @@ def _agencies(
         if agency is None:
             status, changed_on = history[-1]
             agency = Agency.objects.create(
-                slug=spec.slug, name=spec.name, kind=spec.kind, cabinet=cabinets[spec.cabinet],
-                county=spec.county, firstnet_status=status, firstnet_status_changed_on=changed_on,
+                slug=spec.slug,
+                name=spec.name,
+                kind=spec.kind,
+                cabinet=cabinets[spec.cabinet],
+                county=spec.county,
+                firstnet_status=status,
+                firstnet_status_changed_on=changed_on,
             )
             changes += [
-                FirstNetStatusChange(agency=agency, status=s, changed_on=d,
-                                     note="after the state's 2017 opt-in" if i == 0 else "")
+                FirstNetStatusChange(
+                    agency=agency,
+                    status=s,
+                    changed_on=d,
+                    note="after the state's 2017 opt-in" if i == 0 else "",
+                )
                 for i, (s, d) in enumerate(history)
             ]
             summary.add("agencies", 1)
@@ -386,12 +1098,18 @@ def _catalog(summary: DemoSummary) -> dict[str, tuple[DeviceModel, ModelSpec]]:
     models = {}
     for spec in CATALOG:
         model, created = DeviceModel.objects.get_or_create(
-            manufacturer=spec.manufacturer, name=spec.name,
+            manufacturer=spec.manufacturer,
+            name=spec.name,
             defaults={
-                "kind": spec.kind, "is_cellular": spec.is_cellular, "has_band14": spec.has_band14,
-                "firstnet_program": spec.firstnet_program, "fips_140_level": spec.fips_140_level,
-                "has_mcptt": spec.has_mcptt, "has_encryption_at_rest": spec.has_encryption_at_rest,
-                "telemetry_interval_s": spec.telemetry_interval_s, "unit_cost": Decimal(spec.unit_cost),
+                "kind": spec.kind,
+                "is_cellular": spec.is_cellular,
+                "has_band14": spec.has_band14,
+                "firstnet_program": spec.firstnet_program,
+                "fips_140_level": spec.fips_140_level,
+                "has_mcptt": spec.has_mcptt,
+                "has_encryption_at_rest": spec.has_encryption_at_rest,
+                "telemetry_interval_s": spec.telemetry_interval_s,
+                "unit_cost": Decimal(spec.unit_cost),
             },
         )
         summary.add("device models", int(created))
@@ -404,8 +1122,12 @@ def _users(agencies: dict[str, tuple[Agency, AgencySpec]], summary: DemoSummary)
         if User.objects.filter(username=demo.username).exists():
             continue
         user = User(
-            username=demo.username, role=demo.role, first_name=demo.first_name, last_name=demo.last_name,
-            agency=agencies[demo.agency][0] if demo.agency else None, email=f"{demo.username}@example.gov",
+            username=demo.username,
+            role=demo.role,
+            first_name=demo.first_name,
+            last_name=demo.last_name,
+            agency=agencies[demo.agency][0] if demo.agency else None,
+            email=f"{demo.username}@example.gov",
         )
         user.set_password(demo.password)
         user.save()
@@ -426,11 +1148,15 @@ def _gateways(agencies: dict[str, tuple[Agency, AgencySpec]], summary: DemoSumma
                 continue
             # A random secret nobody is shown: rotate it (page or API) to connect a real gateway.
             secret = secrets.token_urlsafe(24)
-            new.append(Gateway(
-                agency=agency, name=name, description=f"{agency.name} telemetry gateway ({name})",
-                credential_hash=_demo_hash(secret),
-                broker_password_hash=mosquitto_hash(secret, iterations=DEMO_HASH_ITERATIONS),
-            ))
+            new.append(
+                Gateway(
+                    agency=agency,
+                    name=name,
+                    description=f"{agency.name} telemetry gateway ({name})",
+                    credential_hash=_demo_hash(secret),
+                    broker_password_hash=mosquitto_hash(secret, iterations=DEMO_HASH_ITERATIONS),
+                )
+            )
     Gateway.objects.bulk_create(new)
     summary.add("gateways", len(new))
 
@@ -505,7 +1231,9 @@ def _device(
 ) -> tuple[Device, list[tuple[str, str, dt.datetime]]]:
     """Device number ``i`` and its lifecycle steps (from, to, when)."""
     # Purchases lean recent: a power below one skews the draw toward the end of the span.
-    bought = start + dt.timedelta(days=int(span_days * rng.random() ** 0.6), minutes=rng.randint(0, 600))
+    bought = start + dt.timedelta(
+        days=int(span_days * rng.random() ** 0.6), minutes=rng.randint(0, 600)
+    )
     status = _pick(rng, STATUS_MIX)
     steps: list[tuple[str, str, dt.datetime]] = [("", DeviceStatus.IN_STOCK, bought)]
     at = bought
@@ -521,7 +1249,9 @@ def _device(
     imei = iccid = ""
     if mspec.is_cellular:
         imei = _luhn(f"{mspec.tac}{i % 1_000_000:06d}")
-        firstnet_share = {FirstNetStatus.SUBSCRIBED: 0.8, FirstNetStatus.PILOT: 0.35}.get(agency.firstnet_status, 0.0)
+        firstnet_share = {FirstNetStatus.SUBSCRIBED: 0.8, FirstNetStatus.PILOT: 0.35}.get(
+            agency.firstnet_status, 0.0
+        )
         draw = rng.random()
         if not mspec.has_band14:
             firstnet_share = 0.0
@@ -536,7 +1266,9 @@ def _device(
     in_service = status in (DeviceStatus.DEPLOYED, DeviceStatus.IN_REPAIR)
     unit = officer = ""
     if in_service:
-        units = KSP_POSTS if aspec.slug == "ksp" else UNIT_NAMES.get(aspec.kind, UNIT_NAMES[_K.OTHER])
+        units = (
+            KSP_POSTS if aspec.slug == "ksp" else UNIT_NAMES.get(aspec.kind, UNIT_NAMES[_K.OTHER])
+        )
         unit = rng.choice(units)
         if mspec.kind in PERSONAL_KINDS:
             officer = f"{TITLES[aspec.kind]} {chr(65 + rng.randint(0, 25))}. {rng.choice(SURNAMES)} #{rng.randint(100, 9999)}"
@@ -545,7 +1277,9 @@ def _device(
         notes = f"Reported lost {steps[-1][2]:%Y-%m-%d}; remote lock requested."
     elif status == DeviceStatus.IN_REPAIR:
         notes = f"RMA {rng.randint(100000, 999999)} with {mspec.manufacturer}."
-    firmware = mspec.firmware[min(len(mspec.firmware) - 1, int(len(mspec.firmware) * rng.random() ** 0.5))]
+    firmware = mspec.firmware[
+        min(len(mspec.firmware) - 1, int(len(mspec.firmware) * rng.random() ** 0.5))
+    ]
     device = Device(
         agency=agency,
         model=model,
