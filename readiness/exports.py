@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
+from celery import current_app
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 
 # A build that has been "running" longer than this died with its worker: it may be reclaimed.
 STALE_AFTER = timedelta(minutes=10)
+# The registered name of `readiness.tasks.build_briefing_export_task`. Enqueued by name: the
+# task module imports this one (tasks call core), so importing the task object here would close
+# a cycle, and core never imports its interfaces.
+BUILD_BRIEFING_EXPORT_TASK = "readiness.build_briefing_export"
 
 
 def visible_briefings(user: User) -> QuerySet[BriefingExport]:
@@ -81,9 +87,11 @@ def validate_params(user: User | None, params: BriefingParams, *, today: date) -
 
 
 def request_briefing_export(*, requested_by: User, params: BriefingParams, fmt: str) -> BriefingExport:
-    """Create a queued export and enqueue its build once the row is committed."""
-    from readiness.tasks import build_briefing_export_task
+    """Create a queued export and enqueue its build once the row is committed.
 
+    One transaction: if it rolls back, no row is left and nothing is enqueued. Not idempotent
+    (each call is a new export); the build it enqueues is.
+    """
     if fmt not in BriefingExport.Format.values:
         raise InvalidInput(f"Unknown format '{fmt}': use pptx, xlsx or pdf.", field="format")
     today = timezone.localdate()
@@ -94,7 +102,7 @@ def request_briefing_export(*, requested_by: User, params: BriefingParams, fmt: 
             parameters=params.as_dict(), compare_to_id=params.since_id, as_of=params.as_of or today,
             progress_note="Waiting for a worker",
         )
-        build_briefing_export_task.delay_on_commit(export.pk)
+        transaction.on_commit(partial(current_app.send_task, BUILD_BRIEFING_EXPORT_TASK, args=(export.pk,)))
     return export
 
 

@@ -7,6 +7,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from config.periodic import claim_run
+from readiness.exports import BUILD_BRIEFING_EXPORT_TASK, build_briefing_export
 
 SNAPSHOT_EVERY_SECONDS = 24 * 3600
 
@@ -33,12 +34,10 @@ def compute_nightly_snapshots_task(as_of: str | None = None) -> dict:
 
 
 @shared_task(
-    name="readiness.build_briefing_export", acks_late=True, autoretry_for=(OperationalError,),
+    name=BUILD_BRIEFING_EXPORT_TASK, acks_late=True, autoretry_for=(OperationalError,),
     retry_backoff=True, max_retries=5, soft_time_limit=240, time_limit=300,
 )
 def build_briefing_export_task(export_id: int) -> dict:
     """Build one briefing file. Safe to run twice: a finished or claimed export is left alone."""
-    from readiness.exports import build_briefing_export
-
     export = build_briefing_export(export_id)
     return {"id": export_id, "status": export.status if export else "missing"}
