@@ -1218,6 +1218,9 @@ def _devices(
     summary.add("device status changes", history_rows)
 
 
+Steps = list[tuple[str, str, dt.datetime]]
+
+
 def _device(
     rng: random.Random,
     i: int,
@@ -1228,55 +1231,16 @@ def _device(
     start: dt.datetime,
     span_days: int,
     now: dt.datetime,
-) -> tuple[Device, list[tuple[str, str, dt.datetime]]]:
-    """Device number ``i`` and its lifecycle steps (from, to, when)."""
-    # Purchases lean recent: a power below one skews the draw toward the end of the span.
-    bought = start + dt.timedelta(
-        days=int(span_days * rng.random() ** 0.6), minutes=rng.randint(0, 600)
-    )
-    status = _pick(rng, STATUS_MIX)
-    steps: list[tuple[str, str, dt.datetime]] = [("", DeviceStatus.IN_STOCK, bought)]
-    at = bought
-    if status != DeviceStatus.IN_STOCK:
-        at = min(at + dt.timedelta(days=rng.randint(3, 45)), now - dt.timedelta(hours=2))
-        steps.append((DeviceStatus.IN_STOCK, DeviceStatus.DEPLOYED, at))
-        if status != DeviceStatus.DEPLOYED:
-            remaining = max(1, (now - at).days - 1)
-            at = min(at + dt.timedelta(days=rng.randint(1, remaining)), now - dt.timedelta(hours=1))
-            steps.append((DeviceStatus.DEPLOYED, status, at))
+) -> tuple[Device, Steps]:
+    """Device number ``i`` and its lifecycle steps (from, to, when).
 
-    network = DeviceNetwork.NONE
-    imei = iccid = ""
-    if mspec.is_cellular:
-        imei = _luhn(f"{mspec.tac}{i % 1_000_000:06d}")
-        firstnet_share = {FirstNetStatus.SUBSCRIBED: 0.8, FirstNetStatus.PILOT: 0.35}.get(
-            agency.firstnet_status, 0.0
-        )
-        draw = rng.random()
-        if not mspec.has_band14:
-            firstnet_share = 0.0
-        if draw < firstnet_share:
-            network = DeviceNetwork.FIRSTNET
-        elif draw < 0.95:
-            network = DeviceNetwork.COMMERCIAL
-        if network != DeviceNetwork.NONE:
-            iccid = _luhn(f"{ICCID_PREFIX[network]}{i:012d}")
-        if status == DeviceStatus.RETIRED:
-            network = DeviceNetwork.NONE  # the line was cancelled; the SIM number stays on record
-    in_service = status in (DeviceStatus.DEPLOYED, DeviceStatus.IN_REPAIR)
-    unit = officer = ""
-    if in_service:
-        units = (
-            KSP_POSTS if aspec.slug == "ksp" else UNIT_NAMES.get(aspec.kind, UNIT_NAMES[_K.OTHER])
-        )
-        unit = rng.choice(units)
-        if mspec.kind in PERSONAL_KINDS:
-            officer = f"{TITLES[aspec.kind]} {chr(65 + rng.randint(0, 25))}. {rng.choice(SURNAMES)} #{rng.randint(100, 9999)}"
-    notes = ""
-    if status == DeviceStatus.LOST:
-        notes = f"Reported lost {steps[-1][2]:%Y-%m-%d}; remote lock requested."
-    elif status == DeviceStatus.IN_REPAIR:
-        notes = f"RMA {rng.randint(100000, 999999)} with {mspec.manufacturer}."
+    Each step below draws from ``rng`` in a fixed order, so the same seed gives the same
+    device; a new draw goes after the existing ones, never between them.
+    """
+    status, steps = _lifecycle(rng, start, span_days, now)
+    imei, iccid, network = _cellular_identity(rng, i, agency, mspec, status)
+    unit, officer = _assignment(rng, aspec, mspec, status)
+    notes = _notes(rng, mspec, status, steps)
     firmware = mspec.firmware[
         min(len(mspec.firmware) - 1, int(len(mspec.firmware) * rng.random() ** 0.5))
     ]
@@ -1298,6 +1262,77 @@ def _device(
         is_encryption_enabled=mspec.has_encryption_at_rest and rng.random() < 0.9,
         has_cji_access=aspec.kind in LAW and mspec.kind in CJI_KINDS and rng.random() < 0.6,
         notes=notes,
-        created_at=bought,
+        created_at=steps[0][2],
     )
     return device, steps
+
+
+def _lifecycle(
+    rng: random.Random, start: dt.datetime, span_days: int, now: dt.datetime
+) -> tuple[str, Steps]:
+    """The current status and the steps to it: bought into stock, deployed, then maybe on."""
+    # Purchases lean recent: a power below one skews the draw toward the end of the span.
+    bought = start + dt.timedelta(
+        days=int(span_days * rng.random() ** 0.6), minutes=rng.randint(0, 600)
+    )
+    status = _pick(rng, STATUS_MIX)
+    steps: Steps = [("", DeviceStatus.IN_STOCK, bought)]
+    at = bought
+    if status != DeviceStatus.IN_STOCK:
+        at = min(at + dt.timedelta(days=rng.randint(3, 45)), now - dt.timedelta(hours=2))
+        steps.append((DeviceStatus.IN_STOCK, DeviceStatus.DEPLOYED, at))
+        if status != DeviceStatus.DEPLOYED:
+            remaining = max(1, (now - at).days - 1)
+            at = min(at + dt.timedelta(days=rng.randint(1, remaining)), now - dt.timedelta(hours=1))
+            steps.append((DeviceStatus.DEPLOYED, status, at))
+    return status, steps
+
+
+def _cellular_identity(
+    rng: random.Random, i: int, agency: Agency, mspec: ModelSpec, status: str
+) -> tuple[str, str, str]:
+    """(IMEI, ICCID, network): FirstNet is likelier where the agency subscribes or pilots."""
+    if not mspec.is_cellular:
+        return "", "", DeviceNetwork.NONE
+    network = DeviceNetwork.NONE
+    iccid = ""
+    imei = _luhn(f"{mspec.tac}{i % 1_000_000:06d}")
+    firstnet_share = {FirstNetStatus.SUBSCRIBED: 0.8, FirstNetStatus.PILOT: 0.35}.get(
+        agency.firstnet_status, 0.0
+    )
+    draw = rng.random()
+    if not mspec.has_band14:
+        firstnet_share = 0.0
+    if draw < firstnet_share:
+        network = DeviceNetwork.FIRSTNET
+    elif draw < 0.95:
+        network = DeviceNetwork.COMMERCIAL
+    if network != DeviceNetwork.NONE:
+        iccid = _luhn(f"{ICCID_PREFIX[network]}{i:012d}")
+    if status == DeviceStatus.RETIRED:
+        network = DeviceNetwork.NONE  # the line was cancelled; the SIM number stays on record
+    return imei, iccid, network
+
+
+def _assignment(
+    rng: random.Random, aspec: AgencySpec, mspec: ModelSpec, status: str
+) -> tuple[str, str]:
+    """(unit, officer) of a device in service; a personal device is issued to someone."""
+    if status not in (DeviceStatus.DEPLOYED, DeviceStatus.IN_REPAIR):
+        return "", ""
+    units = KSP_POSTS if aspec.slug == "ksp" else UNIT_NAMES.get(aspec.kind, UNIT_NAMES[_K.OTHER])
+    unit = rng.choice(units)
+    officer = ""
+    if mspec.kind in PERSONAL_KINDS:
+        initial = chr(65 + rng.randint(0, 25))
+        surname = rng.choice(SURNAMES)
+        officer = f"{TITLES[aspec.kind]} {initial}. {surname} #{rng.randint(100, 9999)}"
+    return unit, officer
+
+
+def _notes(rng: random.Random, mspec: ModelSpec, status: str, steps: Steps) -> str:
+    if status == DeviceStatus.LOST:
+        return f"Reported lost {steps[-1][2]:%Y-%m-%d}; remote lock requested."
+    if status == DeviceStatus.IN_REPAIR:
+        return f"RMA {rng.randint(100000, 999999)} with {mspec.manufacturer}."
+    return ""
