@@ -27,7 +27,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -196,10 +196,12 @@ class _TTLCache:
     Python-level call with a clock read per look-up was a measurable share of a batch);
     `expire()`, called once per batch, drops the entries older than ``ttl``, looking at
     them at most every quarter of ``ttl``. An entry therefore lives ``ttl`` to 1.25 ``ttl``.
+    ``clock`` (seconds, monotonic) is there so a test can step time instead of sleeping.
     """
 
-    def __init__(self, ttl: float = CACHE_TTL_S) -> None:
+    def __init__(self, ttl: float = CACHE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
+        self._clock = clock
         self._data: dict[Any, Any] = {}
         self._born: dict[Any, float] = {}
         self._next_sweep = 0.0
@@ -207,10 +209,10 @@ class _TTLCache:
 
     def put(self, key: Any, value: Any) -> None:
         self._data[key] = value
-        self._born[key] = time.monotonic()
+        self._born[key] = self._clock()
 
     def expire(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now < self._next_sweep:
             return
         self._next_sweep = now + self.ttl / 4
