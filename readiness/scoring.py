@@ -531,84 +531,116 @@ class _Tally:
 
 def _tally(results: pd.DataFrame, fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement]) -> _Tally:
     n = len(fleet)
+    key_names, key_codes = _key_codes(results, requirements)
     by_key = {r.key: r for r in requirements}
-    keys = results["stable_key"]
-    key_names = list(keys.cat.categories) if isinstance(keys.dtype, pd.CategoricalDtype) else sorted(set(keys))
-    missing = [k for k in key_names if k not in by_key]
-    if missing:
-        raise ValueError(f"results name requirements that were not given: {', '.join(map(str, missing[:5]))}")
     weight_of = np.array([by_key[k].weight for k in key_names], dtype=np.float64)
     mandatory_of = np.array([by_key[k].is_mandatory for k in key_names], dtype=bool)
     status = _status_codes(results)
-    key_codes = (
-        keys.cat.codes.to_numpy() if isinstance(keys.dtype, pd.CategoricalDtype)
-        else pd.Categorical(keys, categories=key_names).codes
-    )
-    counts = np.zeros((n, 4))
-    weights = np.zeros((n, 4))
-    mfail = np.zeros(n, dtype=bool)
-    mfail_key = np.full(n, -1, dtype=np.int64)
     fleet_ids = fleet["device_id"].to_numpy(dtype=np.int64)
     result_ids = results["device_id"].to_numpy(dtype=np.int64)
-    blocks = len(results) // n if n else 0
+    blocks = _as_blocks(status, key_codes, fleet_ids, result_ids)
+    if blocks is not None:
+        tally = _tally_blocks(*blocks, weight_of=weight_of, mandatory_of=mandatory_of)
+    else:
+        tally = _tally_rows(status, key_codes, np.asarray(pd.Index(fleet_ids).get_indexer(result_ids)), n,
+                            weight_of=weight_of, mandatory_of=mandatory_of)
+    keys_arr = np.array(key_names + [""], dtype=object)
+    if n:
+        tally.mandatory_fail_key = keys_arr[tally.mandatory_fail_key]
+    return tally
+
+
+def _key_codes(results: pd.DataFrame, requirements: Sequence[CompiledRequirement]) -> tuple[list, np.ndarray]:
+    """The requirement keys the results name, and each result's index into them."""
+    known = {r.key for r in requirements}
+    keys = results["stable_key"]
+    is_categorical = isinstance(keys.dtype, pd.CategoricalDtype)
+    key_names = list(keys.cat.categories) if is_categorical else sorted(set(keys))
+    missing = [k for k in key_names if k not in known]
+    if missing:
+        raise ValueError(f"results name requirements that were not given: {', '.join(map(str, missing[:5]))}")
+    codes = keys.cat.codes.to_numpy() if is_categorical else pd.Categorical(keys, categories=key_names).codes
+    return key_names, codes
+
+
+def _as_blocks(
+    status: np.ndarray, key_codes: np.ndarray, fleet_ids: np.ndarray, result_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(status per block and device, key of each block) when the results come in the engine's
+    layout (block j is one requirement over the whole fleet, in fleet order); else None."""
+    n = len(fleet_ids)
+    blocks = len(result_ids) // n if n else 0
     canonical = (
-        n > 0 and blocks * n == len(results)
+        n > 0 and blocks * n == len(result_ids)
         and np.array_equal(result_ids.reshape(blocks, n), np.broadcast_to(fleet_ids, (blocks, n)))
     )
-    if canonical:
-        # Fast path: block j is one requirement over the whole fleet, in fleet order, so
-        # per-device sums are column sums of a (requirements x devices) matrix.
-        status_b = status.reshape(blocks, n)
-        key_b = key_codes.reshape(blocks, n)
-        block_key = key_b[:, 0].astype(np.int64)
-        canonical = bool((key_b == block_key[:, None]).all())
-    if canonical:
-        block_weight = weight_of[block_key]
-        if blocks < 256:
-            # Per device and weight, the four status counts packed into the 8-bit fields of
-            # one int32 (1 << 8 * status), so a block costs two shifts and an add.
-            shift = np.arange(4, dtype=np.int32) * 8
-            bit = np.empty(n, dtype=np.int32)
-            for w in np.unique(block_weight):
-                packed = np.zeros(n, dtype=np.int32)
-                for j in np.flatnonzero(block_weight == w):
-                    np.left_shift(status_b[j], 3, out=bit, dtype=np.int32)
-                    np.left_shift(1, bit, out=bit)
-                    packed += bit
-                for s in range(4):
-                    field = (packed >> shift[s]) & 0xFF
-                    counts[:, s] += field
-                    weights[:, s] += field * w
-        else:
-            for s in range(4):
-                hit = status_b == s
-                counts[:, s] = hit.sum(axis=0)
-                for w in np.unique(block_weight):
-                    # A masked reduction: no copy of the selected blocks.
-                    weights[:, s] += w * hit.sum(axis=0, where=(block_weight == w)[:, None])
-        for j in np.flatnonzero(mandatory_of[block_key]):
-            fails = status_b[j] == _S_FAIL
-            mfail_key[fails & ~mfail] = block_key[j]
-            mfail |= fails
     if not canonical:
-        counts[:] = 0
-        weights[:] = 0
-        mfail[:] = False
-        mfail_key[:] = -1
-        pos = pd.Index(fleet_ids).get_indexer(result_ids)
-        if (pos < 0).any():
-            raise ValueError("results name devices that are not in the fleet frame")
+        return None
+    key_b = key_codes.reshape(blocks, n)
+    block_key = key_b[:, 0].astype(np.int64)
+    if not (key_b == block_key[:, None]).all():
+        return None
+    return status.reshape(blocks, n), block_key
+
+
+def _tally_blocks(
+    status_b: np.ndarray, block_key: np.ndarray, *, weight_of: np.ndarray, mandatory_of: np.ndarray
+) -> _Tally:
+    """Fast path: per-device sums are column sums of a (requirements x devices) matrix."""
+    blocks, n = status_b.shape
+    counts, weights = np.zeros((n, 4)), np.zeros((n, 4))
+    block_weight = weight_of[block_key]
+    if blocks < 256:
+        # Per device and weight, the four status counts packed into the 8-bit fields of
+        # one int32 (1 << 8 * status), so a block costs two shifts and an add.
+        shift = np.arange(4, dtype=np.int32) * 8
+        bit = np.empty(n, dtype=np.int32)
+        for w in np.unique(block_weight):
+            packed = np.zeros(n, dtype=np.int32)
+            for j in np.flatnonzero(block_weight == w):
+                np.left_shift(status_b[j], 3, out=bit, dtype=np.int32)
+                np.left_shift(1, bit, out=bit)
+                packed += bit
+            for s in range(4):
+                field = (packed >> shift[s]) & 0xFF
+                counts[:, s] += field
+                weights[:, s] += field * w
+    else:
         for s in range(4):
-            sel = status == s
-            counts[:, s] = np.bincount(pos[sel], minlength=n)
-            weights[:, s] = np.bincount(pos[sel], weights=weight_of[key_codes[sel]], minlength=n)
-        fails = (status == _S_FAIL) & mandatory_of[key_codes]
-        mfail[pos[fails]] = True
-        # The first failing mandatory key per device, in the order the rows come.
-        order = np.flatnonzero(fails)[::-1]
-        mfail_key[pos[order]] = key_codes[order]
-    keys_arr = np.array(key_names + [""], dtype=object)
-    return _Tally(counts, weights, mfail, keys_arr[mfail_key] if n else mfail_key)
+            hit = status_b == s
+            counts[:, s] = hit.sum(axis=0)
+            for w in np.unique(block_weight):
+                # A masked reduction: no copy of the selected blocks.
+                weights[:, s] += w * hit.sum(axis=0, where=(block_weight == w)[:, None])
+    mfail = np.zeros(n, dtype=bool)
+    mfail_key = np.full(n, -1, dtype=np.int64)
+    for j in np.flatnonzero(mandatory_of[block_key]):
+        fails = status_b[j] == _S_FAIL
+        mfail_key[fails & ~mfail] = block_key[j]
+        mfail |= fails
+    return _Tally(counts, weights, mfail, mfail_key)
+
+
+def _tally_rows(
+    status: np.ndarray, key_codes: np.ndarray, pos: np.ndarray, n: int, *, weight_of: np.ndarray,
+    mandatory_of: np.ndarray,
+) -> _Tally:
+    """Any layout: ``pos`` is each result's row in the fleet frame (-1: not in it)."""
+    if (pos < 0).any():
+        raise ValueError("results name devices that are not in the fleet frame")
+    counts, weights = np.zeros((n, 4)), np.zeros((n, 4))
+    for s in range(4):
+        sel = status == s
+        counts[:, s] = np.bincount(pos[sel], minlength=n)
+        weights[:, s] = np.bincount(pos[sel], weights=weight_of[key_codes[sel]], minlength=n)
+    fails = (status == _S_FAIL) & mandatory_of[key_codes]
+    mfail = np.zeros(n, dtype=bool)
+    mfail[pos[fails]] = True
+    # The first failing mandatory key per device, in the order the rows come.
+    mfail_key = np.full(n, -1, dtype=np.int64)
+    order = np.flatnonzero(fails)[::-1]
+    mfail_key[pos[order]] = key_codes[order]
+    return _Tally(counts, weights, mfail, mfail_key)
 
 
 def device_readiness(
