@@ -179,8 +179,9 @@ def main() -> None:
     seed(args.devices, args.agencies)
 
     from devices.models import Agency, Device, User
-    from readiness.dashboards import BriefingParams, requirement_sets, set_versions
+    from readiness.briefings.data import BriefingParams
     from readiness.exports import build_briefing_file
+    from readiness.filters import requirement_sets, set_versions
     from readiness.models import ReadinessSnapshot
 
     days = ReadinessSnapshot.objects.values("date").distinct().count()

@@ -6,10 +6,15 @@ answers 404 (not 403), so another agency's objects cannot even be confirmed to e
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
+from django.http import Http404
 
 from devices.models import Agency, ApiToken, AuditRecord, Device, Gateway, User
+
+M = TypeVar("M", bound=Model)
 
 
 def scope_to_user(queryset: QuerySet, user: User, *, agency_field: str = "agency") -> QuerySet:
@@ -23,6 +28,14 @@ def scope_to_user(queryset: QuerySet, user: User, *, agency_field: str = "agency
     if agency_field == "self":
         return queryset.filter(pk=user.agency_id)
     return queryset.filter(**{f"{agency_field}_id": user.agency_id})
+
+
+def get_visible_or_404(queryset: QuerySet[M], **lookup: object) -> M:
+    """One object from an already scoped queryset, or 404 (never 403: see module docstring)."""
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise Http404("Not found, or not visible to you.")
+    return obj
 
 
 def visible_agencies(user: User) -> QuerySet[Agency]:

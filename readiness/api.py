@@ -160,9 +160,9 @@ AgencyFilter = Query(None, min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_.
 @router.get("/readiness/whatif", response={200: WhatIfOut, **NOT_FOUND_ERRORS})
 def get_whatif(request: HttpRequest, q: Query[WhatIfQuery], cabinet: str | None = CabinetFilter,
                agency: str | None = AgencyFilter) -> dict[str, Any]:
-    found = whatif.compare_versions(user=_user(request), set_code=q.set_code, from_version=q.from_version,
-                                    to_version=q.to_version,
-                                    agency_ids=whatif.agency_ids_for(_user(request), cabinet=cabinet, agency=agency))
+    agency_ids = scoping.agency_ids_for(_user(request), cabinet=cabinet, agency=agency)
+    found = whatif.compare_versions(agency_ids=agency_ids, set_code=q.set_code, from_version=q.from_version,
+                                    to_version=q.to_version)
     return {
         "set": found.set_code, "from_version": found.from_version, "to_version": found.to_version,
         "devices": found.devices_total, "ready_before": found.ready_before, "ready_after": found.ready_after,
@@ -178,8 +178,8 @@ def get_whatif(request: HttpRequest, q: Query[WhatIfQuery], cabinet: str | None 
 def get_remediation(request: HttpRequest, q: Query[VersionQuery], cabinet: str | None = CabinetFilter,
                     agency: str | None = AgencyFilter) -> dict[str, Any]:
     ver, cost, plan, total, ready = whatif.remediation_plan(
-        user=_user(request), set_code=q.set_code, version=q.version,
-        agency_ids=whatif.agency_ids_for(_user(request), cabinet=cabinet, agency=agency))
+        agency_ids=scoping.agency_ids_for(_user(request), cabinet=cabinet, agency=agency),
+        set_code=q.set_code, version=q.version)
     return {"set": ver.requirement_set.code, "version": ver.version, "devices": total, "ready": ready,
             "cost": _cost_out(cost), "plan": [asdict(s) for s in plan]}
 
@@ -262,7 +262,8 @@ def get_trend(request: HttpRequest, q: Query[TrendQuery]) -> list[dict[str, Any]
 
 @router.get("/readiness/portfolios/{key}", response={200: PortfolioOut, **NOT_FOUND_ERRORS})
 def get_portfolio(request: HttpRequest, key: str = Slug) -> dict[str, Any]:
-    p = portfolios.build_portfolio(user=_user(request), key=key)
+    scoping.require_state_staff(_user(request))
+    p = portfolios.build_portfolio(key=key)
     return {
         "cabinet": p.cabinet.slug, "cabinet_name": p.cabinet.name, "brm": p.brm.username if p.brm else None,
         "open_alerts": p.open_alerts, "agencies": [asdict(a) for a in p.agencies],

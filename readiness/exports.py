@@ -3,7 +3,7 @@
 ``request_briefing_export`` checks the parameters and the requester's right to the scope at
 once (a bad request never reaches the queue), stores a ``BriefingExport`` row and enqueues
 ``build_briefing_export_task`` after the transaction commits. ``build_briefing_export``
-claims the row, builds the data (``readiness.dashboards.build_briefing_data``), renders it
+claims the row, builds the data (``readiness.briefings.data.build_briefing_data``), renders it
 (``readiness.briefings.render_briefing``, pure) and saves the file with its provenance. The
 management command ``briefing`` calls the same core without the queue.
 """
@@ -23,9 +23,10 @@ from django.utils import timezone
 
 from config.errors import InvalidInput, NotFound
 from devices.models import Agency, User
-from readiness import dashboards, scoping
+from readiness import scoping
 from readiness.briefings import BriefingData, render_briefing
-from readiness.dashboards import BriefingParams
+from readiness.briefings.data import BriefingParams, briefing_figures, build_briefing_data
+from readiness.filters import requirement_sets
 from readiness.models import BriefingExport
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def get_visible_briefing(user: User, pk: int) -> BriefingExport:
     return scoping.get_visible_or_404(visible_briefings(user), pk=pk)
 
 
-def validate_params(user: User | None, params: BriefingParams, *, today: date) -> tuple[dashboards.Scope, Agency | None]:
+def validate_params(user: User | None, params: BriefingParams, *, today: date) -> tuple[scoping.Scope, Agency | None]:
     """Check a request before it is queued: the scope (visible to ``user``), set, versions, date.
 
     ``user`` None is the operator's command (every scope). Raises InvalidInput/NotFound with
@@ -55,11 +56,11 @@ def validate_params(user: User | None, params: BriefingParams, *, today: date) -
     """
     from readiness import results
 
-    scope = (dashboards.scope_for_briefing(params.scope) if user is None
-             else dashboards.scope_from_key(user, params.scope))
+    scope = (scoping.scope_for_briefing(params.scope) if user is None
+             else scoping.scope_from_key(user, params.scope))
     if params.as_of and params.as_of > today:
         raise InvalidInput(f"as_of {params.as_of} is in the future: pick today or earlier.", field="as_of")
-    sets = dashboards.requirement_sets()
+    sets = requirement_sets()
     if not sets:
         raise InvalidInput("No requirement sets are loaded yet.", field="set")
     set_code = params.set_code or sets[0][0]
@@ -132,8 +133,7 @@ def previous_figures(export_id: int | None) -> dict | None:
 def build_briefing_data_for(params: BriefingParams, *, now: datetime | None = None,
                             progress=None) -> BriefingData:  # noqa: ANN001
     """The data of a briefing, with the comparison base loaded (shared by the task and the command)."""
-    return dashboards.build_briefing_data(params, now=now, previous=previous_figures(params.since_id),
-                                          progress=progress)
+    return build_briefing_data(params, now=now, previous=previous_figures(params.since_id), progress=progress)
 
 
 def build_briefing_export(export_id: int, *, now: datetime | None = None) -> BriefingExport | None:
@@ -167,7 +167,7 @@ def build_briefing_export(export_id: int, *, now: datetime | None = None) -> Bri
         export.as_of = data.as_of
         export.versions_in_effect = data.versions_in_effect
         export.data_hash = data.data_hash
-        export.figures = dashboards.briefing_figures(data)
+        export.figures = briefing_figures(data)
         export.finished_at = timezone.now()
         export.save()
     log.info("briefing %s built: %s %s, %d bytes, hash %s", export_id, export.scope, export.format, len(blob),

@@ -3,8 +3,8 @@
 For one cabinet (named by its slug, or by its BRM's username): each agency's readiness
 against every requirement set in effect today with its telemetry coverage, open alerts,
 waivers expiring in the next 30 days, and requirement versions taking effect in the next 90
-days (what the BRM has to prepare the agencies for). State staff only: a portfolio spans
-agencies.
+days (what the BRM has to prepare the agencies for). State staff only (a portfolio spans
+agencies): the caller checks that through `readiness.scoping` before asking.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from config.errors import NotFound
 from devices.models import Cabinet, User
-from devices.scoping import require_state_staff
 from readiness.models import RequirementSetVersion, Waiver
 from readiness.results import (
     agency_counts,
@@ -78,9 +77,8 @@ def open_alert_counts(agency_ids: list[int]) -> dict[int, int]:
     return {r["agency_id"]: r["n"] for r in rows}
 
 
-def build_portfolio(*, user: User, key: str, now: datetime | None = None) -> Portfolio:
+def build_portfolio(*, key: str, now: datetime | None = None) -> Portfolio:
     """The portfolio of one cabinet. Read-only; one live evaluation per set in effect."""
-    require_state_staff(user)
     now = now or timezone.now()
     today = timezone.localdate(now)
     cabinet = find_cabinet(key)

@@ -86,43 +86,52 @@ def plan_remediation(gaps: pd.DataFrame, *, devices_total: int, ready_now: int) 
     action, action_keys = pd.factorize(per_action["action_key"], sort=True)
     device, _ = pd.factorize(per_action["device_id"])
     unit_cost = per_action["unit_cost"].to_numpy(dtype=np.float64)
-    n_actions, n_devices = len(action_keys), int(device.max()) + 1
     _, first = np.unique(action, return_index=True)
     kinds = per_action["action_kind"].to_numpy(dtype=object)[first]
     descriptions = per_action["description"].to_numpy(dtype=object)[first]
     pairs = gaps[["action_key", "stable_key"]].drop_duplicates()
     reqs = pairs.groupby("action_key")["stable_key"].agg(lambda s: sorted(map(str, s)))
+    n_actions, n_devices = len(action_keys), int(device.max()) + 1
     ready = ready_now
     steps: list[PlanStep] = []
     while len(action):
-        needs = np.bincount(device, minlength=n_devices)[device]  # actions each row's device still needs
-        touched = np.bincount(action, minlength=n_actions)
-        made_ready = np.bincount(action, weights=needs == 1, minlength=n_actions)
-        progress = np.bincount(action, weights=1.0 / needs, minlength=n_actions)
-        cost = np.bincount(action, weights=unit_cost, minlength=n_actions)
-        live = np.flatnonzero(touched)
-        n = touched[live]
-        gain = made_ready[live] / n
-        # np.lexsort: the last key sorts first.
-        order = np.lexsort((live, np.round(cost[live] / n, 6), -np.round(progress[live] / n, 9), -gain))
-        best = int(live[order[0]])
+        best, touched, made_ready = _best_action(action, device, unit_cost, n_actions, n_devices)
         key = str(action_keys[best])
         chosen = action == best
-        ready += int(made_ready[best])
+        ready += made_ready
         steps.append(
             PlanStep(
                 rank=len(steps) + 1,
                 action_key=key,
                 action_kind=str(kinds[best]),
                 description=str(descriptions[best]),
-                devices_touched=int(touched[best]),
-                devices_made_ready=int(made_ready[best]),
+                devices_touched=touched,
+                devices_made_ready=made_ready,
                 cost=Decimal(str(round(math.fsum(unit_cost[chosen]), 2))),
                 ready_after=ready,
                 readiness_after_pct=round(100.0 * ready / devices_total, 2) if devices_total else 0.0,
-                gain_per_device=round(float(made_ready[best] / touched[best]), 4),
+                gain_per_device=round(float(made_ready / touched), 4),
                 requirements=list(reqs.get(key, [])),
             )
         )
         device, action, unit_cost = device[~chosen], action[~chosen], unit_cost[~chosen]
     return steps
+
+
+def _best_action(action: np.ndarray, device: np.ndarray, unit_cost: np.ndarray, n_actions: int,
+                 n_devices: int) -> tuple[int, int, int]:
+    """(action, devices it touches, devices it makes ready) of the next step over the remaining
+    (device, action) pairs: most devices made ready per device touched, then the tie-breaks of
+    ``plan_remediation``."""
+    needs = np.bincount(device, minlength=n_devices)[device]  # actions each row's device still needs
+    touched = np.bincount(action, minlength=n_actions)
+    made_ready = np.bincount(action, weights=needs == 1, minlength=n_actions)
+    progress = np.bincount(action, weights=1.0 / needs, minlength=n_actions)
+    cost = np.bincount(action, weights=unit_cost, minlength=n_actions)
+    live = np.flatnonzero(touched)
+    n = touched[live]
+    gain = made_ready[live] / n
+    # np.lexsort: the last key sorts first.
+    order = np.lexsort((live, np.round(cost[live] / n, 6), -np.round(progress[live] / n, 9), -gain))
+    best = int(live[order[0]])
+    return best, int(touched[best]), int(made_ready[best])

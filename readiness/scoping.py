@@ -4,24 +4,45 @@ Same rule as the inventory (it delegates to ``devices.scoping``): state staff se
 agency; agency users see their own agency only, and another agency's device, waiver or
 results answer 404, so they cannot even be confirmed to exist. Requirement sets and
 federal expectations are public catalog data that every signed-in user may read.
+
+Views, the API and exports resolve a viewer's scope here, once, at the interface: a
+`Scope` (the agencies a page or briefing covers, with its label) or a list of agency ids.
+The core below them (pages, the briefing assembler, the what-if engine) takes those ids
+and never a user, so it cannot re-decide who sees what.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db.models import Model, QuerySet
-from django.http import Http404
 
-from devices.models import Agency, Device, User
-from devices.scoping import require_state_staff, scope_to_user, visible_agencies, visible_devices
+from config.errors import InvalidInput, NotFound
+from devices.models import Agency, AgencyKind, Cabinet, Device, User
+from devices.scoping import (
+    get_visible_or_404,
+    require_state_staff,
+    scope_to_user,
+    visible_agencies,
+    visible_devices,
+)
+from readiness.filters import Filters
+from readiness.models import ReadinessSnapshot, Waiver
 
 M = TypeVar("M", bound=Model)
 
 __all__ = [
+    "Scope",
+    "agency_ids_for",
+    "agency_scope",
+    "cabinet_scope",
     "get_visible_or_404",
     "require_state_staff",
+    "scope_for_briefing",
+    "scope_from_key",
     "scope_readiness",
+    "state_scope",
     "visible_agencies",
     "visible_agency_ids",
     "visible_devices",
@@ -42,26 +63,14 @@ def visible_agency_ids(user: User) -> list[int] | None:
     return list(visible_agencies(user).values_list("pk", flat=True))
 
 
-def visible_waivers(user: User) -> QuerySet:
-    from readiness.models import Waiver
-
+def visible_waivers(user: User) -> QuerySet[Waiver]:
     return scope_readiness(
         Waiver.objects.select_related("agency", "device", "requirement_set", "approved_by"), user
     )
 
 
-def visible_snapshots(user: User) -> QuerySet:
-    from readiness.models import ReadinessSnapshot
-
+def visible_snapshots(user: User) -> QuerySet[ReadinessSnapshot]:
     return scope_readiness(ReadinessSnapshot.objects.all(), user)
-
-
-def get_visible_or_404(queryset: QuerySet[M], **lookup: object) -> M:
-    """One object from an already scoped queryset, or 404 (never 403: see module docstring)."""
-    obj = queryset.filter(**lookup).first()
-    if obj is None:
-        raise Http404("Not found, or not visible to you.")
-    return obj
 
 
 def get_visible_agency(user: User, slug: str) -> Agency:
@@ -70,3 +79,119 @@ def get_visible_agency(user: User, slug: str) -> Agency:
 
 def get_visible_device(user: User, device_id: int) -> Device:
     return get_visible_or_404(visible_devices(user), pk=device_id)
+
+
+# --- a page's or a briefing's scope -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The agencies a page covers. ``agency_ids`` None means every agency (no IN list)."""
+
+    kind: str  # "state", "cabinet" or "agency"
+    label: str
+    agency_ids: list[int] | None
+    slug: str = ""
+
+    @property
+    def key(self) -> str:
+        return "state" if self.kind == "state" else f"{self.kind}:{self.slug}"
+
+    def filter(self, queryset: QuerySet[M], field_name: str = "agency_id") -> QuerySet[M]:
+        """``queryset`` narrowed to the scope's agencies through ``field_name``."""
+        if self.agency_ids is None:
+            return queryset
+        return queryset.filter(**{f"{field_name}__in": self.agency_ids})
+
+
+def state_scope(user: User, filters: Filters) -> Scope:
+    """Statewide (state staff only), narrowed by the cabinet, county and agency-kind filters."""
+    require_state_staff(user)
+    narrowed = bool(filters.cabinet or filters.county or filters.agency_kind)
+    if filters.cabinet and not Cabinet.objects.filter(slug=filters.cabinet).exists():
+        raise InvalidInput(f"Unknown cabinet '{filters.cabinet}'; choose one from the list.",
+                           field="cabinet")
+    ids = list(_filtered_agencies(user, filters).values_list("pk", flat=True)) if narrowed else None
+    parts = [p for p in (filters.cabinet and Cabinet.objects.get(slug=filters.cabinet).name,
+                         filters.county and f"{filters.county} County",
+                         filters.agency_kind and AgencyKind(filters.agency_kind).label) if p]
+    return Scope(kind="state", label="Statewide" + (f" · {', '.join(parts)}" if parts else ""), agency_ids=ids)
+
+
+def _filtered_agencies(user: User, filters: Filters) -> QuerySet[Agency]:
+    agencies = visible_agencies(user)
+    if filters.cabinet:
+        agencies = agencies.filter(cabinet__slug=filters.cabinet)
+    if filters.county:
+        agencies = agencies.filter(county=filters.county)
+    if filters.agency_kind:
+        agencies = agencies.filter(kind=filters.agency_kind)
+    return agencies
+
+
+def agency_scope(user: User, slug: str) -> Scope:
+    """One agency the user may see; another agency's slug answers 404."""
+    agency = get_visible_agency(user, slug)
+    return Scope(kind="agency", label=agency.name, agency_ids=[agency.pk], slug=agency.slug)
+
+
+def cabinet_scope(user: User, slug: str) -> Scope:
+    """A cabinet's agencies (state staff only: a cabinet spans agencies); unknown answers 404."""
+    require_state_staff(user)
+    cabinet = get_visible_or_404(Cabinet.objects.all(), slug=slug)
+    ids = list(cabinet.agencies.values_list("pk", flat=True))
+    return Scope(kind="cabinet", label=cabinet.name, agency_ids=ids, slug=cabinet.slug)
+
+
+def scope_from_key(user: User, key: str) -> Scope:
+    """"state", "cabinet:<slug>" or "agency:<slug>" → a Scope the user may see."""
+    kind, _, slug = key.partition(":")
+    if kind == "state" and not slug:
+        return state_scope(user, Filters())
+    if kind == "cabinet" and slug:
+        return cabinet_scope(user, slug)
+    if kind == "agency" and slug:
+        return agency_scope(user, slug)
+    raise InvalidInput(f"Unknown scope '{key}': use state, cabinet:SLUG or agency:SLUG.", field="scope")
+
+
+def scope_for_briefing(key: str) -> Scope:
+    """A scope key resolved without a viewer: the export was authorised when it was requested
+    (``scope_from_key``), or is the operator's command, which may brief on any scope."""
+    kind, _, slug = key.partition(":")
+    if kind == "state" and not slug:
+        return Scope(kind="state", label="Statewide", agency_ids=None)
+    if kind == "cabinet" and slug:
+        cabinet = Cabinet.objects.filter(slug=slug).first()
+        if cabinet is None:
+            raise InvalidInput(f"Unknown cabinet '{slug}'.", field="scope")
+        return Scope(kind="cabinet", label=cabinet.name, slug=slug,
+                     agency_ids=list(cabinet.agencies.values_list("pk", flat=True)))
+    if kind == "agency" and slug:
+        agency = Agency.objects.filter(slug=slug).first()
+        if agency is None:
+            raise InvalidInput(f"Unknown agency '{slug}'.", field="scope")
+        return Scope(kind="agency", label=agency.name, slug=slug, agency_ids=[agency.pk])
+    raise InvalidInput(f"Unknown scope '{key}': use state, cabinet:SLUG or agency:SLUG.", field="scope")
+
+
+def agency_ids_for(user: User, *, cabinet: str | None = None, agency: str | None = None) -> list[int] | None:
+    """The agencies a request covers: what ``user`` may see, narrowed to a cabinet or one agency.
+
+    Neither: ``visible_agency_ids`` (None is every agency, for state staff). A cabinet
+    narrows and never widens: an agency user asking for another cabinet gets no agency. An
+    unknown cabinet, or an agency the user may not see, raises NotFound (another agency is
+    never confirmed).
+    """
+    if not cabinet and not agency:
+        return visible_agency_ids(user)
+    agencies = visible_agencies(user)
+    if cabinet:
+        if not Cabinet.objects.filter(slug=cabinet).exists():
+            raise NotFound(f"There is no cabinet '{cabinet}'.", field="cabinet")
+        agencies = agencies.filter(cabinet__slug=cabinet)
+    if agency:
+        if not visible_agencies(user).filter(slug=agency).exists():
+            raise NotFound(f"No agency '{agency}' among those you may see.", field="agency")
+        agencies = agencies.filter(slug=agency)
+    return sorted(agencies.values_list("pk", flat=True))

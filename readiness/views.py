@@ -1,4 +1,6 @@
-"""Dashboard pages: parse the filters, resolve the scope, call `readiness.dashboards`, render.
+"""Dashboard pages: parse the filters (`readiness.filters`), resolve the scope once
+(`readiness.scoping`), call the page data (`readiness.pages`, `participation_pages`,
+`catalog_pages`, `failing_devices`, `briefings.data`), render.
 
 State staff see every page. An agency user reaches only their own agency's page (another
 agency's answers 404, statewide pages 403) and their own agency's briefings. Partials
@@ -13,7 +15,6 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -22,10 +23,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.errors import DomainError, InvalidInput
-from readiness import charts, dashboards, exports
+from readiness import (
+    catalog_pages,
+    charts,
+    exports,
+    figures_cache,
+    pages,
+    participation_pages,
+    scoping,
+)
 from readiness.briefings import FORMATS
-from readiness.dashboards import Filters
+from readiness.briefings.data import BriefingParams, briefing_choices
+from readiness.failing_devices import failing_devices
+from readiness.filters import Filters, filter_choices, parse_filters
 from readiness.models import BriefingExport
+from readiness.scoping import Scope
 
 View = Callable[..., HttpResponse]
 
@@ -44,7 +56,7 @@ def state_staff_only(view: View) -> View:
 
 
 def _filters(request: HttpRequest) -> Filters:
-    return dashboards.parse_filters(request.GET, today=timezone.localdate())
+    return parse_filters(request.GET, today=timezone.localdate())
 
 
 def _error_page(request: HttpRequest, exc: DomainError, *, title: str) -> HttpResponse:
@@ -78,18 +90,18 @@ def _sort_headers(request: HttpRequest, sort: str, descending: bool) -> list[dic
     return headers
 
 
-def _readiness_charts(fig: dashboards.ReadinessFigures, *, by_cabinet: bool) -> dict[str, str]:
+def _readiness_charts(fig: pages.ReadinessFigures, *, by_cabinet: bool) -> dict[str, str]:
     if fig.empty_message:
         return {}
     if fig.cache_key:
         # The figures come from snapshots: their charts are the same until a snapshot changes.
-        return cache.get_or_set(f"{fig.cache_key}:charts:{by_cabinet}",
-                                lambda: _build_readiness_charts(fig, by_cabinet=by_cabinet),
-                                dashboards.FIGURES_CACHE_SECONDS)
+        return figures_cache.get_or_set(f"{fig.cache_key}:charts:{by_cabinet}",
+                                        lambda: _build_readiness_charts(fig, by_cabinet=by_cabinet),
+                                        now=timezone.now())
     return _build_readiness_charts(fig, by_cabinet=by_cabinet)
 
 
-def _build_readiness_charts(fig: dashboards.ReadinessFigures, *, by_cabinet: bool) -> dict[str, str]:
+def _build_readiness_charts(fig: pages.ReadinessFigures, *, by_cabinet: bool) -> dict[str, str]:
     out = {
         "trend": charts.render(charts.trend_figure(
             fig.trend, title=f"Readiness trend, {fig.set_name}"), div_id="chart-trend"),
@@ -102,8 +114,8 @@ def _build_readiness_charts(fig: dashboards.ReadinessFigures, *, by_cabinet: boo
     return out
 
 
-def _live_context(scope: dashboards.Scope, filters: Filters, live_url: str) -> dict[str, Any]:
-    live = dashboards.live_figures(scope)
+def _live_context(scope: Scope, filters: Filters, live_url: str) -> dict[str, Any]:
+    live = pages.live_figures(scope, now=timezone.now())
     return {
         "live": live,
         "live_url": live_url,
@@ -116,9 +128,9 @@ def _live_context(scope: dashboards.Scope, filters: Filters, live_url: str) -> d
 def overview(request: HttpRequest) -> HttpResponse:
     try:
         filters = _filters(request)
-        scope = dashboards.state_scope(request.user, filters)
-        fig = dashboards.readiness_figures(scope, filters, today=timezone.localdate())
-        participation = dashboards.participation_headline(scope, as_of=fig.as_of)
+        scope = scoping.state_scope(request.user, filters)
+        fig = pages.readiness_figures(scope, filters, today=timezone.localdate(), now=timezone.now())
+        participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
     except DomainError as exc:
         return _error_page(request, exc, title="Statewide overview")
     agencies, sort, descending = _sorted(fig.agencies, request, default="ready_pct",
@@ -127,7 +139,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "filters": filters, "scope": scope, "fig": fig, "participation": participation,
         "agencies": agencies.to_dict("records") if not agencies.empty else [],
         "headers": _sort_headers(request, sort, descending),
-        "choices": dashboards.filter_choices(request.user, set_code=fig.set_code),
+        "choices": filter_choices(scoping.visible_agency_ids(request.user), set_code=fig.set_code),
         "charts": _readiness_charts(fig, by_cabinet=True),
         **_live_context(scope, filters, f"{reverse('readiness:overview_live')}?{filters.query()}"),
     }
@@ -138,7 +150,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 def overview_live(request: HttpRequest) -> HttpResponse:
     try:
         filters = _filters(request)
-        scope = dashboards.state_scope(request.user, filters)
+        scope = scoping.state_scope(request.user, filters)
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status)
     return render(request, "readiness/_live_figures.html",
@@ -148,21 +160,21 @@ def overview_live(request: HttpRequest) -> HttpResponse:
 @login_required
 def agency(request: HttpRequest, slug: str) -> HttpResponse:
     # Scope first: another agency's slug is a 404 before any filter is read.
-    scope = dashboards.agency_scope(request.user, slug)
+    scope = scoping.agency_scope(request.user, slug)
     try:
         filters = _filters(request)
-        fig = dashboards.readiness_figures(scope, filters, today=timezone.localdate())
-        participation = dashboards.participation_headline(scope, as_of=fig.as_of)
+        fig = pages.readiness_figures(scope, filters, today=timezone.localdate(), now=timezone.now())
+        participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
     except DomainError as exc:
         return _error_page(request, exc, title=scope.label)
     context = {
         "filters": filters, "scope": scope, "fig": fig, "participation": participation,
-        "agency": dashboards.agency_summary(scope),
-        "choices": dashboards.filter_choices(request.user, set_code=fig.set_code),
+        "agency": pages.agency_summary(scope),
+        "choices": filter_choices(scoping.visible_agency_ids(request.user), set_code=fig.set_code),
         "charts": _readiness_charts(fig, by_cabinet=False),
-        "gateways": dashboards.agency_gateways(scope.agency_ids[0]),
-        "alerts": dashboards.open_alerts(scope),
-        "waivers": dashboards.agency_waivers(request.user, scope, today=timezone.localdate()),
+        "gateways": pages.agency_gateways(scope.agency_ids[0]),
+        "alerts": pages.open_alerts(scope),
+        "waivers": pages.agency_waivers(scope, now=timezone.now()),
         **_live_context(scope, filters, f"{reverse('readiness:agency_live', args=[slug])}?{filters.query()}"),
     }
     return render(request, "readiness/agency.html", context)
@@ -170,7 +182,7 @@ def agency(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def agency_live(request: HttpRequest, slug: str) -> HttpResponse:
-    scope = dashboards.agency_scope(request.user, slug)
+    scope = scoping.agency_scope(request.user, slug)
     try:
         filters = _filters(request)
     except DomainError as exc:
@@ -182,10 +194,10 @@ def agency_live(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def agency_failing(request: HttpRequest, slug: str) -> HttpResponse:
     """The agency's failing devices with reasons: evaluated live, loaded after the page."""
-    scope = dashboards.agency_scope(request.user, slug)
+    scope = scoping.agency_scope(request.user, slug)
     try:
         filters = _filters(request)
-        failing = dashboards.failing_devices(scope, filters, today=timezone.localdate())
+        failing = failing_devices(scope, filters, now=timezone.now())
     except DomainError as exc:
         return render(request, "readiness/_failing_devices.html", {"error": exc}, status=exc.status)
     return render(request, "readiness/_failing_devices.html", {"failing": failing, "scope": scope})
@@ -194,7 +206,7 @@ def agency_failing(request: HttpRequest, slug: str) -> HttpResponse:
 # --- briefings ------------------------------------------------------------------------------
 
 
-def _briefing_params(data: Any) -> dashboards.BriefingParams:
+def _briefing_params(data: Any) -> BriefingParams:
     """Parameters from the form; a bad value raises InvalidInput naming the field."""
     from datetime import date
 
@@ -208,7 +220,7 @@ def _briefing_params(data: Any) -> dashboards.BriefingParams:
     since = (data.get("since") or "").strip()
     if since and not since.isdigit():
         raise InvalidInput("Choose an earlier briefing from the list.", field="since")
-    return dashboards.BriefingParams(
+    return BriefingParams(
         scope=(data.get("scope") or "state").strip(), set_code=(data.get("set") or "").strip(),
         version=(data.get("version") or "").strip(), compare_version=(data.get("compare") or "").strip(),
         as_of=as_of, since_id=int(since) if since else None,
@@ -218,7 +230,7 @@ def _briefing_params(data: Any) -> dashboards.BriefingParams:
 def _briefing_form_context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     set_code = request.GET.get("set") or request.POST.get("set") or ""
-    choices = dashboards.briefing_choices(user, set_code=set_code)
+    choices = briefing_choices(scoping.visible_agency_ids(user), set_code=set_code)
     return {"choices": choices, "exports": exports.visible_briefings(user)[:30],
             "formats": BriefingExport.Format.choices}
 
@@ -265,14 +277,14 @@ def briefing_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @state_staff_only
 def requirement_sets(request: HttpRequest) -> HttpResponse:
-    return render(request, "readiness/requirement_sets.html", {"catalog": dashboards.requirement_catalog()})
+    return render(request, "readiness/requirement_sets.html", {"catalog": catalog_pages.requirement_catalog()})
 
 
 @state_staff_only
 def requirement_set(request: HttpRequest, code: str) -> HttpResponse:
     try:
         filters = _filters(request)
-        comparison = dashboards.set_comparison(code, as_of=filters.as_of or timezone.localdate())
+        comparison = catalog_pages.set_comparison(code, as_of=filters.as_of or timezone.localdate())
     except DomainError as exc:
         return _error_page(request, exc, title=f"Requirement set {code}")
     versions = [v.version for v in comparison.versions if v.version in comparison.pass_rates]
@@ -287,7 +299,7 @@ def requirement_set(request: HttpRequest, code: str) -> HttpResponse:
 def whatif(request: HttpRequest, code: str) -> HttpResponse:
     """The comparison form; the results load after the page (two fleet evaluations)."""
     try:
-        comparison = dashboards.set_comparison(code, as_of=timezone.localdate())
+        comparison = catalog_pages.set_comparison(code, as_of=timezone.localdate())
     except DomainError as exc:
         return _error_page(request, exc, title=f"What-if for {code}")
     return render(request, "readiness/whatif.html", {
@@ -299,8 +311,9 @@ def whatif(request: HttpRequest, code: str) -> HttpResponse:
 @state_staff_only
 def whatif_results(request: HttpRequest, code: str) -> HttpResponse:
     try:
-        page = dashboards.whatif_page(request.user, code, from_version=request.GET.get("from", ""),
-                                      to_version=request.GET.get("to", ""))
+        page = catalog_pages.whatif_page(scoping.visible_agency_ids(request.user), code,
+                                         from_version=request.GET.get("from", ""),
+                                         to_version=request.GET.get("to", ""), now=timezone.now())
     except DomainError as exc:
         return render(request, "readiness/_whatif_results.html", {"error": exc}, status=exc.status)
     chart = charts.render(charts.remediation_figure(page.summary.plan), div_id="chart-plan")
@@ -316,15 +329,15 @@ def participation(request: HttpRequest) -> HttpResponse:
 
     try:
         filters = _filters(request)
-        scope = dashboards.state_scope(request.user, filters)
-        page = dashboards.participation_page(scope, as_of=filters.as_of or timezone.localdate(),
-                                             today=timezone.localdate())
+        scope = scoping.state_scope(request.user, filters)
+        page = participation_pages.participation_page(scope, as_of=filters.as_of or timezone.localdate(),
+                                                      today=timezone.localdate())
     except DomainError as exc:
         return _error_page(request, exc, title="FirstNet participation")
     labels = dict(FirstNetStatus.choices)
     context = {
         "filters": filters, "scope": scope, "page": page, "labels": labels,
-        "choices": dashboards.filter_choices(request.user),
+        "choices": filter_choices(scoping.visible_agency_ids(request.user)),
         "timeline_chart": charts.render(charts.participation_timeline_figure(
             charts.history_to_long(page.history, list(labels)), labels=labels), div_id="chart-participation"),
         "share_chart": charts.render(charts.participation_share_figure(page.history), div_id="chart-shares"),
@@ -348,13 +361,14 @@ def portfolio(request: HttpRequest) -> HttpResponse:
 def portfolio_cabinet(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         filters = _filters(request)
-        page = dashboards.portfolio_page(request.user, slug, filters, today=timezone.localdate())
+        scope = scoping.cabinet_scope(request.user, slug)
+        page = pages.portfolio_page(scope, filters, today=timezone.localdate(), now=timezone.now())
     except DomainError as exc:
         return _error_page(request, exc, title="Portfolio")
     fig = page.readiness
     return render(request, "readiness/portfolio.html", {
         "page": page, "fig": fig, "filters": filters,
-        "choices": dashboards.filter_choices(request.user, set_code=fig.set_code),
+        "choices": filter_choices(scoping.visible_agency_ids(request.user), set_code=fig.set_code),
         "charts": {**_readiness_charts(fig, by_cabinet=False), "agencies": charts.render(charts.readiness_bar_figure(
             fig.agencies.rename(columns={"name": "agency"}), label="agency", title="Ready % by agency (lowest first)"),
             div_id="chart-agencies") if not fig.empty_message else ""},

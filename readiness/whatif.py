@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
+from config.errors import InvalidInput
 from readiness.remediation import (
     CONFIGURE,
     FIRMWARE,
@@ -41,6 +43,15 @@ from readiness.remediation import (
     REPLACE,
     TELEMETRY,
     drop_superseded,
+    plan_remediation,
+    total_cost,
+)
+from readiness.results import (
+    agency_meta,
+    find_version_in_effect,
+    get_requirement_set,
+    get_version,
+    resolve_version,
 )
 
 ADDED = "added"
@@ -384,70 +395,87 @@ def gap_frame(fleet: Any, *, now: datetime) -> pd.DataFrame:
     """
     frame = fleet.evaluation.frame
     reqs = {r.key: r for r in fleet.evaluation.requirements}
-    res = fleet.results
-    keys = res["stable_key"]
-    if not isinstance(keys.dtype, pd.CategoricalDtype):
-        keys = keys.astype("category")
-    key_codes = keys.cat.codes.to_numpy()
-    key_names = [str(c) for c in keys.cat.categories]
-    mandatory = [i for i, k in enumerate(key_names) if k in reqs and reqs[k].is_mandatory]
-    failing = (res["status"] == "fail").to_numpy(dtype=bool) & np.isin(key_codes, mandatory)
-    failing_devices = res["device_id"].to_numpy(dtype=np.int64)[failing]
-    failing_codes = key_codes[failing]
-
-    fleet_ids = pd.Index(frame["device_id"].to_numpy(dtype=np.int64))
-    agency_of = frame["agency_id"].to_numpy(dtype=np.int64)
-    model_of = frame["model_id"].to_numpy(dtype=np.int64)
-    model_names = _model_names()
+    failing_devices, failing_keys = _mandatory_failures(fleet.results, reqs)
+    arrays = _FleetArrays(
+        ids=pd.Index(frame["device_id"].to_numpy(dtype=np.int64)),
+        agency_of=frame["agency_id"].to_numpy(dtype=np.int64),
+        model_of=frame["model_id"].to_numpy(dtype=np.int64), model_names=_model_names(),
+    )
     parts = _GapParts()
-
     # Every comparison of every failing requirement, evaluated once over the failing devices.
-    failing_keys = sorted({key_names[c] for c in np.unique(failing_codes)})
-    nodes: list[Any] = [leaf for key in failing_keys for leaf in leaves(reqs[key].rule)]
-    sub = frame[frame["device_id"].isin(np.unique(failing_devices))]
-    truth = _leaf_truth(sub, nodes, now)
-    truth_ids = pd.Index(truth.index)
-    truth_values = truth.to_numpy(dtype=bool)
+    keys = sorted(set(failing_keys.tolist()))
+    nodes: list[Any] = [leaf for key in keys for leaf in leaves(reqs[key].rule)]
+    truth = _leaf_truth(frame[frame["device_id"].isin(np.unique(failing_devices))], nodes, now)
+    truth_ids, truth_values = pd.Index(truth.index), truth.to_numpy(dtype=bool)
     index_of = {id(n): i for i, n in enumerate(nodes)}
-    replace_leaves: list[Any] = []  # the capability comparisons a replacement must meet
-    replace_col: dict[int, int] = {}  # id(leaf) -> its column in the catalog check
-    for key in failing_keys:
+    for key in keys:
         rule_leaves = leaves(reqs[key].rule)
-        dev_ids = failing_devices[failing_codes == key_names.index(key)]
+        dev_ids = failing_devices[failing_keys == key]
         matrix = truth_values[truth_ids.get_indexer(dev_ids)][:, [index_of[id(n)] for n in rule_leaves]]
-        # Devices share a handful of truth patterns: decide the fix once per pattern.
-        patterns, inverse = np.unique(matrix, axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).reshape(-1)
-        for p_idx, pattern in enumerate(patterns):
-            _, need = needed_leaves(reqs[key].rule, {id(n): bool(v) for n, v in zip(rule_leaves, pattern, strict=True)})
-            devs = dev_ids[inverse == p_idx]
-            pos = fleet_ids.get_indexer(devs)
-            for leaf in need or rule_leaves[:1]:
-                kind = action_kind_for(leaf.attr.name)
-                if kind == REPLACE:
-                    if id(leaf) not in replace_col:
-                        replace_col[id(leaf)] = len(replace_leaves)
-                        replace_leaves.append(leaf)
-                    parts.replace_needs(devs, replace_col[id(leaf)], key)
-                    continue
-                if kind == FIRMWARE:
-                    # The action (and its wording) names the model: one per distinct model.
-                    models, per_model = np.unique(model_of[pos], return_inverse=True)
-                    actions = [_action(kind, leaf, int(m), model_names) for m in models]
-                    action_keys = np.array([a[0] for a in actions], dtype=object)[per_model]
-                    texts = np.array([a[3] for a in actions], dtype=object)[per_model]
-                    parts.add(devs, agency_of[pos], action_keys, kind, float(actions[0][2]), texts, key)
-                else:
-                    action_key, action_kind, cost, text = _action(kind, leaf, 0, model_names)
-                    parts.add(devs, agency_of[pos], action_key, action_kind, cost, text, key)
+        _requirement_gaps(parts, reqs[key], dev_ids, matrix, arrays)
     if parts.replace_devices:
-        _replacement_gaps(parts, frame, fleet_ids, replace_leaves, _catalog_frame(), model_names, now)
+        _replacement_gaps(parts, frame, arrays.ids, parts.replace_leaves, _catalog_frame(), arrays.model_names, now)
     silent = fleet.devices["is_silent"].to_numpy(dtype=bool)
     if silent.any():
         parts.add(fleet.devices["device_id"].to_numpy(dtype=np.int64)[silent],
                   fleet.devices["agency_id"].to_numpy(dtype=np.int64)[silent], SILENT_ACTION[0], SILENT_ACTION[1],
                   float(telemetry_fix_cost()), SILENT_ACTION[3], "(silent)")
     return drop_superseded(parts.frame())
+
+
+@dataclass(frozen=True)
+class _FleetArrays:
+    """The fleet frame's columns a fix needs, as arrays in the frame's order."""
+
+    ids: pd.Index
+    agency_of: np.ndarray
+    model_of: np.ndarray
+    model_names: dict[int, str]
+
+
+def _mandatory_failures(res: pd.DataFrame, reqs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(device ids, requirement keys) of every failed result of a mandatory requirement."""
+    keys = res["stable_key"]
+    if not isinstance(keys.dtype, pd.CategoricalDtype):
+        keys = keys.astype("category")
+    key_codes = keys.cat.codes.to_numpy()
+    key_names = np.array([str(c) for c in keys.cat.categories], dtype=object)
+    mandatory = [i for i, k in enumerate(key_names) if k in reqs and reqs[k].is_mandatory]
+    failing = (res["status"] == "fail").to_numpy(dtype=bool) & np.isin(key_codes, mandatory)
+    return res["device_id"].to_numpy(dtype=np.int64)[failing], key_names[key_codes[failing]]
+
+
+def _requirement_gaps(parts: _GapParts, req: Any, dev_ids: np.ndarray, matrix: np.ndarray,
+                      arrays: _FleetArrays) -> None:
+    """The fixes of one requirement for ``dev_ids``, whose comparisons' truth is ``matrix``."""
+    rule_leaves = leaves(req.rule)
+    # Devices share a handful of truth patterns: decide the fix once per pattern.
+    patterns, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    for p_idx, pattern in enumerate(patterns):
+        _, need = needed_leaves(req.rule, {id(n): bool(v) for n, v in zip(rule_leaves, pattern, strict=True)})
+        devs = dev_ids[inverse == p_idx]
+        for leaf in need or rule_leaves[:1]:
+            _add_fix(parts, leaf, devs, req.key, arrays)
+
+
+def _add_fix(parts: _GapParts, leaf: Any, devs: np.ndarray, key: str, arrays: _FleetArrays) -> None:
+    """Rows for the action that fixes comparison ``leaf`` on ``devs`` (a replacement is decided later)."""
+    kind = action_kind_for(leaf.attr.name)
+    if kind == REPLACE:
+        parts.replace_needs(devs, parts.replace_column(leaf), key)
+        return
+    pos = arrays.ids.get_indexer(devs)
+    if kind == FIRMWARE:
+        # The action (and its wording) names the model: one per distinct model.
+        models, per_model = np.unique(arrays.model_of[pos], return_inverse=True)
+        actions = [_action(kind, leaf, int(m), arrays.model_names) for m in models]
+        action_keys = np.array([a[0] for a in actions], dtype=object)[per_model]
+        texts = np.array([a[3] for a in actions], dtype=object)[per_model]
+        parts.add(devs, arrays.agency_of[pos], action_keys, kind, float(actions[0][2]), texts, key)
+        return
+    action_key, action_kind, cost, text = _action(kind, leaf, 0, arrays.model_names)
+    parts.add(devs, arrays.agency_of[pos], action_key, action_kind, cost, text, key)
 
 
 class _GapParts:
@@ -458,6 +486,8 @@ class _GapParts:
         self.replace_devices: list[np.ndarray] = []
         self.replace_cols: list[np.ndarray] = []
         self.replace_keys: list[np.ndarray] = []
+        self.replace_leaves: list[Any] = []  # the capability comparisons a replacement must meet
+        self._replace_col: dict[int, int] = {}  # id(leaf) -> its column in the catalog check
 
     def add(self, devices: np.ndarray, agencies: np.ndarray, action_key: Any, action_kind: str, unit_cost: Any,
             description: Any, stable_key: Any) -> None:
@@ -474,6 +504,13 @@ class _GapParts:
             "action_kind": column(action_kind), "unit_cost": column(unit_cost, np.float64),
             "description": column(description), "stable_key": column(stable_key),
         })
+
+    def replace_column(self, leaf: Any) -> int:
+        """The catalog check's column of capability comparison ``leaf`` (added on first use)."""
+        if id(leaf) not in self._replace_col:
+            self._replace_col[id(leaf)] = len(self.replace_leaves)
+            self.replace_leaves.append(leaf)
+        return self._replace_col[id(leaf)]
 
     def replace_needs(self, devices: np.ndarray, col: int, stable_key: str) -> None:
         """``devices`` need a model whose catalog entry meets replacement comparison ``col``."""
@@ -587,9 +624,6 @@ def pick_versions(req_set: Any, *, from_version: str | None, to_version: str | N
     was named, the comparison is the one that brought the current version in: its
     predecessor to it.
     """
-    from config.errors import InvalidInput
-    from readiness.results import find_version_in_effect, get_version
-
     old = get_version(req_set, from_version) if from_version else find_version_in_effect(req_set, on=today)
     if old is None:
         old = req_set.versions.order_by("effective_on", "id").first()
@@ -604,49 +638,6 @@ def pick_versions(req_set: Any, *, from_version: str | None, to_version: str | N
     if not from_version and old.supersedes_id:
         return old.supersedes, old
     raise InvalidInput(f"No version of '{req_set.code}' is newer than {old.version}; name one with 'to'.", field="to")
-
-
-def scoped_agency_ids(user: Any, agency_ids: list[int] | None = None) -> list[int] | None:
-    """The agencies a what-if covers: ``agency_ids`` (default: all) within what ``user`` may see.
-
-    None means every agency (state staff, unnarrowed). Asking for an agency the user may not
-    see raises NotFound, as the inventory does, so its existence is not confirmed.
-    """
-    from config.errors import NotFound
-    from readiness.scoping import visible_agency_ids
-
-    visible = visible_agency_ids(user)
-    if agency_ids is None:
-        return visible
-    wanted = sorted({int(a) for a in agency_ids})
-    if visible is not None and not set(wanted) <= set(visible):
-        raise NotFound("Not found, or not visible to you.", field="agency")
-    return wanted
-
-
-def agency_ids_for(user: Any, *, cabinet: str | None = None, agency: str | None = None) -> list[int] | None:
-    """A what-if's scope from slugs: a cabinet's agencies, or one agency, that ``user`` may see.
-
-    Neither: None (everything the user may see). A cabinet narrows and never widens: an
-    agency user asking for another cabinet gets an empty fleet. An unknown cabinet, or an
-    agency the user may not see, raises NotFound (another agency is never confirmed).
-    """
-    from config.errors import NotFound
-    from devices.models import Cabinet
-    from readiness.scoping import visible_agencies
-
-    if not cabinet and not agency:
-        return None
-    agencies = visible_agencies(user)
-    if cabinet:
-        if not Cabinet.objects.filter(slug=cabinet).exists():
-            raise NotFound(f"There is no cabinet '{cabinet}'.", field="cabinet")
-        agencies = agencies.filter(cabinet__slug=cabinet)
-    if agency:
-        if not visible_agencies(user).filter(slug=agency).exists():
-            raise NotFound(f"No agency '{agency}' among those you may see.", field="agency")
-        agencies = agencies.filter(slug=agency)
-    return sorted(agencies.values_list("pk", flat=True))
 
 
 def _evaluate(version: Any, frame: pd.DataFrame, *, now: datetime, agency_ids: list[int] | None) -> Any:
@@ -699,34 +690,28 @@ def _newly_failing_reasons(before: Any, after: Any, newly_ids: np.ndarray) -> pd
 
 
 def compare_versions(
-    *, user: Any, set_code: str, from_version: str | None = None, to_version: str | None = None,
-    now: datetime | None = None, agency_ids: list[int] | None = None,
+    *, agency_ids: list[int] | None, set_code: str, from_version: str | None = None,
+    to_version: str | None = None, now: datetime | None = None,
 ) -> WhatIfResult:
-    """Compare two versions of a set over the fleet ``user`` may see. Read-only.
+    """Compare two versions of a set over the fleet of ``agency_ids`` (None: every agency). Read-only.
 
-    Defaults: ``from`` is the version in effect today, ``to`` the newest other version (a
-    draft if there is one). ``agency_ids`` narrows the fleet (a cabinet's or an agency's
-    briefing): every figure, the cost and the plan are then those agencies' alone; an agency
-    the user may not see raises NotFound. Waivers count in both (they follow the stable
-    key). The cost and the plan close the gap to the ``to`` version: every device it leaves
-    not ready.
+    The caller resolves ``agency_ids`` from the viewer through ``readiness.scoping`` (the API,
+    the pages) or from a briefing's authorised scope; the engine never sees a user. Defaults:
+    ``from`` is the version in effect today, ``to`` the newest other version (a draft if there
+    is one). Every figure, the cost and the plan are those agencies' alone. Waivers count in
+    both (they follow the stable key). The cost and the plan close the gap to the ``to``
+    version: every device it leaves not ready.
 
     The fleet frame is built once and evaluated under both versions; everything after is
     array work (about 1.5 s for 100,000 devices on PostgreSQL, most of it the frame).
     """
-    from django.utils import timezone
-
-    from config.errors import InvalidInput
-    from readiness.remediation import plan_remediation, total_cost
-    from readiness.results import agency_meta, get_requirement_set
-
     now = now or timezone.now()
     req_set = get_requirement_set(set_code)
     old, new = pick_versions(req_set, from_version=from_version, to_version=to_version,
                              today=timezone.localdate(now))
     if new.pk == old.pk:
         raise InvalidInput("Choose two different versions to compare.", field="to")
-    agency_ids = scoped_agency_ids(user, agency_ids)
+    agency_ids = None if agency_ids is None else sorted({int(a) for a in agency_ids})
     frame = _fleet_frame(agency_ids, now)
     before = _evaluate(old, frame, now=now, agency_ids=agency_ids)
     after = _evaluate(new, frame, now=now, agency_ids=agency_ids)
@@ -739,11 +724,26 @@ def compare_versions(
     ready_after = after.devices.set_index("device_id")["is_ready"].astype(bool)
     newly = ready_before & ~ready_after.reindex(ready_before.index, fill_value=False)
     newly_ids = newly[newly].index.to_numpy(dtype=np.int64)
-    why = _newly_failing_reasons(before, after, newly_ids).to_dict()
     meta = agency_meta(agency_ids).set_index("agency_id")
+    gaps = gap_frame(after, now=now)
+    devices_total = len(after.devices)
+    ready_now = int(ready_after.sum())
+    return WhatIfResult(
+        set_code=set_code, from_version=old.version, to_version=new.version, at=now, changes=changes,
+        devices_total=devices_total, ready_before=int(ready_before.sum()), ready_after=ready_now,
+        newly_failing_devices=_newly_failing_frame(frame, before, after, newly_ids, meta),
+        agencies=_per_agency(before, ready_after, newly_ids, meta), cost=total_cost(gaps),
+        plan=plan_remediation(gaps, devices_total=devices_total, ready_now=ready_now),
+    )
+
+
+def _newly_failing_frame(frame: pd.DataFrame, before: Any, after: Any, newly_ids: np.ndarray,
+                         meta: pd.DataFrame) -> pd.DataFrame:
+    """device_id, serial, agency_id, agency, model_id, kind, reasons of each newly failing device."""
+    why = _newly_failing_reasons(before, after, newly_ids).to_dict()
     pos = pd.Index(frame["device_id"].to_numpy(dtype=np.int64)).get_indexer(newly_ids)
     newly_agencies = frame["agency_id"].to_numpy(dtype=np.int64)[pos]
-    newly_df = pd.DataFrame({
+    return pd.DataFrame({
         "device_id": newly_ids,
         "serial": frame["device.serial"].to_numpy(dtype=object)[pos],
         "agency_id": newly_agencies,
@@ -753,6 +753,9 @@ def compare_versions(
         "reasons": [why.get(d, []) for d in newly_ids.tolist()],
     }, columns=["device_id", "serial", "agency_id", "agency", "model_id", "kind", "reasons"])
 
+
+def _per_agency(before: Any, ready_after: pd.Series, newly_ids: np.ndarray, meta: pd.DataFrame) -> pd.DataFrame:
+    """agency_id, ready_before, ready_after, newly_failing, slug, name, devices; most newly failing first."""
     per_agency = pd.DataFrame({
         "agency_id": before.devices["agency_id"].to_numpy(),
         "ready_before": before.devices["is_ready"].astype(bool).to_numpy(),
@@ -762,36 +765,20 @@ def compare_versions(
     per_agency["slug"] = per_agency["agency_id"].map(meta["slug"])
     per_agency["name"] = per_agency["agency_id"].map(meta["name"])
     per_agency["devices"] = per_agency["agency_id"].map(before.devices.groupby("agency_id").size())
-    per_agency = per_agency.sort_values(["newly_failing", "slug"], ascending=[False, True]).reset_index(drop=True)
-
-    gaps = gap_frame(after, now=now)
-    devices_total = len(after.devices)
-    ready_now = int(ready_after.sum())
-    return WhatIfResult(
-        set_code=set_code, from_version=old.version, to_version=new.version, at=now, changes=changes,
-        devices_total=devices_total, ready_before=int(ready_before.sum()), ready_after=ready_now,
-        newly_failing_devices=newly_df, agencies=per_agency, cost=total_cost(gaps),
-        plan=plan_remediation(gaps, devices_total=devices_total, ready_now=ready_now),
-    )
+    return per_agency.sort_values(["newly_failing", "slug"], ascending=[False, True]).reset_index(drop=True)
 
 
 def remediation_plan(
-    *, user: Any, set_code: str, version: str | None = None, now: datetime | None = None,
-    agency_ids: list[int] | None = None,
+    *, agency_ids: list[int] | None, set_code: str, version: str | None = None, now: datetime | None = None,
 ) -> tuple[Any, dict[str, Decimal], list[Any], int, int]:
     """The ranked plan to close the gap to one version (default: in effect today). Read-only.
 
-    ``agency_ids`` narrows the fleet as in ``compare_versions``. Returns (version, cost by
-    action kind, plan steps, devices, ready now).
+    ``agency_ids`` is the fleet, resolved by the caller as in ``compare_versions`` (None:
+    every agency). Returns (version, cost by action kind, plan steps, devices, ready now).
     """
-    from django.utils import timezone
-
-    from readiness.remediation import plan_remediation, total_cost
-    from readiness.results import resolve_version
-
     now = now or timezone.now()
     ver = resolve_version(set_code, version=version, on=timezone.localdate(now))
-    agency_ids = scoped_agency_ids(user, agency_ids)
+    agency_ids = None if agency_ids is None else sorted({int(a) for a in agency_ids})
     fleet = _evaluate(ver, _fleet_frame(agency_ids, now), now=now, agency_ids=agency_ids)
     gaps = gap_frame(fleet, now=now)
     ready = int(fleet.devices["is_ready"].astype(bool).sum())

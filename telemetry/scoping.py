@@ -11,13 +11,21 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.db.models import Model, QuerySet
-from django.http import Http404
 
 from devices.models import User
-from devices.scoping import scope_to_user
+from devices.scoping import get_visible_or_404, scope_to_user
 from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, TelemetryReading
 
 M = TypeVar("M", bound=Model)
+
+__all__ = [
+    "get_visible_or_404",
+    "scope_telemetry",
+    "visible_dead_letters",
+    "visible_device_health",
+    "visible_gateway_status",
+    "visible_readings",
+]
 
 
 def scope_telemetry(queryset: QuerySet[M], user: User, *, agency_field: str) -> QuerySet[M]:
@@ -55,9 +63,3 @@ def visible_readings(user: User) -> QuerySet[TelemetryReading]:
     return scope_telemetry(TelemetryReading.objects.all(), user, agency_field="device__agency")
 
 
-def get_visible_or_404(queryset: QuerySet[M], **lookup: object) -> M:
-    """One object from an already scoped queryset, or 404 (never 403: see module docstring)."""
-    obj = queryset.filter(**lookup).first()
-    if obj is None:
-        raise Http404("Not found, or not visible to you.")
-    return obj

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from pptx import Presentation
 from pypdf import PdfReader
 
-from readiness.dashboards import BriefingParams
+from readiness.briefings.data import BriefingParams
 from readiness.exports import build_briefing_export, request_briefing_export
 from readiness.models import BriefingExport
 from tests.conftest import wait_for

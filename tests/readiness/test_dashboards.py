@@ -1,4 +1,4 @@
-"""The dashboards' data layer against a real database: figures equal the engine's, few queries."""
+"""The dashboard pages' data layer against a real database: figures equal the engine's, few queries."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import pytest
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from config.errors import InvalidInput
 from devices.models import Agency, FirstNetStatusChange
-from readiness import dashboards
-from readiness.dashboards import BriefingParams, Filters
+from readiness import catalog_pages, pages, participation_pages, scoping
+from readiness.briefings.data import BriefingParams, briefing_figures, build_briefing_data
+from readiness.failing_devices import failing_devices
+from readiness.filters import Filters, parse_filters
 from readiness.results import scores
 from readiness.snapshots import compute_snapshots
 from tests.factories import AgencyFactory
@@ -28,40 +31,40 @@ def scenario(agency_a, agency_b):
 
 
 def state(user):
-    return dashboards.state_scope(user, Filters())
+    return scoping.state_scope(user, Filters())
 
 
 def test_filters_refuse_a_bad_date_a_future_date_and_an_unknown_kind_naming_each_field():
     today = date(2026, 11, 20)
     with pytest.raises(InvalidInput) as bad:
-        dashboards.parse_filters(QueryDict("as_of=20-11-2026&kind=navy"), today=today)
+        parse_filters(QueryDict("as_of=20-11-2026&kind=navy"), today=today)
     fields = [e["field"] for e in bad.value.errors]
     assert fields == ["as_of", "kind"]
     assert "YYYY-MM-DD" in bad.value.message
     with pytest.raises(InvalidInput, match="in the future"):
-        dashboards.parse_filters(QueryDict("as_of=2026-11-21"), today=today)
+        parse_filters(QueryDict("as_of=2026-11-21"), today=today)
 
 
 def test_filters_round_trip_through_the_query_string():
-    filters = dashboards.parse_filters(QueryDict("set=cjis-mobile&as_of=2026-01-02&cabinet=justice&kind=police"),
+    filters = parse_filters(QueryDict("set=cjis-mobile&as_of=2026-01-02&cabinet=justice&kind=police"),
                                        today=date(2026, 11, 20))
-    again = dashboards.parse_filters(QueryDict(filters.query()), today=date(2026, 11, 20))
+    again = parse_filters(QueryDict(filters.query()), today=date(2026, 11, 20))
     assert again == filters
 
 
 def test_live_figures_count_devices_online_and_open_alerts_per_scope(scenario, state_staff):
-    live = dashboards.live_figures(state(state_staff.user))
+    live = pages.live_figures(state(state_staff.user), now=timezone.now())
     assert live.devices == 7
     assert live.online_now == 6  # the silent phone was never seen
     assert live.open_alerts == 1
     assert dict(zip(live.health["level"], live.health["devices"], strict=True))["never_seen"] == 1
-    ksp = dashboards.live_figures(dashboards.agency_scope(state_staff.user, "ksp"))
+    ksp = pages.live_figures(scoping.agency_scope(state_staff.user, "ksp"), now=timezone.now())
     assert (ksp.devices, ksp.online_now, ksp.open_alerts) == (4, 3, 1)
     assert int(ksp.mix["devices"].sum()) == 4
 
 
 def test_statewide_readiness_from_the_snapshot_equals_the_engines_live_scores(scenario, state_staff):
-    fig = dashboards.readiness_figures(state(state_staff.user), Filters(), today=scenario.today)
+    fig = pages.readiness_figures(state(state_staff.user), Filters(), today=scenario.today, now=timezone.now())
     live = scores(user=state_staff.user, set_code="cjis-mobile", group_by="state").rows.iloc[0]
     assert fig.version == "6.0"
     assert fig.snapshot_date == scenario.today
@@ -75,7 +78,7 @@ def test_statewide_readiness_from_the_snapshot_equals_the_engines_live_scores(sc
 
 
 def test_requirement_table_counts_each_requirement_of_the_version(scenario, state_staff):
-    fig = dashboards.readiness_figures(state(state_staff.user), Filters(), today=scenario.today)
+    fig = pages.readiness_figures(state(state_staff.user), Filters(), today=scenario.today, now=timezone.now())
     reqs = fig.requirements.set_index("code")
     assert int(reqs.loc["ENC-2", "failed"]) == 1
     assert int(reqs.loc["MDM-2", "failed"]) == 1
@@ -85,14 +88,14 @@ def test_requirement_table_counts_each_requirement_of_the_version(scenario, stat
 
 def test_cabinet_county_and_kind_filters_narrow_the_scope(scenario, state_staff):
     user = state_staff.user
-    fire = dashboards.state_scope(user, Filters(agency_kind="fire"))
+    fire = scoping.state_scope(user, Filters(agency_kind="fire"))
     assert fire.agency_ids == [scenario.fire.pk]
     assert "Fire" in fire.label
-    fayette = dashboards.readiness_figures(dashboards.state_scope(user, Filters(county="Fayette")), Filters(),
-                                           today=scenario.today)
+    fayette = pages.readiness_figures(scoping.state_scope(user, Filters(county="Fayette")), Filters(),
+                                      today=scenario.today, now=timezone.now())
     assert list(fayette.agencies["group"]) == ["lex-pd"]
     with pytest.raises(InvalidInput, match="Unknown cabinet"):
-        dashboards.state_scope(user, Filters(cabinet="navy"))
+        scoping.state_scope(user, Filters(cabinet="navy"))
 
 
 @pytest.mark.parametrize(
@@ -100,13 +103,14 @@ def test_cabinet_county_and_kind_filters_narrow_the_scope(scenario, state_staff)
     [("5.9", "snapshot_readiness"), ("7.0", "what-if")],
 )
 def test_a_version_without_snapshots_says_what_to_do(scenario, state_staff, version, message):
-    fig = dashboards.readiness_figures(state(state_staff.user), Filters(version=version), today=scenario.today)
+    fig = pages.readiness_figures(state(state_staff.user), Filters(version=version), today=scenario.today,
+                                  now=timezone.now())
     assert fig.empty_message
     assert message in fig.empty_message
 
 
 def test_no_requirement_sets_says_how_to_load_them(state_staff):
-    fig = dashboards.readiness_figures(state(state_staff.user), Filters(), today=date.today())
+    fig = pages.readiness_figures(state(state_staff.user), Filters(), today=date.today(), now=timezone.now())
     assert "load_requirements" in fig.empty_message
 
 
@@ -114,9 +118,9 @@ def test_overview_queries_do_not_grow_with_the_fleet(scenario, state_staff):
     def count() -> int:
         with CaptureQueriesContext(connection) as ctx:
             scope = state(state_staff.user)
-            dashboards.live_figures(scope)
-            dashboards.readiness_figures(scope, Filters(), today=scenario.today)
-            dashboards.participation_headline(scope, as_of=scenario.today)
+            pages.live_figures(scope, now=timezone.now())
+            pages.readiness_figures(scope, Filters(), today=scenario.today, now=timezone.now())
+            participation_pages.participation_headline(scope, as_of=scenario.today)
         return len(ctx.captured_queries)
 
     before = count()
@@ -130,8 +134,7 @@ def test_overview_queries_do_not_grow_with_the_fleet(scenario, state_staff):
 
 
 def test_agency_failing_devices_carry_the_engines_reasons(scenario, state_staff):
-    failing = dashboards.failing_devices(dashboards.agency_scope(state_staff.user, "ksp"), Filters(),
-                                         today=scenario.today)
+    failing = failing_devices(scoping.agency_scope(state_staff.user, "ksp"), Filters(), now=timezone.now())
     by_serial = {row["serial"]: row["reasons"] for row in failing.rows}
     assert set(by_serial) == {"KSP-NOENC", "KSP-SILENT"}
     assert by_serial["KSP-NOENC"][0].startswith("ENC-2: ")
@@ -139,18 +142,18 @@ def test_agency_failing_devices_carry_the_engines_reasons(scenario, state_staff)
 
 
 def test_participation_headline_compares_with_the_expectation_in_effect(scenario, state_staff):
-    head = dashboards.participation_headline(state(state_staff.user), as_of=scenario.today)
+    head = participation_pages.participation_headline(state(state_staff.user), as_of=scenario.today)
     assert (head.agencies, head.participating) == (3, 1)
     assert head.expectation_target == 50.0
     assert head.expectation_actual == 33.3
     assert head.met is False
-    before = dashboards.participation_headline(state(state_staff.user), as_of=date(2018, 12, 31))
+    before = participation_pages.participation_headline(state(state_staff.user), as_of=date(2018, 12, 31))
     assert before.participating == 0  # KSP subscribed in 2019; no expectation yet in 2018
     assert before.expectation_label == ""
 
 
 def test_set_comparison_lines_up_each_key_across_versions(scenario):
-    comparison = dashboards.set_comparison("cjis-mobile", as_of=scenario.today)
+    comparison = catalog_pages.set_comparison("cjis-mobile", as_of=scenario.today)
     assert [v.version for v in comparison.versions] == ["5.9", "6.0", "7.0"]
     rows = {r["key"]: r["by_version"] for r in comparison.rows}
     mdm_59, mdm_60, mdm_70 = rows["cjis.mdm"]
@@ -161,7 +164,7 @@ def test_set_comparison_lines_up_each_key_across_versions(scenario):
 
 
 def test_briefing_data_for_a_cabinet_covers_only_its_agencies(scenario):
-    data = dashboards.build_briefing_data(BriefingParams(scope="cabinet:justice", set_code="cjis-mobile"))
+    data = build_briefing_data(BriefingParams(scope="cabinet:justice", set_code="cjis-mobile"))
     assert set(data.agencies["agency"]) == {"Kentucky State Police", "Lexington Police"}
     assert data.headline.devices == 6
     assert data.headline.ready == 3
@@ -171,22 +174,22 @@ def test_briefing_data_for_a_cabinet_covers_only_its_agencies(scenario):
 
 def test_briefing_data_is_reproducible_for_the_same_parameters(scenario):
     params = BriefingParams(scope="state", set_code="cjis-mobile", as_of=scenario.today - timedelta(days=1))
-    first = dashboards.build_briefing_data(params)
-    second = dashboards.build_briefing_data(params)
+    first = build_briefing_data(params)
+    second = build_briefing_data(params)
     assert first.generated_at != second.generated_at
     assert first.data_hash == second.data_hash
     assert first.headline == second.headline
 
 
 def test_changes_since_an_earlier_briefing_list_fleet_status_and_version_changes(scenario):
-    earlier = dashboards.build_briefing_data(BriefingParams(scope="state", set_code="cjis-mobile",
+    earlier = build_briefing_data(BriefingParams(scope="state", set_code="cjis-mobile",
                                                             as_of=scenario.today - timedelta(days=2)))
-    previous = {"id": 1, **dashboards.briefing_figures(earlier)}
+    previous = {"id": 1, **briefing_figures(earlier)}
     previous["as_of"] = (scenario.today - timedelta(days=45)).isoformat()  # before 6.0 took effect
     phone(scenario.lex, serial="LEX-NEW")
     FirstNetStatusChange.objects.create(agency=scenario.lex, status="pilot", changed_on=scenario.today)
     Agency.objects.filter(pk=scenario.lex.pk).update(firstnet_status="pilot", firstnet_status_changed_on=scenario.today)
-    later = dashboards.build_briefing_data(BriefingParams(scope="state", set_code="cjis-mobile"), previous=previous)
+    later = build_briefing_data(BriefingParams(scope="state", set_code="cjis-mobile"), previous=previous)
     changes = later.changes
     assert (changes.devices_before, changes.devices_after) == (7, 8)
     assert list(changes.requirement_changes["version"]) == ["6.0"]
@@ -202,7 +205,7 @@ def test_the_pages_trend_equals_the_snapshot_trend_of_the_api(scenario):
 
     start = scenario.today - timedelta(days=10)
     for ids in (None, [scenario.ksp.pk]):
-        fast = dashboards.trend_totals("cjis-mobile", ids, start=start, end=scenario.today)
+        fast = pages.trend_totals("cjis-mobile", ids, start=start, end=scenario.today)
         full = trend(set_code="cjis-mobile", agency_ids=ids, start=start, end=scenario.today)
         assert list(fast["date"]) == list(full["date"])
         assert list(fast["ready_pct"]) == pytest.approx(list(full["ready_pct"].astype(float)))

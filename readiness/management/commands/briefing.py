@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.errors import DomainError
-from readiness.dashboards import BriefingParams
+from readiness.briefings.data import BriefingParams
 from readiness.exports import build_briefing_file
 
 
