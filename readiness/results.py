@@ -36,8 +36,31 @@ from readiness.scoring import device_readiness
 from readiness.waiver_rules import NOT_APPLICABLE, PASS, WAIVED, apply_waivers, waivers_frame
 
 GROUPINGS = ("agency", "cabinet", "county", "state")
+# The columns of aggregate_counts, in order.
+SCORE_COLUMNS = [
+    "group",
+    "name",
+    "devices",
+    "ready",
+    "ready_pct",
+    "score",
+    "coverage",
+    "n_pass",
+    "n_fail",
+    "n_waived",
+    "n_na",
+]
 COUNT_COLUMNS = [
-    "agency_id", "key", "weight", "is_mandatory", "n_pass", "n_fail", "n_waived", "n_na", "n_reporting", "n_devices",
+    "agency_id",
+    "key",
+    "weight",
+    "is_mandatory",
+    "n_pass",
+    "n_fail",
+    "n_waived",
+    "n_na",
+    "n_reporting",
+    "n_devices",
 ]
 
 
@@ -66,7 +89,8 @@ def get_version_in_effect(req_set: RequirementSet, *, on: date) -> RequirementSe
     version = find_version_in_effect(req_set, on=on)
     if version is None:
         raise NotFound(
-            f"No version of '{req_set.code}' was in effect on {on:%Y-%m-%d} (drafts never are).", field="as_of"
+            f"No version of '{req_set.code}' was in effect on {on:%Y-%m-%d} (drafts never are).",
+            field="as_of",
         )
     return version
 
@@ -75,11 +99,15 @@ def get_version(req_set: RequirementSet, number: str) -> RequirementSetVersion:
     version = req_set.versions.filter(version=number).first()
     if version is None:
         known = ", ".join(req_set.versions.values_list("version", flat=True))
-        raise NotFound(f"'{req_set.code}' has no version '{number}' (known: {known}).", field="version")
+        raise NotFound(
+            f"'{req_set.code}' has no version '{number}' (known: {known}).", field="version"
+        )
     return version
 
 
-def resolve_version(set_code: str, *, version: str | None = None, on: date | None = None) -> RequirementSetVersion:
+def resolve_version(
+    set_code: str, *, version: str | None = None, on: date | None = None
+) -> RequirementSetVersion:
     """The named version, or else the one in effect on ``on`` (today by default)."""
     req_set = get_requirement_set(set_code)
     if version:
@@ -110,14 +138,19 @@ class FleetResults:
 
 
 def evaluate_raw(
-    *, version: RequirementSetVersion, now: datetime, agency_ids: list[int] | None = None,
+    *,
+    version: RequirementSetVersion,
+    now: datetime,
+    agency_ids: list[int] | None = None,
     device_ids: list[int] | None = None,
 ) -> Evaluation:
     """The engine's verdicts for today's fleet, before waivers (see ``readiness.fleet``)."""
     return evaluate_version(version=version, now=now, agency_ids=agency_ids, device_ids=device_ids)
 
 
-def finish_results(evaluation: Evaluation, *, waivers_at: datetime, agency_ids: list[int] | None = None) -> FleetResults:
+def finish_results(
+    evaluation: Evaluation, *, waivers_at: datetime, agency_ids: list[int] | None = None
+) -> FleetResults:
     """Apply the waivers that count at ``waivers_at`` and decide each device's readiness."""
     version = evaluation.version
     results = apply_waivers(
@@ -125,15 +158,24 @@ def finish_results(evaluation: Evaluation, *, waivers_at: datetime, agency_ids: 
         waivers_frame(requirement_set_id=version.requirement_set_id, agency_ids=agency_ids),
         at=waivers_at,
     )
-    devices = device_readiness(results, evaluation.frame, evaluation.requirements, now=evaluation.now)
+    devices = device_readiness(
+        results, evaluation.frame, evaluation.requirements, now=evaluation.now
+    )
     return FleetResults(
-        version=version, at=waivers_at, results=results, devices=devices,
-        requirements=requirement_table(evaluation.requirements), evaluation=evaluation,
+        version=version,
+        at=waivers_at,
+        results=results,
+        devices=devices,
+        requirements=requirement_table(evaluation.requirements),
+        evaluation=evaluation,
     )
 
 
 def evaluate_fleet(
-    *, version: RequirementSetVersion, at: datetime | None = None, agency_ids: list[int] | None = None,
+    *,
+    version: RequirementSetVersion,
+    at: datetime | None = None,
+    agency_ids: list[int] | None = None,
     device_ids: list[int] | None = None,
 ) -> FleetResults:
     """Evaluate today's fleet (optionally some agencies or devices) against ``version``.
@@ -142,7 +184,9 @@ def evaluate_fleet(
     health are today's, since the inventory keeps no history of them.
     """
     now = timezone.now()
-    evaluation = evaluate_raw(version=version, now=now, agency_ids=agency_ids, device_ids=device_ids)
+    evaluation = evaluate_raw(
+        version=version, now=now, agency_ids=agency_ids, device_ids=device_ids
+    )
     return finish_results(evaluation, waivers_at=at or now, agency_ids=agency_ids)
 
 
@@ -153,18 +197,27 @@ def agency_counts(fleet: FleetResults) -> pd.DataFrame:
     ready devices, n_fail = not ready ones, n_reporting = devices reporting.
     """
     res = fleet.results
-    reporting = pd.Series(fleet.devices["is_reporting"].to_numpy(), index=fleet.devices["device_id"].to_numpy())
+    reporting = pd.Series(
+        fleet.devices["is_reporting"].to_numpy(), index=fleet.devices["device_id"].to_numpy()
+    )
     if res.empty:
         per_req = pd.DataFrame(columns=COUNT_COLUMNS)
     else:
         status = res["status"].astype(str)
         applicable = ~status.eq(NOT_APPLICABLE)
-        flags = pd.DataFrame({
-            "agency_id": res["agency_id"].to_numpy(), "key": res["stable_key"].astype(str).to_numpy(),
-            "n_pass": status.eq(PASS).to_numpy(), "n_fail": status.eq("fail").to_numpy(),
-            "n_waived": status.eq(WAIVED).to_numpy(), "n_na": (~applicable).to_numpy(),
-            "n_reporting": (applicable & res["device_id"].map(reporting).fillna(False).astype(bool)).to_numpy(),
-        })
+        flags = pd.DataFrame(
+            {
+                "agency_id": res["agency_id"].to_numpy(),
+                "key": res["stable_key"].astype(str).to_numpy(),
+                "n_pass": status.eq(PASS).to_numpy(),
+                "n_fail": status.eq("fail").to_numpy(),
+                "n_waived": status.eq(WAIVED).to_numpy(),
+                "n_na": (~applicable).to_numpy(),
+                "n_reporting": (
+                    applicable & res["device_id"].map(reporting).fillna(False).astype(bool)
+                ).to_numpy(),
+            }
+        )
         per_req = flags.groupby(["agency_id", "key"], sort=True).sum().astype("int64").reset_index()
         meta = fleet.requirements.set_index("stable_key")
         per_req["weight"] = per_req["key"].map(meta["weight"]).astype("int64")
@@ -173,12 +226,18 @@ def agency_counts(fleet: FleetResults) -> pd.DataFrame:
     dev = fleet.devices
     totals = (
         dev.groupby("agency_id")
-        .agg(n_pass=("is_ready", "sum"), n_devices=("device_id", "size"), n_reporting=("is_reporting", "sum"))
+        .agg(
+            n_pass=("is_ready", "sum"),
+            n_devices=("device_id", "size"),
+            n_reporting=("is_reporting", "sum"),
+        )
         .astype("int64")
         .reset_index()
     )
     totals["n_fail"] = totals["n_devices"] - totals["n_pass"]
-    totals = totals.assign(key=ReadinessSnapshot.TOTAL_KEY, weight=0, is_mandatory=True, n_waived=0, n_na=0)
+    totals = totals.assign(
+        key=ReadinessSnapshot.TOTAL_KEY, weight=0, is_mandatory=True, n_waived=0, n_na=0
+    )
     return pd.concat([per_req[COUNT_COLUMNS], totals[COUNT_COLUMNS]], ignore_index=True)
 
 
@@ -190,9 +249,16 @@ def agency_meta(agency_ids: list[int] | None = None) -> pd.DataFrame:
     qs = Agency.objects.all()
     if agency_ids is not None:
         qs = qs.filter(pk__in=agency_ids)
-    rows = list(qs.values("id", "slug", "name", "cabinet_id", "cabinet__name", "cabinet__slug", "county"))
-    frame = pd.DataFrame(rows, columns=["id", "slug", "name", "cabinet_id", "cabinet__name", "cabinet__slug", "county"])
-    return frame.rename(columns={"id": "agency_id", "cabinet__name": "cabinet", "cabinet__slug": "cabinet_slug"})
+    rows = list(
+        qs.values("id", "slug", "name", "cabinet_id", "cabinet__name", "cabinet__slug", "county")
+    )
+    frame = pd.DataFrame(
+        rows,
+        columns=["id", "slug", "name", "cabinet_id", "cabinet__name", "cabinet__slug", "county"],
+    )
+    return frame.rename(
+        columns={"id": "agency_id", "cabinet__name": "cabinet", "cabinet__slug": "cabinet_slug"}
+    )
 
 
 def aggregate_counts(counts: pd.DataFrame, meta: pd.DataFrame, *, group_by: str) -> pd.DataFrame:
@@ -204,10 +270,29 @@ def aggregate_counts(counts: pd.DataFrame, meta: pd.DataFrame, *, group_by: str)
     """
     if group_by not in GROUPINGS:
         raise InvalidInput(f"group_by must be one of {', '.join(GROUPINGS)}", field="group_by")
-    columns = ["group", "name", "devices", "ready", "ready_pct", "score", "coverage", "n_pass", "n_fail", "n_waived", "n_na"]
     if counts.empty:
-        return pd.DataFrame(columns=columns)
-    joined = counts.merge(meta, on="agency_id", how="left")
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    joined = _label_groups(counts.merge(meta, on="agency_id", how="left"), group_by)
+    is_total = joined["key"].eq(ReadinessSnapshot.TOTAL_KEY)
+    totals = (
+        joined[is_total]
+        .groupby(["group", "name"])
+        .agg(
+            devices=("n_devices", "sum"), ready=("n_pass", "sum"), reporting=("n_reporting", "sum")
+        )
+    )
+    reqs = joined[~is_total].copy()
+    reqs["w_ok"] = reqs["weight"] * (reqs["n_pass"] + reqs["n_waived"])
+    reqs["w_all"] = reqs["weight"] * (reqs["n_pass"] + reqs["n_fail"] + reqs["n_waived"])
+    sums = reqs.groupby(["group", "name"])[
+        ["w_ok", "w_all", "n_pass", "n_fail", "n_waived", "n_na"]
+    ].sum()
+    out = totals.join(sums, how="outer").fillna(0).reset_index()
+    return _score_figures(out)[SCORE_COLUMNS].sort_values(["name"]).reset_index(drop=True)
+
+
+def _label_groups(joined: pd.DataFrame, group_by: str) -> pd.DataFrame:
+    """Counts joined with agency meta, with the ``group`` key and ``name`` of ``group_by``."""
     if group_by == "agency":
         joined["group"], joined["name"] = joined["slug"], joined["name"]
     elif group_by == "cabinet":
@@ -217,27 +302,28 @@ def aggregate_counts(counts: pd.DataFrame, meta: pd.DataFrame, *, group_by: str)
         joined["group"], joined["name"] = county, county
     else:
         joined["group"], joined["name"] = "state", "Statewide"
-    is_total = joined["key"].eq(ReadinessSnapshot.TOTAL_KEY)
-    totals = joined[is_total].groupby(["group", "name"]).agg(
-        devices=("n_devices", "sum"), ready=("n_pass", "sum"), reporting=("n_reporting", "sum")
-    )
-    reqs = joined[~is_total].copy()
-    reqs["w_ok"] = reqs["weight"] * (reqs["n_pass"] + reqs["n_waived"])
-    reqs["w_all"] = reqs["weight"] * (reqs["n_pass"] + reqs["n_fail"] + reqs["n_waived"])
-    sums = reqs.groupby(["group", "name"])[["w_ok", "w_all", "n_pass", "n_fail", "n_waived", "n_na"]].sum()
-    out = totals.join(sums, how="outer").fillna(0).reset_index()
+    return joined
+
+
+def _score_figures(out: pd.DataFrame) -> pd.DataFrame:
+    """Summed counts per group -> ready_pct, score (None when nothing applies), coverage."""
     out["devices"] = out["devices"].astype("int64")
     out["ready"] = out["ready"].astype("int64")
-    out["ready_pct"] = np.where(out["devices"] > 0, 100.0 * out["ready"] / out["devices"].clip(lower=1), 0.0).round(2)
-    out["score"] = pd.Series(
-        np.where(out["w_all"] > 0, 100.0 * out["w_ok"] / out["w_all"].clip(lower=1), np.nan), index=out.index
+    out["ready_pct"] = np.where(
+        out["devices"] > 0, 100.0 * out["ready"] / out["devices"].clip(lower=1), 0.0
     ).round(2)
-    out["coverage"] = np.where(out["devices"] > 0, out["reporting"] / out["devices"].clip(lower=1), 0.0).round(4)
+    out["score"] = pd.Series(
+        np.where(out["w_all"] > 0, 100.0 * out["w_ok"] / out["w_all"].clip(lower=1), np.nan),
+        index=out.index,
+    ).round(2)
+    out["coverage"] = np.where(
+        out["devices"] > 0, out["reporting"] / out["devices"].clip(lower=1), 0.0
+    ).round(4)
     for col in ("n_pass", "n_fail", "n_waived", "n_na"):
         out[col] = out[col].astype("int64")
     out = out.astype({"score": "object"})
     out.loc[out["score"].isna(), "score"] = None
-    return out[columns].sort_values(["name"]).reset_index(drop=True)
+    return out
 
 
 # --- the read interface -----------------------------------------------------------------------
@@ -256,14 +342,20 @@ class Scores:
 
 
 def latest_snapshot_date(version: RequirementSetVersion, *, on_or_before: date) -> date | None:
-    return ReadinessSnapshot.objects.filter(version=version, date__lte=on_or_before).aggregate(d=Max("date"))["d"]
+    return ReadinessSnapshot.objects.filter(version=version, date__lte=on_or_before).aggregate(
+        d=Max("date")
+    )["d"]
 
 
-def snapshot_counts(version: RequirementSetVersion, *, on: date, agency_ids: list[int] | None) -> pd.DataFrame:
+def snapshot_counts(
+    version: RequirementSetVersion, *, on: date, agency_ids: list[int] | None
+) -> pd.DataFrame:
     qs = ReadinessSnapshot.objects.filter(version=version, date=on)
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
-    rows = list(qs.values(*[c for c in COUNT_COLUMNS if c not in ("key", "n_devices")], "requirement_key"))
+    rows = list(
+        qs.values(*[c for c in COUNT_COLUMNS if c not in ("key", "n_devices")], "requirement_key")
+    )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=COUNT_COLUMNS)
@@ -273,7 +365,11 @@ def snapshot_counts(version: RequirementSetVersion, *, on: date, agency_ids: lis
 
 
 def scores(
-    *, user: User | None, set_code: str, version: str | None = None, as_of: date | None = None,
+    *,
+    user: User | None,
+    set_code: str,
+    version: str | None = None,
+    as_of: date | None = None,
     group_by: str = "agency",
     now: datetime | None = None,
 ) -> Scores:
@@ -289,14 +385,18 @@ def scores(
     today = timezone.localdate(now)
     as_of = as_of or today
     if as_of > today:
-        raise InvalidInput("as_of is in the future; what-if compares versions instead.", field="as_of")
+        raise InvalidInput(
+            "as_of is in the future; what-if compares versions instead.", field="as_of"
+        )
     ver = resolve_version(set_code, version=version, on=as_of)
     agency_ids = None if user is None else visible_agency_ids(user)
     meta = agency_meta(agency_ids)
     if as_of == today:
         fleet = evaluate_fleet(version=ver, at=now, agency_ids=agency_ids)
         counts = agency_counts(fleet)
-        return Scores(ver, as_of, group_by, "live", None, aggregate_counts(counts, meta, group_by=group_by))
+        return Scores(
+            ver, as_of, group_by, "live", None, aggregate_counts(counts, meta, group_by=group_by)
+        )
     snap_date = latest_snapshot_date(ver, on_or_before=as_of)
     if snap_date is None:
         raise NotFound(
@@ -305,7 +405,14 @@ def scores(
             field="as_of",
         )
     counts = snapshot_counts(ver, on=snap_date, agency_ids=agency_ids)
-    return Scores(ver, as_of, group_by, "snapshot", snap_date, aggregate_counts(counts, meta, group_by=group_by))
+    return Scores(
+        ver,
+        as_of,
+        group_by,
+        "snapshot",
+        snap_date,
+        aggregate_counts(counts, meta, group_by=group_by),
+    )
 
 
 def versions_in_effect(*, on: date) -> list[RequirementSetVersion]:
@@ -322,15 +429,21 @@ def upcoming_versions(*, after: date, until: date) -> list[RequirementSetVersion
     """Published versions taking effect after ``after`` and on or before ``until``."""
     return list(
         RequirementSetVersion.objects.filter(
-            Q(status=RequirementSetVersion.Status.PUBLISHED), effective_on__gt=after, effective_on__lte=until
-        ).select_related("requirement_set").order_by("effective_on")
+            Q(status=RequirementSetVersion.Status.PUBLISHED),
+            effective_on__gt=after,
+            effective_on__lte=until,
+        )
+        .select_related("requirement_set")
+        .order_by("effective_on")
     )
 
 
 # --- per device and per agency ----------------------------------------------------------------
 
 
-def device_results(*, user: User, device_id: int, set_code: str, version: str | None = None) -> dict:
+def device_results(
+    *, user: User, device_id: int, set_code: str, version: str | None = None
+) -> dict:
     """One device's result for every requirement of a version (404 if not visible)."""
     device = get_visible_device(user, device_id)
     ver = resolve_version(set_code, version=version)
@@ -340,20 +453,31 @@ def device_results(*, user: User, device_id: int, set_code: str, version: str | 
     rows = []
     for rec in fleet.results.to_dict("records"):
         key = str(rec["stable_key"])
-        rows.append({
-            "key": key, "code": reqs.at[key, "code"], "title": reqs.at[key, "title"],
-            "severity": "mandatory" if reqs.at[key, "is_mandatory"] else "recommended",
-            "weight": int(reqs.at[key, "weight"]), "status": str(rec["status"]), "reason": str(rec["reason"]),
-            "waiver_id": None if pd.isna(rec["waiver_id"]) else int(rec["waiver_id"]),
-        })
+        rows.append(
+            {
+                "key": key,
+                "code": reqs.at[key, "code"],
+                "title": reqs.at[key, "title"],
+                "severity": "mandatory" if reqs.at[key, "is_mandatory"] else "recommended",
+                "weight": int(reqs.at[key, "weight"]),
+                "status": str(rec["status"]),
+                "reason": str(rec["reason"]),
+                "waiver_id": None if pd.isna(rec["waiver_id"]) else int(rec["waiver_id"]),
+            }
+        )
     found = device.pk in dev.index
     return {
-        "device_id": device.pk, "serial": device.serial, "agency": device.agency.slug,
-        "set": ver.requirement_set.code, "version": ver.version,
+        "device_id": device.pk,
+        "serial": device.serial,
+        "agency": device.agency.slug,
+        "set": ver.requirement_set.code,
+        "version": ver.version,
         "is_ready": bool(dev.at[device.pk, "is_ready"]) if found else False,
         "is_silent": bool(dev.at[device.pk, "is_silent"]) if found else True,
         "is_reporting": bool(dev.at[device.pk, "is_reporting"]) if found else False,
-        "not_ready_reason": str(dev.at[device.pk, "not_ready_reason"]) if found else "retired: not in service",
+        "not_ready_reason": str(dev.at[device.pk, "not_ready_reason"])
+        if found
+        else "retired: not in service",
         "results": rows,
     }
 
@@ -366,16 +490,29 @@ def failing_devices(*, user: User, slug: str, set_code: str, version: str | None
     code_of = dict(zip(fleet.requirements["stable_key"], fleet.requirements["code"], strict=True))
     res = fleet.results[fleet.results["status"].astype(str).eq("fail")]
     why: dict[int, list[str]] = {}
-    for device_id, key, reason in zip(res["device_id"], res["stable_key"].astype(str), res["reason"].astype(str), strict=True):
+    for device_id, key, reason in zip(
+        res["device_id"], res["stable_key"].astype(str), res["reason"].astype(str), strict=True
+    ):
         why.setdefault(int(device_id), []).append(f"{code_of.get(key, key)}: {reason}")
     frame = fleet.evaluation.frame.set_index("device_id")
     not_ready = fleet.devices[~fleet.devices["is_ready"].astype(bool)]
     out = [
-        {"device_id": int(d), "serial": str(frame.at[d, "device.serial"]), "kind": str(frame.at[d, "device.kind"]),
-         "health": str(frame.at[d, "health.level"]), "not_ready_reason": str(r), "failing": why.get(int(d), [])}
+        {
+            "device_id": int(d),
+            "serial": str(frame.at[d, "device.serial"]),
+            "kind": str(frame.at[d, "device.kind"]),
+            "health": str(frame.at[d, "health.level"]),
+            "not_ready_reason": str(r),
+            "failing": why.get(int(d), []),
+        }
         for d, r in zip(not_ready["device_id"], not_ready["not_ready_reason"], strict=True)
     ]
     out.sort(key=lambda row: row["serial"])
-    return {"agency": agency.slug, "set": ver.requirement_set.code, "version": ver.version,
-            "devices": len(fleet.devices), "ready": int(fleet.devices["is_ready"].astype(bool).sum()),
-            "failing_devices": out}
+    return {
+        "agency": agency.slug,
+        "set": ver.requirement_set.code,
+        "version": ver.version,
+        "devices": len(fleet.devices),
+        "ready": int(fleet.devices["is_ready"].astype(bool).sum()),
+        "failing_devices": out,
+    }

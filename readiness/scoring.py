@@ -56,7 +56,12 @@ FALSE, UNKNOWN, TRUE = 0, 1, 2
 # Levels (telemetry.models.HealthLevel) at which a device is silent and so never ready.
 SILENT_LEVELS = frozenset({"never_seen", "offline", "unreachable"})
 
-GROUPINGS = {"agency": "agency_id", "cabinet": "cabinet_id", "county": "agency.county", "state": None}
+GROUPINGS = {
+    "agency": "agency_id",
+    "cabinet": "cabinet_id",
+    "county": "agency.county",
+    "state": None,
+}
 
 _NS_PER_S = 1_000_000_000
 
@@ -114,7 +119,10 @@ class _Reasons:
             uniq, inverse = _unique_inverse(pair)
             width = len(self.texts) + 1
             table = np.array(
-                [self.code(f"{self.texts[u // width]}; {self.texts[u % width]}") for u in uniq.tolist()],
+                [
+                    self.code(f"{self.texts[u // width]}; {self.texts[u % width]}")
+                    for u in uniq.tolist()
+                ],
                 dtype=np.int32,
             )
             out = table[inverse]
@@ -153,7 +161,9 @@ class _Evaluator:
 
     def _series(self, name: str) -> pd.Series:
         if name not in self.fleet.columns:
-            raise FrameError(f"the fleet frame has no column {name!r}; build it with readiness.frames")
+            raise FrameError(
+                f"the fleet frame has no column {name!r}; build it with readiness.frames"
+            )
         return self.fleet[name]
 
     def _prepare(self, attr: Attribute) -> _Column:
@@ -168,7 +178,9 @@ class _Evaluator:
             values = to_utc_ns(s)
             return _Column(attr, s.isna().to_numpy(), values=values)
         if not isinstance(s.dtype, pd.CategoricalDtype):
-            raise FrameError(f"column {attr.name!r} must be categorical; build it with readiness.frames")
+            raise FrameError(
+                f"column {attr.name!r} must be categorical; build it with readiness.frames"
+            )
         codes = s.cat.codes.to_numpy()
         col = _Column(attr, codes < 0, values=codes, categories=list(s.cat.categories))
         if attr.type is AttrType.VERSION:
@@ -296,8 +308,12 @@ class _Evaluator:
             key = (actual + 1) * 3 + val
             uniq, inverse = _unique_inverse(key)
             table = np.array(
-                [self.reasons.code(self._text(node, col, None if u // 3 == 0 else u // 3 - 1, actuals, u % 3))
-                 for u in uniq.tolist()],
+                [
+                    self.reasons.code(
+                        self._text(node, col, None if u // 3 == 0 else u // 3 - 1, actuals, u % 3)
+                    )
+                    for u in uniq.tolist()
+                ],
                 dtype=np.int32,
             )
             return table[inverse]
@@ -320,13 +336,18 @@ class _Evaluator:
         key = inverse.astype(np.int64) * 3 + val
         ukeys, kinv = _unique_inverse(key)
         table = np.array(
-            [self.reasons.code(self._text(node, col, codes[k // 3], None, k % 3)) for k in ukeys.tolist()],
+            [
+                self.reasons.code(self._text(node, col, codes[k // 3], None, k % 3))
+                for k in ukeys.tolist()
+            ],
             dtype=np.int32,
         )
         texts[:] = table[kinv]
         return texts
 
-    def _text(self, node: Compare, col: _Column, actual: object, actuals: list | None, truth: int) -> str:
+    def _text(
+        self, node: Compare, col: _Column, actual: object, actuals: list | None, truth: int
+    ) -> str:
         """The reason for one (actual value, truth) pair of a comparison."""
         attr, op = node.attr, node.op
         label = attr.label
@@ -358,23 +379,34 @@ class _Evaluator:
             listed = ", ".join(_show(attr, v) for v in node.raw)
             if ok:
                 return f"{label} is {shown}"
-            return f"{label} is {shown}, not one of {listed}" if op == "in" else f"{label} {shown} is excluded ({listed})"
+            return (
+                f"{label} is {shown}, not one of {listed}"
+                if op == "in"
+                else f"{label} {shown} is excluded ({listed})"
+            )
         target = _show(attr, node.raw)
         if attr.type in (AttrType.ENUM, AttrType.TEXT):
             if op == "==" and not ok:
                 return f"{label} is {shown}, not {target}"
             return f"{label} is {shown}"
         words = {
-            "<": ("is below", "is not below"), "<=": ("is at most", "is above"),
-            ">": ("is above", "is not above"), ">=": ("is at least", "is below"),
-            "==": ("is", "is not"), "!=": ("is not", "is"),
+            "<": ("is below", "is not below"),
+            "<=": ("is at most", "is above"),
+            ">": ("is above", "is not above"),
+            ">=": ("is at least", "is below"),
+            "==": ("is", "is not"),
+            "!=": ("is not", "is"),
         }[op]
         return f"{label} {shown} {words[0] if ok else words[1]} {target}"
 
 
 _ORDER_OPS = {
-    "==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-    ">": np.greater, ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
 }
 
 
@@ -405,7 +437,9 @@ def _age_words(age_s: int) -> str:
 # --- public API ---------------------------------------------------------------------------
 
 
-def evaluate(fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement], now: datetime) -> pd.DataFrame:
+def evaluate(
+    fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement], now: datetime
+) -> pd.DataFrame:
     """Every device of ``fleet`` against every requirement: the results frame (see module doc).
 
     ``fleet`` comes from ``readiness.frames`` (``build_fleet_frame`` or
@@ -427,14 +461,16 @@ def evaluate(fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement], n
         applicable = np.ones(n, dtype=bool)
         if req.applies_to:
             if kind_codes is None:
-                raise FrameError("column 'device.kind' must be categorical; build it with readiness.frames")
+                raise FrameError(
+                    "column 'device.kind' must be categorical; build it with readiness.frames"
+                )
             lut = np.array([c in req.applies_to for c in kind.cat.categories] + [False], dtype=bool)
             applicable = lut[kind_codes]
         if req.applies_when is not None:
             applicable &= ev.value(req.applies_when) != FALSE
         truth = ev.value(req.rule)
-        status = status_codes[j * n:(j + 1) * n]
-        reason = reason_codes[j * n:(j + 1) * n]
+        status = status_codes[j * n : (j + 1) * n]
+        reason = reason_codes[j * n : (j + 1) * n]
         status[:] = _S_FAIL
         status[truth == TRUE] = _S_PASS
         not_applicable = ~applicable
@@ -454,7 +490,9 @@ def evaluate(fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement], n
             "agency_id": _blocks(agency_ids, k, n, np.int64),
             "stable_key": pd.Categorical.from_codes(key_codes, categories=keys, validate=False),
             "status": pd.Categorical.from_codes(status_codes, categories=STATUSES, validate=False),
-            "reason": pd.Categorical.from_codes(reason_codes, categories=ev.reasons.texts, validate=False),
+            "reason": pd.Categorical.from_codes(
+                reason_codes, categories=ev.reasons.texts, validate=False
+            ),
         },
         copy=False,
     )
@@ -470,7 +508,9 @@ def _blocks(values: np.ndarray, k: int, n: int, dtype: type) -> np.ndarray:
 def _not_applicable_text(req: CompiledRequirement) -> str:
     parts = []
     if req.applies_to:
-        parts.append("applies only to " + ", ".join(sorted(k.replace("_", " ") for k in req.applies_to)))
+        parts.append(
+            "applies only to " + ", ".join(sorted(k.replace("_", " ") for k in req.applies_to))
+        )
     if req.applies_when is not None:
         parts.append(f"applies only when {describe(req.applies_when)}")
     return "; ".join(parts)
@@ -529,7 +569,9 @@ class _Tally:
     mandatory_fail_key: np.ndarray  # (n_devices,) index of the first failing mandatory key, -1
 
 
-def _tally(results: pd.DataFrame, fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement]) -> _Tally:
+def _tally(
+    results: pd.DataFrame, fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement]
+) -> _Tally:
     n = len(fleet)
     key_names, key_codes = _key_codes(results, requirements)
     by_key = {r.key: r for r in requirements}
@@ -542,15 +584,23 @@ def _tally(results: pd.DataFrame, fleet: pd.DataFrame, requirements: Sequence[Co
     if blocks is not None:
         tally = _tally_blocks(*blocks, weight_of=weight_of, mandatory_of=mandatory_of)
     else:
-        tally = _tally_rows(status, key_codes, np.asarray(pd.Index(fleet_ids).get_indexer(result_ids)), n,
-                            weight_of=weight_of, mandatory_of=mandatory_of)
+        tally = _tally_rows(
+            status,
+            key_codes,
+            np.asarray(pd.Index(fleet_ids).get_indexer(result_ids)),
+            n,
+            weight_of=weight_of,
+            mandatory_of=mandatory_of,
+        )
     keys_arr = np.array(key_names + [""], dtype=object)
     if n:
         tally.mandatory_fail_key = keys_arr[tally.mandatory_fail_key]
     return tally
 
 
-def _key_codes(results: pd.DataFrame, requirements: Sequence[CompiledRequirement]) -> tuple[list, np.ndarray]:
+def _key_codes(
+    results: pd.DataFrame, requirements: Sequence[CompiledRequirement]
+) -> tuple[list, np.ndarray]:
     """The requirement keys the results name, and each result's index into them."""
     known = {r.key for r in requirements}
     keys = results["stable_key"]
@@ -558,8 +608,14 @@ def _key_codes(results: pd.DataFrame, requirements: Sequence[CompiledRequirement
     key_names = list(keys.cat.categories) if is_categorical else sorted(set(keys))
     missing = [k for k in key_names if k not in known]
     if missing:
-        raise ValueError(f"results name requirements that were not given: {', '.join(map(str, missing[:5]))}")
-    codes = keys.cat.codes.to_numpy() if is_categorical else pd.Categorical(keys, categories=key_names).codes
+        raise ValueError(
+            f"results name requirements that were not given: {', '.join(map(str, missing[:5]))}"
+        )
+    codes = (
+        keys.cat.codes.to_numpy()
+        if is_categorical
+        else pd.Categorical(keys, categories=key_names).codes
+    )
     return key_names, codes
 
 
@@ -571,7 +627,8 @@ def _as_blocks(
     n = len(fleet_ids)
     blocks = len(result_ids) // n if n else 0
     canonical = (
-        n > 0 and blocks * n == len(result_ids)
+        n > 0
+        and blocks * n == len(result_ids)
         and np.array_equal(result_ids.reshape(blocks, n), np.broadcast_to(fleet_ids, (blocks, n)))
     )
     if not canonical:
@@ -622,7 +679,12 @@ def _tally_blocks(
 
 
 def _tally_rows(
-    status: np.ndarray, key_codes: np.ndarray, pos: np.ndarray, n: int, *, weight_of: np.ndarray,
+    status: np.ndarray,
+    key_codes: np.ndarray,
+    pos: np.ndarray,
+    n: int,
+    *,
+    weight_of: np.ndarray,
     mandatory_of: np.ndarray,
 ) -> _Tally:
     """Any layout: ``pos`` is each result's row in the fleet frame (-1: not in it)."""
@@ -644,7 +706,11 @@ def _tally_rows(
 
 
 def device_readiness(
-    results: pd.DataFrame, fleet: pd.DataFrame, requirements: Sequence[CompiledRequirement], *, now: datetime
+    results: pd.DataFrame,
+    fleet: pd.DataFrame,
+    requirements: Sequence[CompiledRequirement],
+    *,
+    now: datetime,
 ) -> pd.DataFrame:
     """One row per device (fleet order): is_ready, is_silent, is_reporting, counts, score_pct
     and ``not_ready_reason`` ("never seen", "offline", or the first failing mandatory key).
@@ -680,8 +746,30 @@ def device_readiness(
 
 
 AGGREGATE_COLUMNS = [
-    "devices", "ready_devices", "ready_pct", "score_pct", "reporting_devices", "coverage_pct",
-    "n_pass", "n_fail", "n_waived", "n_not_applicable", "weight_applicable", "weight_ok",
+    "devices",
+    "ready_devices",
+    "ready_pct",
+    "score_pct",
+    "reporting_devices",
+    "coverage_pct",
+    "n_pass",
+    "n_fail",
+    "n_waived",
+    "n_not_applicable",
+    "weight_applicable",
+    "weight_ok",
+]
+
+
+# The AGGREGATE_COLUMNS that count devices or results: whole numbers.
+_COUNT_COLUMNS = [
+    "devices",
+    "ready_devices",
+    "reporting_devices",
+    "n_pass",
+    "n_fail",
+    "n_waived",
+    "n_not_applicable",
 ]
 
 
@@ -718,25 +806,38 @@ def aggregate(
             "weight_ok": tally.weights[:, _S_PASS] + tally.weights[:, _S_WAIVED],
         }
     )
-    column = GROUPINGS[by]
+    return _group_sums(per_device, fleet, GROUPINGS[by])[AGGREGATE_COLUMNS].reset_index()
+
+
+def _group_sums(per_device: pd.DataFrame, fleet: pd.DataFrame, column: str | None) -> pd.DataFrame:
+    """Per-device figures summed per value of the fleet's ``column`` (None: one statewide row),
+    with the percentages of each group."""
     if column is None:
         codes, groups = np.zeros(len(fleet), dtype=np.intp), pd.Index(["statewide"])
     else:
         codes, groups = pd.factorize(fleet[column], sort=True, use_na_sentinel=False)
     # One bincount per column instead of a groupby: the groups are few, the devices many.
     sums = pd.DataFrame(
-        {c: np.bincount(codes, weights=per_device[c].to_numpy(dtype=np.float64), minlength=len(groups))
-         for c in per_device.columns},
+        {
+            c: np.bincount(
+                codes, weights=per_device[c].to_numpy(dtype=np.float64), minlength=len(groups)
+            )
+            for c in per_device.columns
+        },
         index=pd.Index(groups, name=column or "group"),
     )
-    for c in ("devices", "ready_devices", "reporting_devices", "n_pass", "n_fail", "n_waived", "n_not_applicable"):
+    for c in _COUNT_COLUMNS:
         sums[c] = sums[c].astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sums["ready_pct"] = np.where(sums["devices"] > 0, sums["ready_devices"] / sums["devices"] * 100, np.nan)
+        sums["ready_pct"] = np.where(
+            sums["devices"] > 0, sums["ready_devices"] / sums["devices"] * 100, np.nan
+        )
         sums["coverage_pct"] = np.where(
             sums["devices"] > 0, sums["reporting_devices"] / sums["devices"] * 100, np.nan
         )
         sums["score_pct"] = np.where(
-            sums["weight_applicable"] > 0, sums["weight_ok"] / sums["weight_applicable"] * 100, np.nan
+            sums["weight_applicable"] > 0,
+            sums["weight_ok"] / sums["weight_applicable"] * 100,
+            np.nan,
         )
-    return sums[AGGREGATE_COLUMNS].reset_index()
+    return sums

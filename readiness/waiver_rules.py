@@ -32,7 +32,15 @@ FAIL = "fail"
 PASS = "pass"
 NOT_APPLICABLE = "not_applicable"
 
-WAIVER_COLUMNS = ["waiver_id", "agency_id", "device_id", "stable_key", "starts_at", "expires_at", "revoked_at"]
+WAIVER_COLUMNS = [
+    "waiver_id",
+    "agency_id",
+    "device_id",
+    "stable_key",
+    "starts_at",
+    "expires_at",
+    "revoked_at",
+]
 
 
 def waiver_ceiling() -> float:
@@ -43,9 +51,13 @@ def waiver_ceiling() -> float:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"READINESS_WAIVER_CEILING must be a share between 0 and 1, got {raw!r}") from None
+        raise ImproperlyConfigured(
+            f"READINESS_WAIVER_CEILING must be a share between 0 and 1, got {raw!r}"
+        ) from None
     if not 0 <= value <= 1:
-        raise ImproperlyConfigured(f"READINESS_WAIVER_CEILING must be a share between 0 and 1, got {raw!r}")
+        raise ImproperlyConfigured(
+            f"READINESS_WAIVER_CEILING must be a share between 0 and 1, got {raw!r}"
+        )
     return value
 
 
@@ -82,14 +94,18 @@ def apply_waivers(results: pd.DataFrame, waivers: pd.DataFrame, *, at: datetime)
     by_device = live[live["device_id"].notna()]
     by_agency = live[live["device_id"].isna()]
     if not by_agency.empty:
-        keyed = by_agency.drop_duplicates(["agency_id", "stable_key"]).set_index(["agency_id", "stable_key"])["waiver_id"]
+        keyed = by_agency.drop_duplicates(["agency_id", "stable_key"]).set_index(
+            ["agency_id", "stable_key"]
+        )["waiver_id"]
         idx = pd.MultiIndex.from_arrays([out["agency_id"], out["stable_key"]])
         hit = pd.Series(keyed.reindex(idx).to_numpy(), index=out.index)
         mask = failing & hit.notna()
         out.loc[mask, "waiver_id"] = hit[mask].astype("int64")
     if not by_device.empty:
         dev = by_device.astype({"device_id": "int64"})
-        keyed = dev.drop_duplicates(["device_id", "stable_key"]).set_index(["device_id", "stable_key"])["waiver_id"]
+        keyed = dev.drop_duplicates(["device_id", "stable_key"]).set_index(
+            ["device_id", "stable_key"]
+        )["waiver_id"]
         idx = pd.MultiIndex.from_arrays([out["device_id"], out["stable_key"]])
         hit = pd.Series(keyed.reindex(idx).to_numpy(), index=out.index)
         mask = failing & hit.notna()
@@ -119,12 +135,21 @@ class CeilingCheck:
         return self.share_after <= self.ceiling + 1e-12
 
 
-def check_ceiling(*, applicable: int, waived_before: int, waived_after: int, ceiling: float) -> CeilingCheck:
+def check_ceiling(
+    *, applicable: int, waived_before: int, waived_after: int, ceiling: float
+) -> CeilingCheck:
     """Pure: would the agency stay within the ceiling? (See ``CeilingCheck.allowed``.)"""
-    return CeilingCheck(applicable=applicable, waived_before=waived_before, waived_after=waived_after, ceiling=ceiling)
+    return CeilingCheck(
+        applicable=applicable,
+        waived_before=waived_before,
+        waived_after=waived_after,
+        ceiling=ceiling,
+    )
 
 
-def ceiling_after(results: pd.DataFrame, waivers: pd.DataFrame, *, at: datetime, ceiling: float) -> CeilingCheck:
+def ceiling_after(
+    results: pd.DataFrame, waivers: pd.DataFrame, *, at: datetime, ceiling: float
+) -> CeilingCheck:
     """Pure: the agency's waived share with ``waivers`` (which include the new one) applied at ``at``.
 
     ``results`` are the agency's results as evaluated before the new waiver; results already
@@ -132,9 +157,16 @@ def ceiling_after(results: pd.DataFrame, waivers: pd.DataFrame, *, at: datetime,
     """
     applicable = int((results["status"] != NOT_APPLICABLE).sum())
     waived_before = int((results["status"] == WAIVED).sum())
-    with_new = apply_waivers(results.assign(status=results["status"].astype(str).replace(WAIVED, FAIL)), waivers, at=at)
+    with_new = apply_waivers(
+        results.assign(status=results["status"].astype(str).replace(WAIVED, FAIL)), waivers, at=at
+    )
     waived_after = int((with_new["status"] == WAIVED).sum())
-    return check_ceiling(applicable=applicable, waived_before=waived_before, waived_after=waived_after, ceiling=ceiling)
+    return check_ceiling(
+        applicable=applicable,
+        waived_before=waived_before,
+        waived_after=waived_after,
+        ceiling=ceiling,
+    )
 
 
 def waiver_frame(rows: list[dict]) -> pd.DataFrame:
@@ -150,18 +182,30 @@ def waiver_frame(rows: list[dict]) -> pd.DataFrame:
 def _waiver_rows(queryset: QuerySet[Waiver]) -> pd.DataFrame:
     rows = [
         {
-            "waiver_id": r["id"], "agency_id": r["agency_id"], "device_id": r["device_id"],
-            "stable_key": r["requirement_key"], "starts_at": r["starts_at"], "expires_at": r["expires_at"],
+            "waiver_id": r["id"],
+            "agency_id": r["agency_id"],
+            "device_id": r["device_id"],
+            "stable_key": r["requirement_key"],
+            "starts_at": r["starts_at"],
+            "expires_at": r["expires_at"],
             "revoked_at": r["revoked_at"],
         }
         for r in queryset.values(
-            "id", "agency_id", "device_id", "requirement_key", "starts_at", "expires_at", "revoked_at"
+            "id",
+            "agency_id",
+            "device_id",
+            "requirement_key",
+            "starts_at",
+            "expires_at",
+            "revoked_at",
         )
     ]
     return waiver_frame(rows)
 
 
-def waivers_frame(*, requirement_set_id: int | None = None, agency_ids: list[int] | None = None) -> pd.DataFrame:
+def waivers_frame(
+    *, requirement_set_id: int | None = None, agency_ids: list[int] | None = None
+) -> pd.DataFrame:
     """Every waiver (any state) of a set, optionally for some agencies, as WAIVER_COLUMNS."""
     qs = Waiver.objects.all()
     if requirement_set_id is not None:

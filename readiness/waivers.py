@@ -12,6 +12,7 @@ agency can answer (an overlapping waiver, the ceiling) inside its transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -48,18 +49,34 @@ def check_waiver_roles(*, actor: User, approver: User, agency: Agency) -> None:
 
 
 def waiver_problems(
-    *, agency: Agency, device: Device | None, reason: str, starts_at: datetime, expires_at: datetime,
+    *,
+    agency: Agency,
+    device: Device | None,
+    reason: str,
+    starts_at: datetime,
+    expires_at: datetime,
     now: datetime,
 ) -> list[dict]:
     """Pure: what is wrong with a waiver request, as ``{"field", "message"}`` dicts (none: valid)."""
     problems: list[dict] = []
     if not reason or not reason.strip():
-        problems.append({"field": "reason", "message": "Give the reason for the waiver; it is kept with the audit."})
+        problems.append(
+            {
+                "field": "reason",
+                "message": "Give the reason for the waiver; it is kept with the audit.",
+            }
+        )
     if expires_at <= starts_at:
-        problems.append({"field": "expires_at", "message": "The expiry must be after the start of the waiver."})
+        problems.append(
+            {"field": "expires_at", "message": "The expiry must be after the start of the waiver."}
+        )
     elif expires_at - starts_at > timedelta(days=MAX_WAIVER_DAYS):
-        problems.append({"field": "expires_at",
-                         "message": f"A waiver may last at most {MAX_WAIVER_DAYS} days; renew it later."})
+        problems.append(
+            {
+                "field": "expires_at",
+                "message": f"A waiver may last at most {MAX_WAIVER_DAYS} days; renew it later.",
+            }
+        )
     if expires_at <= now:
         problems.append({"field": "expires_at", "message": "The expiry is in the past."})
     if device is not None and device.agency_id != agency.pk:
@@ -67,12 +84,15 @@ def waiver_problems(
     return problems
 
 
-def _version_for(req_set: RequirementSet, requirement_key: str, *, now: datetime) -> RequirementSetVersion:
+def _version_for(
+    req_set: RequirementSet, requirement_key: str, *, now: datetime
+) -> RequirementSetVersion:
     """The version in effect now, once the key is known to some version of the set."""
     version = get_version_in_effect(req_set, on=timezone.localdate(now))
-    known = version.requirements.filter(key=requirement_key).exists() or req_set.versions.filter(
-        requirements__key=requirement_key
-    ).exists()
+    known = (
+        version.requirements.filter(key=requirement_key).exists()
+        or req_set.versions.filter(requirements__key=requirement_key).exists()
+    )
     if not known:
         raise InvalidInput(
             f"Requirement set '{req_set.code}' has no requirement with key '{requirement_key}'.",
@@ -108,41 +128,92 @@ def create_waiver(
     starts_at = starts_at or now
     approver = approver or actor
     check_waiver_roles(actor=actor, approver=approver, agency=agency)
-    problems = waiver_problems(agency=agency, device=device, reason=reason, starts_at=starts_at,
-                               expires_at=expires_at, now=now)
+    problems = waiver_problems(
+        agency=agency,
+        device=device,
+        reason=reason,
+        starts_at=starts_at,
+        expires_at=expires_at,
+        now=now,
+    )
     req_set = RequirementSet.objects.filter(code=set_code).first()
     if req_set is None:
         problems.append({"field": "set", "message": f"There is no requirement set '{set_code}'."})
     if problems:
         raise InvalidInput(problems[0]["message"], errors=problems)
     assert req_set is not None
-    version = _version_for(req_set, requirement_key, now=now)
+    grant = _Grant(
+        actor=actor,
+        approver=approver,
+        agency=agency,
+        device=device,
+        req_set=req_set,
+        version=_version_for(req_set, requirement_key, now=now),
+        requirement_key=requirement_key,
+        reason=reason.strip(),
+        starts_at=starts_at,
+        expires_at=expires_at,
+    )
+    return _apply_grant(grant, request=request)
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """A waiver request that passed every check that needs no lock."""
+
+    actor: User
+    approver: User
+    agency: Agency
+    device: Device | None
+    req_set: RequirementSet
+    version: RequirementSetVersion
+    requirement_key: str
+    reason: str
+    starts_at: datetime
+    expires_at: datetime
+
+
+def _apply_grant(grant: _Grant, *, request: HttpRequest | None) -> Waiver:
+    """The write: lock the agency, re-check overlap and ceiling, insert, audit. One transaction."""
+    g = grant
     with transaction.atomic():
-        Agency.objects.select_for_update().filter(pk=agency.pk).first()
-        _refuse_overlap(agency=agency, req_set=req_set, requirement_key=requirement_key, device=device,
-                        starts_at=starts_at, expires_at=expires_at)
-        before = evaluate_fleet(version=version, at=starts_at, agency_ids=[agency.pk]).results
+        Agency.objects.select_for_update().filter(pk=g.agency.pk).first()
+        _refuse_overlap(g)
+        before = evaluate_fleet(version=g.version, at=g.starts_at, agency_ids=[g.agency.pk]).results
         waiver = Waiver.objects.create(
-            requirement_set=req_set, requirement_key=requirement_key, agency=agency, device=device,
-            reason=reason.strip(), approved_by=approver, approver_name=approver.get_username(),
-            starts_at=starts_at, expires_at=expires_at, created_by=actor,
+            requirement_set=g.req_set,
+            requirement_key=g.requirement_key,
+            agency=g.agency,
+            device=g.device,
+            reason=g.reason,
+            approved_by=g.approver,
+            approver_name=g.approver.get_username(),
+            starts_at=g.starts_at,
+            expires_at=g.expires_at,
+            created_by=g.actor,
         )
-        _refuse_above_ceiling(before, agency=agency, req_set=req_set, at=starts_at)
+        _refuse_above_ceiling(before, agency=g.agency, req_set=g.req_set, at=g.starts_at)
+        target = g.device or "the whole agency"
         record(
-            actor=actor, action=AuditRecord.Action.CREATE, obj=waiver, after=snapshot(waiver),
-            message=f"waiver {set_code}/{requirement_key} for {device or 'the whole agency'}: {reason.strip()}",
+            actor=g.actor,
+            action=AuditRecord.Action.CREATE,
+            obj=waiver,
+            after=snapshot(waiver),
+            message=f"waiver {g.req_set.code}/{g.requirement_key} for {target}: {g.reason}",
             request=request,
         )
     return waiver
 
 
-def _refuse_overlap(
-    *, agency: Agency, req_set: RequirementSet, requirement_key: str, device: Device | None,
-    starts_at: datetime, expires_at: datetime,
-) -> None:
+def _refuse_overlap(g: _Grant) -> None:
     existing = Waiver.objects.filter(
-        agency=agency, requirement_set=req_set, requirement_key=requirement_key, device=device,
-        revoked_at__isnull=True, expires_at__gt=starts_at, starts_at__lt=expires_at,
+        agency=g.agency,
+        requirement_set=g.req_set,
+        requirement_key=g.requirement_key,
+        device=g.device,
+        revoked_at__isnull=True,
+        expires_at__gt=g.starts_at,
+        starts_at__lt=g.expires_at,
     ).first()
     if existing is not None:
         raise Conflict(
@@ -161,7 +232,9 @@ def _refuse_above_ceiling(
     so nothing is half-written.
     """
     check = ceiling_after(
-        results, waivers_frame(requirement_set_id=req_set.pk, agency_ids=[agency.pk]), at=at,
+        results,
+        waivers_frame(requirement_set_id=req_set.pk, agency_ids=[agency.pk]),
+        at=at,
         ceiling=waiver_ceiling(),
     )
     if not check.allowed:
@@ -174,7 +247,12 @@ def _refuse_above_ceiling(
 
 
 def revoke_waiver(
-    *, actor: User, waiver: Waiver, reason: str, now: datetime | None = None, request: HttpRequest | None = None
+    *,
+    actor: User,
+    waiver: Waiver,
+    reason: str,
+    now: datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> Waiver:
     """Revoke a waiver from ``now`` on; revoking twice is refused (409). Audited, one transaction."""
     now = now or timezone.now()
@@ -187,15 +265,22 @@ def revoke_waiver(
     with transaction.atomic():
         locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
         if locked.revoked_at is not None:
-            raise Conflict(f"Waiver {locked.pk} was already revoked on {locked.revoked_at:%Y-%m-%d}.")
+            raise Conflict(
+                f"Waiver {locked.pk} was already revoked on {locked.revoked_at:%Y-%m-%d}."
+            )
         before = snapshot(locked)
         locked.revoked_at = now
         locked.revoked_by = actor
         locked.revoke_reason = reason.strip()[:500]
         locked.save(update_fields=["revoked_at", "revoked_by", "revoke_reason", "updated_at"])
         record(
-            actor=actor, action=AuditRecord.Action.REVOKE, obj=locked, before=before, after=snapshot(locked),
-            message=f"waiver revoked: {reason.strip()}", request=request,
+            actor=actor,
+            action=AuditRecord.Action.REVOKE,
+            obj=locked,
+            before=before,
+            after=snapshot(locked),
+            message=f"waiver revoked: {reason.strip()}",
+            request=request,
         )
     return locked
 
@@ -215,7 +300,11 @@ def waiver_state(waiver: Waiver, *, now: datetime) -> str:
 
 
 def list_waivers(
-    *, user: User, set_code: str | None = None, agency_slug: str | None = None, state: str = "active",
+    *,
+    user: User,
+    set_code: str | None = None,
+    agency_slug: str | None = None,
+    state: str = "active",
     now: datetime | None = None,
 ):  # noqa: ANN201 - a Waiver queryset
     """Waivers ``user`` may see, filtered by set, agency and state at ``now``."""

@@ -17,12 +17,17 @@ def results() -> pd.DataFrame:
             "device_id": [1, 2, 3, 4],
             "agency_id": [10, 10, 10, 20],
             "stable_key": ["k", "k", "k", "k"],
-            "status": pd.Categorical(["fail", "pass", "fail", "fail"], categories=["pass", "fail", "waived", "not_applicable"]),
+            "status": pd.Categorical(
+                ["fail", "pass", "fail", "fail"],
+                categories=["pass", "fail", "waived", "not_applicable"],
+            ),
         }
     )
 
 
-def waiver(wid, agency, device, *, start="2026-01-01", end="2026-12-31", revoked=None, key="k") -> dict:
+def waiver(
+    wid, agency, device, *, start="2026-01-01", end="2026-12-31", revoked=None, key="k"
+) -> dict:
     return {
         "waiver_id": wid,
         "agency_id": agency,
@@ -48,7 +53,12 @@ def test_device_waiver_covers_one_device_and_wins_over_agency_waiver():
 
 def test_expired_waiver_stops_counting_by_itself():
     frame = waiver_frame([waiver(7, 10, None, end="2026-05-31")])
-    assert apply_waivers(results(), frame, at=NOW)["status"].tolist() == ["fail", "pass", "fail", "fail"]
+    assert apply_waivers(results(), frame, at=NOW)["status"].tolist() == [
+        "fail",
+        "pass",
+        "fail",
+        "fail",
+    ]
     # ... but it did count on a date inside its validity, which is what "as of" asks.
     before = apply_waivers(results(), frame, at=datetime(2026, 5, 1, tzinfo=UTC))
     assert before["status"].tolist()[0] == "waived"
@@ -57,7 +67,10 @@ def test_expired_waiver_stops_counting_by_itself():
 def test_revoked_waiver_counts_until_its_revocation():
     frame = waiver_frame([waiver(7, 10, 1, revoked="2026-05-15")])
     assert apply_waivers(results(), frame, at=NOW)["status"].tolist()[0] == "fail"
-    assert apply_waivers(results(), frame, at=datetime(2026, 5, 1, tzinfo=UTC))["status"].tolist()[0] == "waived"
+    assert (
+        apply_waivers(results(), frame, at=datetime(2026, 5, 1, tzinfo=UTC))["status"].tolist()[0]
+        == "waived"
+    )
 
 
 def test_waiver_for_another_requirement_changes_nothing():
