@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from celery import current_app
 from django.db import connection, transaction
@@ -47,7 +48,7 @@ def _insert_alerts(
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         values = ", ".join(["(%s, %s, %s, %s, %s, %s, '')"] * len(chunk))
-        params: list[object] = []
+        params: list[Any] = []
         for agency_id, device_id, gateway_id, cause, detail in chunk:
             params += [agency_id, device_id, gateway_id, cause, detail[:500], _db_datetime(now)]
         sql = (

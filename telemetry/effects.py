@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -139,7 +139,7 @@ def _batch_rows(ids: list[int], now: datetime, thresholds: Thresholds) -> list[B
     # (now - since).days > max_age  <=>  since <= now - (max_age + 1) days
     firmware_old = db_datetime(now - timedelta(days=thresholds.firmware_max_age_days + 1))
     online, never = HealthLevel.ONLINE.value, HealthLevel.NEVER_SEEN.value
-    params = [
+    params: list[Any] = [
         at, *level_sql_params(at), *id_params,
         online, online, never, never, firmware_old,
         thresholds.battery_min_pct, thresholds.storage_max_pct, thresholds.rsrp_min_dbm,
@@ -150,11 +150,11 @@ def _batch_rows(ids: list[int], now: datetime, thresholds: Thresholds) -> list[B
     # JSON comes as text (Django's connection leaves jsonb unparsed); on SQLite booleans
     # come as 0/1 and timestamps as naive UTC text.
     return [
-        BatchRow(
+        BatchRow._make((
             d, level, bool(changed), computed,
             json.loads(problems) if isinstance(problems, str) else problems or [],
             *measures, seen_firmware, seen_since if postgres else aware(seen_since),
-        )
+        ))
         for d, level, changed, computed, problems, *measures, seen_firmware, seen_since in rows
     ]  # fmt: skip
 

@@ -71,10 +71,9 @@ def apply_move(move: Move, *, now: datetime) -> list[tuple[int, datetime | None]
         f"UPDATE {HEALTH_TABLE} SET level = %s, level_changed_at = %s{move.extra_set} "
         f"WHERE {where} RETURNING device_id, last_reading_at"
     )
+    params: list[Any] = [move.new, db_datetime(now), *move.extra_params, move.old, *move.params]
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [move.new, db_datetime(now), *move.extra_params, move.old, *move.params]
-        )
+        cursor.execute(sql, params)
         rows = [(row[0], aware(row[1])) for row in cursor.fetchall()]
     record_flips(rows, old=move.old, new=move.new, cause=move.cause, now=now, detail=move.detail)
     return rows
