@@ -35,14 +35,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Model
 from django.utils import timezone
 from pydantic import ValidationError
 
-from config import bulk
 from devices.models import Agency, Device, DeviceModel, Gateway
-from telemetry import effects, health, levels
-from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, TelemetryReading
+from telemetry import effects, health, writers
+from telemetry.models import DeadLetter, GatewayStatus
 from telemetry.payloads import (
     MAX_MESSAGE_BYTES,
     Envelope,
@@ -51,7 +49,9 @@ from telemetry.payloads import (
     describe_errors,
     parse_state,
 )
+from telemetry.sequences import advance_sequence
 from telemetry.topics import Topic, TopicError, TopicKind, parse_topic
+from telemetry.writers import Row
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,6 @@ Reason = DeadLetter.Reason
 # would pin the device's latest state in the future and hide every real reading after it.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 DEAD_LETTER_PAYLOAD_CAP = 4096
-# How many sequence numbers back a late message can still un-count its gap.
-SEQ_WINDOW = 1000
 # Inventory changes (a device moved to another agency, a new gateway) are seen within this.
 CACHE_TTL_S = 60.0
 
@@ -99,6 +97,13 @@ class BatchResult:
     @property
     def dead_letters(self) -> int:
         return sum(self.rejected.values())
+
+    def count_message(self, sent_at: datetime) -> None:
+        """One accepted telemetry message, sent at ``sent_at``."""
+        self.telemetry_messages += 1
+        self.sent_at.append(sent_at)
+        if self.oldest_sent_at is None or sent_at < self.oldest_sent_at:
+            self.oldest_sent_at = sent_at
 
 
 @dataclass(slots=True)
@@ -142,49 +147,6 @@ class _Parsed:
 
 
 # ---------------------------------------------------------------------------------------
-# Sequence gaps (pure)
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SeqOutcome:
-    last_seq: int | None
-    missing: list[int]
-    gaps_delta: int
-
-
-def advance_sequence(
-    last_seq: int | None, missing: Iterable[int], seqs: Iterable[int], *, window: int = SEQ_WINDOW
-) -> SeqOutcome:
-    """Count sequence gaps for one gateway, in arrival order.
-
-    A jump past ``last_seq + 1`` counts every skipped number as a gap and remembers it; a
-    remembered number that arrives later un-counts its gap, so mere reordering nets zero.
-    A number at or below ``last_seq`` that is not remembered is a redelivered duplicate and
-    changes nothing. ``0`` (or a number far below the window) starts a new gateway session.
-    """
-    pending = set(missing)
-    gaps = 0
-    for seq in seqs:
-        if last_seq is None:
-            last_seq = seq
-        elif seq > last_seq:
-            if seq > last_seq + 1:
-                gaps += seq - last_seq - 1
-                pending.update(range(max(last_seq + 1, seq - window), seq))
-            last_seq = seq
-        elif seq in pending:
-            pending.discard(seq)
-            gaps -= 1
-        elif seq == 0 or seq < last_seq - window:
-            # The gateway restarted its numbering; what it skipped before stays counted.
-            last_seq = seq
-            pending.clear()
-    floor = (last_seq or 0) - window
-    return SeqOutcome(last_seq=last_seq, missing=sorted(s for s in pending if s >= floor), gaps_delta=gaps)
-
-
-# ---------------------------------------------------------------------------------------
 # Caches: agencies, gateways and devices by their contract names
 # ---------------------------------------------------------------------------------------
 
@@ -199,7 +161,9 @@ class _TTLCache:
     ``clock`` (seconds, monotonic) is there so a test can step time instead of sleeping.
     """
 
-    def __init__(self, ttl: float = CACHE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float = CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self._clock = clock
         self._data: dict[Any, Any] = {}
@@ -318,7 +282,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _reject_whole(message: InboundMessage, exc: Exception, *, now: datetime, stats: Any) -> BatchResult:
+def _reject_whole(
+    message: InboundMessage, exc: Exception, *, now: datetime, stats: Any
+) -> BatchResult:
     result = BatchResult(messages=1)
     rejection = _Rejection(
         reason=Reason.SCHEMA,
@@ -334,14 +300,24 @@ def _reject_whole(message: InboundMessage, exc: Exception, *, now: datetime, sta
 
 def _merge(total: BatchResult, part: BatchResult) -> None:
     for name in (
-        "messages", "telemetry_messages", "state_messages", "readings_accepted", "readings_stored",
-        "readings_duplicate", "devices_advanced", "gateway_state_changes", "gaps", "write_seconds",
+        "messages",
+        "telemetry_messages",
+        "state_messages",
+        "readings_accepted",
+        "readings_stored",
+        "readings_duplicate",
+        "devices_advanced",
+        "gateway_state_changes",
+        "gaps",
+        "write_seconds",
     ):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.rejected.update(part.rejected)
     total.rejections.extend(part.rejections)
     total.sent_at.extend(part.sent_at)
-    if part.oldest_sent_at and (total.oldest_sent_at is None or part.oldest_sent_at < total.oldest_sent_at):
+    if part.oldest_sent_at and (
+        total.oldest_sent_at is None or part.oldest_sent_at < total.oldest_sent_at
+    ):
         total.oldest_sent_at = part.oldest_sent_at
 
 
@@ -354,16 +330,31 @@ def _parse(messages: Sequence[InboundMessage], *, now: datetime, root: str) -> _
     for raw in messages:
         topic = _topic_for(raw.topic, root)
         if isinstance(topic, TopicError):
-            reject(_Rejection(Reason.UNKNOWN_TOPIC, str(topic), raw.topic, raw.received_at, raw.payload))
+            reject(
+                _Rejection(
+                    Reason.UNKNOWN_TOPIC, str(topic), raw.topic, raw.received_at, raw.payload
+                )
+            )
             continue
         size = len(raw.payload)
         if size > MAX_MESSAGE_BYTES:
-            reject(_rejection(raw, topic, Reason.OVERSIZED, f"{size} bytes; the limit is {MAX_MESSAGE_BYTES} bytes"))
+            reject(
+                _rejection(
+                    raw,
+                    topic,
+                    Reason.OVERSIZED,
+                    f"{size} bytes; the limit is {MAX_MESSAGE_BYTES} bytes",
+                )
+            )
             continue
         if topic.kind is TopicKind.STATE:
             is_online = parse_state(raw.payload)
             if is_online is None:
-                reject(_rejection(raw, topic, Reason.SCHEMA, "a state message must be 'online' or 'offline'"))
+                reject(
+                    _rejection(
+                        raw, topic, Reason.SCHEMA, "a state message must be 'online' or 'offline'"
+                    )
+                )
             else:
                 parsed.states.append(_State(topic=topic, raw=raw, is_online=is_online))
             continue
@@ -382,7 +373,9 @@ def _parse_telemetry(raw: InboundMessage, topic: Topic, parsed: _Parsed) -> None
         readings = message.readings
         seq, sent_at, gateway = message.seq, message.sent_at, message.gateway
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors(include_url=False, include_input=False)):
+        if any(
+            e["type"] == "json_invalid" for e in exc.errors(include_url=False, include_input=False)
+        ):
             reject(_rejection(raw, topic, Reason.NOT_JSON, describe_errors(exc)))
             return
         # Slow path, only for bad messages: is the envelope broken, or some readings only?
@@ -407,20 +400,31 @@ def _parse_telemetry(raw: InboundMessage, topic: Topic, parsed: _Parsed) -> None
                 rejection.device_serial = serial[:64] if isinstance(serial, str) else ""
                 reject(rejection)
     if gateway != topic.gateway:
-        reject(_rejection(
-            raw, topic, Reason.SCHEMA,
-            f"the payload's gateway {gateway!r} does not match the topic's gateway {topic.gateway!r}",
-        ))
+        reject(
+            _rejection(
+                raw,
+                topic,
+                Reason.SCHEMA,
+                f"the payload's gateway {gateway!r} does not match the topic's gateway {topic.gateway!r}",
+            )
+        )
         return
     parsed.telemetry.append(
-        _Telemetry(topic=topic, raw=raw, message=message, readings=readings, seq=seq, sent_at=sent_at)
+        _Telemetry(
+            topic=topic, raw=raw, message=message, readings=readings, seq=seq, sent_at=sent_at
+        )
     )
 
 
 def _rejection(raw: InboundMessage, topic: Topic, reason: str, detail: str) -> _Rejection:
     return _Rejection(
-        reason=reason, detail=detail, topic=raw.topic, received_at=raw.received_at, payload=raw.payload,
-        agency_slug=topic.agency, gateway_name=topic.gateway,
+        reason=reason,
+        detail=detail,
+        topic=raw.topic,
+        received_at=raw.received_at,
+        payload=raw.payload,
+        agency_slug=topic.agency,
+        gateway_name=topic.gateway,
     )
 
 
@@ -437,7 +441,9 @@ def _resolve_gateways(parsed: _Parsed) -> None:
     pairs = {(i.topic.agency, i.topic.gateway) for i in items}
     missing_slugs = {a for a, _ in pairs if _agencies.get(a) is None}
     if missing_slugs:
-        for agency_id, slug in Agency.objects.filter(slug__in=missing_slugs).values_list("id", "slug"):
+        for agency_id, slug in Agency.objects.filter(slug__in=missing_slugs).values_list(
+            "id", "slug"
+        ):
             _agencies.put(slug, agency_id)
     wanted: set[tuple[int, str]] = set()
     for slug, name in pairs:
@@ -451,21 +457,7 @@ def _resolve_gateways(parsed: _Parsed) -> None:
         for gateway_id, agency_id, name, is_active in rows:
             _gateways.put((agency_id, name), (gateway_id, is_active))
 
-    # (agency slug, gateway name) -> (agency id, gateway id) or (agency id or None, why not)
-    verdicts: dict[tuple[str, str], tuple[int | None, int | str]] = {}
-    for slug, name in pairs:
-        agency_id = _agencies.get(slug)
-        if agency_id is None:
-            verdicts[(slug, name)] = (None, f"no agency {slug!r} is registered")
-            continue
-        hit = _gateways.get((agency_id, name))
-        if hit is not None and hit[1]:
-            verdicts[(slug, name)] = (agency_id, hit[0])
-        else:
-            verdicts[(slug, name)] = (
-                agency_id,
-                f"gateway {name!r} of agency {slug!r} is " + ("deactivated" if hit is not None else "not registered"),
-            )
+    verdicts = _gateway_verdicts(pairs)
 
     def known(item: _Telemetry | _State) -> bool:
         agency_id, outcome = verdicts[(item.topic.agency, item.topic.gateway)]
@@ -481,6 +473,28 @@ def _resolve_gateways(parsed: _Parsed) -> None:
 
     parsed.telemetry = [t for t in parsed.telemetry if known(t)]
     parsed.states = [s for s in parsed.states if known(s)]
+
+
+def _gateway_verdicts(
+    pairs: set[tuple[str, str]],
+) -> dict[tuple[str, str], tuple[int | None, int | str]]:
+    """(agency slug, gateway name) -> (agency id, gateway id) or (agency id or None, why not)."""
+    verdicts: dict[tuple[str, str], tuple[int | None, int | str]] = {}
+    for slug, name in pairs:
+        agency_id = _agencies.get(slug)
+        if agency_id is None:
+            verdicts[(slug, name)] = (None, f"no agency {slug!r} is registered")
+            continue
+        hit = _gateways.get((agency_id, name))
+        if hit is not None and hit[1]:
+            verdicts[(slug, name)] = (agency_id, hit[0])
+        else:
+            verdicts[(slug, name)] = (
+                agency_id,
+                f"gateway {name!r} of agency {slug!r} is "
+                + ("deactivated" if hit is not None else "not registered"),
+            )
+    return verdicts
 
 
 def _resolve_devices(parsed: _Parsed) -> None:
@@ -512,10 +526,14 @@ def _resolve_devices(parsed: _Parsed) -> None:
     unresolved = {serial for _, serial in missing - found.keys()}
     _foreign_serials.clear()
     if unresolved:
-        _foreign_serials.update(Device.objects.filter(serial__in=unresolved).values_list("serial", flat=True))
+        _foreign_serials.update(
+            Device.objects.filter(serial__in=unresolved).values_list("serial", flat=True)
+        )
 
 
-def _devices_by_agency_and_serial(keys: set[tuple[int, str]]) -> Iterable[tuple[int, str, int, int]]:
+def _devices_by_agency_and_serial(
+    keys: set[tuple[int, str]],
+) -> Iterable[tuple[int, str, int, int]]:
     """(device id, serial, agency id, interval s) of the devices with these (agency, serial)."""
     if connection.vendor == "postgresql":
         agencies, serials = zip(*keys, strict=True)
@@ -534,9 +552,9 @@ def _devices_by_agency_and_serial(keys: set[tuple[int, str]]) -> Iterable[tuple[
     rows: list[tuple[int, str, int, int]] = []
     for agency_id, serials in by_agency.items():
         for start in range(0, len(serials), 5000):
-            rows += Device.objects.filter(agency_id=agency_id, serial__in=serials[start : start + 5000]).values_list(
-                "id", "serial", "agency_id", "model__telemetry_interval_s"
-            )
+            rows += Device.objects.filter(
+                agency_id=agency_id, serial__in=serials[start : start + 5000]
+            ).values_list("id", "serial", "agency_id", "model__telemetry_interval_s")
     return rows
 
 
@@ -558,7 +576,7 @@ def _store(parsed: _Parsed, result: BatchResult, *, now: datetime, stats: Any) -
         cache.expire()
     _resolve_gateways(parsed)
     _resolve_devices(parsed)
-    writer = _writer()
+    writer = writers.get_writer()
     history, by_gateway = _plan_rows(parsed, result, now=now, time_value=writer.time_value)
     # The write time is the transaction's: rows in hand to commit, as a raw driver write
     # of the same rows is timed.
@@ -580,13 +598,6 @@ def _store(parsed: _Parsed, result: BatchResult, *, now: datetime, stats: Any) -
     result.write_seconds = time.perf_counter() - started
 
 
-# A planned history row: device id, reading time, received time (in the writer's form: a
-# datetime for PostgreSQL, text for SQLite), gateway id, the seven measurements, extra (JSON
-# text), and the device's late and offline deadline offsets in seconds (for the latest
-# state; not stored in history).
-Row = tuple[Any, ...]
-
-
 def _plan_rows(
     parsed: _Parsed, result: BatchResult, *, now: datetime, time_value: Any
 ) -> tuple[list[Row], dict[int, list[_Telemetry]]]:
@@ -604,10 +615,7 @@ def _plan_rows(
     devices_get = _devices.get
     accepted = 0
     for item in parsed.telemetry:
-        result.telemetry_messages += 1
-        result.sent_at.append(item.sent_at)
-        if result.oldest_sent_at is None or item.sent_at < result.oldest_sent_at:
-            result.oldest_sent_at = item.sent_at
+        result.count_message(item.sent_at)
         gateway_id = item.gateway_id
         agency_id = item.agency_id
         by_gateway.setdefault(gateway_id, []).append(item)
@@ -616,40 +624,68 @@ def _plan_rows(
             hit = devices_get((agency_id, reading.device))
             ts = reading.ts
             if hit is None or ts > limit:
-                parsed.rejections.append(_reading_rejection(item, reading, now=now, unknown=hit is None))
+                parsed.rejections.append(
+                    _reading_rejection(item, reading, now=now, unknown=hit is None)
+                )
                 continue
+            extra_json = "{}"
             if reading.extra or reading.__pydantic_extra__:
-                try:
-                    extra_json = json.dumps(reading.all_extra(), allow_nan=False, separators=(",", ":"))
-                except ValueError as exc:
-                    rejection = _rejection(item.raw, item.topic, Reason.SCHEMA, f"extra: {exc}")
-                    rejection.agency_id = agency_id
-                    rejection.device_serial = reading.device
-                    parsed.rejections.append(rejection)
+                extra_json = _extra_json(item, reading, parsed.rejections)
+                if extra_json is None:
                     continue
-            else:
-                extra_json = "{}"
-            add((
-                hit[0], ts, received, gateway_id, reading.battery_pct, reading.rsrp_dbm, reading.firmware,
-                reading.storage_pct, reading.gps_fix, reading.temperature_c, reading.status, extra_json,
-                hit[2], hit[3],
-            ))
+            add(
+                (
+                    hit[0],
+                    ts,
+                    received,
+                    gateway_id,
+                    reading.battery_pct,
+                    reading.rsrp_dbm,
+                    reading.firmware,
+                    reading.storage_pct,
+                    reading.gps_fix,
+                    reading.temperature_c,
+                    reading.status,
+                    extra_json,
+                    hit[2],
+                    hit[3],
+                )
+            )
             accepted += 1
     result.readings_accepted += accepted
     return rows, by_gateway
 
 
-def _reading_rejection(item: _Telemetry, reading: Reading, *, now: datetime, unknown: bool) -> _Rejection:
+def _extra_json(item: _Telemetry, reading: Reading, rejections: list[_Rejection]) -> str | None:
+    """The reading's extra measurements as JSON text, or None once rejected (NaN, infinity)."""
+    try:
+        return json.dumps(reading.all_extra(), allow_nan=False, separators=(",", ":"))
+    except ValueError as exc:
+        rejection = _rejection(item.raw, item.topic, Reason.SCHEMA, f"extra: {exc}")
+        rejection.agency_id = item.agency_id
+        rejection.device_serial = reading.device
+        rejections.append(rejection)
+        return None
+
+
+def _reading_rejection(
+    item: _Telemetry, reading: Reading, *, now: datetime, unknown: bool
+) -> _Rejection:
     if unknown:
         foreign = reading.device in _foreign_serials
         rejection = _rejection(
-            item.raw, item.topic, Reason.FOREIGN_DEVICE if foreign else Reason.UNKNOWN_DEVICE,
+            item.raw,
+            item.topic,
+            Reason.FOREIGN_DEVICE if foreign else Reason.UNKNOWN_DEVICE,
             f"device {reading.device!r} belongs to another agency than {item.topic.agency!r}"
-            if foreign else f"no device with serial {reading.device!r} in agency {item.topic.agency!r}",
+            if foreign
+            else f"no device with serial {reading.device!r} in agency {item.topic.agency!r}",
         )
     else:
         rejection = _rejection(
-            item.raw, item.topic, Reason.FUTURE_TIMESTAMP,
+            item.raw,
+            item.topic,
+            Reason.FUTURE_TIMESTAMP,
             f"reading time {reading.ts.isoformat()} is more than {int(FUTURE_TOLERANCE.total_seconds() // 60)} "
             f"minutes ahead of the tracker's clock ({now.isoformat(timespec='seconds')})",
         )
@@ -660,7 +696,11 @@ def _reading_rejection(item: _Telemetry, reading: Reading, *, now: datetime, unk
 
 
 def _update_gateways(
-    by_gateway: dict[int, list[_Telemetry]], states: list[_State], result: BatchResult, *, now: datetime
+    by_gateway: dict[int, list[_Telemetry]],
+    states: list[_State],
+    result: BatchResult,
+    *,
+    now: datetime,
 ) -> None:
     ids = set(by_gateway) | {s.gateway_id for s in states}
     if not ids:
@@ -671,33 +711,57 @@ def _update_gateways(
             [GatewayStatus(gateway_id=g) for g in sorted(new_ids)], ignore_conflicts=True
         )
     if by_gateway:
-        # Locked in gateway order so two ingest processes never deadlock on each other.
-        current = (
-            GatewayStatus.objects.select_for_update().filter(gateway_id__in=by_gateway).order_by("gateway_id")
-            .values_list("gateway_id", "last_seq", "seq_missing", "gaps_total", "messages_total", "last_message_at")
-        )
-        adapt = connection.ops.adapt_datetimefield_value
-        changed = []
-        for gateway_id, last_seq, missing, gaps_total, messages_total, last_message_at in current:
-            items = by_gateway[gateway_id]
-            outcome = advance_sequence(last_seq, missing or [], (i.seq for i in items))
-            newest_received = max(i.raw.received_at for i in items)
-            if last_message_at is None or newest_received > last_message_at:
-                last_message_at = newest_received
-            result.gaps += outcome.gaps_delta
-            changed.append((
-                outcome.last_seq, json.dumps(outcome.missing), max(0, gaps_total + outcome.gaps_delta),
-                messages_total + len(items), adapt(last_message_at), gateway_id,
-            ))
-        # One UPDATE per gateway, sent together: bulk_update's CASE per field and row cost
-        # about as much as the history insert of a batch of single-reading messages.
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {GatewayStatus._meta.db_table} SET last_seq = %s, seq_missing = %s, gaps_total = %s, "
-                "messages_total = %s, last_message_at = %s WHERE gateway_id = %s",
-                changed,
-            )
+        _advance_sequences(by_gateway, result)
     _known_status_rows.update(ids)
+    _apply_gateway_states(states, result)
+
+
+def _advance_sequences(by_gateway: dict[int, list[_Telemetry]], result: BatchResult) -> None:
+    """Count each gateway's sequence gaps and messages (`telemetry.sequences`), under row locks."""
+    # Locked in gateway order so two ingest processes never deadlock on each other.
+    current = (
+        GatewayStatus.objects.select_for_update()
+        .filter(gateway_id__in=by_gateway)
+        .order_by("gateway_id")
+        .values_list(
+            "gateway_id",
+            "last_seq",
+            "seq_missing",
+            "gaps_total",
+            "messages_total",
+            "last_message_at",
+        )
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    changed = []
+    for gateway_id, last_seq, missing, gaps_total, messages_total, last_message_at in current:
+        items = by_gateway[gateway_id]
+        outcome = advance_sequence(last_seq, missing or [], (i.seq for i in items))
+        newest_received = max(i.raw.received_at for i in items)
+        if last_message_at is None or newest_received > last_message_at:
+            last_message_at = newest_received
+        result.gaps += outcome.gaps_delta
+        changed.append(
+            (
+                outcome.last_seq,
+                json.dumps(outcome.missing),
+                max(0, gaps_total + outcome.gaps_delta),
+                messages_total + len(items),
+                adapt(last_message_at),
+                gateway_id,
+            )
+        )
+    # One UPDATE per gateway, sent together: bulk_update's CASE per field and row cost
+    # about as much as the history insert of a batch of single-reading messages.
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {GatewayStatus._meta.db_table} SET last_seq = %s, seq_missing = %s, gaps_total = %s, "
+            "messages_total = %s, last_message_at = %s WHERE gateway_id = %s",
+            changed,
+        )
+
+
+def _apply_gateway_states(states: list[_State], result: BatchResult) -> None:
     for state in states:
         result.state_messages += 1
         at = state.raw.received_at
@@ -711,7 +775,9 @@ def _update_gateways(
         if updated:
             result.gateway_state_changes += 1
             effects.gateway_state_changed(
-                gateway_id=state.gateway_id, is_online=state.is_online, at=at,
+                gateway_id=state.gateway_id,
+                is_online=state.is_online,
+                at=at,
                 cause="connect" if state.is_online else "lwt",
             )
 
@@ -725,12 +791,24 @@ def _write_dead_letters(rejections: list[_Rejection], result: BatchResult) -> No
             _agencies.put(slug, agency_id)
     rows = []
     for r in rejections:
-        agency_id = r.agency_id if r.agency_id is not None else (_agencies.get(r.agency_slug) if r.agency_slug else None)
-        rows.append(DeadLetter(
-            received_at=r.received_at, topic=r.topic[:300], agency_id=agency_id,
-            gateway_name=r.gateway_name[:64], device_serial=r.device_serial[:64], reason=r.reason,
-            detail=r.detail[:2000], payload=cap_payload(r.payload), payload_bytes=len(r.payload),
-        ))
+        agency_id = (
+            r.agency_id
+            if r.agency_id is not None
+            else (_agencies.get(r.agency_slug) if r.agency_slug else None)
+        )
+        rows.append(
+            DeadLetter(
+                received_at=r.received_at,
+                topic=r.topic[:300],
+                agency_id=agency_id,
+                gateway_name=r.gateway_name[:64],
+                device_serial=r.device_serial[:64],
+                reason=r.reason,
+                detail=r.detail[:2000],
+                payload=cap_payload(r.payload),
+                payload_bytes=len(r.payload),
+            )
+        )
         result.rejected[r.reason] += 1
         result.rejections.append((str(r.reason), r.detail, r.device_serial))
     DeadLetter.objects.bulk_create(rows)
@@ -739,237 +817,6 @@ def _write_dead_letters(rejections: list[_Rejection], result: BatchResult) -> No
 def cap_payload(payload: bytes, cap: int = DEAD_LETTER_PAYLOAD_CAP) -> str:
     """The payload as text, at most ``cap`` bytes of it, safe for any database text column."""
     return payload[:cap].decode("utf-8", "replace").replace("\x00", "\ufffd")
-
-
-# ---------------------------------------------------------------------------------------
-# Writers: the raw-driver paths (per-row ORM saves are ~0.2x of these; FINDINGS.md)
-# ---------------------------------------------------------------------------------------
-
-HISTORY_COLUMNS = (
-    "device_id", "ts", "received_at", "gateway_id", "battery_pct", "rsrp_dbm", "firmware",
-    "storage_pct", "gps_fix", "temperature_c", "status", "extra",
-)
-MEASUREMENTS = ("battery_pct", "rsrp_dbm", "firmware", "storage_pct", "gps_fix", "temperature_c", "status")
-# Latest-state columns the ingest owns; anything else on DeviceHealth is the health side's.
-LATEST_COLUMNS = (
-    "device_id", "level", "level_changed_at", "last_reading_at", "last_received_at", "late_after",
-    "offline_after", "gateway_id", *MEASUREMENTS,
-)
-
-
-def _other_columns(model: type[Model], handled: Iterable[str]) -> tuple[list[str], list[Any]]:
-    """Columns a raw INSERT must still fill, with each field's default.
-
-    Keeps the raw writers correct when a column is added to the model later (a NOT NULL
-    column with a Python-side default would otherwise break the INSERT).
-    """
-    handled = set(handled)
-    columns, values = [], []
-    for f in model._meta.concrete_fields:
-        column = getattr(f, "column", None)
-        if not column or column in handled:
-            continue
-        columns.append(column)
-        values.append(f.get_db_prep_save(f.get_default(), connection))
-    return columns, values
-
-
-class _PostgresWriter:
-    """One COPY of the batch into a session-temporary staging table, then two statements
-    reading it: the history insert and the latest-state upsert (newest row per device by
-    DISTINCT ON, deadlines and level computed in SQL).
-
-    The COPY is binary with the column types declared, so psycopg's C dumpers encode the
-    tuples as they are (about 1 µs a row; the CSV text this replaced cost 6 µs a row to
-    format). Missing measurements go as NULL; the SELECTs turn NULL text back into "".
-    ``extra`` is staged as text (the JSON the ingest already serialised) and cast to jsonb
-    by the history insert.
-    """
-
-    STAGE = "ingest_stage"
-    STAGE_COLUMNS = (*HISTORY_COLUMNS, "late_s", "offline_s")
-    STAGE_TYPES = ("int8", "timestamptz", "timestamptz", "int8", "float8", "float8", "text",
-                   "float8", "bool", "float8", "text", "text", "int4", "int4")
-
-    def __init__(self) -> None:
-        cols = ", ".join(HISTORY_COLUMNS)
-        staged = cols.replace("extra", "extra::text AS extra")
-        # Run in every batch (one round trip): a rolled-back first batch also rolls back the
-        # CREATE, so remembering "created" per connection would be wrong. ON COMMIT empties
-        # the table, but a caller's outer transaction (tests, ATOMIC_REQUESTS) would carry
-        # rows over from an earlier batch, hence the DELETE.
-        self.prepare_sql = (
-            f"CREATE TEMP TABLE IF NOT EXISTS {self.STAGE} ON COMMIT DELETE ROWS AS "
-            f"SELECT {staged}, 0 AS late_s, 0 AS offline_s FROM telemetry_telemetryreading WITH NO DATA; "
-            f"DELETE FROM {self.STAGE}"
-        )
-        values = {c: c for c in HISTORY_COLUMNS} | {"firmware": "COALESCE(firmware, '')",
-                                                    "status": "COALESCE(status, '')", "extra": "extra::jsonb"}
-        others, self.history_defaults = _other_columns(TelemetryReading, HISTORY_COLUMNS)
-        # Inserted in key order: two ingest processes then take row locks in the same order.
-        self.history_sql = (
-            f"INSERT INTO telemetry_telemetryreading ({', '.join((*HISTORY_COLUMNS, *others))}) "
-            f"SELECT {', '.join((*values.values(), *(['%s'] * len(others))))} FROM {self.STAGE} "
-            "ORDER BY device_id, ts ON CONFLICT DO NOTHING"
-        )
-        late = "ts + late_s * INTERVAL '1 second'"
-        offline = "ts + offline_s * INTERVAL '1 second'"
-        latest = {
-            "device_id": "device_id",
-            "level": levels.level_from_deadlines_sql(now="%(now)s", late_after=late, offline_after=offline),
-            "level_changed_at": "%(now)s",
-            "last_reading_at": "ts",
-            "last_received_at": "received_at",
-            "late_after": late,
-            "offline_after": offline,
-            "gateway_id": "gateway_id",
-            **{c: values[c] for c in MEASUREMENTS},
-        }
-        assert tuple(latest) == LATEST_COLUMNS
-        others, defaults = _other_columns(DeviceHealth, LATEST_COLUMNS)
-        self.latest_defaults = {f"d{i}": value for i, value in enumerate(defaults)}
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in LATEST_COLUMNS[3:])
-        self.latest_sql = (
-            f"INSERT INTO telemetry_devicehealth AS h ({', '.join((*LATEST_COLUMNS, *others))}) "
-            f"SELECT {', '.join((*latest.values(), *(f'%({k})s' for k in self.latest_defaults)))} "
-            f"FROM (SELECT DISTINCT ON (device_id) * FROM {self.STAGE} ORDER BY device_id, ts DESC) AS newest "
-            "ORDER BY device_id "
-            "ON CONFLICT (device_id) DO UPDATE SET level = EXCLUDED.level, "
-            "level_changed_at = CASE WHEN h.level = EXCLUDED.level THEN h.level_changed_at "
-            f"ELSE EXCLUDED.level_changed_at END, {updates} "
-            # Only forward in time: an older reading never overwrites a newer one.
-            "WHERE h.last_reading_at IS NULL OR EXCLUDED.last_reading_at > h.last_reading_at "
-            "RETURNING h.device_id"
-        )
-
-    @staticmethod
-    def time_value(value: datetime) -> datetime:
-        return value
-
-    def write(self, rows: list[Row], *, now: datetime) -> tuple[int, list[int]]:
-        """Store history rows and advance latest states; (rows inserted, devices advanced)."""
-        with connection.cursor() as django_cursor:
-            cursor = django_cursor.cursor
-            cursor.execute(self.prepare_sql)
-            bulk.copy_rows(table=self.STAGE, columns=self.STAGE_COLUMNS, types=self.STAGE_TYPES, rows=rows)
-            cursor.execute(self.history_sql, self.history_defaults)
-            inserted = cursor.rowcount
-            cursor.execute(self.latest_sql, {"now": now, **self.latest_defaults})
-            return inserted, [r[0] for r in cursor.fetchall()]
-
-
-def _sqlite_ts(value: datetime) -> str:
-    # Django's own SQLite format for aware datetimes (UTC, no offset), so ORM lookups match.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-
-
-class _SqliteWriter:
-    """executemany INSERT OR IGNORE / UPSERT; SQLite has one writer at a time, so the
-    read-then-write below is safe inside the (IMMEDIATE) transaction."""
-
-    # SQLite 3.32+ allows 32,766 bound parameters.
-    CHUNK = 10_000
-
-    time_value = staticmethod(_sqlite_ts)
-
-    def write(self, rows: list[Row], *, now: datetime) -> tuple[int, list[int]]:
-        # Each reading time is turned into text once, for both tables (the conversion was
-        # most of this writer's Python time).
-        ts_texts = [_sqlite_ts(r[1]) for r in rows]
-        return self._write_history(rows, ts_texts), self._upsert_latest(rows, ts_texts, now=now)
-
-    def _write_history(self, rows: list[Row], ts_texts: list[str]) -> int:
-        others, defaults = _other_columns(TelemetryReading, HISTORY_COLUMNS)
-        cols = ", ".join((*HISTORY_COLUMNS, *others))
-        # firmware and status: None becomes "" (the columns are NOT NULL).
-        marks = ", ".join(["?"] * 6 + ["COALESCE(?, '')"] + ["?"] * 3 + ["COALESCE(?, '')", "?"] + ["?"] * len(others))
-        tail = tuple(defaults)
-        data = [(r[0], t, *r[2:12], *tail) for r, t in zip(rows, ts_texts, strict=True)]
-        cursor = connection.connection.cursor()
-        try:
-            before = connection.connection.total_changes
-            cursor.executemany(f"INSERT OR IGNORE INTO telemetry_telemetryreading ({cols}) VALUES ({marks})", data)
-            return connection.connection.total_changes - before
-        finally:
-            cursor.close()
-
-    def _upsert_latest(self, rows: list[Row], ts_texts: list[str], *, now: datetime) -> list[int]:
-        # Naive UTC text orders like the instants it names (Django's own format, which the
-        # comparisons with stored values below rely on too).
-        newest: dict[int, int] = {}
-        for index, (r, t) in enumerate(zip(rows, ts_texts, strict=True)):
-            current = newest.get(r[0])
-            if current is None or t > ts_texts[current]:
-                newest[r[0]] = index
-        ids = list(newest)
-        current_at: dict[int, str | None] = {}
-        cursor = connection.connection.cursor()
-        try:
-            for start in range(0, len(ids), self.CHUNK):
-                chunk = ids[start : start + self.CHUNK]
-                cursor.execute(
-                    "SELECT device_id, CAST(last_reading_at AS TEXT) FROM telemetry_devicehealth "
-                    f"WHERE device_id IN ({', '.join(['?'] * len(chunk))})",
-                    chunk,
-                )
-                current_at.update(cursor.fetchall())
-            now_s = _sqlite_ts(now)
-            now_naive = now.astimezone(UTC).replace(tzinfo=None)
-            data, advanced = [], []
-            for device_id, index in newest.items():
-                ts_s = ts_texts[index]
-                previous = current_at.get(device_id, "")
-                if previous and ts_s <= previous:
-                    continue
-                r = rows[index]
-                at = r[1].astimezone(UTC).replace(tzinfo=None)
-                late_after = at + timedelta(seconds=r[12])
-                offline_after = at + timedelta(seconds=r[13])
-                data.append((
-                    device_id,
-                    levels.level_from_deadlines(
-                        now=now_naive, last_reading_at=at, late_after=late_after, offline_after=offline_after
-                    ),
-                    now_s, ts_s, r[2],
-                    late_after.isoformat(sep=" "), offline_after.isoformat(sep=" "), r[3], r[4], r[5], r[6] or "",
-                    r[7], r[8], r[9], r[10] or "",
-                ))
-                advanced.append(device_id)
-            if data:
-                others, defaults = _other_columns(DeviceHealth, LATEST_COLUMNS)
-                cols = ", ".join((*LATEST_COLUMNS, *others))
-                marks = ", ".join(["?"] * (len(LATEST_COLUMNS) + len(others)))
-                updates = ", ".join(f"{c} = excluded.{c}" for c in LATEST_COLUMNS[3:])
-                tail = tuple(defaults)
-                cursor.executemany(
-                    f"INSERT INTO telemetry_devicehealth ({cols}) VALUES ({marks}) "
-                    "ON CONFLICT (device_id) DO UPDATE SET level = excluded.level, "
-                    "level_changed_at = CASE WHEN telemetry_devicehealth.level = excluded.level "
-                    "THEN telemetry_devicehealth.level_changed_at ELSE excluded.level_changed_at END, "
-                    f"{updates} WHERE telemetry_devicehealth.last_reading_at IS NULL "
-                    "OR excluded.last_reading_at > telemetry_devicehealth.last_reading_at",
-                    [(*row, *tail) for row in data] if tail else data,
-                )
-            return advanced
-        finally:
-            cursor.close()
-
-
-_writers: dict[str, Any] = {}
-
-
-def _writer() -> Any:
-    vendor = connection.vendor
-    writer = _writers.get(vendor)
-    if writer is None:
-        if vendor == "postgresql":
-            writer = _PostgresWriter()
-        elif vendor == "sqlite":
-            writer = _SqliteWriter()
-        else:
-            raise NotImplementedError(f"no telemetry writer for {vendor}")
-        _writers[vendor] = writer
-    return writer
 
 
 def utc_from_timestamp(epoch: float) -> datetime:

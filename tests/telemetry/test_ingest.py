@@ -9,15 +9,11 @@ import pytest
 
 from devices.models import Agency
 from telemetry import health
-from telemetry.ingest import (
-    DEAD_LETTER_PAYLOAD_CAP,
-    InboundMessage,
-    advance_sequence,
-    ingest_batch,
-)
+from telemetry.ingest import DEAD_LETTER_PAYLOAD_CAP, InboundMessage, ingest_batch
 from telemetry.metrics import IngestTotals
 from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, IngestStat, TelemetryReading
 from telemetry.payloads import MAX_MESSAGE_BYTES
+from telemetry.sequences import advance_sequence
 from tests.factories import DeviceFactory, GatewayFactory
 from tests.telemetry.conftest import NOW, make_fleet, minutes, reading
 
