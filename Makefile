@@ -32,8 +32,12 @@ run: demo
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The gate CI runs before the tests: lint, format, types (strict on the core modules, see
+# pyproject.toml) and no model change without its migration.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # Regenerate the lock (constraints.txt) after changing pyproject.toml.
