@@ -384,11 +384,19 @@ class AuditRecord(models.Model):
 
 
 class PeriodicRun(models.Model):
-    """A claim on one slot of a periodic task, so a second beat process cannot run it twice."""
+    """One slot of a periodic task: who holds it, until when, and whether its work is done."""
 
     name = models.CharField(max_length=100)
     slot = models.CharField(max_length=40)
+    # The latest claim: a retry or a takeover moves it (retention prunes by it).
     claimed_at = models.DateTimeField(default=timezone.now)
+    # The delivery (Celery task id) holding the slot: its retries and redeliveries keep it.
+    holder = models.CharField(max_length=255, blank=True)
+    # Null once released (the work failed) or before the first claim; see config/periodic.py.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         constraints = [

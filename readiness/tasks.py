@@ -6,30 +6,37 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from config.periodic import claim_run
+from config.periodic import run_periodic_task
 from readiness.exports import BUILD_BRIEFING_EXPORT_TASK, build_briefing_export
 
 SNAPSHOT_EVERY_SECONDS = 24 * 3600
 
 
 @shared_task(
-    name="readiness.compute_nightly_snapshots", acks_late=True, autoretry_for=(OperationalError,),
+    bind=True, name="readiness.compute_nightly_snapshots", acks_late=True, autoretry_for=(OperationalError,),
     retry_backoff=True, max_retries=5, soft_time_limit=1800, time_limit=1900,
 )
-def compute_nightly_snapshots_task(as_of: str | None = None) -> dict:
+def compute_nightly_snapshots_task(self, as_of: str | None = None) -> dict:  # noqa: ANN001 - Celery's bound task
     """Snapshot yesterday (or ``as_of``, an ISO date) once per day, whatever beat does.
 
-    Run shortly after midnight it describes the day that just ended. The claim makes a
-    second beat process a no-op; the snapshot itself replaces its date, so a retry is safe.
+    Run shortly after midnight it describes the day that just ended. The slot guard makes a
+    second beat process a no-op and lets a retry of a failed run do the work; the snapshot
+    itself replaces its date, so running it again is safe. An explicit ``as_of`` always runs.
     """
     from datetime import date, timedelta
 
     from readiness.snapshots import compute_snapshots
 
     day = date.fromisoformat(as_of) if as_of else timezone.localdate() - timedelta(days=1)
-    if as_of is None and not claim_run("readiness.compute_nightly_snapshots", every_seconds=SNAPSHOT_EVERY_SECONDS):
-        return {"skipped": True, "date": day.isoformat()}
-    run = compute_snapshots(as_of=day)
+    if as_of is not None:
+        run = compute_snapshots(as_of=day)
+    else:
+        outcome = run_periodic_task(
+            self, every_seconds=SNAPSHOT_EVERY_SECONDS, now=timezone.now(), work=lambda: compute_snapshots(as_of=day)
+        )
+        if not outcome.ran or outcome.result is None:
+            return {"skipped": True, "date": day.isoformat()}
+        run = outcome.result
     return {"date": day.isoformat(), "readiness_rows": run.readiness_rows, "participation_rows": run.participation_rows}
 
 

@@ -1,9 +1,10 @@
 """Celery tasks of the health side: thin wrappers that take ids and call one core function.
 
-Periodic tasks claim their time slot first (`config.periodic.claim_run`), so a second beat
-process started by mistake cannot make them run twice; the work they call is idempotent
-anyway. Retried tasks keep their backoff below the Redis visibility timeout
-(settings.TASK_VISIBILITY_TIMEOUT_S), because a countdown longer than it makes the task run twice.
+Periodic tasks run their work through `config.periodic.run_periodic_task`: a second beat
+process started by mistake cannot make them run a slot twice, while a retry or a redelivery
+of a failed run still does the work; the work they call is idempotent anyway. Retried tasks
+keep their backoff below the Redis visibility timeout (settings.TASK_VISIBILITY_TIMEOUT_S),
+because a countdown longer than it makes the task run twice.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from config.periodic import claim_run
+from config.periodic import delete_old_runs, run_periodic_task
 from telemetry.alerts import DISPATCH_NOTIFICATIONS_TASK
 
 SWEEP_EVERY_S = 30
@@ -24,6 +25,7 @@ DAILY_S = 24 * 3600
 
 
 @shared_task(
+    bind=True,
     name="telemetry.sweep_stale_devices",
     acks_late=True,
     autoretry_for=(OperationalError,),
@@ -32,17 +34,22 @@ DAILY_S = 24 * 3600
     soft_time_limit=25,
     ignore_result=True,
 )
-def sweep_stale_devices_task() -> dict[str, object]:
+def sweep_stale_devices_task(self) -> dict[str, object]:  # noqa: ANN001 - Celery's bound task
     """Beat, every 30 s: late / offline / maintenance flips and offline alerts."""
     from telemetry import sweep
 
     now = timezone.now()
-    if not claim_run("telemetry.sweep_stale_devices", every_seconds=SWEEP_EVERY_S, now=now):
-        return {"skipped": True}
-    return asdict(sweep.mark_stale_devices(now=now))
+    outcome = run_periodic_task(
+        self,
+        every_seconds=SWEEP_EVERY_S,
+        now=now,
+        work=lambda: asdict(sweep.mark_stale_devices(now=now)),
+    )
+    return outcome.result if outcome.ran else {"skipped": True}
 
 
 @shared_task(
+    bind=True,
     name="telemetry.ensure_partitions",
     acks_late=True,
     autoretry_for=(OperationalError,),
@@ -50,16 +57,21 @@ def sweep_stale_devices_task() -> dict[str, object]:
     max_retries=3,
     ignore_result=True,
 )
-def ensure_partitions_task() -> dict[str, object]:
+def ensure_partitions_task(self) -> dict[str, object]:  # noqa: ANN001 - Celery's bound task
     """Beat, daily: create the history table's partitions for the days ahead (PostgreSQL)."""
     from telemetry import partitions
 
-    if not claim_run("telemetry.ensure_partitions", every_seconds=DAILY_S):
-        return {"skipped": True}
-    return {"created": partitions.ensure_partitions(ahead=partitions.DEFAULT_AHEAD_DAYS)}
+    outcome = run_periodic_task(
+        self,
+        every_seconds=DAILY_S,
+        now=timezone.now(),
+        work=lambda: {"created": partitions.ensure_partitions(ahead=partitions.DEFAULT_AHEAD_DAYS)},
+    )
+    return outcome.result if outcome.ran else {"skipped": True}
 
 
 @shared_task(
+    bind=True,
     name="telemetry.apply_retention",
     acks_late=True,
     autoretry_for=(OperationalError,),
@@ -69,21 +81,23 @@ def ensure_partitions_task() -> dict[str, object]:
     time_limit=3300,
     ignore_result=True,
 )
-def apply_retention_task() -> dict[str, object]:
+def apply_retention_task(self) -> dict[str, object]:  # noqa: ANN001 - Celery's bound task
     """Beat, daily: drop history older than the retention (whole partitions on PostgreSQL)."""
-    from devices.models import PeriodicRun
     from telemetry import partitions
 
     now = timezone.now()
-    if not claim_run("telemetry.apply_retention", every_seconds=DAILY_S, now=now):
-        return {"skipped": True}
     days = int(getattr(settings, "TELEMETRY_RETENTION_DAYS", partitions.DEFAULT_RETENTION_DAYS))
-    result = partitions.apply_retention(retention_days=days, now=now)
+    outcome = run_periodic_task(
+        self,
+        every_seconds=DAILY_S,
+        now=now,
+        work=lambda: partitions.apply_retention(retention_days=days, now=now),
+    )
+    if not outcome.ran:
+        return {"skipped": True}
     # The sweep claims a slot every 30 s; a week of claims is plenty to diagnose beat.
-    PeriodicRun.objects.filter(
-        name__startswith="telemetry.", claimed_at__lt=now - timedelta(days=7)
-    ).delete()
-    return result
+    delete_old_runs(name_prefix="telemetry.", before=now - timedelta(days=7))
+    return outcome.result
 
 
 @shared_task(
