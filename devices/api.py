@@ -8,7 +8,6 @@ function, return what the response schema shapes. Bulk import/export endpoints l
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -18,6 +17,7 @@ from ninja import Path, Query, Router, Status
 
 from config.api import NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
+from config.pagination import paginated
 from devices import scoping, services
 from devices.audit import client_ip
 from devices.models import (
@@ -33,33 +33,29 @@ from devices.schemas import (
     AgencyDetailOut,
     AgencyFilter,
     AgencyIn,
-    AgencyPage,
+    AgencyOut,
     AgencyPatch,
     AuditFilter,
-    AuditPage,
+    AuditOut,
     DeviceDetailOut,
     DeviceFilter,
     DeviceIn,
     DeviceModelFilter,
     DeviceModelIn,
     DeviceModelOut,
-    DeviceModelPage,
     DeviceModelPatch,
-    DevicePage,
+    DeviceOut,
     DevicePatch,
     GatewayCreatedOut,
     GatewayFilter,
     GatewayIn,
     GatewayOut,
-    GatewayPage,
     GatewayPatch,
-    PageParams,
     RetireIn,
     TokenCreatedOut,
     TokenFilter,
     TokenIn,
     TokenOut,
-    TokenPage,
 )
 from devices.selectors import device_rows, filter_audit, filter_devices
 
@@ -70,12 +66,6 @@ LIST_ERRORS = NOT_FOUND_ERRORS
 NO_CONTENT: dict[int, Any] = {204: None, **WRITE_ERRORS}
 Id = Path(..., ge=1, le=MAX_ID)
 Slug = Path(..., min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
-
-
-def _page(queryset: QuerySet, page: PageParams, *, rows: Callable[[QuerySet], list] = list) -> dict[str, Any]:
-    """The one list shape: a page of items with the total; the page is sliced in the database."""
-    items = rows(queryset[page.offset : page.offset + page.limit])
-    return {"items": items, "count": queryset.count(), "limit": page.limit, "offset": page.offset}
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -119,8 +109,9 @@ def _agencies(request: HttpRequest) -> QuerySet[Agency]:
     )
 
 
-@router.get("/agencies", response={200: AgencyPage, **LIST_ERRORS}, tags=["agencies"])
-def list_agencies(request: HttpRequest, filters: Query[AgencyFilter], page: Query[PageParams]):
+@router.get("/agencies", response={200: list[AgencyOut], **LIST_ERRORS}, tags=["agencies"])
+@paginated
+def list_agencies(request: HttpRequest, filters: Query[AgencyFilter]):
     """Agencies you can see: every agency for state staff, your own otherwise."""
     agencies = scoping.visible_agencies(request.user)
     if filters.kind:
@@ -131,7 +122,7 @@ def list_agencies(request: HttpRequest, filters: Query[AgencyFilter], page: Quer
         agencies = agencies.filter(firstnet_status=filters.firstnet_status)
     if filters.q:
         agencies = agencies.filter(Q(name__icontains=filters.q) | Q(slug__icontains=filters.q))
-    return _page(agencies.order_by("name", "id"), page)
+    return agencies.order_by("name", "id")
 
 
 @router.post("/agencies", response={201: AgencyDetailOut, **WRITE_ERRORS}, tags=["agencies"])
@@ -170,8 +161,9 @@ def update_agency(request: HttpRequest, payload: AgencyPatch, slug: str = Slug):
 # --- catalog ---------------------------------------------------------------------------
 
 
-@router.get("/device-models", response={200: DeviceModelPage, **LIST_ERRORS}, tags=["catalog"])
-def list_device_models(request: HttpRequest, filters: Query[DeviceModelFilter], page: Query[PageParams]):
+@router.get("/device-models", response={200: list[DeviceModelOut], **LIST_ERRORS}, tags=["catalog"])
+@paginated
+def list_device_models(request: HttpRequest, filters: Query[DeviceModelFilter]):
     """The device catalog (everyone reads it; state staff maintain it)."""
     models = DeviceModel.objects.all()
     if filters.kind:
@@ -180,7 +172,7 @@ def list_device_models(request: HttpRequest, filters: Query[DeviceModelFilter], 
         models = models.filter(manufacturer__iexact=filters.manufacturer)
     if filters.q:
         models = models.filter(Q(manufacturer__icontains=filters.q) | Q(name__icontains=filters.q))
-    return _page(models.order_by("manufacturer", "name", "id"), page)
+    return models.order_by("manufacturer", "name", "id")
 
 
 @router.post("/device-models", response={201: DeviceModelOut, **WRITE_ERRORS}, tags=["catalog"])
@@ -223,11 +215,11 @@ def _device(request: HttpRequest, device_id: int) -> Device:
     return get_object_or_404(devices, pk=device_id)
 
 
-@router.get("/devices", response={200: DevicePage, **LIST_ERRORS}, tags=["devices"])
-def list_devices(request: HttpRequest, filters: Query[DeviceFilter], page: Query[PageParams]):
+@router.get("/devices", response={200: list[DeviceOut], **LIST_ERRORS}, tags=["devices"])
+@paginated(rows=device_rows)
+def list_devices(request: HttpRequest, filters: Query[DeviceFilter]):
     """Devices you can see, filtered; ``q`` searches serial and asset tag."""
-    devices = filter_devices(scoping.visible_devices(request.user), **filters.dict())
-    return _page(devices, page, rows=device_rows)
+    return filter_devices(scoping.visible_devices(request.user), **filters.dict())
 
 
 @router.post("/devices", response={201: DeviceDetailOut, **WRITE_ERRORS}, tags=["devices"])
@@ -286,14 +278,15 @@ def _gateway(request: HttpRequest, gateway_id: int):
     return get_object_or_404(scoping.visible_gateways(request.user), pk=gateway_id)
 
 
-@router.get("/gateways", response={200: GatewayPage, **LIST_ERRORS}, tags=["gateways"])
-def list_gateways(request: HttpRequest, filters: Query[GatewayFilter], page: Query[PageParams]):
+@router.get("/gateways", response={200: list[GatewayOut], **LIST_ERRORS}, tags=["gateways"])
+@paginated
+def list_gateways(request: HttpRequest, filters: Query[GatewayFilter]):
     gateways = scoping.visible_gateways(request.user)
     if filters.agency:
         gateways = gateways.filter(agency__slug=filters.agency)
     if filters.is_active is not None:
         gateways = gateways.filter(is_active=filters.is_active)
-    return _page(gateways.order_by("agency__slug", "name", "id"), page)
+    return gateways.order_by("agency__slug", "name", "id")
 
 
 @router.post("/gateways", response={201: GatewayCreatedOut, **WRITE_ERRORS}, tags=["gateways"])
@@ -344,13 +337,14 @@ def delete_gateway(request: HttpRequest, gateway_id: int = Id):
 # --- API tokens ------------------------------------------------------------------------
 
 
-@router.get("/tokens", response={200: TokenPage, **LIST_ERRORS}, tags=["tokens"])
-def list_tokens(request: HttpRequest, filters: Query[TokenFilter], page: Query[PageParams]):
+@router.get("/tokens", response={200: list[TokenOut], **LIST_ERRORS}, tags=["tokens"])
+@paginated
+def list_tokens(request: HttpRequest, filters: Query[TokenFilter]):
     """Your tokens; state staff see everyone's, to revoke a leaked one."""
     tokens = scoping.visible_tokens(request.user)
     if not filters.include_revoked:
         tokens = tokens.filter(revoked_at__isnull=True)
-    return _page(tokens.order_by("-created_at", "-id"), page)
+    return tokens.order_by("-created_at", "-id")
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, **WRITE_ERRORS}, tags=["tokens"])
@@ -373,10 +367,11 @@ def revoke_token(request: HttpRequest, token_id: int = Id):
 # --- audit log -------------------------------------------------------------------------
 
 
-@router.get("/audit", response={200: AuditPage, **LIST_ERRORS}, tags=["audit"])
-def list_audit(request: HttpRequest, filters: Query[AuditFilter], page: Query[PageParams]):
+@router.get("/audit", response={200: list[AuditOut], **LIST_ERRORS}, tags=["audit"])
+@paginated
+def list_audit(request: HttpRequest, filters: Query[AuditFilter]):
     """Who changed what, newest first: everything for state staff, your agency's otherwise."""
-    return _page(filter_audit(scoping.visible_audit(request.user), **filters.dict()), page)
+    return filter_audit(scoping.visible_audit(request.user), **filters.dict())
 
 
 from devices.api_transfer import router as transfer_router  # noqa: E402

@@ -24,9 +24,6 @@ from devices.models import (
     User,
 )
 
-MAX_PAGE_SIZE = 500
-# Larger offsets are never a real request, and SQLite cannot bind integers past 2**63.
-MAX_OFFSET = 10_000_000
 MAX_ID = 2**63 - 1
 
 
@@ -62,19 +59,6 @@ Notes = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_print
 DigitsText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_printable)]
 
 
-class Page(Schema):
-    """The shape of every list: the page's items, the total, and where the page starts."""
-
-    count: int
-    limit: int
-    offset: int
-
-
-class PageParams(Schema):
-    limit: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Number of items to skip.")
-
-
 # --- agencies --------------------------------------------------------------------------
 
 
@@ -101,10 +85,6 @@ class AgencyOut(Schema):
 
 class AgencyDetailOut(AgencyOut):
     firstnet_history: list[FirstNetChangeOut] = Field(..., alias="firstnet_changes")
-
-
-class AgencyPage(Page):
-    items: list[AgencyOut]
 
 
 class AgencyIn(Schema):
@@ -160,10 +140,6 @@ class DeviceModelOut(Schema):
     unit_cost: float
     created_at: dt.datetime
     updated_at: dt.datetime
-
-
-class DeviceModelPage(Page):
-    items: list[DeviceModelOut]
 
 
 class DeviceModelIn(Schema):
@@ -237,10 +213,6 @@ class StatusChangeOut(Schema):
 
 class DeviceDetailOut(DeviceOut):
     history: list[StatusChangeOut] = Field(..., alias="status_changes")
-
-
-class DevicePage(Page):
-    items: list[DeviceOut]
 
 
 class DeviceIn(Schema):
@@ -318,10 +290,6 @@ class GatewayCreatedOut(GatewayOut):
     secret: str = Field(..., description="The gateway's MQTT password. Shown once; only its hash is kept.")
 
 
-class GatewayPage(Page):
-    items: list[GatewayOut]
-
-
 class GatewayIn(Schema):
     agency: SlugText | None = Field(None, description="Agency slug; an agency admin's own agency if left out.")
     name: SlugText = Field(..., description="Used in MQTT topics: tracker/v1/<agency>/<name>/…")
@@ -357,10 +325,6 @@ class TokenCreatedOut(TokenOut):
     token: str = Field(..., description="The bearer token. Shown once; only its hash is kept.")
 
 
-class TokenPage(Page):
-    items: list[TokenOut]
-
-
 class TokenIn(Schema):
     name: text(100, min_length=1) = "api"  # type: ignore[valid-type]
 
@@ -385,10 +349,6 @@ class AuditOut(Schema):
     before: dict | None
     after: dict | None
     message: str
-
-
-class AuditPage(Page):
-    items: list[AuditOut]
 
 
 class AuditFilter(Schema):

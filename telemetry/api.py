@@ -10,7 +10,6 @@ scoped by `telemetry.scoping`; another agency's rows answer 404. The health endp
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -21,6 +20,7 @@ from ninja.security import HttpBasicAuth
 
 from config.api import COMMON_ERRORS, NOT_FOUND_ERRORS, ErrorOut
 from config.errors import InvalidInput
+from config.pagination import paginated
 from devices.models import Gateway
 from telemetry.credentials import find_gateway_by_credentials
 from telemetry.ingest import InboundMessage, ingest_batch
@@ -33,7 +33,6 @@ from telemetry.topics import telemetry_topic
 router = Router(tags=["telemetry"])
 
 MAX_ID = 2**63 - 1
-MAX_PAGE_SIZE = 500
 # The HTTPS path records its totals under one name, shown beside the MQTT processes.
 HTTPS_TOTALS = IngestTotals("https")
 
@@ -48,16 +47,6 @@ class GatewayAuth(HttpBasicAuth):
         if gateway is not None:
             request.gateway = gateway  # type: ignore[attr-defined]
         return gateway
-
-
-class PageParams(Schema):
-    limit: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")
-    offset: int = Field(0, ge=0, le=10_000_000, description="Number of items to skip.")
-
-
-def _page(queryset: QuerySet, page: PageParams) -> dict[str, Any]:
-    items = list(queryset[page.offset : page.offset + page.limit])
-    return {"items": items, "count": queryset.count(), "limit": page.limit, "offset": page.offset}
 
 
 # --- HTTPS fallback ----------------------------------------------------------------------
@@ -151,13 +140,6 @@ class DeadLetterDetailOut(DeadLetterOut):
     payload: str = Field(..., description="The payload as received, capped at 4 KiB.")
 
 
-class DeadLetterPage(Schema):
-    items: list[DeadLetterOut]
-    count: int
-    limit: int
-    offset: int
-
-
 class DeadLetterFilter(Schema):
     reason: DeadLetter.Reason | None = None
     agency: str | None = Field(None, max_length=64, description="Agency slug (state staff see every agency).")
@@ -177,10 +159,11 @@ def filter_dead_letters(queryset: QuerySet[DeadLetter], filters: DeadLetterFilte
     return queryset
 
 
-@router.get("/telemetry/dead-letters", response={200: DeadLetterPage, **COMMON_ERRORS})
-def list_dead_letters(request: HttpRequest, filters: Query[DeadLetterFilter], page: Query[PageParams]):
+@router.get("/telemetry/dead-letters", response={200: list[DeadLetterOut], **COMMON_ERRORS})
+@paginated
+def list_dead_letters(request: HttpRequest, filters: Query[DeadLetterFilter]):
     """Rejected messages and readings you can see, newest first, with the reason."""
-    return _page(filter_dead_letters(visible_dead_letters(request.user), filters), page)
+    return filter_dead_letters(visible_dead_letters(request.user), filters)
 
 
 @router.get("/telemetry/dead-letters/{int:dead_letter_id}", response={200: DeadLetterDetailOut, **NOT_FOUND_ERRORS})
@@ -204,27 +187,21 @@ class GatewayStatusOut(Schema):
     gaps_total: int = Field(..., description="Sequence numbers never received.")
 
 
-class GatewayStatusPage(Schema):
-    items: list[GatewayStatusOut]
-    count: int
-    limit: int
-    offset: int
-
-
 class GatewayStatusFilter(Schema):
     agency: str | None = Field(None, max_length=64)
     online: bool | None = None
 
 
-@router.get("/telemetry/gateways", response={200: GatewayStatusPage, **COMMON_ERRORS})
-def list_gateway_status(request: HttpRequest, filters: Query[GatewayStatusFilter], page: Query[PageParams]):
+@router.get("/telemetry/gateways", response={200: list[GatewayStatusOut], **COMMON_ERRORS})
+@paginated
+def list_gateway_status(request: HttpRequest, filters: Query[GatewayStatusFilter]):
     """Gateways' connection state (online/offline since when), message and gap counts."""
     queryset = visible_gateway_status(request.user).order_by("gateway__agency__slug", "gateway__name")
     if filters.agency:
         queryset = queryset.filter(gateway__agency__slug=filters.agency)
     if filters.online is not None:
         queryset = queryset.filter(is_online=filters.online)
-    return _page(queryset, page)
+    return queryset
 
 
 from telemetry.api_health import router as health_router  # noqa: E402

@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -19,6 +18,7 @@ from ninja import Field, Path, Query, Router, Schema, Status
 
 from config.api import NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
+from config.pagination import paginated
 from devices.audit import client_ip
 from devices.models import Agency, Device, DeviceKind, User
 from devices.scoping import visible_agencies, visible_devices
@@ -37,19 +37,8 @@ from telemetry.models import (
 router = Router(tags=["health"])
 
 MAX_ID = 2**63 - 1
-MAX_PAGE_SIZE = 500
 Id = Path(..., ge=1, le=MAX_ID)
 NO_CONTENT: dict[int, Any] = {204: None, **WRITE_ERRORS}
-
-
-class PageParams(Schema):
-    limit: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")
-    offset: int = Field(0, ge=0, le=10_000_000, description="Number of items to skip.")
-
-
-def _page(queryset: QuerySet, page: PageParams) -> dict[str, Any]:
-    items = list(queryset[page.offset : page.offset + page.limit])
-    return {"items": items, "count": queryset.count(), "limit": page.limit, "offset": page.offset}
 
 
 # --- alerts ------------------------------------------------------------------------------
@@ -85,13 +74,6 @@ class AlertOut(Schema):
         return obj.acknowledged_by.get_username() if obj.acknowledged_by else None
 
 
-class AlertPage(Schema):
-    items: list[AlertOut]
-    count: int
-    limit: int
-    offset: int
-
-
 class AlertFilter(Schema):
     state: Literal["open", "acknowledged", "resolved", "active", "all"] = Field(
         "active", description="active = open or acknowledged (not yet resolved)."
@@ -102,11 +84,11 @@ class AlertFilter(Schema):
     gateway_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
-@router.get("/alerts", response={200: AlertPage, **NOT_FOUND_ERRORS}, tags=["alerts"])
-def list_alerts(request: HttpRequest, filters: Query[AlertFilter], page: Query[PageParams]):
+@router.get("/alerts", response={200: list[AlertOut], **NOT_FOUND_ERRORS}, tags=["alerts"])
+@paginated
+def list_alerts(request: HttpRequest, filters: Query[AlertFilter]):
     """Alerts you can see, newest first; by default the ones not yet resolved."""
-    found = alerts.filter_alerts(alerts.visible_alerts(request.user), **filters.dict())
-    return _page(found, page)
+    return alerts.filter_alerts(alerts.visible_alerts(request.user), **filters.dict())
 
 
 @router.get("/alerts/{int:alert_id}", response={200: AlertOut, **NOT_FOUND_ERRORS}, tags=["alerts"])
@@ -141,13 +123,6 @@ class FlipOut(Schema):
     cause: FlipCause
     cause_display: str = Field(..., alias="get_cause_display")
     detail: str
-
-
-class FlipPage(Schema):
-    items: list[FlipOut]
-    count: int
-    limit: int
-    offset: int
 
 
 class DeviceHealthOut(Schema):
@@ -217,12 +192,15 @@ def get_device_health(request: HttpRequest, device_id: int = Id):
 
 
 @router.get(
-    "/devices/{int:device_id}/flips", response={200: FlipPage, **NOT_FOUND_ERRORS}, tags=["health"]
+    "/devices/{int:device_id}/flips",
+    response={200: list[FlipOut], **NOT_FOUND_ERRORS},
+    tags=["health"],
 )
-def list_device_flips(request: HttpRequest, page: Query[PageParams], device_id: int = Id):
+@paginated
+def list_device_flips(request: HttpRequest, device_id: int = Id):
     """Every change of the device's health, newest first, with its cause."""
     device = _device(request, device_id)
-    return _page(HealthFlip.objects.filter(device=device).order_by("-at", "-id"), page)
+    return HealthFlip.objects.filter(device=device).order_by("-at", "-id")
 
 
 class UptimeOut(Schema):
@@ -279,13 +257,6 @@ class WindowOut(Schema):
     created_at: dt.datetime
 
 
-class WindowPage(Schema):
-    items: list[WindowOut]
-    count: int
-    limit: int
-    offset: int
-
-
 class WindowIn(Schema):
     agency: str | None = Field(
         None, max_length=64, description="Agency slug; your own agency if left out."
@@ -318,10 +289,13 @@ def _agency_for_write(user: User, slug: str | None) -> Agency:
 
 
 @router.get(
-    "/maintenance-windows", response={200: WindowPage, **NOT_FOUND_ERRORS}, tags=["maintenance"]
+    "/maintenance-windows",
+    response={200: list[WindowOut], **NOT_FOUND_ERRORS},
+    tags=["maintenance"],
 )
-def list_maintenance_windows(request: HttpRequest, page: Query[PageParams]):
-    return _page(maintenance.visible_windows(request.user), page)
+@paginated
+def list_maintenance_windows(request: HttpRequest):
+    return maintenance.visible_windows(request.user)
 
 
 @router.post(
@@ -375,13 +349,6 @@ class ChannelCreatedOut(ChannelOut):
     secret: str = Field(..., description="The webhook's HMAC-SHA256 key; shown only now.")
 
 
-class ChannelPage(Schema):
-    items: list[ChannelOut]
-    count: int
-    limit: int
-    offset: int
-
-
 class ChannelIn(Schema):
     agency: str | None = Field(
         None,
@@ -397,10 +364,13 @@ class ChannelIn(Schema):
 
 
 @router.get(
-    "/notification-channels", response={200: ChannelPage, **NOT_FOUND_ERRORS}, tags=["alerts"]
+    "/notification-channels",
+    response={200: list[ChannelOut], **NOT_FOUND_ERRORS},
+    tags=["alerts"],
 )
-def list_notification_channels(request: HttpRequest, page: Query[PageParams]):
-    return _page(notify.visible_channels(request.user), page)
+@paginated
+def list_notification_channels(request: HttpRequest):
+    return notify.visible_channels(request.user)
 
 
 @router.post(
