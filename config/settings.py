@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,30 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def env_share(name: str, default: float) -> float:
+    """A share between 0 and 1 (0.1 is 10%)."""
+    raw = env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a share between 0 and 1")
+    return value
+
+
+def env_usd(name: str, default: str) -> Decimal:
+    """An amount in USD, zero or more; Decimal, so costs add up to the cent."""
+    raw = env(name, default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected an amount in USD, zero or more")
+    return value
 
 
 INSECURE_DEFAULT_SECRET = "insecure-local-development-key-change-me"  # noqa: S105
@@ -193,6 +218,16 @@ HEALTH_FIRMWARE_MAX_AGE_DAYS = env_int("HEALTH_FIRMWARE_MAX_AGE_DAYS", 365)
 # A gateway back from its Last Will gives its devices this long before they count as silent.
 HEALTH_GATEWAY_RECONNECT_GRACE_S = env_int("HEALTH_GATEWAY_RECONNECT_GRACE_S", 300)
 TELEMETRY_RETENTION_DAYS = env_int("TELEMETRY_RETENTION_DAYS", 90)
+
+# Readiness: the most of an agency's applicable results that waivers may turn into "waived"
+# (a share, 0.1 = 10%); a waiver that would pass it is refused.
+READINESS_WAIVER_CEILING = env_share("READINESS_WAIVER_CEILING", 0.10)
+# What-if and remediation plan: per-device cost in USD of the fixes that need no new hardware.
+READINESS_FIRMWARE_UPDATE_COST_USD = env_usd("READINESS_FIRMWARE_UPDATE_COST_USD", "25")
+# About half an hour of a technician's time.
+READINESS_CONFIGURATION_FIX_COST_USD = env_usd("READINESS_CONFIGURATION_FIX_COST_USD", "40")
+# Getting a device's telemetry right again (a silent device, a reading out of bounds).
+READINESS_TELEMETRY_FIX_COST_USD = env_usd("READINESS_TELEMETRY_FIX_COST_USD", "40")
 
 # Longest a Celery task may run before the Redis broker hands it to another worker.
 TASK_VISIBILITY_TIMEOUT_S = env_int("TASK_VISIBILITY_TIMEOUT_S", 3600)

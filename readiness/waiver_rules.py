@@ -14,18 +14,14 @@ read of the waiver table. ``readiness.results`` applies these rules to every eva
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 
 from readiness.models import Waiver
-
-DEFAULT_WAIVER_CEILING = 0.10
 
 WAIVED = "waived"
 FAIL = "fail"
@@ -44,21 +40,8 @@ WAIVER_COLUMNS = [
 
 
 def waiver_ceiling() -> float:
-    """The configured ceiling as a share (0..1): the setting, else the environment variable."""
-    raw = getattr(settings, "READINESS_WAIVER_CEILING", None)
-    if raw is None:
-        raw = os.environ.get("READINESS_WAIVER_CEILING", DEFAULT_WAIVER_CEILING)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(
-            f"READINESS_WAIVER_CEILING must be a share between 0 and 1, got {raw!r}"
-        ) from None
-    if not 0 <= value <= 1:
-        raise ImproperlyConfigured(
-            f"READINESS_WAIVER_CEILING must be a share between 0 and 1, got {raw!r}"
-        )
-    return value
+    """The configured ceiling as a share (0..1), validated in config/settings.py."""
+    return float(settings.READINESS_WAIVER_CEILING)
 
 
 # --- pure ---------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ devices the comparison takes about 1.5 s on PostgreSQL, most of it reading the f
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -32,7 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from config.errors import InvalidInput
@@ -62,36 +60,19 @@ RELAXED = "relaxed"
 CHANGED = "changed"
 SAME = "same"
 
-# Costs of the actions that need no new hardware, in USD per device (settings may override).
-DEFAULT_FIRMWARE_UPDATE_COST = Decimal("25")
-DEFAULT_CONFIGURATION_FIX_COST = Decimal("40")  # about half an hour of a technician's time
-DEFAULT_TELEMETRY_FIX_COST = Decimal("40")
-
-
-def _cost_setting(name: str, default: Decimal) -> Decimal:
-    """A per-device cost in USD: the Django setting, else the environment variable, else default."""
-    raw = getattr(settings, name, None)
-    if raw is None:
-        raw = os.environ.get(name, default)
-    try:
-        value = Decimal(str(raw))
-    except ArithmeticError:
-        raise ImproperlyConfigured(f"{name} must be an amount in USD, got {raw!r}") from None
-    if not value.is_finite() or value < 0:
-        raise ImproperlyConfigured(f"{name} must be an amount in USD, got {raw!r}")
-    return value
+# Costs of the actions that need no new hardware, in USD per device (config/settings.py).
 
 
 def firmware_update_cost() -> Decimal:
-    return _cost_setting("READINESS_FIRMWARE_UPDATE_COST_USD", DEFAULT_FIRMWARE_UPDATE_COST)
+    return settings.READINESS_FIRMWARE_UPDATE_COST_USD
 
 
 def configuration_fix_cost() -> Decimal:
-    return _cost_setting("READINESS_CONFIGURATION_FIX_COST_USD", DEFAULT_CONFIGURATION_FIX_COST)
+    return settings.READINESS_CONFIGURATION_FIX_COST_USD
 
 
 def telemetry_fix_cost() -> Decimal:
-    return _cost_setting("READINESS_TELEMETRY_FIX_COST_USD", DEFAULT_TELEMETRY_FIX_COST)
+    return settings.READINESS_TELEMETRY_FIX_COST_USD
 
 
 @dataclass
