@@ -17,11 +17,13 @@ UPDATE before the work and marked completed after it. What a delivery of the slo
   expire before it takes the slot over.
 * A completed slot is never run again.
 
-The lease is the task's hard time limit: by then Celery has killed a run that overran, so an
-expired lease means its holder is gone. That limit is below the broker's visibility timeout
-(tests/test_celery_config.py), so the broker never redelivers a task whose run may still hold
-the slot. Holding a lease across a crash costs one slot at most; re-running a snapshot,
-retention or partition run is safe (the work is idempotent), the guard only saves the load.
+The lease is the task's hard time limit (``run_periodic_task`` reads it off the task): by
+then Celery has killed a run that overran, so an expired lease means its holder is gone. That
+limit is below the broker's visibility timeout (tests/test_celery_config.py), so the broker
+never redelivers a task whose run may still hold the slot. A killed run that is never
+redelivered (the sweep's messages expire after 25 s) leaves its slot leased until the lease
+ends; the next slot runs as usual. The guard saves load and surprises, not correctness: re-running a
+snapshot, a retention or a partition run is safe, the work is idempotent.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 
 from devices.models import PeriodicRun
 
@@ -56,11 +58,10 @@ class Claim:
 
 
 @dataclass(frozen=True)
-class Outcome(Generic[T]):
-    """What ``run_once`` did: ``ran`` is False when the slot was not this caller's."""
+class Ran(Generic[T]):
+    """The slot was this caller's and its work returned ``result``."""
 
-    ran: bool
-    result: T | None = None
+    result: T
 
 
 def slot_for(now: datetime, every_seconds: int) -> str:
@@ -121,7 +122,8 @@ def release_run(claim: Claim, *, error: str = "") -> bool:
         return False
 
 
-def _this_claim(claim: Claim) -> Any:
+def _this_claim(claim: Claim) -> QuerySet[PeriodicRun]:
+    # claimed_at fences the claim: a takeover (even by the same holder) moves it.
     return PeriodicRun.objects.filter(
         name=claim.name,
         slot=claim.slot,
@@ -139,8 +141,8 @@ def run_once(
     now: datetime,
     work: Callable[[], T],
     holder: str | None = None,
-) -> Outcome[T]:
-    """Claim the slot of ``now``, call ``work``, mark the slot completed; or do nothing.
+) -> Ran[T] | None:
+    """Claim the slot of ``now``, call ``work``, mark the slot completed; None if not ours.
 
     If ``work`` raises, the slot is released and the exception propagates (Celery's autoretry
     then claims it again). The completion time is ``now`` plus the time the work took, so an
@@ -150,7 +152,7 @@ def run_once(
         name, every_seconds=every_seconds, lease_seconds=lease_seconds, now=now, holder=holder
     )
     if claim is None:
-        return Outcome(ran=False)
+        return None
     started = time.monotonic()
     try:
         result = work()
@@ -158,12 +160,12 @@ def run_once(
         release_run(claim, error=f"{type(exc).__name__}: {exc}")
         raise
     complete_run(claim, now=now + timedelta(seconds=time.monotonic() - started))
-    return Outcome(ran=True, result=result)
+    return Ran(result)
 
 
 def run_periodic_task(
     task: Any, *, every_seconds: int, now: datetime, work: Callable[[], T]
-) -> Outcome[T]:
+) -> Ran[T] | None:
     """``run_once`` for a bound Celery task: named after it, held by its task id, leased for
     its hard time limit (Celery's default one when the task sets none)."""
     lease_seconds = task.time_limit or task.app.conf.task_time_limit

@@ -31,12 +31,12 @@ def compute_nightly_snapshots_task(self, as_of: str | None = None) -> dict:  # n
     if as_of is not None:
         run = compute_snapshots(as_of=day)
     else:
-        outcome = run_periodic_task(
+        ran = run_periodic_task(
             self, every_seconds=SNAPSHOT_EVERY_SECONDS, now=timezone.now(), work=lambda: compute_snapshots(as_of=day)
         )
-        if not outcome.ran or outcome.result is None:
+        if ran is None:
             return {"skipped": True, "date": day.isoformat()}
-        run = outcome.result
+        run = ran.result
     return {"date": day.isoformat(), "readiness_rows": run.readiness_rows, "participation_rows": run.participation_rows}
 
 

@@ -39,13 +39,13 @@ def sweep_stale_devices_task(self) -> dict[str, object]:  # noqa: ANN001 - Celer
     from telemetry import sweep
 
     now = timezone.now()
-    outcome = run_periodic_task(
+    ran = run_periodic_task(
         self,
         every_seconds=SWEEP_EVERY_S,
         now=now,
         work=lambda: asdict(sweep.mark_stale_devices(now=now)),
     )
-    return outcome.result if outcome.ran else {"skipped": True}
+    return ran.result if ran else {"skipped": True}
 
 
 @shared_task(
@@ -61,13 +61,13 @@ def ensure_partitions_task(self) -> dict[str, object]:  # noqa: ANN001 - Celery'
     """Beat, daily: create the history table's partitions for the days ahead (PostgreSQL)."""
     from telemetry import partitions
 
-    outcome = run_periodic_task(
+    ran = run_periodic_task(
         self,
         every_seconds=DAILY_S,
         now=timezone.now(),
-        work=lambda: {"created": partitions.ensure_partitions(ahead=partitions.DEFAULT_AHEAD_DAYS)},
+        work=lambda: partitions.ensure_partitions(ahead=partitions.DEFAULT_AHEAD_DAYS),
     )
-    return outcome.result if outcome.ran else {"skipped": True}
+    return {"created": ran.result} if ran else {"skipped": True}
 
 
 @shared_task(
@@ -87,17 +87,17 @@ def apply_retention_task(self) -> dict[str, object]:  # noqa: ANN001 - Celery's 
 
     now = timezone.now()
     days = int(getattr(settings, "TELEMETRY_RETENTION_DAYS", partitions.DEFAULT_RETENTION_DAYS))
-    outcome = run_periodic_task(
+    ran = run_periodic_task(
         self,
         every_seconds=DAILY_S,
         now=now,
         work=lambda: partitions.apply_retention(retention_days=days, now=now),
     )
-    if not outcome.ran:
+    if ran is None:
         return {"skipped": True}
     # The sweep claims a slot every 30 s; a week of claims is plenty to diagnose beat.
     delete_old_runs(name_prefix="telemetry.", before=now - timedelta(days=7))
-    return outcome.result
+    return ran.result
 
 
 @shared_task(

@@ -56,10 +56,10 @@ def periodic_probe_task(self, folder: str, now: str, fail_times: int = 0) -> Non
             raise OperationalError(f"probe run {attempt} lost its database connection")
         _append(base / "done", self.request.id)
 
-    outcome = run_periodic_task(
+    ran = run_periodic_task(
         self, every_seconds=24 * 3600, now=datetime.fromisoformat(now), work=work
     )
-    if not outcome.ran:
+    if ran is None:
         _append(base / "skipped", self.request.id)
 
 

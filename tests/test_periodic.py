@@ -51,10 +51,8 @@ class Work:
 
 def run(work: Work, *, now: datetime = NOW, holder: str | None = None) -> str | None:
     """The work's result, or None when the slot was not this delivery's."""
-    outcome = run_once(
-        NAME, every_seconds=DAY, lease_seconds=LEASE, now=now, work=work, holder=holder
-    )
-    return outcome.result if outcome.ran else None
+    ran = run_once(NAME, every_seconds=DAY, lease_seconds=LEASE, now=now, work=work, holder=holder)
+    return ran.result if ran else None
 
 
 def test_a_failed_run_is_done_by_its_retry_exactly_once():
@@ -173,10 +171,10 @@ def test_two_beats_racing_in_threads_run_the_work_once():
     def beat(holder: str) -> None:
         try:
             start.wait()
-            outcome = run_once(
+            ran = run_once(
                 NAME, every_seconds=DAY, lease_seconds=LEASE, now=NOW, work=work, holder=holder
             )
-            results.append(outcome.ran)
+            results.append(ran is not None)
         finally:
             close_old_connections()
             connection.close()
