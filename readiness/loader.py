@@ -38,7 +38,10 @@ One TOML file per version of a set (``readiness/requirement_sets/*.toml``)::
     key = "..."
     note = "..."
 
-Every file is checked before anything is written, and the cross-version story must add up:
+Each table's shape is checked by a strict pydantic model (`SetTable`, `VersionTable`,
+`RequirementTable`, `RemovedTable`: TOML has types, so ``"5"`` is not a weight), rules by the
+rule language itself (`readiness.rules`). Every file is checked before anything is written,
+and the cross-version story must add up:
 a version that supersedes another accounts for each of its keys (kept with a relation, or
 listed under ``removed``); "new" is only for keys the superseded version lacks; "same" and
 "renumbered" keep the rule, scope, severity and weight ("renumbered" changes the section),
@@ -51,15 +54,24 @@ version in place, requirements matched by key.
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from django.db import transaction
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from devices.models import DeviceKind
 from readiness.models import (
@@ -74,16 +86,8 @@ from readiness.models import (
 from readiness.rules import RuleError, node_to_json, parse_rule
 
 SETS_DIR = Path(__file__).resolve().parent / "requirement_sets"
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_KINDS = {k.value for k in DeviceKind}
-_TOP_KEYS = {"set", "version", "requirement", "removed"}
-_SET_KEYS = {"code", "name", "publisher", "description"}
-_VERSION_KEYS = {"version", "title", "status", "effective_on", "published_on", "issuing_authority",
-                 "source_url", "source_note", "supersedes"}
-_REQ_KEYS = {"key", "code", "section", "title", "explanation", "applies_to", "applies_when", "severity",
-             "weight", "due_on", "relation", "change_note", "rule"}
-_REMOVED_KEYS = {"key", "note"}
+_SLUG = r"^[a-z0-9][a-z0-9-]*$"
+_KEY = r"^[a-z0-9][a-z0-9._-]*$"
 # What "same"/"renumbered" must keep unchanged from the superseded version.
 _SUBSTANCE = ("rule", "applies_to", "applies_when", "severity", "weight")
 
@@ -93,45 +97,186 @@ class RequirementFileError(ValueError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__("requirement files refused, nothing loaded:\n" + "\n".join(f"- {p}" for p in problems))
+        super().__init__(
+            "requirement files refused, nothing loaded:\n" + "\n".join(f"- {p}" for p in problems)
+        )
 
 
-@dataclass
-class _Req:
-    key: str
-    code: str
-    section: str
-    title: str
-    explanation: str
-    applies_to: list[str]
-    applies_when: dict | None
-    severity: str
-    weight: int
-    due_on: date | None
-    relation: str
-    change_note: str
-    rule: dict
+# --- the shape of a file: pydantic models, strict (TOML has types; "1" is not 1) ----------
+
+
+def _one_of(values: Iterable[str]) -> AfterValidator:
+    choices = list(values)
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise PydanticCustomError(
+                "choice", "must be one of {choices}", {"choices": ", ".join(choices)}
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _canonical_rule(data: Any, info: ValidationInfo) -> dict:
+    # Stored in the canonical form, so an equal rule compares equal across versions. The rule
+    # language words its own problems (readiness.rules); they are passed on as they are.
+    try:
+        return node_to_json(parse_rule(data, info.field_name or "rule"))
+    except RuleError as exc:
+        raise PydanticCustomError("rule", "{problem}", {"problem": str(exc)}) from None
+
+
+Text = Annotated[str, StringConstraints(min_length=1)]
+Slug = Annotated[str, StringConstraints(pattern=_SLUG)]
+Key = Annotated[str, StringConstraints(pattern=_KEY)]
+Rule = Annotated[Any, AfterValidator(_canonical_rule)]
+_PATTERN_HINTS = {
+    _SLUG: "may hold only lower-case letters, digits and '-'",
+    _KEY: "may hold only lower-case letters, digits, '-', '.', '_'",
+}
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SetTable(_Table):
+    """``[set]``: the same in every file of the set."""
+
+    code: Slug
+    name: Text
+    publisher: Text
+    description: str = ""
+
+
+class VersionTable(_Table):
+    """``[version]``."""
+
+    version: Text
+    title: str = ""
+    status: Annotated[str, _one_of(VersionStatus.values)]
+    effective_on: date
+    published_on: date | None = None
+    issuing_authority: Text
+    source_url: str = ""
+    source_note: Text
+    supersedes: str = ""
+
+
+class RequirementTable(_Table):
+    """One ``[[requirement]]``; ``rule`` and ``applies_when`` are held in canonical form."""
+
+    key: Key
+    code: Text
+    section: str = ""
+    title: Text
+    explanation: Text
+    applies_to: Annotated[
+        list[Annotated[str, _one_of(sorted(DeviceKind.values))]], AfterValidator(sorted)
+    ] = []
+    applies_when: Rule = None
+    severity: Annotated[str, _one_of(Severity.values)] = Severity.MANDATORY.value
+    weight: int = Field(1, ge=1, le=100)
+    due_on: date | None = None
+    relation: Annotated[str, _one_of(Relation.values)] = Relation.NEW.value
+    change_note: str = ""
+    rule: Rule
 
     def substance(self) -> tuple:
         return (self.rule, sorted(self.applies_to), self.applies_when, self.severity, self.weight)
+
+
+class RemovedTable(_Table):
+    """One ``[[removed]]``: a key of the superseded version this one drops."""
+
+    key: Key
+    note: str = ""
+
+
+class _FileTables(_Table):
+    """The top level; each table is then checked by its own model, so one bad table does not
+    hide the problems of the others. Unknown top-level names are reported the same way, but
+    do not stop the tables from being checked."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    set_table: dict = Field(alias="set")
+    version_table: dict = Field(alias="version")
+    requirement: list[dict] = Field(min_length=1)
+    removed: list[dict] = []
+
+
+_LABELS = {
+    "set": "[set]",
+    "version": "[version]",
+    "requirement": "[[requirement]]",
+    "removed": "[[removed]]",
+}
+_MESSAGES = {
+    "missing": "{name} is missing",
+    "string_too_short": "{name} is missing",
+    "too_short": "needs at least one {name}",
+    "string_type": "{name} must be text, got {value!r}",
+    "dict_type": "{name} must be a table, got {value!r}",
+    "list_type": "{name} must be a list, got {value!r}",
+    "date_type": "{name} must be a TOML date like 2024-12-27, got {value!r}",
+    "int_type": "{name} must be a whole number, got {value!r}",
+    "greater_than_equal": "{name} must be at least {ge}, got {value!r}",
+    "less_than_equal": "{name} must be at most {le}, got {value!r}",
+    "choice": "{name} {value!r} {msg}",
+    "rule": "{msg}",
+}
+
+
+def _unknown_field(name: object, model: type[BaseModel]) -> str:
+    allowed = sorted(f.alias or n for n, f in model.model_fields.items())
+    return f"unknown field {name!r} (allowed: {', '.join(allowed)})"
+
+
+def _describe(error: ErrorDetails, model: type[BaseModel]) -> str:
+    """One pydantic error in the words of a requirement file's author."""
+    name = " ".join(_LABELS.get(p, p) if isinstance(p, str) else f"#{p + 1}" for p in error["loc"])
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "extra_forbidden":
+        return _unknown_field(error["loc"][-1], model)
+    if kind == "string_pattern_mismatch":
+        return f"{name} {error['input']!r} {_PATTERN_HINTS[ctx['pattern']]}"
+    template = _MESSAGES.get(kind, "{name}: {msg}")
+    return template.format(name=name, value=error["input"], msg=error["msg"], **ctx)
+
+
+def _validated(model: type[_M], data: object, add: Callable[[str], None]) -> _M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            add(_describe(error, model))
+        return None
+
+
+# --- reading and checking one file ---------------------------------------------------------
 
 
 @dataclass
 class _VersionFile:
     path: Path
     digest: str
-    set_fields: dict[str, str]
-    version_fields: dict[str, Any]
-    requirements: list[_Req] = field(default_factory=list)
-    removed: list[tuple[str, str]] = field(default_factory=list)
+    set: SetTable
+    info: VersionTable
+    requirements: list[RequirementTable] = field(default_factory=list)
+    removed: list[RemovedTable] = field(default_factory=list)
 
     @property
     def set_code(self) -> str:
-        return self.set_fields["code"]
+        return self.set.code
 
     @property
     def version(self) -> str:
-        return self.version_fields["version"]
+        return self.info.version
 
 
 @dataclass
@@ -154,11 +299,10 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise RequirementFileError([f"{p}: no such file or directory"])
     if not found:
-        raise RequirementFileError([f"{', '.join(map(str, paths))}: no .toml requirement files found"])
+        raise RequirementFileError(
+            [f"{', '.join(map(str, paths))}: no .toml requirement files found"]
+        )
     return found
-
-
-# --- reading and checking one file ---------------------------------------------------------
 
 
 class _Problems:
@@ -170,38 +314,8 @@ class _Problems:
         where = f"{self.name}: requirement {code}: " if code else f"{self.name}: "
         self.items.append(where + problem)
 
-
-def _text(table: dict, name: str, problems: _Problems, where: str, code: str | None = None,
-          *, required: bool = True, pattern: re.Pattern | None = None) -> str:
-    value = table.get(name)
-    if value is None or value == "":
-        if required:
-            problems.add(f"{where}{name} is missing", code)
-        return ""
-    if not isinstance(value, str):
-        problems.add(f"{where}{name} must be text, got {value!r}", code)
-        return ""
-    if pattern and not pattern.match(value):
-        problems.add(f"{where}{name} {value!r} may hold only lower-case letters, digits, '-', '.', '_'", code)
-    return value
-
-
-def _date(table: dict, name: str, problems: _Problems, where: str, code: str | None = None,
-          *, required: bool) -> date | None:
-    value = table.get(name)
-    if value is None:
-        if required:
-            problems.add(f"{where}{name} is missing (a TOML date, e.g. 2024-12-27)", code)
-        return None
-    if not isinstance(value, date) or hasattr(value, "hour"):
-        problems.add(f"{where}{name} must be a TOML date like 2024-12-27, got {value!r}", code)
-        return None
-    return value
-
-
-def _unknown(table: dict, allowed: set[str], problems: _Problems, where: str, code: str | None = None) -> None:
-    for extra in sorted(set(table) - allowed):
-        problems.add(f"{where}unknown field {extra!r} (allowed: {', '.join(sorted(allowed))})", code)
+    def adder(self, prefix: str = "", code: str | None = None) -> Callable[[str], None]:
+        return lambda problem: self.add(prefix + problem, code)
 
 
 def _read_file(path: Path, problems: _Problems) -> _VersionFile | None:
@@ -211,108 +325,38 @@ def _read_file(path: Path, problems: _Problems) -> _VersionFile | None:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         problems.add(f"not valid TOML: {exc}")
         return None
-    _unknown(data, _TOP_KEYS, problems, "")
-    set_t, ver_t = data.get("set"), data.get("version")
-    if not isinstance(set_t, dict) or not isinstance(ver_t, dict):
-        problems.add("needs a [set] and a [version] table")
+    tables = _validated(_FileTables, data, problems.adder())
+    if tables is None:
         return None
-    _unknown(set_t, _SET_KEYS, problems, "[set] ")
-    _unknown(ver_t, _VERSION_KEYS, problems, "[version] ")
-    set_fields = {
-        "code": _text(set_t, "code", problems, "[set] ", pattern=_SLUG),
-        "name": _text(set_t, "name", problems, "[set] "),
-        "publisher": _text(set_t, "publisher", problems, "[set] "),
-        "description": _text(set_t, "description", problems, "[set] ", required=False),
-    }
-    status = _text(ver_t, "status", problems, "[version] ")
-    if status and status not in VersionStatus.values:
-        problems.add(f"[version] status {status!r} must be one of {', '.join(VersionStatus.values)}")
-    version_fields = {
-        "version": _text(ver_t, "version", problems, "[version] "),
-        "title": _text(ver_t, "title", problems, "[version] ", required=False),
-        "status": status,
-        "effective_on": _date(ver_t, "effective_on", problems, "[version] ", required=True),
-        "published_on": _date(ver_t, "published_on", problems, "[version] ", required=False),
-        "issuing_authority": _text(ver_t, "issuing_authority", problems, "[version] "),
-        "source_url": _text(ver_t, "source_url", problems, "[version] ", required=False),
-        "source_note": _text(ver_t, "source_note", problems, "[version] "),
-        "supersedes": _text(ver_t, "supersedes", problems, "[version] ", required=False),
-    }
-    vf = _VersionFile(path, hashlib.sha256(content).hexdigest(), set_fields, version_fields)
-    reqs = data.get("requirement", [])
-    if not isinstance(reqs, list) or not reqs:
-        problems.add("needs at least one [[requirement]]")
-        reqs = []
-    for i, table in enumerate(reqs):
-        req = _read_requirement(table, i, problems)
-        if req is not None:
-            vf.requirements.append(req)
-    for i, table in enumerate(data.get("removed", [])):
-        if not isinstance(table, dict):
-            problems.add(f"[[removed]] #{i + 1} must be a table")
-            continue
-        _unknown(table, _REMOVED_KEYS, problems, f"[[removed]] #{i + 1} ")
-        key = _text(table, "key", problems, f"[[removed]] #{i + 1} ", pattern=_KEY)
-        vf.removed.append((key, _text(table, "note", problems, "[[removed]] ", required=False)))
+    for name in tables.model_extra or {}:
+        problems.add(_unknown_field(name, _FileTables))
+    set_table = _validated(SetTable, tables.set_table, problems.adder("[set] "))
+    info = _validated(VersionTable, tables.version_table, problems.adder("[version] "))
+    requirements = [_read_requirement(t, i, problems) for i, t in enumerate(tables.requirement)]
+    removed = [
+        _validated(RemovedTable, t, problems.adder(f"[[removed]] #{i + 1} "))
+        for i, t in enumerate(tables.removed)
+    ]
+    if set_table is None or info is None:
+        return None
+    vf = _VersionFile(
+        path,
+        hashlib.sha256(content).hexdigest(),
+        set_table,
+        info,
+        requirements=[r for r in requirements if r is not None],
+        removed=[r for r in removed if r is not None],
+    )
     _check_unique(vf, problems)
     return vf
 
 
-def _read_requirement(table: object, index: int, problems: _Problems) -> _Req | None:
-    if not isinstance(table, dict):
-        problems.add(f"[[requirement]] #{index + 1} must be a table")
-        return None
-    code = table.get("code") if isinstance(table.get("code"), str) and table.get("code") else f"#{index + 1}"
-    _unknown(table, _REQ_KEYS, problems, "", code)
-    key = _text(table, "key", problems, "", code, pattern=_KEY)
-    _text(table, "code", problems, "", code)
-    applies_to = table.get("applies_to", [])
-    if not isinstance(applies_to, list) or not all(isinstance(k, str) for k in applies_to):
-        problems.add(f"applies_to must be a list of device kinds, got {applies_to!r}", code)
-        applies_to = []
-    for kind in applies_to:
-        if kind not in _KINDS:
-            problems.add(f"applies_to: {kind!r} is not a device kind ({', '.join(sorted(_KINDS))})", code)
-    severity = table.get("severity", Severity.MANDATORY)
-    if severity not in Severity.values:
-        problems.add(f"severity {severity!r} must be one of {', '.join(Severity.values)}", code)
-    weight = table.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
-        problems.add(f"weight must be a whole number from 1 to 100, got {weight!r}", code)
-        weight = 1
-    relation = table.get("relation", Relation.NEW)
-    if relation not in Relation.values:
-        problems.add(f"relation {relation!r} must be one of {', '.join(Relation.values)}", code)
-    rule = _rule(table.get("rule"), "rule", problems, code, required=True)
-    applies_when = _rule(table.get("applies_when"), "applies_when", problems, code, required=False)
-    return _Req(
-        key=key,
-        code=code,
-        section=_text(table, "section", problems, "", code, required=False),
-        title=_text(table, "title", problems, "", code),
-        explanation=_text(table, "explanation", problems, "", code),
-        applies_to=sorted(applies_to),
-        applies_when=applies_when,
-        severity=str(severity),
-        weight=weight,
-        due_on=_date(table, "due_on", problems, "", code, required=False),
-        relation=str(relation),
-        change_note=_text(table, "change_note", problems, "", code, required=False),
-        rule=rule or {},
-    )
-
-
-def _rule(data: object, where: str, problems: _Problems, code: str, *, required: bool) -> dict | None:
-    if data is None:
-        if required:
-            problems.add(f"{where} is missing", code)
-        return None
-    try:
-        # Stored in the canonical form, so an equal rule compares equal across versions.
-        return node_to_json(parse_rule(data, where))
-    except RuleError as exc:
-        problems.add(str(exc), code)
-        return None
+def _read_requirement(table: dict, index: int, problems: _Problems) -> RequirementTable | None:
+    # Problems name the requirement by its code, or by its place when the code is unusable.
+    code = table.get("code")
+    if not isinstance(code, str) or not code:
+        code = f"#{index + 1}"
+    return _validated(RequirementTable, table, problems.adder(code=code))
 
 
 def _check_unique(vf: _VersionFile, problems: _Problems) -> None:
@@ -333,16 +377,31 @@ class _Previous:
     """The superseded version's requirements, from a file of this load or the database."""
 
     effective_on: date
-    requirements: dict[str, _Req]
+    requirements: dict[str, RequirementTable]
 
 
 def _previous_from_db(set_code: str, version: str) -> _Previous | None:
-    found = RequirementSetVersion.objects.filter(requirement_set__code=set_code, version=version).first()
+    found = RequirementSetVersion.objects.filter(
+        requirement_set__code=set_code, version=version
+    ).first()
     if found is None:
         return None
     reqs = {
-        r.key: _Req(r.key, r.code, r.section, r.title, r.explanation, list(r.applies_to or []), r.applies_when,
-                    r.severity, r.weight, r.due_on, r.relation, r.change_note, r.rule)
+        r.key: RequirementTable.model_construct(
+            key=r.key,
+            code=r.code,
+            section=r.section,
+            title=r.title,
+            explanation=r.explanation,
+            applies_to=list(r.applies_to or []),
+            applies_when=r.applies_when,
+            severity=r.severity,
+            weight=r.weight,
+            due_on=r.due_on,
+            relation=r.relation,
+            change_note=r.change_note,
+            rule=r.rule,
+        )
         for r in found.requirements.all()
     }
     return _Previous(found.effective_on, reqs)
@@ -350,27 +409,33 @@ def _previous_from_db(set_code: str, version: str) -> _Previous | None:
 
 def _check_together(files: list[_VersionFile], problems_of: dict[Path, _Problems]) -> None:
     by_version: dict[tuple[str, str], _VersionFile] = {}
-    set_fields: dict[str, tuple[Path, dict]] = {}
+    set_tables: dict[str, tuple[Path, SetTable]] = {}
     for vf in files:
         p = problems_of[vf.path]
         ident = (vf.set_code, vf.version)
         if ident in by_version:
             p.add(f"version {vf.version} of {vf.set_code} is also in {by_version[ident].path.name}")
         by_version[ident] = vf
-        first = set_fields.setdefault(vf.set_code, (vf.path, vf.set_fields))
-        if first[1] != vf.set_fields:
-            p.add(f"[set] differs from the [set] of {first[0].name}; every file of a set has the same [set]")
+        first = set_tables.setdefault(vf.set_code, (vf.path, vf.set))
+        if first[1] != vf.set:
+            p.add(
+                f"[set] differs from the [set] of {first[0].name}; every file of a set has the same [set]"
+            )
     for vf in files:
         _check_lineage(vf, by_version, problems_of[vf.path])
 
 
-def _check_lineage(vf: _VersionFile, by_version: dict[tuple[str, str], _VersionFile], p: _Problems) -> None:
-    sup = vf.version_fields["supersedes"]
+def _check_lineage(
+    vf: _VersionFile, by_version: dict[tuple[str, str], _VersionFile], p: _Problems
+) -> None:
+    sup = vf.info.supersedes
     if not sup:
         for req in vf.requirements:
             if req.relation != Relation.NEW:
-                p.add(f"relation {req.relation!r} needs [version] supersedes; a first version has only new ones",
-                      req.code)
+                p.add(
+                    f"relation {req.relation!r} needs [version] supersedes; a first version has only new ones",
+                    req.code,
+                )
         if vf.removed:
             p.add("[[removed]] needs [version] supersedes")
         return
@@ -379,46 +444,72 @@ def _check_lineage(vf: _VersionFile, by_version: dict[tuple[str, str], _VersionF
         return
     prev_file = by_version.get((vf.set_code, sup))
     prev = (
-        _Previous(prev_file.version_fields["effective_on"], {r.key: r for r in prev_file.requirements})
-        if prev_file else _previous_from_db(vf.set_code, sup)
+        _Previous(prev_file.info.effective_on, {r.key: r for r in prev_file.requirements})
+        if prev_file
+        else _previous_from_db(vf.set_code, sup)
     )
     if prev is None:
         p.add(f"[version] supersedes {sup!r}, which is neither in these files nor loaded")
         return
-    eff = vf.version_fields["effective_on"]
+    eff = vf.info.effective_on
     if eff and prev.effective_on and eff <= prev.effective_on:
-        p.add(f"[version] effective_on {eff} is not after {prev.effective_on}, when {sup} took effect")
+        p.add(
+            f"[version] effective_on {eff} is not after {prev.effective_on}, when {sup} took effect"
+        )
     current = {r.key for r in vf.requirements}
     for req in vf.requirements:
-        old = prev.requirements.get(req.key)
-        if old is None:
-            if req.relation != Relation.NEW:
-                p.add(f"relation {req.relation!r} but {sup} has no requirement with key {req.key!r}", req.code)
-            continue
-        if req.relation == Relation.NEW:
-            p.add(f"relation 'new' but {sup} already has key {req.key!r} (use same, renumbered, tightened "
-                  "or relaxed)", req.code)
-        elif req.relation in (Relation.SAME, Relation.RENUMBERED):
-            changed = [name for name, a, b in zip(_SUBSTANCE, req.substance(), old.substance(), strict=True)
-                       if a != b]
-            if changed:
-                p.add(f"relation {req.relation!r} but {', '.join(changed)} changed from {sup} "
-                      "(use tightened or relaxed)", req.code)
-            if req.relation == Relation.SAME and req.section != old.section:
-                p.add(f"relation 'same' but the section moved from {old.section} to {req.section} "
-                      "(use renumbered)", req.code)
-            if req.relation == Relation.RENUMBERED and req.section == old.section:
-                p.add(f"relation 'renumbered' but the section is still {req.section}", req.code)
-        elif req.substance() == old.substance() and req.due_on == old.due_on:
-            p.add(f"relation {req.relation!r} but nothing changed from {sup}", req.code)
-    removed = {key for key, _ in vf.removed}
+        _check_relation(req, prev.requirements.get(req.key), sup, p)
+    removed = {r.key for r in vf.removed}
     for key in sorted(removed):
         if key not in prev.requirements:
             p.add(f"[[removed]] key {key!r} is not in {sup}")
         if key in current:
             p.add(f"[[removed]] key {key!r} is still a requirement of this version")
     for key in sorted(set(prev.requirements) - current - removed):
-        p.add(f"{sup} has key {key!r}, which this version neither keeps nor lists under [[removed]]")
+        p.add(
+            f"{sup} has key {key!r}, which this version neither keeps nor lists under [[removed]]"
+        )
+
+
+def _check_relation(
+    req: RequirementTable, old: RequirementTable | None, sup: str, p: _Problems
+) -> None:
+    """Whether ``req``'s declared relation to the superseded version ``sup`` is true."""
+    if old is None:
+        if req.relation != Relation.NEW:
+            p.add(
+                f"relation {req.relation!r} but {sup} has no requirement with key {req.key!r}",
+                req.code,
+            )
+        return
+    if req.relation == Relation.NEW:
+        p.add(
+            f"relation 'new' but {sup} already has key {req.key!r} (use same, renumbered, tightened "
+            "or relaxed)",
+            req.code,
+        )
+    elif req.relation in (Relation.SAME, Relation.RENUMBERED):
+        changed = [
+            name
+            for name, a, b in zip(_SUBSTANCE, req.substance(), old.substance(), strict=True)
+            if a != b
+        ]
+        if changed:
+            p.add(
+                f"relation {req.relation!r} but {', '.join(changed)} changed from {sup} "
+                "(use tightened or relaxed)",
+                req.code,
+            )
+        if req.relation == Relation.SAME and req.section != old.section:
+            p.add(
+                f"relation 'same' but the section moved from {old.section} to {req.section} "
+                "(use renumbered)",
+                req.code,
+            )
+        if req.relation == Relation.RENUMBERED and req.section == old.section:
+            p.add(f"relation 'renumbered' but the section is still {req.section}", req.code)
+    elif req.substance() == old.substance() and req.due_on == old.due_on:
+        p.add(f"relation {req.relation!r} but nothing changed from {sup}", req.code)
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -453,7 +544,7 @@ def _load_order(files: list[_VersionFile]) -> list[_VersionFile]:
             return
         if depth > len(files):
             raise RequirementFileError([f"{vf.path.name}: [version] supersedes forms a cycle"])
-        sup = by_version.get((vf.set_code, vf.version_fields["supersedes"]))
+        sup = by_version.get((vf.set_code, vf.info.supersedes))
         if sup is not None:
             visit(sup, depth + 1)
         done.add(ident)
@@ -482,20 +573,28 @@ def load_requirements(paths: Iterable[str | Path]) -> LoadReport:
 def _load_version(vf: _VersionFile) -> str:
     req_set, _ = RequirementSet.objects.update_or_create(
         code=vf.set_code,
-        defaults={k: v for k, v in vf.set_fields.items() if k != "code"},
+        defaults=vf.set.model_dump(exclude={"code"}),
     )
-    existing = RequirementSetVersion.objects.filter(requirement_set=req_set, version=vf.version).first()
+    existing = RequirementSetVersion.objects.filter(
+        requirement_set=req_set, version=vf.version
+    ).first()
     if existing is not None and existing.content_hash == vf.digest:
         return "unchanged"
-    fields = {k: v for k, v in vf.version_fields.items() if k not in ("version", "supersedes")}
-    fields = {k: ("" if v is None and k in ("title", "source_url") else v) for k, v in fields.items()}
+    fields = vf.info.model_dump(exclude={"version", "supersedes"})
     supersedes = None
-    if vf.version_fields["supersedes"]:
-        supersedes = RequirementSetVersion.objects.get(requirement_set=req_set, version=vf.version_fields["supersedes"])
+    if vf.info.supersedes:
+        supersedes = RequirementSetVersion.objects.get(
+            requirement_set=req_set, version=vf.info.supersedes
+        )
     version, created = RequirementSetVersion.objects.update_or_create(
         requirement_set=req_set,
         version=vf.version,
-        defaults={**fields, "supersedes": supersedes, "source_file": vf.path.name, "content_hash": vf.digest},
+        defaults={
+            **fields,
+            "supersedes": supersedes,
+            "source_file": vf.path.name,
+            "content_hash": vf.digest,
+        },
     )
     previous = {r.key: r for r in supersedes.requirements.all()} if supersedes else {}
     keep = [r.key for r in vf.requirements]
@@ -510,15 +609,11 @@ def _load_version(vf: _VersionFile) -> str:
         Requirement.objects.update_or_create(
             version=version,
             key=req.key,
-            defaults={
-                "code": req.code, "section": req.section, "title": req.title, "explanation": req.explanation,
-                "applies_to": req.applies_to, "applies_when": req.applies_when, "severity": req.severity,
-                "weight": req.weight, "due_on": req.due_on, "rule": req.rule, "relation": req.relation,
-                "previous": previous.get(req.key), "change_note": req.change_note,
-            },
+            defaults={**req.model_dump(exclude={"key"}), "previous": previous.get(req.key)},
         )
     version.removals.all().delete()
     RequirementRemoval.objects.bulk_create(
-        RequirementRemoval(version=version, key=key, previous=previous[key], note=note) for key, note in vf.removed
+        RequirementRemoval(version=version, key=r.key, previous=previous[r.key], note=r.note)
+        for r in vf.removed
     )
     return "created" if created else "updated"
