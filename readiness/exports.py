@@ -41,14 +41,18 @@ BUILD_BRIEFING_EXPORT_TASK = "readiness.build_briefing_export"
 
 def visible_briefings(user: User) -> QuerySet[BriefingExport]:
     """State staff see every briefing; an agency user only their own agency's."""
-    return scoping.scope_readiness(BriefingExport.objects.select_related("requested_by", "agency"), user)
+    return scoping.scope_readiness(
+        BriefingExport.objects.select_related("requested_by", "agency"), user
+    )
 
 
 def get_visible_briefing(user: User, pk: int) -> BriefingExport:
     return scoping.get_visible_or_404(visible_briefings(user), pk=pk)
 
 
-def validate_params(user: User | None, params: BriefingParams, *, today: date) -> tuple[scoping.Scope, Agency | None]:
+def validate_params(
+    user: User | None, params: BriefingParams, *, today: date
+) -> tuple[scoping.Scope, Agency | None]:
     """Check a request before it is queued: the scope (visible to ``user``), set, versions, date.
 
     ``user`` None is the operator's command (every scope). Raises InvalidInput/NotFound with
@@ -56,10 +60,15 @@ def validate_params(user: User | None, params: BriefingParams, *, today: date) -
     """
     from readiness import results
 
-    scope = (scoping.scope_for_briefing(params.scope) if user is None
-             else scoping.scope_from_key(user, params.scope))
+    scope = (
+        scoping.scope_for_briefing(params.scope)
+        if user is None
+        else scoping.scope_from_key(user, params.scope)
+    )
     if params.as_of and params.as_of > today:
-        raise InvalidInput(f"as_of {params.as_of} is in the future: pick today or earlier.", field="as_of")
+        raise InvalidInput(
+            f"as_of {params.as_of} is in the future: pick today or earlier.", field="as_of"
+        )
     sets = requirement_sets()
     if not sets:
         raise InvalidInput("No requirement sets are loaded yet.", field="set")
@@ -71,23 +80,34 @@ def validate_params(user: User | None, params: BriefingParams, *, today: date) -
         results.get_version_in_effect(req_set, on=params.as_of or today)
     if params.compare_version:
         compare = results.get_version(req_set, params.compare_version)
-        chosen = (results.get_version(req_set, params.version) if params.version
-                  else results.get_version_in_effect(req_set, on=params.as_of or today))
+        chosen = (
+            results.get_version(req_set, params.version)
+            if params.version
+            else results.get_version_in_effect(req_set, on=params.as_of or today)
+        )
         if compare.pk == chosen.pk:
-            raise InvalidInput(f"Compare version {compare.version} with another version: it is the briefing's own.",
-                               field="compare_version")
+            raise InvalidInput(
+                f"Compare version {compare.version} with another version: it is the briefing's own.",
+                field="compare_version",
+            )
     if params.since_id is not None:
-        earlier = BriefingExport.objects.filter(pk=params.since_id, status=BriefingExport.Status.DONE)
+        earlier = BriefingExport.objects.filter(
+            pk=params.since_id, status=BriefingExport.Status.DONE
+        )
         if user is not None:
             earlier = earlier & visible_briefings(user)
         if not earlier.exists():
-            raise NotFound(f"There is no finished briefing #{params.since_id} you can compare with.",
-                           field="since_briefing")
+            raise NotFound(
+                f"There is no finished briefing #{params.since_id} you can compare with.",
+                field="since_briefing",
+            )
     agency = Agency.objects.get(pk=scope.agency_ids[0]) if scope.kind == "agency" else None  # type: ignore[index]
     return scope, agency
 
 
-def request_briefing_export(*, requested_by: User, params: BriefingParams, fmt: str) -> BriefingExport:
+def request_briefing_export(
+    *, requested_by: User, params: BriefingParams, fmt: str
+) -> BriefingExport:
     """Create a queued export and enqueue its build once the row is committed.
 
     One transaction: if it rolls back, no row is left and nothing is enqueued. Not idempotent
@@ -99,26 +119,43 @@ def request_briefing_export(*, requested_by: User, params: BriefingParams, fmt: 
     scope, agency = validate_params(requested_by, params, today=today)
     with transaction.atomic():
         export = BriefingExport.objects.create(
-            requested_by=requested_by, agency=agency, scope=scope.key, scope_label=scope.label, format=fmt,
-            parameters=params.as_dict(), compare_to_id=params.since_id, as_of=params.as_of or today,
+            requested_by=requested_by,
+            agency=agency,
+            scope=scope.key,
+            scope_label=scope.label,
+            format=fmt,
+            parameters=params.as_dict(),
+            compare_to_id=params.since_id,
+            as_of=params.as_of or today,
             progress_note="Waiting for a worker",
         )
-        transaction.on_commit(partial(current_app.send_task, BUILD_BRIEFING_EXPORT_TASK, args=(export.pk,)))
+        transaction.on_commit(
+            partial(current_app.send_task, BUILD_BRIEFING_EXPORT_TASK, args=(export.pk,))
+        )
     return export
 
 
 def _set_progress(export_id: int, pct: int, note: str) -> None:
     # A plain UPDATE outside any long transaction, so the page's poll sees it at once.
     BriefingExport.objects.filter(pk=export_id, status=BriefingExport.Status.RUNNING).update(
-        progress=pct, progress_note=note[:200])
+        progress=pct, progress_note=note[:200]
+    )
 
 
 def _claim(export_id: int, now: datetime) -> bool:
     """Conditional UPDATE: exactly one worker moves a queued (or abandoned) build to running."""
-    claimable = Q(status=BriefingExport.Status.QUEUED) | Q(status=BriefingExport.Status.RUNNING,
-                                                             started_at__lt=now - STALE_AFTER)
-    return bool(BriefingExport.objects.filter(claimable, pk=export_id).update(
-        status=BriefingExport.Status.RUNNING, started_at=now, progress=5, progress_note="Started", error=""))
+    claimable = Q(status=BriefingExport.Status.QUEUED) | Q(
+        status=BriefingExport.Status.RUNNING, started_at__lt=now - STALE_AFTER
+    )
+    return bool(
+        BriefingExport.objects.filter(claimable, pk=export_id).update(
+            status=BriefingExport.Status.RUNNING,
+            started_at=now,
+            progress=5,
+            progress_note="Started",
+            error="",
+        )
+    )
 
 
 def previous_figures(export_id: int | None) -> dict | None:
@@ -130,10 +167,13 @@ def previous_figures(export_id: int | None) -> dict | None:
     return {"id": earlier.pk, "as_of": earlier.as_of.isoformat(), **earlier.figures}
 
 
-def build_briefing_data_for(params: BriefingParams, *, now: datetime | None = None,
-                            progress=None) -> BriefingData:  # noqa: ANN001
+def build_briefing_data_for(
+    params: BriefingParams, *, now: datetime | None = None, progress=None
+) -> BriefingData:  # noqa: ANN001
     """The data of a briefing, with the comparison base loaded (shared by the task and the command)."""
-    return build_briefing_data(params, now=now, previous=previous_figures(params.since_id), progress=progress)
+    return build_briefing_data(
+        params, now=now, previous=previous_figures(params.since_id), progress=progress
+    )
 
 
 def build_briefing_export(export_id: int, *, now: datetime | None = None) -> BriefingExport | None:
@@ -148,14 +188,18 @@ def build_briefing_export(export_id: int, *, now: datetime | None = None) -> Bri
     export = BriefingExport.objects.get(pk=export_id)
     params = BriefingParams.from_dict(export.parameters)
     try:
-        data = build_briefing_data_for(params, now=now,
-                                       progress=lambda pct, note: _set_progress(export_id, pct, note))
+        data = build_briefing_data_for(
+            params, now=now, progress=lambda pct, note: _set_progress(export_id, pct, note)
+        )
         _set_progress(export_id, 75, f"Rendering {export.get_format_display()}")
         blob = render_briefing(data, export.format)
     except (InvalidInput, NotFound) as exc:
         BriefingExport.objects.filter(pk=export_id).update(
-            status=BriefingExport.Status.FAILED, error=exc.message, finished_at=timezone.now(),
-            progress_note="Failed")
+            status=BriefingExport.Status.FAILED,
+            error=exc.message,
+            finished_at=timezone.now(),
+            progress_note="Failed",
+        )
         return BriefingExport.objects.get(pk=export_id)
     _set_progress(export_id, 90, "Saving the file")
     with transaction.atomic():
@@ -170,8 +214,14 @@ def build_briefing_export(export_id: int, *, now: datetime | None = None) -> Bri
         export.figures = briefing_figures(data)
         export.finished_at = timezone.now()
         export.save()
-    log.info("briefing %s built: %s %s, %d bytes, hash %s", export_id, export.scope, export.format, len(blob),
-             data.data_hash[:12])
+    log.info(
+        "briefing %s built: %s %s, %d bytes, hash %s",
+        export_id,
+        export.scope,
+        export.format,
+        len(blob),
+        data.data_hash[:12],
+    )
     return export
 
 
@@ -181,7 +231,9 @@ class CommandResult:
     blob: bytes
 
 
-def build_briefing_file(params: BriefingParams, fmt: str, *, now: datetime | None = None) -> CommandResult:
+def build_briefing_file(
+    params: BriefingParams, fmt: str, *, now: datetime | None = None
+) -> CommandResult:
     """For the ``briefing`` command: validate, build and render, with no row and no queue."""
     if fmt not in BriefingExport.Format.values:
         raise InvalidInput(f"Unknown format '{fmt}': use pptx, xlsx or pdf.", field="format")
