@@ -209,6 +209,15 @@ MQTT_URL = env("MQTT_URL", f"mqtt://127.0.0.1:{MQTT_EMBEDDED_PORT}")
 MQTT_IS_EMBEDDED = not env("MQTT_URL")
 MQTT_CLIENT_ID = env("MQTT_CLIENT_ID", "tracker-ingest")
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", "tracker/v1")
+# The embedded broker's MQTT 3.1.1 listener, beside its MQTT 5 one (rumqttd speaks one
+# version per listener).
+MQTT_EMBEDDED_V311_PORT = env_int("MQTT_EMBEDDED_V311_PORT", 18831)
+# mqtts:// (paths, not contents): the CA that signed the broker's certificate (empty: the
+# system's CA bundle), and a client certificate and key for a broker that authenticates the
+# ingest by certificate. telemetry.mqtt.mqtt_tls_context checks them.
+MQTT_CA_FILE = env("MQTT_CA_FILE")
+MQTT_CLIENT_CERT_FILE = env("MQTT_CLIENT_CERT_FILE")
+MQTT_CLIENT_KEY_FILE = env("MQTT_CLIENT_KEY_FILE")
 
 # Health thresholds (a device breaking one has a "problem" with a readable reason).
 HEALTH_BATTERY_MIN_PCT = float(env("HEALTH_BATTERY_MIN_PCT", "15"))

@@ -2,7 +2,9 @@
 
 Reads MQTT_URL (``mqtt://user:pass@host:1883``, ``mqtts://`` for TLS) and MQTT_CLIENT_ID.
 Run several with ``--shared ingest --client-id tracker-ingest-2`` to split the load; each
-needs its own client id (it names its persistent session on the broker).
+needs its own client id (it names its persistent session on the broker). With ``mqtts://``,
+MQTT_CA_FILE and (optionally) MQTT_CLIENT_CERT_FILE / MQTT_CLIENT_KEY_FILE are read before
+anything connects: a bad file ends the command at once with one line naming the variable.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from telemetry.mqtt import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BATCH_WAIT_S,
     IngestSubscriber,
+    MqttTlsError,
     MqttUrlError,
+    mqtt_tls_context,
     parse_mqtt_url,
 )
 
@@ -28,21 +32,39 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--url", default=None, help="Broker URL (default: MQTT_URL).")
-        parser.add_argument("--client-id", default=None, help="Stable client id (default: MQTT_CLIENT_ID).")
-        parser.add_argument("--shared", metavar="GROUP", default=None,
-                            help="Subscribe through $share/GROUP/... so several processes split the load.")
-        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                            help=f"Messages per transaction at most (default {DEFAULT_BATCH_SIZE}).")
-        parser.add_argument("--batch-wait", type=float, default=DEFAULT_BATCH_WAIT_S,
-                            help=f"Seconds to wait for a batch to fill (default {DEFAULT_BATCH_WAIT_S}).")
-        parser.add_argument("--latency-log", default=None,
-                            help="Append per-batch publish-to-commit latencies (JSON lines) to this file; for bench/.")
+        parser.add_argument(
+            "--client-id", default=None, help="Stable client id (default: MQTT_CLIENT_ID)."
+        )
+        parser.add_argument(
+            "--shared",
+            metavar="GROUP",
+            default=None,
+            help="Subscribe through $share/GROUP/... so several processes split the load.",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
+            help=f"Messages per transaction at most (default {DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument(
+            "--batch-wait",
+            type=float,
+            default=DEFAULT_BATCH_WAIT_S,
+            help=f"Seconds to wait for a batch to fill (default {DEFAULT_BATCH_WAIT_S}).",
+        )
+        parser.add_argument(
+            "--latency-log",
+            default=None,
+            help="Append per-batch publish-to-commit latencies (JSON lines) to this file; for bench/.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.getLogger("telemetry").setLevel(logging.INFO)
         try:
             url = parse_mqtt_url(options["url"] or settings.MQTT_URL)
-        except MqttUrlError as exc:
+            tls = mqtt_tls_context(url)
+        except (MqttUrlError, MqttTlsError) as exc:
             raise CommandError(str(exc)) from None
         if options["batch_size"] < 1 or options["batch_wait"] <= 0:
             raise CommandError("--batch-size must be at least 1 and --batch-wait above 0")
@@ -55,6 +77,7 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             batch_wait_s=options["batch_wait"],
             on_batch=on_batch,
+            tls=tls,
         )
         code = subscriber.run()
         if code:

@@ -13,7 +13,8 @@ the pages show health changing within a minute of `make run`:
 
 With the embedded broker there is no authentication. Against Mosquitto with the generated
 password file, pass ``--password-file gateway-secrets.csv`` (written by
-``mosquitto_auth --issue-missing``); gateways without a line there are skipped.
+``mosquitto_auth --issue-missing``); gateways without a line there are skipped. ``mqtts://``
+trusts MQTT_CA_FILE, as the ingest does.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devices.models import Device, Gateway
-from telemetry.mqtt import MqttUrl, Publisher, parse_mqtt_url
+from telemetry.mqtt import MqttTlsError, MqttUrl, Publisher, mqtt_tls_context, parse_mqtt_url
 from telemetry.payloads import build_message
 from telemetry.topics import state_topic, telemetry_topic
 
@@ -98,24 +99,55 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--url", default=None, help="Broker URL (default: MQTT_URL).")
-        parser.add_argument("--speed", type=float, default=10.0,
-                            help="Time speed-up: intervals are divided by this (default 10).")
-        parser.add_argument("--duration", type=float, default=0, help="Stop after this many seconds (0: run until SIGTERM).")
-        parser.add_argument("--max-gateways", type=int, default=100, help="Simulate at most this many gateways.")
-        parser.add_argument("--drop-every", type=float, default=120, help="Seconds between gateway drop-offs (0: never).")
-        parser.add_argument("--drop-for", type=float, default=30, help="Seconds a dropped gateway stays away.")
-        parser.add_argument("--malformed-every", type=int, default=500, help="One malformed message in N (0: none).")
-        parser.add_argument("--password-file", default=None, help="CSV agency,gateway,username,secret from mosquitto_auth.")
+        parser.add_argument(
+            "--speed",
+            type=float,
+            default=10.0,
+            help="Time speed-up: intervals are divided by this (default 10).",
+        )
+        parser.add_argument(
+            "--duration",
+            type=float,
+            default=0,
+            help="Stop after this many seconds (0: run until SIGTERM).",
+        )
+        parser.add_argument(
+            "--max-gateways", type=int, default=100, help="Simulate at most this many gateways."
+        )
+        parser.add_argument(
+            "--drop-every",
+            type=float,
+            default=120,
+            help="Seconds between gateway drop-offs (0: never).",
+        )
+        parser.add_argument(
+            "--drop-for", type=float, default=30, help="Seconds a dropped gateway stays away."
+        )
+        parser.add_argument(
+            "--malformed-every", type=int, default=500, help="One malformed message in N (0: none)."
+        )
+        parser.add_argument(
+            "--password-file",
+            default=None,
+            help="CSV agency,gateway,username,secret from mosquitto_auth.",
+        )
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["speed"] <= 0:
             raise CommandError("--speed must be above 0")
         url = parse_mqtt_url(options["url"] or settings.MQTT_URL)
+        try:
+            # One context (MQTT_CA_FILE ...) for every gateway's connection.
+            self.tls = mqtt_tls_context(url)
+        except MqttTlsError as exc:
+            raise CommandError(str(exc)) from None
         rng = random.Random(options["seed"])
         gateways = self._load(options, rng)
         if not gateways:
-            raise CommandError("no active gateway with devices in the database; run `manage.py load_demo` first")
+            raise CommandError(
+                "no active gateway with devices in the database; run `manage.py load_demo` first"
+            )
         stopping = {"flag": False}
 
         def stop(*_: Any) -> None:
@@ -127,7 +159,9 @@ class Command(BaseCommand):
         for gw in gateways:
             self._connect(gw, url)
         devices = sum(len(g.devices) for g in gateways)
-        self.stdout.write(f"simulating {len(gateways)} gateways and {devices} devices at {options['speed']}x on {url}")
+        self.stdout.write(
+            f"simulating {len(gateways)} gateways and {devices} devices at {options['speed']}x on {url}"
+        )
         self.stdout.flush()
 
         started = time.monotonic()
@@ -140,7 +174,9 @@ class Command(BaseCommand):
             if now_mono >= next_drop:
                 victim = gateways[0]
                 if victim.publisher is not None:
-                    self.stdout.write(f"gateway {victim.agency}/{victim.name} drops off (no DISCONNECT: Last Will)")
+                    self.stdout.write(
+                        f"gateway {victim.agency}/{victim.name} drops off (no DISCONNECT: Last Will)"
+                    )
                     victim.publisher.cut()
                     victim.publisher = None
                     victim.down_until = now_mono + options["drop_for"]
@@ -169,7 +205,11 @@ class Command(BaseCommand):
                     secrets[(row["agency"], row["gateway"])] = (row["username"], row["secret"])
         gateways: dict[int, list[SimGateway]] = {}
         count = 0
-        for gw in Gateway.objects.filter(is_active=True).select_related("agency").order_by("agency_id", "name"):
+        for gw in (
+            Gateway.objects.filter(is_active=True)
+            .select_related("agency")
+            .order_by("agency_id", "name")
+        ):
             if count >= options["max_gateways"]:
                 break
             creds = secrets.get((gw.agency.slug, gw.name))
@@ -180,8 +220,10 @@ class Command(BaseCommand):
             count += 1
         speed = options["speed"]
         now = time.monotonic()
-        devices = Device.objects.in_service().filter(agency_id__in=gateways).values_list(
-            "agency_id", "serial", "model__telemetry_interval_s", "firmware_version"
+        devices = (
+            Device.objects.in_service()
+            .filter(agency_id__in=gateways)
+            .values_list("agency_id", "serial", "model__telemetry_interval_s", "firmware_version")
         )
         index: dict[int, int] = {}
         for agency_id, serial, interval, firmware in devices.iterator():
@@ -191,13 +233,21 @@ class Command(BaseCommand):
             roll = rng.random()
             profile = "drainer" if roll < 0.05 else "silent" if roll < 0.08 else "normal"
             interval_s = max(interval / speed, 0.5)
-            sims[i % len(sims)].devices.append(SimDevice(
-                serial=serial, interval_s=interval_s, profile=profile, battery=rng.uniform(55, 100),
-                firmware=firmware or "1.0.0", next_at=now + rng.uniform(0, interval_s),
-            ))
+            sims[i % len(sims)].devices.append(
+                SimDevice(
+                    serial=serial,
+                    interval_s=interval_s,
+                    profile=profile,
+                    battery=rng.uniform(55, 100),
+                    firmware=firmware or "1.0.0",
+                    next_at=now + rng.uniform(0, interval_s),
+                )
+            )
         return [g for sims in gateways.values() for g in sims if g.devices]
 
-    def _wait_for_broker(self, url: MqttUrl, stopping: dict[str, bool], timeout: float = 120.0) -> None:
+    def _wait_for_broker(
+        self, url: MqttUrl, stopping: dict[str, bool], timeout: float = 120.0
+    ) -> None:
         """Started beside the broker (`make run`), the simulator may come up first: wait for it."""
         deadline = time.monotonic() + timeout
         delay = 0.2
@@ -207,20 +257,30 @@ class Command(BaseCommand):
                     return
             except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise CommandError(f"MQTT broker {url.host}:{url.port} unreachable: {exc}") from exc
+                    raise CommandError(
+                        f"MQTT broker {url.host}:{url.port} unreachable: {exc}"
+                    ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 
     def _connect(self, gw: SimGateway, url: MqttUrl) -> None:
-        gw_url = MqttUrl(url.host, url.port, gw.username or url.username, gw.password or url.password, url.tls)
+        gw_url = MqttUrl(
+            url.host, url.port, gw.username or url.username, gw.password or url.password, url.tls
+        )
         # A new connection is a new gateway session: numbering starts again at 0.
         gw.seq = 0
         gw.publisher = Publisher(
-            url=gw_url, client_id=f"sim-{gw.agency}-{gw.name}"[:64], will=(gw.state, b"offline"), max_in_flight=500
+            url=gw_url,
+            client_id=f"sim-{gw.agency}-{gw.name}"[:64],
+            will=(gw.state, b"offline"),
+            max_in_flight=500,
+            tls=self.tls,
         ).connect()
         gw.publisher.publish(gw.state, b"online", retain=True)
 
-    def _tick(self, gw: SimGateway, rng: random.Random, now_mono: float, options: dict[str, Any]) -> int:
+    def _tick(
+        self, gw: SimGateway, rng: random.Random, now_mono: float, options: dict[str, Any]
+    ) -> int:
         now = datetime.now(UTC)
         due = []
         for device in gw.devices:
@@ -231,16 +291,25 @@ class Command(BaseCommand):
                     due.append(r)
         sent = 0
         for start in range(0, len(due), MAX_READINGS_PER_MESSAGE):
-            payload = json.dumps(build_message(
-                gateway=gw.name, seq=gw.seq, sent_at=now, readings=due[start : start + MAX_READINGS_PER_MESSAGE]
-            ))
+            payload = json.dumps(
+                build_message(
+                    gateway=gw.name,
+                    seq=gw.seq,
+                    sent_at=now,
+                    readings=due[start : start + MAX_READINGS_PER_MESSAGE],
+                )
+            )
             gw.seq += 1
             every = options["malformed_every"]
             if every and rng.randrange(every) == 0:
-                payload = rng.choice([
-                    payload[: len(payload) // 2],  # cut short: not JSON
-                    payload.replace('"battery_pct": ', '"battery_pct": "', 1).replace(', "rsrp_dbm"', '", "rsrp_dbm"', 1),
-                ])
+                payload = rng.choice(
+                    [
+                        payload[: len(payload) // 2],  # cut short: not JSON
+                        payload.replace('"battery_pct": ', '"battery_pct": "', 1).replace(
+                            ', "rsrp_dbm"', '", "rsrp_dbm"', 1
+                        ),
+                    ]
+                )
             assert gw.publisher is not None
             gw.publisher.publish(gw.topic, payload)
             sent += 1
