@@ -70,7 +70,8 @@ class EmbeddedBroker:
         from iotcore import Broker as IotBroker
 
         self.port = free_port()
-        path = write_config(host="127.0.0.1", port=self.port, directory=directory)
+        self.v311_port = free_port()
+        path = write_config(host="127.0.0.1", port=self.port, v311_port=self.v311_port, directory=directory)
         self._broker = IotBroker(config_path=str(path))
 
     def start(self) -> EmbeddedBroker:
