@@ -9,9 +9,10 @@ DJANGO_DEBUG=false; the production guard below refuses to start otherwise.
 from __future__ import annotations
 
 import os
-import sys
+import ssl
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -75,6 +76,30 @@ def env_usd(name: str, default: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise ImproperlyConfigured(f"{name}={raw!r}: expected an amount in USD, zero or more")
     return value
+
+
+def env_ca_file(name: str) -> str:
+    """A PEM file of CA certificates, loaded once here: a bad file stops the start, not a send."""
+    path = env(name, "")
+    if path:
+        try:
+            ssl.create_default_context(cafile=path)
+        except OSError as exc:  # ssl.SSLError included: the file holds no certificate
+            raise ImproperlyConfigured(
+                f"{name}={path!r}: not a readable PEM CA file ({exc})"
+            ) from exc
+    return path
+
+
+def env_origin(name: str, default: str) -> str:
+    """A site's scheme and host (``https://tracker.example.gov``), without a trailing slash."""
+    raw = env(name, default).strip().rstrip("/")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r}: expected a scheme and host only, like https://tracker.example.gov"
+        )
+    return raw
 
 
 INSECURE_DEFAULT_SECRET = "insecure-local-development-key-change-me"  # noqa: S105
@@ -155,7 +180,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -206,7 +230,6 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # MQTT: unset means the embedded broker that `make run` starts on this loopback port.
 MQTT_EMBEDDED_PORT = env_int("MQTT_EMBEDDED_PORT", 18830)
 MQTT_URL = env("MQTT_URL", f"mqtt://127.0.0.1:{MQTT_EMBEDDED_PORT}")
-MQTT_IS_EMBEDDED = not env("MQTT_URL")
 MQTT_CLIENT_ID = env("MQTT_CLIENT_ID", "tracker-ingest")
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", "tracker/v1")
 # The embedded broker's MQTT 3.1.1 listener, beside its MQTT 5 one (rumqttd speaks one
@@ -276,12 +299,52 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+# Outgoing e-mail (alert notifications). Without EMAIL_HOST it is printed on the console, which
+# is what `make run` wants; with one it goes over SMTP through config.email.EmailBackend, which
+# can trust a private CA.
+EMAIL_HOST = env("EMAIL_HOST", "")
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "config.email.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+# One variable for the connection's security, mapped to Django's two switches, so STARTTLS and
+# implicit TLS can never both be on: starttls (a plain connection upgraded; port 587), tls (TLS
+# from the first byte; port 465) or none (a relay on a trusted network; port 25).
+EMAIL_SECURITY = env("EMAIL_SECURITY", "starttls").strip().lower()
+_EMAIL_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+if EMAIL_SECURITY not in _EMAIL_DEFAULT_PORTS:
+    raise ImproperlyConfigured(f"EMAIL_SECURITY={EMAIL_SECURITY!r}: use starttls, tls or none")
+for _switch in ("EMAIL_USE_TLS", "EMAIL_USE_SSL"):
+    if env(_switch):
+        raise ImproperlyConfigured(
+            f"{_switch} is not read (it could be set together with the other): "
+            "set EMAIL_SECURITY to starttls, tls or none"
+        )
+EMAIL_USE_TLS = EMAIL_SECURITY == "starttls"
+EMAIL_USE_SSL = EMAIL_SECURITY == "tls"
+EMAIL_PORT = env_int("EMAIL_PORT", _EMAIL_DEFAULT_PORTS[EMAIL_SECURITY])
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+if EMAIL_HOST_USER and not EMAIL_HOST_PASSWORD:
+    # Django logs in only with both, and would otherwise send unauthenticated without a word.
+    raise ImproperlyConfigured("EMAIL_HOST_USER is set but EMAIL_HOST_PASSWORD is empty")
+if EMAIL_HOST_PASSWORD and EMAIL_SECURITY == "none":
+    raise ImproperlyConfigured(
+        "EMAIL_HOST_PASSWORD with EMAIL_SECURITY=none would cross the network in clear text: "
+        "use starttls or tls"
+    )
+# Seconds; below the delivery task's 60 s soft time limit, so a server that stops answering is
+# a recorded, retried failure rather than a task killed mid-send.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+if not 0 < EMAIL_TIMEOUT < 60:
+    raise ImproperlyConfigured(f"EMAIL_TIMEOUT={EMAIL_TIMEOUT}: expected 1 to 59 seconds")
+# The CA that issued the SMTP server's certificate, when it is a private one (PEM); empty means
+# the system's CAs. When set, only this CA is trusted for mail.
+EMAIL_SSL_CAFILE = env_ca_file("EMAIL_SSL_CAFILE")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "tracker@localhost")
-
-TESTING = "pytest" in sys.modules or (len(sys.argv) > 1 and sys.argv[1] == "test")
+# The site's public address as people reach it (behind the proxy): links in e-mail are built
+# from it, because a Celery worker has no request to take the host from.
+TRACKER_BASE_URL = env_origin("TRACKER_BASE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

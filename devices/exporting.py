@@ -43,7 +43,6 @@ _VALUE_FIELDS: tuple[str, ...] = (
     "notes",
 )
 _CHUNK = 2000
-MEDIA_TYPES = {"csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
 
 
 def neutralise(value: str) -> str:

@@ -69,10 +69,6 @@ def require_manager_of(user: User, agency: Agency | int) -> None:
     raise PermissionDenied("Your role can read this agency's inventory but not change it.")
 
 
-def owned_agency_id(obj: Model) -> int | None:
-    return getattr(obj, "agency_id", None)
-
-
 def visible_tokens(user: User) -> QuerySet[ApiToken]:
     """State staff see every token (to revoke a leaked one); everyone else only their own."""
     tokens = ApiToken.objects.select_related("user")

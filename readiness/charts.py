@@ -198,22 +198,6 @@ def participation_timeline_figure(timeline: pd.DataFrame, *, labels: dict[str, s
     return fig
 
 
-def expectation_figure(expectations: pd.DataFrame, *,
-                       title: str = "Participation against federal expectations") -> go.Figure:
-    """Actual against each expectation's target. Columns: label, actual, target."""
-    if expectations.empty:
-        return _empty(title, "No federal expectation is recorded yet.")
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=expectations["label"], y=expectations["actual"], name="Actual",
-                         marker_color=OKABE_ITO["blue"], text=[f"{v:.1f}" for v in expectations["actual"]],
-                         textposition="auto"))
-    fig.add_trace(go.Scatter(x=expectations["label"], y=expectations["target"], name="Target",
-                             mode="markers", marker={"symbol": "line-ew-open", "size": 30,
-                                                     "color": OKABE_ITO["black"], "line": {"width": 3}}))
-    _layout(fig, title=title)
-    return fig
-
-
 def pass_rate_figure(reqs: pd.DataFrame, *, versions: Sequence[str],
                      title: str = "Pass rate per requirement") -> go.Figure:
     """Grouped bars: pass % of each requirement in each version. Columns: code, and one per version."""

@@ -209,9 +209,3 @@ def build_fleet_frame(
         # SQLite returns 0/1 for booleans; PostgreSQL returns bools. Both become "boolean".
         raw[name] = raw[name].astype("boolean")
     return fleet_frame_from_records(raw)
-
-
-def device_columns(fleet: pd.DataFrame) -> pd.DataFrame:
-    """The per-device identity and health columns of a fleet frame, for result tables."""
-    return fleet[["device_id", "agency_id", "cabinet_id", "model_id", "device.serial", "device.kind",
-                  "health.level", "health.last_seen"]].copy()

@@ -27,7 +27,6 @@ from readiness.models import FederalExpectation, ParticipationSnapshot
 ENGAGED = ("evaluating", "pilot", "subscribed")
 SUBSCRIBED = ("subscribed",)
 NOT_ENGAGED = "not_engaged"
-METRICS = tuple(FederalExpectation.Metric.values)
 
 
 # --- pure -----------------------------------------------------------------------------------

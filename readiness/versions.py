@@ -119,10 +119,3 @@ def text_categorical(values: pd.Series | np.ndarray, categories: list[str] | Non
     position = {c: i for i, c in enumerate(categories)}
     lut = np.array([position.get(c, -1) for c in cleaned] + [-1], dtype=np.int64)
     return pd.Categorical.from_codes(lut[codes], categories=categories, validate=False)
-def version_problem(raw: str) -> str | None:
-    """The reason ``raw`` is unusable as a version, or None when it parses."""
-    try:
-        parse_version(raw)
-    except VersionProblem as exc:
-        return str(exc)
-    return None

@@ -20,7 +20,7 @@ Metric names (all prefixed ``tracker_``):
   gateways{state}                       gateways online / offline
   telemetry_gaps_total                  sequence numbers missing, over all gateways
   devices_by_health{level}              devices per health level
-  alerts_open                           open alerts (when the alerting models exist)
+  alerts_open                           alerts not yet resolved (open or acknowledged)
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from telemetry.models import DeadLetter, DeviceHealth, GatewayStatus, IngestStat
+from telemetry.models import Alert, DeadLetter, DeviceHealth, GatewayStatus, IngestStat
 
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
 COMMIT_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -85,7 +85,9 @@ class IngestTotals:
             rejected[str(reason)] = rejected.get(str(reason), 0) + count
         row.rejected = rejected
         row.batch_size = _observe(row.batch_size or {}, result.messages, BATCH_SIZE_BUCKETS)
-        row.commit_seconds = _observe(row.commit_seconds or {}, write_seconds, COMMIT_SECONDS_BUCKETS)
+        row.commit_seconds = _observe(
+            row.commit_seconds or {}, write_seconds, COMMIT_SECONDS_BUCKETS
+        )
         if result.oldest_sent_at is not None:
             row.lag_seconds = max(0.0, (now - result.oldest_sent_at).total_seconds())
         row.save()
@@ -97,20 +99,26 @@ class TrackerCollector:
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
         stats = list(IngestStat.objects.all())
-        messages = CounterMetricFamily("tracker_ingest_messages", "Messages committed by the ingest.", labels=["kind"])
+        messages = CounterMetricFamily(
+            "tracker_ingest_messages", "Messages committed by the ingest.", labels=["kind"]
+        )
         messages.add_metric(["telemetry"], sum(s.messages_total for s in stats))
         messages.add_metric(["state"], sum(s.state_messages_total for s in stats))
         yield messages
         yield CounterMetricFamily(
-            "tracker_ingest_readings", "Telemetry readings stored (duplicates excluded).",
+            "tracker_ingest_readings",
+            "Telemetry readings stored (duplicates excluded).",
             value=sum(s.readings_total for s in stats),
         )
         yield CounterMetricFamily(
-            "tracker_ingest_duplicates", "Redelivered readings that were already stored.",
+            "tracker_ingest_duplicates",
+            "Redelivered readings that were already stored.",
             value=sum(s.duplicates_total for s in stats),
         )
         rejected = CounterMetricFamily(
-            "tracker_ingest_rejected", "Messages and readings rejected into dead letters.", labels=["reason"]
+            "tracker_ingest_rejected",
+            "Messages and readings rejected into dead letters.",
+            labels=["reason"],
         )
         totals: dict[str, int] = {r.value: 0 for r in DeadLetter.Reason}
         for s in stats:
@@ -119,24 +127,37 @@ class TrackerCollector:
         for reason, count in sorted(totals.items()):
             rejected.add_metric([reason], count)
         yield rejected
-        yield _histogram("tracker_ingest_batch_size", "Messages per committed batch.", stats, "batch_size", BATCH_SIZE_BUCKETS)
         yield _histogram(
-            "tracker_ingest_commit_seconds", "Seconds to write and commit a batch.", stats, "commit_seconds",
+            "tracker_ingest_batch_size",
+            "Messages per committed batch.",
+            stats,
+            "batch_size",
+            BATCH_SIZE_BUCKETS,
+        )
+        yield _histogram(
+            "tracker_ingest_commit_seconds",
+            "Seconds to write and commit a batch.",
+            stats,
+            "commit_seconds",
             COMMIT_SECONDS_BUCKETS,
         )
         yield GaugeMetricFamily(
-            "tracker_ingest_lag_seconds", "Age of the oldest message in the last committed batch (worst process).",
+            "tracker_ingest_lag_seconds",
+            "Age of the oldest message in the last committed batch (worst process).",
             value=max((s.lag_seconds for s in stats), default=0.0),
         )
         last = max((s.updated_at for s in stats), default=None)
         yield GaugeMetricFamily(
-            "tracker_ingest_last_commit_age_seconds", "Seconds since an ingest process last committed a batch.",
+            "tracker_ingest_last_commit_age_seconds",
+            "Seconds since an ingest process last committed a batch.",
             value=(now - last).total_seconds() if last else float("nan"),
         )
         yield from _table_figures()
 
 
-def _histogram(name: str, doc: str, stats: list[IngestStat], attr: str, bounds: tuple[float, ...]) -> Metric:
+def _histogram(
+    name: str, doc: str, stats: list[IngestStat], attr: str, bounds: tuple[float, ...]
+) -> Metric:
     buckets = [0] * len(bounds)
     total_sum, total_count = 0.0, 0
     for s in stats:
@@ -153,47 +174,40 @@ def _histogram(name: str, doc: str, stats: list[IngestStat], attr: str, bounds: 
 
 
 def _table_figures() -> Iterator[Metric]:
-    dead = GaugeMetricFamily("tracker_dead_letters", "Dead letters kept, by reason.", labels=["reason"])
+    dead = GaugeMetricFamily(
+        "tracker_dead_letters", "Dead letters kept, by reason.", labels=["reason"]
+    )
     counts = dict(DeadLetter.objects.values_list("reason").annotate(n=Count("id")).order_by())
     for reason in DeadLetter.Reason:
         dead.add_metric([reason.value], counts.get(reason.value, 0))
     yield dead
-    gateways = GaugeMetricFamily("tracker_gateways", "Gateways by connection state.", labels=["state"])
-    by_state = dict(GatewayStatus.objects.values_list("is_online").annotate(n=Count("gateway")).order_by())
+    gateways = GaugeMetricFamily(
+        "tracker_gateways", "Gateways by connection state.", labels=["state"]
+    )
+    by_state = dict(
+        GatewayStatus.objects.values_list("is_online").annotate(n=Count("gateway")).order_by()
+    )
     gateways.add_metric(["online"], by_state.get(True, 0))
     gateways.add_metric(["offline"], by_state.get(False, 0))
     yield gateways
     agg = GatewayStatus.objects.aggregate(gaps=Sum("gaps_total"), newest=Max("last_message_at"))
     yield GaugeMetricFamily(
-        "tracker_telemetry_gaps_total", "Sequence numbers missing, over all gateways.", value=agg["gaps"] or 0
+        "tracker_telemetry_gaps_total",
+        "Sequence numbers missing, over all gateways.",
+        value=agg["gaps"] or 0,
     )
-    levels = GaugeMetricFamily("tracker_devices_by_health", "Devices per health level.", labels=["level"])
-    by_level = dict(DeviceHealth.objects.values_list("level").annotate(n=Count("device")).order_by())
+    levels = GaugeMetricFamily(
+        "tracker_devices_by_health", "Devices per health level.", labels=["level"]
+    )
+    by_level = dict(
+        DeviceHealth.objects.values_list("level").annotate(n=Count("device")).order_by()
+    )
     for level, _label in DeviceHealth._meta.get_field("level").choices:
         levels.add_metric([level], by_level.get(level, 0))
     yield levels
-    open_alerts = _open_alerts()
-    if open_alerts is not None:
-        yield GaugeMetricFamily("tracker_alerts_open", "Alerts open now.", value=open_alerts)
-
-
-def _open_alerts() -> int | None:
-    # The alerting models belong to the health side; count them only once they exist.
-    from telemetry import models
-
-    alert = getattr(models, "Alert", None)
-    if alert is None:
-        return None
-    manager = alert.objects
-    for method in ("open", "opened", "active"):
-        if hasattr(manager, method):
-            return getattr(manager, method)().count()
-    field_names = {f.name for f in alert._meta.get_fields()}
-    if "resolved_at" in field_names:
-        return manager.filter(resolved_at__isnull=True).count()
-    if "is_open" in field_names:
-        return manager.filter(is_open=True).count()
-    return None
+    # Open or acknowledged: an alert counts until it is resolved (the API's "active").
+    open_alerts = Alert.objects.filter(resolved_at__isnull=True).count()
+    yield GaugeMetricFamily("tracker_alerts_open", "Alerts open now.", value=open_alerts)
 
 
 def render_metrics() -> bytes:

@@ -71,7 +71,6 @@ def test_participation_timeline_stacks_statuses_with_their_labels():
     [
         (lambda: charts.trend_figure(pd.DataFrame()), "snapshot_readiness"),
         (lambda: charts.health_figure(pd.DataFrame(columns=["level", "label", "devices"])), "register devices"),
-        (lambda: charts.expectation_figure(pd.DataFrame()), "No federal expectation"),
         (lambda: charts.remediation_figure(pd.DataFrame()), "Nothing to remediate"),
     ],
 )
