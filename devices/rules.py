@@ -40,6 +40,7 @@ LABELS: dict[str, str] = {"imei": "IMEI", "iccid": "ICCID", "asset_tag": "Asset 
 IMEI_LENGTHS = (15,)
 ICCID_LENGTHS = (19, 20)
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 _SEPARATORS = re.compile(r"[\s\-]")
 # What a spreadsheet shows for a long number it stored as a float: 3.52099E+14, 8.9E+19.
 _SCIENTIFIC = re.compile(r"^\d+(\.\d+)?[eE]\+?\d+$")
@@ -72,14 +73,11 @@ def luhn_is_valid(digits: str) -> bool:
     """True when the last digit of ``digits`` is the Luhn check digit of the others."""
     if not digits.isdigit():
         return False
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    # From the right: the check digit and every second one count as they are, the others
+    # doubled with their digits summed (_DOUBLED). Slices keep the loop in C: an import
+    # checks one or two of these per row.
+    values = list(map(int, digits))
+    total = sum(values[-1::-2]) + sum(map(_DOUBLED.__getitem__, values[-2::-2]))
     return total % 10 == 0
 
 
@@ -94,10 +92,10 @@ def luhn_check_digit(body: str) -> str:
 def _normalise_digits(
     field: str, raw: str, lengths: tuple[int, ...], shape: str
 ) -> tuple[str, Violation | None]:
-    label = LABELS[field]
     raw = raw.strip()
     if not raw:
         return "", None
+    label = LABELS[field]
     if _SCIENTIFIC.match(raw):
         return raw, Violation(
             field,
