@@ -1,0 +1,40 @@
+"""Settings helpers: a bad value in the environment stops the process with the variable's name."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings import env_share, env_usd
+
+
+def test_a_share_is_read_from_the_environment_or_its_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRACKER_TEST_SHARE", "0.25")
+    assert env_share("TRACKER_TEST_SHARE", 0.1) == 0.25
+    secret = tmp_path / "share"
+    secret.write_text("0.5\n")
+    monkeypatch.setenv("TRACKER_TEST_SHARE_FILE", str(secret))
+    assert env_share("TRACKER_TEST_SHARE", 0.1) == 0.5
+
+
+@pytest.mark.parametrize("raw", ["1.5", "-0.1", "ten percent", "nan"])
+def test_a_share_outside_zero_to_one_is_refused(monkeypatch, raw):
+    monkeypatch.setenv("TRACKER_TEST_SHARE", raw)
+    with pytest.raises(ImproperlyConfigured, match="TRACKER_TEST_SHARE=.*between 0 and 1"):
+        env_share("TRACKER_TEST_SHARE", 0.1)
+
+
+def test_an_amount_keeps_its_cents(monkeypatch):
+    monkeypatch.delenv("TRACKER_TEST_USD", raising=False)
+    assert env_usd("TRACKER_TEST_USD", "25") == Decimal("25")
+    monkeypatch.setenv("TRACKER_TEST_USD", "12.34")
+    assert env_usd("TRACKER_TEST_USD", "25") == Decimal("12.34")
+
+
+@pytest.mark.parametrize("raw", ["-1", "twenty", "Infinity", "NaN"])
+def test_a_negative_or_unreadable_amount_is_refused(monkeypatch, raw):
+    monkeypatch.setenv("TRACKER_TEST_USD", raw)
+    with pytest.raises(ImproperlyConfigured, match="TRACKER_TEST_USD=.*amount in USD"):
+        env_usd("TRACKER_TEST_USD", "25")
