@@ -18,12 +18,17 @@ Why each choice:
   exactly the dump's even while telemetry arrives. A dump of the partitioned history table
   holds every partition (DDL and rows), so a restore brings back the partitioned layout; the
   manifest records partitions per partitioned table and the restore checks them.
-* The password reaches pg_dump and pg_restore through PGPASSWORD in their environment, never
+* The password reaches pg_dump, pg_restore and psql through PGPASSWORD in their environment, never
   on a command line that ``ps`` shows.
 * Restores verify before they replace where they can: the database's sha256, then (SQLite)
-  the row counts of the extracted copy before it is renamed over the live file. PostgreSQL
-  restores in one transaction (``--single-transaction --exit-on-error``), then checks counts
-  and partitions. Both refuse while another process has the database open.
+  the row counts of the extracted copy before it is renamed over the live file. Both refuse
+  while another process has the database open.
+* PostgreSQL restores all or nothing: ``pg_restore --clean --if-exists --no-owner`` writes
+  the script and ``psql --single-transaction`` with ON_ERROR_STOP runs it, then the counts
+  and partitions are checked. Not pg_restore's own ``--single-transaction``: its ``--clean``
+  drops a partition's primary key and indexes one by one, which PostgreSQL refuses ("cannot
+  drop inherited constraint"), so the partitioned tables are dropped whole first, and only
+  psql can put that drop in the same transaction as the script.
 * Archives are written to ``FILE.partial`` and renamed, so a failed backup never leaves a
   file that looks like a good one. They are plain tar (a dump is compressed already);
   restore also reads a tar that was compressed afterwards (gzip, bzip2, xz).
