@@ -10,6 +10,10 @@ Webhook receivers verify ``X-Tracker-Signature: sha256=<hex>``, the HMAC-SHA256 
 ``<X-Tracker-Timestamp>.<raw body>`` under the channel's secret (`signature()`); the
 timestamp is inside the signed text so an old delivery cannot be replayed later unnoticed.
 ``X-Tracker-Delivery`` (the notification id) lets a receiver drop a duplicate.
+
+An e-mail carries an absolute link to the page about the alert, built from TRACKER_BASE_URL:
+the worker that sends it has no request to take the site's address from. A failed send is
+recorded in words that name the setting to check (`config.email.describe_failure`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,8 +35,10 @@ from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
+from config.email import describe_failure
 from config.errors import Forbidden, InvalidInput
 from devices import audit
 from devices.models import Agency, User
@@ -53,7 +60,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 def payload(alert: Alert, event: str) -> dict[str, Any]:
     """What a receiver gets: the alert, its subject and the event, in plain JSON types."""
     subject: dict[str, Any]
-    if alert.device_id:
+    if alert.device is not None:
         subject = {"type": "device", "id": alert.device_id, "serial": alert.device.serial}
     else:
         subject = {"type": "gateway", "id": alert.gateway_id, "name": str(alert.gateway)}
@@ -75,11 +82,25 @@ def payload(alert: Alert, event: str) -> dict[str, Any]:
 
 
 def _summary(alert: Alert, event: str) -> str:
-    subject = alert.device.serial if alert.device_id else str(alert.gateway)
+    subject = alert.device.serial if alert.device is not None else str(alert.gateway)
     verb = "Resolved" if event == Notification.Event.RESOLVED else "Alert"
     return (
         f"[Readiness Tracker] {verb}: {alert.get_cause_display()} - {subject} ({alert.agency.name})"
     )
+
+
+def alert_url(alert: Alert) -> str:
+    """The absolute address of the page about ``alert``, for a link in a message.
+
+    A device's alert opens the device's page (its health panel says why and since when); a
+    gateway's opens the alert list narrowed to its agency and cause.
+    """
+    if alert.device_id:
+        path = reverse("device_detail", args=[alert.device_id])
+    else:
+        query = {"state": "all", "cause": alert.cause, "agency": alert.agency.slug}
+        path = f"{reverse('telemetry:alert_list')}?{urlencode(query)}"
+    return f"{settings.TRACKER_BASE_URL}{path}"
 
 
 def dispatch(*, alert_ids: Sequence[int], event: str) -> list[int]:
@@ -163,11 +184,14 @@ def _send(n: Notification) -> None:
 
 def _send_email(n: Notification) -> None:
     body = json.dumps(payload(n.alert, n.event), indent=2)
-    text = f"{_summary(n.alert, n.event)}\n\n{n.alert.detail}\n\n{body}\n"
+    summary = _summary(n.alert, n.event)
+    text = f"{summary}\n\n{n.alert.detail}\n\nOpen: {alert_url(n.alert)}\n\n{body}\n"
     try:
-        send_mail(_summary(n.alert, n.event), text, settings.DEFAULT_FROM_EMAIL, [n.channel.target])
-    except OSError as exc:  # SMTP errors are OSErrors (smtplib.SMTPException included)
-        raise DeliveryFailed(f"e-mail to {n.channel.target} failed: {exc}") from exc
+        send_mail(summary, text, settings.DEFAULT_FROM_EMAIL, [n.channel.target])
+    except OSError as exc:  # smtplib's and ssl's errors are all OSErrors
+        raise DeliveryFailed(
+            f"e-mail to {n.channel.target} failed: {describe_failure(exc)}"
+        ) from exc
 
 
 def _send_webhook(n: Notification) -> None:
