@@ -6,6 +6,7 @@ change to a shipped requirement cannot change what a test proves.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
@@ -71,3 +72,46 @@ def phone(agency, *, model: DeviceModel | None = None, mdm: bool = True, encrypt
     if online:
         seen(device, firmware=firmware)
     return device
+
+
+# CJIS section numbers, for tests whose order follows the section (a version's detail page).
+CJIS_SECTIONS = {("5.9", "cjis.mdm"): "5.13.2", ("6.0", "cjis.mdm"): "5.20.2", ("6.0", "cjis.enc"): "5.20.4"}
+
+
+@dataclass(frozen=True)
+class CjisCatalog:
+    """The CJIS mobile-device set a test built: 5.9, and 6.0 when asked for."""
+
+    req_set: RequirementSet
+    v59: RequirementSetVersion
+    v60: RequirementSetVersion | None
+
+
+def cjis_catalog(
+    *, encryption_in_59: bool = False, mdm_weight: int = 1, mdm_applies_to: list[str] | None = None,
+    sections: bool = False, v60_on: date | None = None, v60_status: str = "published",
+) -> CjisCatalog:
+    """The CJIS catalog the readiness tests share, with each test's differences as arguments.
+
+    5.9 asks for MDM enrolment (weight ``mdm_weight``, for ``mdm_applies_to`` kinds or all),
+    plus encryption when ``encryption_in_59``. With ``v60_on``, a 6.0 effective then (status
+    ``v60_status``) supersedes it: MDM renumbered, encryption added. ``sections`` gives the
+    requirements their CJIS section numbers instead of their codes.
+    """
+
+    def section(version: str, key: str) -> str:
+        return CJIS_SECTIONS.get((version, key), "") if sections else ""
+
+    req_set = make_set()
+    v59 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
+    mdm = make_requirement(v59, "cjis.mdm", "MDM-1", MDM, section=section("5.9", "cjis.mdm"),
+                           weight=mdm_weight, applies_to=mdm_applies_to)
+    if encryption_in_59:
+        make_requirement(v59, "cjis.enc", "ENC-1", ENCRYPTION)
+    v60 = None
+    if v60_on is not None:
+        v60 = make_version(req_set, "6.0", effective_on=v60_on, status=v60_status, supersedes=v59)
+        make_requirement(v60, "cjis.mdm", "MDM-2", MDM, section=section("6.0", "cjis.mdm"),
+                         relation="renumbered", previous=mdm)
+        make_requirement(v60, "cjis.enc", "ENC-2", ENCRYPTION, section=section("6.0", "cjis.enc"))
+    return CjisCatalog(req_set=req_set, v59=v59, v60=v60)

@@ -11,26 +11,14 @@ from django.utils import timezone
 from devices.models import AuditRecord
 from readiness.models import FederalExpectation, Waiver
 from readiness.snapshots import compute_snapshots
-from tests.readiness.catalog_helpers import (
-    ENCRYPTION,
-    MDM,
-    make_requirement,
-    make_set,
-    make_version,
-    phone,
-)
+from tests.readiness.catalog_helpers import cjis_catalog, phone
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def catalog(agency_a, agency_b):
-    req_set = make_set()
-    v1 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
-    mdm = make_requirement(v1, "cjis.mdm", "MDM-1", MDM, section="5.13.2")
-    v2 = make_version(req_set, "6.0", effective_on=date(2030, 1, 1), status="draft", supersedes=v1)
-    make_requirement(v2, "cjis.mdm", "MDM-2", MDM, section="5.20.2", relation="renumbered", previous=mdm)
-    make_requirement(v2, "cjis.enc", "ENC-2", ENCRYPTION, section="5.20.4")
+    cjis_catalog(sections=True, v60_on=date(2030, 1, 1), v60_status="draft")
     return {
         "a_ok": phone(agency_a),
         "a_unenrolled": phone(agency_a, mdm=False),

@@ -10,26 +10,14 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from readiness.snapshots import compute_snapshots
-from tests.readiness.catalog_helpers import (
-    ENCRYPTION,
-    MDM,
-    make_requirement,
-    make_set,
-    make_version,
-    phone,
-)
+from tests.readiness.catalog_helpers import cjis_catalog, phone
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def fleet(agency_a, agency_b):
-    req_set = make_set()
-    v1 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
-    make_requirement(v1, "cjis.mdm", "MDM-1", MDM)
-    v2 = make_version(req_set, "6.0", effective_on=date(2030, 1, 1), status="draft", supersedes=v1)
-    make_requirement(v2, "cjis.mdm", "MDM-2", MDM)
-    make_requirement(v2, "cjis.enc", "ENC-2", ENCRYPTION)
+    cjis_catalog(v60_on=date(2030, 1, 1), v60_status="draft")
     phone(agency_a)
     phone(agency_a, encrypted=False)
     phone(agency_b, mdm=False)

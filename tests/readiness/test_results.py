@@ -16,25 +16,15 @@ from readiness.results import (
     scores,
 )
 from readiness.waivers import create_waiver
-from tests.readiness.catalog_helpers import (
-    ENCRYPTION,
-    MDM,
-    make_requirement,
-    make_set,
-    make_version,
-    phone,
-)
+from tests.readiness.catalog_helpers import cjis_catalog, make_version, phone
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def cjis():
-    req_set = make_set()
-    v1 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
-    make_requirement(v1, "cjis.mdm", "MDM-1", MDM, weight=3, applies_to=["smartphone"])
-    make_requirement(v1, "cjis.enc", "ENC-1", ENCRYPTION, weight=1)
-    return req_set, v1
+    built = cjis_catalog(encryption_in_59=True, mdm_weight=3, mdm_applies_to=["smartphone"])
+    return built.req_set, built.v59
 
 
 def test_version_in_effect_is_the_latest_non_draft_one_effective_by_the_date(cjis):

@@ -14,14 +14,7 @@ from readiness.results import scores
 from readiness.snapshots import backfill_snapshots, compute_snapshots, trend
 from readiness.tasks import compute_nightly_snapshots_task
 from readiness.waivers import create_waiver
-from tests.readiness.catalog_helpers import (
-    ENCRYPTION,
-    MDM,
-    make_requirement,
-    make_set,
-    make_version,
-    phone,
-)
+from tests.readiness.catalog_helpers import cjis_catalog, phone
 
 pytestmark = pytest.mark.django_db
 
@@ -30,13 +23,8 @@ pytestmark = pytest.mark.django_db
 def two_versions(clock):
     """5.9 (MDM) in effect until 10 days ago; 6.0 (MDM + encryption) since then."""
     today = clock.today
-    req_set = make_set()
-    v1 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
-    make_requirement(v1, "cjis.mdm", "MDM-1", MDM)
-    v2 = make_version(req_set, "6.0", effective_on=today - timedelta(days=10), supersedes=v1)
-    make_requirement(v2, "cjis.mdm", "MDM-2", MDM, relation="renumbered")
-    make_requirement(v2, "cjis.enc", "ENC-2", ENCRYPTION)
-    return v1, v2, today
+    built = cjis_catalog(v60_on=today - timedelta(days=10))
+    return built.v59, built.v60, today
 
 
 def test_rerunning_a_date_replaces_its_rows(two_versions, agency_a, clock):

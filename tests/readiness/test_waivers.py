@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -12,25 +12,14 @@ from config.errors import Conflict, InvalidInput
 from devices.models import AuditRecord
 from readiness.models import Waiver
 from readiness.waivers import create_waiver, revoke_waiver
-from tests.readiness.catalog_helpers import (
-    ENCRYPTION,
-    MDM,
-    make_requirement,
-    make_set,
-    make_version,
-    phone,
-)
+from tests.readiness.catalog_helpers import cjis_catalog, phone
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def cjis():
-    req_set = make_set()
-    v1 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
-    make_requirement(v1, "cjis.mdm", "MDM-1", MDM)
-    make_requirement(v1, "cjis.enc", "ENC-1", ENCRYPTION)
-    return v1
+    return cjis_catalog(encryption_in_59=True).v59
 
 
 def grant(actor, agency, **kw):
