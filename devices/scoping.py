@@ -54,9 +54,10 @@ def visible_audit(user: User) -> QuerySet[AuditRecord]:
     return scope_to_user(AuditRecord.objects.select_related("agency"), user)
 
 
-def require_state_staff(user: User) -> None:
+def require_state_staff(user: User, message: str = "Only state staff can do this.") -> None:
+    """Refuse (403) anyone but state staff; ``message`` says what the page or action is for."""
     if not user.is_state_staff:
-        raise PermissionDenied("Only state staff can do this.")
+        raise PermissionDenied(message)
 
 
 def require_manager_of(user: User, agency: Agency | int) -> None:

@@ -130,8 +130,8 @@ def get_version(request: HttpRequest, code: str = Slug, version: str = Slug) -> 
 
 @router.get("/readiness/scores", response={200: ScoresOut, **NOT_FOUND_ERRORS})
 def get_scores(request: HttpRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
-    found = results.scores(user=_user(request), set_code=q.set_code, version=q.version, as_of=q.as_of,
-                           group_by=q.group_by)
+    found = results.scores(agency_ids=scoping.visible_agency_ids(_user(request)), set_code=q.set_code,
+                           version=q.version, as_of=q.as_of, group_by=q.group_by)
     return {"set": found.version.requirement_set.code, "version": found.version.version, "as_of": found.as_of,
             "group_by": found.group_by, "source": found.source, "snapshot_date": found.snapshot_date,
             "rows": found.rows.to_dict("records")}
@@ -139,12 +139,14 @@ def get_scores(request: HttpRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
 
 @router.get("/readiness/devices/{device_id}/results", response={200: DeviceResultsOut, **NOT_FOUND_ERRORS})
 def get_device_results(request: HttpRequest, q: Query[VersionQuery], device_id: int = Id) -> dict[str, Any]:
-    return results.device_results(user=_user(request), device_id=device_id, set_code=q.set_code, version=q.version)
+    return results.device_results(agency_ids=scoping.visible_agency_ids(_user(request)), device_id=device_id,
+                                  set_code=q.set_code, version=q.version)
 
 
 @router.get("/readiness/agencies/{slug}/failing-devices", response={200: FailingDevicesOut, **NOT_FOUND_ERRORS})
 def get_failing_devices(request: HttpRequest, q: Query[VersionQuery], slug: str = Slug) -> dict[str, Any]:
-    return results.failing_devices(user=_user(request), slug=slug, set_code=q.set_code, version=q.version)
+    return results.failing_devices(agency_ids=scoping.visible_agency_ids(_user(request)), slug=slug,
+                                   set_code=q.set_code, version=q.version)
 
 
 # --- what-if and remediation ----------------------------------------------------------------------
@@ -190,7 +192,8 @@ def get_remediation(request: HttpRequest, q: Query[VersionQuery], cabinet: str |
 @router.get("/readiness/waivers", response={200: list[WaiverOut], **COMMON_ERRORS})
 def list_waivers(request: HttpRequest, q: Query[WaiverFilter]) -> list[dict[str, Any]]:
     now = timezone.now()
-    found = waivers.list_waivers(user=_user(request), set_code=q.set_code, agency_slug=q.agency, state=q.state, now=now)
+    found = waivers.list_waivers(agency_ids=scoping.visible_agency_ids(_user(request)), set_code=q.set_code,
+                                 agency_slug=q.agency, state=q.state, now=now)
     return [_waiver_out(w, now) for w in found]
 
 
@@ -207,11 +210,12 @@ def create_waiver(request: HttpRequest, payload: WaiverIn) -> Status:
     device = None
     if payload.device_id is not None:
         device = scoping.get_visible_device(user, payload.device_id)
-    approver = None
+    approver = user
     if payload.approver:
         approver = User.objects.filter(username=payload.approver, is_active=True).first()
         if approver is None:
             raise InvalidInput(f"There is no active user '{payload.approver}'.", field="approver")
+    scoping.require_waiver_roles(actor=user, approver=approver, agency=agency)
     waiver = waivers.create_waiver(
         actor=user, agency=agency, set_code=payload.set_code, requirement_key=payload.requirement_key,
         reason=payload.reason, expires_at=payload.expires_at, device=device, approver=approver,
@@ -223,6 +227,7 @@ def create_waiver(request: HttpRequest, payload: WaiverIn) -> Status:
 @router.post("/readiness/waivers/{waiver_id}/revoke", response={200: WaiverOut, **WRITE_ERRORS})
 def revoke_waiver(request: HttpRequest, payload: RevokeIn, waiver_id: int = Id) -> dict[str, Any]:
     found = scoping.get_visible_or_404(scoping.visible_waivers(_user(request)), pk=waiver_id)
+    scoping.require_waiver_revoker(_user(request), found.agency_id)
     revoked = waivers.revoke_waiver(actor=_user(request), waiver=found, reason=payload.reason, request=request)
     return _waiver_out(revoked, timezone.now())
 

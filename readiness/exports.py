@@ -18,7 +18,7 @@ from functools import partial
 from celery import current_app
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import InvalidInput, NotFound
@@ -37,17 +37,6 @@ STALE_AFTER = timedelta(minutes=10)
 # task module imports this one (tasks call core), so importing the task object here would close
 # a cycle, and core never imports its interfaces.
 BUILD_BRIEFING_EXPORT_TASK = "readiness.build_briefing_export"
-
-
-def visible_briefings(user: User) -> QuerySet[BriefingExport]:
-    """State staff see every briefing; an agency user only their own agency's."""
-    return scoping.scope_readiness(
-        BriefingExport.objects.select_related("requested_by", "agency"), user
-    )
-
-
-def get_visible_briefing(user: User, pk: int) -> BriefingExport:
-    return scoping.get_visible_or_404(visible_briefings(user), pk=pk)
 
 
 def validate_params(
@@ -95,7 +84,7 @@ def validate_params(
             pk=params.since_id, status=BriefingExport.Status.DONE
         )
         if user is not None:
-            earlier = earlier & visible_briefings(user)
+            earlier = earlier & scoping.visible_briefings(user)
         if not earlier.exists():
             raise NotFound(
                 f"There is no finished briefing #{params.since_id} you can compare with.",

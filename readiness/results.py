@@ -12,9 +12,12 @@
 - ``aggregate_counts(counts, group_by=)``: weighted score, ready devices and telemetry
   coverage per agency, cabinet, county or statewide, from counts; used for live figures and
   for snapshots alike, so "today" and "as of last March" are computed the same way.
-- ``scores(set, version=, as_of=, group_by=, user=)``: the interface the API, the report
+- ``scores(agency_ids=, set_code=, version=, as_of=, group_by=)``: what the API, the report
   command and the dashboards call. A past date reads the snapshots of that date (the fleet's
   past attributes are not kept, the snapshots are), with the version in effect then.
+
+Every read here takes the agency ids the caller resolved through ``readiness.scoping``
+(None: every agency), never a user: who sees what is decided once, at the interface.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from config.errors import InvalidInput, NotFound
-from devices.models import Agency, User
+from devices.models import Agency
 from readiness.fleet import Evaluation, evaluate_version, requirement_table
 from readiness.models import ReadinessSnapshot, RequirementSet, RequirementSetVersion
-from readiness.scoping import get_visible_agency, get_visible_device, visible_agency_ids
+from readiness.scoping import get_agency_in, get_device_in
 from readiness.scoring import device_readiness
 from readiness.waiver_rules import NOT_APPLICABLE, PASS, WAIVED, apply_waivers, waivers_frame
 
@@ -366,18 +369,19 @@ def snapshot_counts(
 
 def scores(
     *,
-    user: User | None,
+    agency_ids: list[int] | None,
     set_code: str,
     version: str | None = None,
     as_of: date | None = None,
     group_by: str = "agency",
     now: datetime | None = None,
 ) -> Scores:
-    """Readiness scores a user may see: live for today, from snapshots for a past date.
+    """Readiness scores of ``agency_ids``: live for today, from snapshots for a past date.
 
     Without ``version`` the version in effect on ``as_of`` is used (so "as of 2024-03-01"
     honours what applied then). A past date reads the latest snapshot on or before it.
-    ``user`` None means every agency (operator tools such as ``readiness_report``).
+    ``agency_ids`` None means every agency (state staff, operator tools such as
+    ``readiness_report``). Read-only.
     """
     if group_by not in GROUPINGS:
         raise InvalidInput(f"group_by must be one of {', '.join(GROUPINGS)}", field="group_by")
@@ -389,7 +393,6 @@ def scores(
             "as_of is in the future; what-if compares versions instead.", field="as_of"
         )
     ver = resolve_version(set_code, version=version, on=as_of)
-    agency_ids = None if user is None else visible_agency_ids(user)
     meta = agency_meta(agency_ids)
     if as_of == today:
         fleet = evaluate_fleet(version=ver, at=now, agency_ids=agency_ids)
@@ -442,10 +445,13 @@ def upcoming_versions(*, after: date, until: date) -> list[RequirementSetVersion
 
 
 def device_results(
-    *, user: User, device_id: int, set_code: str, version: str | None = None
+    *, agency_ids: list[int] | None, device_id: int, set_code: str, version: str | None = None
 ) -> dict:
-    """One device's result for every requirement of a version (404 if not visible)."""
-    device = get_visible_device(user, device_id)
+    """One device's result for every requirement of a version; read-only.
+
+    404 unless the device belongs to one of ``agency_ids`` (None: any agency).
+    """
+    device = get_device_in(agency_ids, device_id)
     ver = resolve_version(set_code, version=version)
     fleet = evaluate_fleet(version=ver, device_ids=[device.pk], agency_ids=[device.agency_id])
     dev = fleet.devices.set_index("device_id")
@@ -482,9 +488,14 @@ def device_results(
     }
 
 
-def failing_devices(*, user: User, slug: str, set_code: str, version: str | None = None) -> dict:
-    """An agency's devices that are not ready, each with why (404 if not visible)."""
-    agency = get_visible_agency(user, slug)
+def failing_devices(
+    *, agency_ids: list[int] | None, slug: str, set_code: str, version: str | None = None
+) -> dict:
+    """An agency's devices that are not ready, each with why; read-only.
+
+    404 unless the agency is one of ``agency_ids`` (None: any agency).
+    """
+    agency = get_agency_in(agency_ids, slug)
     ver = resolve_version(set_code, version=version)
     fleet = evaluate_fleet(version=ver, agency_ids=[agency.pk])
     code_of = dict(zip(fleet.requirements["stable_key"], fleet.requirements["code"], strict=True))

@@ -7,8 +7,13 @@ federal expectations are public catalog data that every signed-in user may read.
 
 Views, the API and exports resolve a viewer's scope here, once, at the interface: a
 `Scope` (the agencies a page or briefing covers, with its label) or a list of agency ids.
-The core below them (pages, the briefing assembler, the what-if engine) takes those ids
-and never a user, so it cannot re-decide who sees what.
+The core below them (pages, results, waivers, the briefing assembler, the what-if engine)
+takes those ids and never a user, so it cannot re-decide who sees what; inside a resolved
+list of ids it looks objects up with ``get_agency_in`` / ``get_device_in`` (404 outside it).
+
+Who may request, approve and revoke a waiver is decided here too (``require_waiver_roles``,
+``require_waiver_revoker``), at the interface; the waiver writers take the already-checked
+actor and approver for the audit record only.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 
 from config.errors import InvalidInput, NotFound
 from devices.models import Agency, AgencyKind, Cabinet, Device, User
 from devices.scoping import (
+    can_manage,
     get_visible_or_404,
     require_state_staff,
     scope_to_user,
@@ -28,7 +35,7 @@ from devices.scoping import (
     visible_devices,
 )
 from readiness.filters import Filters
-from readiness.models import ReadinessSnapshot, Waiver
+from readiness.models import BriefingExport, ReadinessSnapshot, Waiver
 
 M = TypeVar("M", bound=Model)
 
@@ -37,7 +44,13 @@ __all__ = [
     "agency_ids_for",
     "agency_scope",
     "cabinet_scope",
+    "get_agency_in",
+    "get_device_in",
+    "get_visible_briefing",
     "get_visible_or_404",
+    "in_agencies",
+    "require_waiver_revoker",
+    "require_waiver_roles",
     "require_state_staff",
     "scope_for_briefing",
     "scope_from_key",
@@ -45,6 +58,7 @@ __all__ = [
     "state_scope",
     "visible_agencies",
     "visible_agency_ids",
+    "visible_briefings",
     "visible_devices",
     "visible_snapshots",
     "visible_waivers",
@@ -73,12 +87,65 @@ def visible_snapshots(user: User) -> QuerySet[ReadinessSnapshot]:
     return scope_readiness(ReadinessSnapshot.objects.all(), user)
 
 
+def visible_briefings(user: User) -> QuerySet[BriefingExport]:
+    """State staff see every briefing; an agency user only their own agency's."""
+    return scope_readiness(BriefingExport.objects.select_related("requested_by", "agency"), user)
+
+
+def get_visible_briefing(user: User, pk: int) -> BriefingExport:
+    return get_visible_or_404(visible_briefings(user), pk=pk)
+
+
 def get_visible_agency(user: User, slug: str) -> Agency:
     return get_visible_or_404(visible_agencies(user), slug=slug)
 
 
 def get_visible_device(user: User, device_id: int) -> Device:
     return get_visible_or_404(visible_devices(user), pk=device_id)
+
+
+# --- lookups inside an already resolved list of agency ids (what the core is given) -----------
+
+
+def in_agencies(
+    queryset: QuerySet[M], agency_ids: list[int] | None, *, field_name: str = "agency_id"
+) -> QuerySet[M]:
+    """``queryset`` narrowed to ``agency_ids`` through ``field_name``; None means every agency."""
+    if agency_ids is None:
+        return queryset
+    return queryset.filter(**{f"{field_name}__in": agency_ids})
+
+
+def get_agency_in(agency_ids: list[int] | None, slug: str) -> Agency:
+    """The agency ``slug`` if it is among ``agency_ids``, else 404 (never confirmed to exist)."""
+    return get_visible_or_404(in_agencies(Agency.objects.all(), agency_ids, field_name="pk"), slug=slug)
+
+
+def get_device_in(agency_ids: list[int] | None, device_id: int) -> Device:
+    """The device if its agency is among ``agency_ids``, else 404."""
+    devices = Device.objects.select_related("agency", "model")
+    return get_visible_or_404(in_agencies(devices, agency_ids), pk=device_id)
+
+
+# --- who may grant and revoke waivers -----------------------------------------------------------
+
+
+def require_waiver_roles(*, actor: User, approver: User, agency: Agency | int) -> None:
+    """Refuse unless ``actor`` may ask for a waiver on ``agency`` and ``approver`` may grant it.
+
+    Agency admins request waivers for their own agency and state staff for any; only state
+    staff approve one, so an agency admin's request must name a state approver.
+    """
+    if not can_manage(actor, agency):
+        raise PermissionDenied("Your role cannot request waivers for this agency.")
+    if not approver.is_state_staff:
+        raise PermissionDenied("A waiver must be approved by state staff.")
+
+
+def require_waiver_revoker(actor: User, agency: Agency | int) -> None:
+    """Agency admins revoke their own agency's waivers; state staff revoke any."""
+    if not can_manage(actor, agency):
+        raise PermissionDenied("Your role cannot revoke waivers for this agency.")
 
 
 # --- a page's or a briefing's scope -----------------------------------------------------------
@@ -99,9 +166,7 @@ class Scope:
 
     def filter(self, queryset: QuerySet[M], field_name: str = "agency_id") -> QuerySet[M]:
         """``queryset`` narrowed to the scope's agencies through ``field_name``."""
-        if self.agency_ids is None:
-            return queryset
-        return queryset.filter(**{f"{field_name}__in": self.agency_ids})
+        return in_agencies(queryset, self.agency_ids, field_name=field_name)
 
 
 def state_scope(user: User, filters: Filters) -> Scope:

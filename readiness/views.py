@@ -15,7 +15,6 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -48,8 +47,8 @@ def state_staff_only(view: View) -> View:
     @wraps(view)
     @login_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_state_staff:
-            raise PermissionDenied("This page is for state staff; your agency's page is your home page.")
+        scoping.require_state_staff(
+            request.user, "This page is for state staff; your agency's page is your home page.")
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -231,7 +230,7 @@ def _briefing_form_context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     set_code = request.GET.get("set") or request.POST.get("set") or ""
     choices = briefing_choices(scoping.visible_agency_ids(user), set_code=set_code)
-    return {"choices": choices, "exports": exports.visible_briefings(user)[:30],
+    return {"choices": choices, "exports": scoping.visible_briefings(user)[:30],
             "formats": BriefingExport.Format.choices}
 
 
@@ -252,20 +251,20 @@ def briefings(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def briefing(request: HttpRequest, pk: int) -> HttpResponse:
-    export = exports.get_visible_briefing(request.user, pk)
+    export = scoping.get_visible_briefing(request.user, pk)
     return render(request, "readiness/briefing_detail.html", {"export": export})
 
 
 @login_required
 def briefing_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress partial, polled every 2 s until the export is done or failed."""
-    export = exports.get_visible_briefing(request.user, pk)
+    export = scoping.get_visible_briefing(request.user, pk)
     return render(request, "readiness/_briefing_status.html", {"export": export})
 
 
 @login_required
 def briefing_download(request: HttpRequest, pk: int) -> HttpResponse:
-    export = exports.get_visible_briefing(request.user, pk)
+    export = scoping.get_visible_briefing(request.user, pk)
     if export.status != BriefingExport.Status.DONE:
         raise Http404("This briefing is not built yet.")
     return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.filename,

@@ -5,9 +5,12 @@ expiry; what it does to results, and the ceiling on the waived share, are the ru
 ``readiness.waiver_rules``. ``create_waiver`` and ``revoke_waiver`` are the only writers and
 audit every change through ``devices.audit.record``.
 
-``create_waiver`` decides, then writes: ``check_waiver_roles`` and ``waiver_problems`` refuse
-a request before anything is read or locked, and the write re-checks what only the locked
-agency can answer (an overlapping waiver, the ceiling) inside its transaction.
+``create_waiver`` decides, then writes: ``waiver_problems`` refuses a request before anything
+is read or locked, and the write re-checks what only the locked agency can answer (an
+overlapping waiver, the ceiling) inside its transaction. Who may request, approve and revoke
+a waiver is decided at the interface (``readiness.scoping.require_waiver_roles`` and
+``require_waiver_revoker``); the writers here take the already-checked actor and approver
+for the audit record.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -27,25 +29,10 @@ from devices.audit import record, snapshot
 from devices.models import Agency, AuditRecord, Device, User
 from readiness.models import RequirementSet, RequirementSetVersion, Waiver
 from readiness.results import evaluate_fleet, get_version_in_effect
-from readiness.scoping import visible_waivers
 from readiness.waiver_rules import ceiling_after, waiver_ceiling, waivers_frame
 
 # A waiver is an exception, not a policy: longer than this must be re-approved.
 MAX_WAIVER_DAYS = 366
-
-
-def _can_manage(user: User, agency: Agency) -> bool:
-    if user.is_state_staff:
-        return True
-    return user.role == User.Role.AGENCY_ADMIN and user.agency_id == agency.pk
-
-
-def check_waiver_roles(*, actor: User, approver: User, agency: Agency) -> None:
-    """Raise PermissionDenied unless ``actor`` may ask for, and ``approver`` grant, this waiver."""
-    if not _can_manage(actor, agency):
-        raise PermissionDenied("Your role cannot request waivers for this agency.")
-    if not approver.is_state_staff:
-        raise PermissionDenied("A waiver must be approved by state staff.")
 
 
 def waiver_problems(
@@ -117,8 +104,8 @@ def create_waiver(
 ) -> Waiver:
     """Grant a waiver, refusing it when it would take the agency above the ceiling.
 
-    Only state staff may approve a waiver (the approver defaults to the actor); agency admins
-    may request one on their own agency only when a state approver is named. The ceiling is
+    The caller has checked the roles (``readiness.scoping.require_waiver_roles``: only state
+    staff approve); ``actor`` and ``approver`` (default: the actor) are recorded. The ceiling is
     checked against the version in effect now, with every waiver that counts at
     ``starts_at``. One transaction: the waiver and its audit record are written together,
     and the agency row is locked so two concurrent requests cannot both slip under the
@@ -127,7 +114,6 @@ def create_waiver(
     now = now or timezone.now()
     starts_at = starts_at or now
     approver = approver or actor
-    check_waiver_roles(actor=actor, approver=approver, agency=agency)
     problems = waiver_problems(
         agency=agency,
         device=device,
@@ -254,12 +240,11 @@ def revoke_waiver(
     now: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> Waiver:
-    """Revoke a waiver from ``now`` on; revoking twice is refused (409). Audited, one transaction."""
+    """Revoke a waiver from ``now`` on; revoking twice is refused (409). Audited, one transaction.
+
+    The caller has checked ``actor`` may (``readiness.scoping.require_waiver_revoker``).
+    """
     now = now or timezone.now()
-    if not actor.is_state_staff and not (
-        actor.role == User.Role.AGENCY_ADMIN and actor.agency_id == waiver.agency_id
-    ):
-        raise PermissionDenied("Your role cannot revoke waivers for this agency.")
     if not reason or not reason.strip():
         raise InvalidInput("Say why the waiver is revoked.", field="reason")
     with transaction.atomic():
@@ -301,15 +286,17 @@ def waiver_state(waiver: Waiver, *, now: datetime) -> str:
 
 def list_waivers(
     *,
-    user: User,
+    agency_ids: list[int] | None,
     set_code: str | None = None,
     agency_slug: str | None = None,
     state: str = "active",
     now: datetime | None = None,
 ):  # noqa: ANN201 - a Waiver queryset
-    """Waivers ``user`` may see, filtered by set, agency and state at ``now``."""
+    """Waivers of ``agency_ids`` (None: every agency), filtered by set, agency and state at ``now``."""
     now = now or timezone.now()
-    qs = visible_waivers(user)
+    qs = Waiver.objects.select_related("agency", "device", "requirement_set", "approved_by")
+    if agency_ids is not None:
+        qs = qs.filter(agency_id__in=agency_ids)
     if set_code:
         qs = qs.filter(requirement_set__code=set_code)
     if agency_slug:

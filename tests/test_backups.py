@@ -84,7 +84,7 @@ def _readiness(now) -> dict[str, list[dict]]:
         code = version.requirement_set.code
         fleet = finish_results(evaluate_raw(version=version, now=now), waivers_at=now)
         live = aggregate_counts(agency_counts(fleet), meta, group_by="agency")
-        past = scores(user=None, set_code=code, as_of=today - timedelta(days=2), now=now)
+        past = scores(agency_ids=None, set_code=code, as_of=today - timedelta(days=2), now=now)
         figures[f"{code} live"] = live.to_dict("records")
         figures[f"{code} snapshot"] = past.rows.to_dict("records")
     return figures

@@ -15,6 +15,7 @@ from readiness.results import (
     resolve_version,
     scores,
 )
+from readiness.scoping import visible_agency_ids
 from readiness.waivers import create_waiver
 from tests.readiness.catalog_helpers import cjis_catalog, make_version, phone
 
@@ -92,14 +93,14 @@ def test_weighted_scores_and_coverage_per_agency_and_statewide(cjis, agency_a, a
     phone(agency_a)
     phone(agency_a, mdm=False)  # fails MDM (weight 3), passes encryption (weight 1)
     phone(agency_b, online=False)  # passes both but silent
-    by_agency = scores(user=state_staff.user, set_code="cjis-mobile", group_by="agency").rows.set_index("group")
+    by_agency = scores(agency_ids=visible_agency_ids(state_staff.user), set_code="cjis-mobile", group_by="agency").rows.set_index("group")
     assert by_agency.at["ksp", "score"] == pytest.approx(100 * (3 + 1 + 1) / 8)
     assert by_agency.at["ksp", "ready"] == 1
     assert by_agency.at["ksp", "coverage"] == 1.0
     assert by_agency.at["lex-pd", "score"] == 100.0
     assert by_agency.at["lex-pd", "ready"] == 0
     assert by_agency.at["lex-pd", "coverage"] == 0.0
-    state = scores(user=state_staff.user, set_code="cjis-mobile", group_by="state").rows
+    state = scores(agency_ids=visible_agency_ids(state_staff.user), set_code="cjis-mobile", group_by="state").rows
     assert state["devices"].tolist() == [3]
     assert state["ready_pct"].tolist() == [pytest.approx(33.33)]
 
@@ -107,12 +108,12 @@ def test_weighted_scores_and_coverage_per_agency_and_statewide(cjis, agency_a, a
 def test_agency_user_sees_only_their_agency(cjis, agency_a, agency_b, viewer_a):
     phone(agency_a)
     phone(agency_b)
-    rows = scores(user=viewer_a.user, set_code="cjis-mobile", group_by="agency").rows
+    rows = scores(agency_ids=visible_agency_ids(viewer_a.user), set_code="cjis-mobile", group_by="agency").rows
     assert rows["group"].tolist() == ["ksp"]
-    state = scores(user=viewer_a.user, set_code="cjis-mobile", group_by="state").rows
+    state = scores(agency_ids=visible_agency_ids(viewer_a.user), set_code="cjis-mobile", group_by="state").rows
     assert state["devices"].tolist() == [1]
 
 
 def test_past_date_without_a_snapshot_says_how_to_make_one(cjis, state_staff):
     with pytest.raises(NotFound, match="snapshot_readiness"):
-        scores(user=state_staff.user, set_code="cjis-mobile", as_of=timezone.localdate() - timedelta(days=3))
+        scores(agency_ids=visible_agency_ids(state_staff.user), set_code="cjis-mobile", as_of=timezone.localdate() - timedelta(days=3))

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from devices.models import FirstNetStatusChange
 from readiness.models import ParticipationSnapshot, ReadinessSnapshot
 from readiness.results import scores
+from readiness.scoping import visible_agency_ids
 from readiness.snapshots import backfill_snapshots, compute_snapshots, trend
 from readiness.tasks import compute_nightly_snapshots_task
 from readiness.waivers import create_waiver
@@ -55,13 +56,13 @@ def test_as_of_a_past_date_reads_that_dates_snapshot_with_that_dates_version(two
     v1, v2, today = two_versions
     phone(agency_a, encrypted=False)
     compute_snapshots(as_of=today - timedelta(days=20), now=clock.now)
-    past = scores(user=state_staff.user, set_code="cjis-mobile", as_of=today - timedelta(days=15), group_by="state",
+    past = scores(agency_ids=visible_agency_ids(state_staff.user), set_code="cjis-mobile", as_of=today - timedelta(days=15), group_by="state",
                   now=clock.now)
     assert past.source == "snapshot"
     assert past.snapshot_date == today - timedelta(days=20)
     assert past.version == v1
     assert past.rows["ready"].tolist() == [1]
-    live = scores(user=state_staff.user, set_code="cjis-mobile", group_by="state", now=clock.now)
+    live = scores(agency_ids=visible_agency_ids(state_staff.user), set_code="cjis-mobile", group_by="state", now=clock.now)
     assert live.source == "live"
     assert live.version == v2
     assert live.rows["ready"].tolist() == [0]

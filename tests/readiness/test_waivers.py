@@ -11,6 +11,7 @@ from django.utils import timezone
 from config.errors import Conflict, InvalidInput
 from devices.models import AuditRecord
 from readiness.models import Waiver
+from readiness.scoping import require_waiver_revoker, require_waiver_roles
 from readiness.waivers import create_waiver, revoke_waiver
 from tests.readiness.catalog_helpers import cjis_catalog, phone
 
@@ -93,10 +94,27 @@ def test_bad_input_names_every_field_to_fix(cjis, agency_a, agency_b, state_staf
         grant(state_staff.user, agency_a, expires_at=timezone.now() + timedelta(days=400))
 
 
-def test_agency_roles_cannot_approve_waivers(cjis, agency_a, admin_a, viewer_a, admin_b):
+def test_agency_roles_cannot_approve_waivers(cjis, agency_a, admin_a, viewer_a, admin_b, state_staff):
+    # Who may ask for and grant a waiver is decided once, in readiness.scoping, at the interface.
+    def ask(actor, approver=None):
+        require_waiver_roles(actor=actor, approver=approver or actor, agency=agency_a)
+
     with pytest.raises(PermissionDenied, match="approved by state staff"):
-        grant(admin_a.user, agency_a)
+        ask(admin_a.user)
     with pytest.raises(PermissionDenied):
-        grant(viewer_a.user, agency_a)
+        ask(viewer_a.user)
     with pytest.raises(PermissionDenied):
-        grant(admin_b.user, agency_a)
+        ask(admin_b.user)
+    with pytest.raises(PermissionDenied, match="cannot request waivers"):
+        ask(admin_b.user, approver=state_staff.user)
+    ask(admin_a.user, approver=state_staff.user)
+    ask(state_staff.user)
+
+
+def test_only_state_staff_and_the_agencys_admins_revoke_its_waivers(agency_a, admin_a, viewer_a, admin_b,
+                                                                    state_staff):
+    require_waiver_revoker(state_staff.user, agency_a)
+    require_waiver_revoker(admin_a.user, agency_a)
+    for other in (viewer_a, admin_b):
+        with pytest.raises(PermissionDenied, match="cannot revoke waivers"):
+            require_waiver_revoker(other.user, agency_a)

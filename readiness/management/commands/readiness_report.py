@@ -44,7 +44,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            found = scores(user=None, set_code=options["set_code"], version=options["version"],
+            # The operator's command reports on every agency.
+            found = scores(agency_ids=None, set_code=options["set_code"], version=options["version"],
                            as_of=options["as_of"], group_by=options["group_by"])
         except DomainError as exc:
             raise CommandError(exc.message) from None
