@@ -7,7 +7,8 @@
   with the project's configuration when Mosquitto is installed, else the embedded broker.
 * `mosquitto`: a private Mosquitto with the project's configuration (deploy/mosquitto/),
   on a free loopback port, that a test can stop, kill and restart; skipped (failed in CI)
-  when the binary is missing.
+  when the binary is missing. ``MosquittoProcess(..., tls_dir=...)`` adds the TLS listeners
+  of deploy/mosquitto/conf.d/tls.conf with the certificates `issue_certificates` wrote there.
 * `IngestProcess`: ``manage.py ingest_mqtt`` as a subprocess on the test database.
 """
 
@@ -36,6 +37,7 @@ from tests.conftest import skip_or_fail, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 PROJECT_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+PROJECT_TLS_CONF = ROOT / "deploy" / "mosquitto" / "conf.d" / "tls.conf"
 
 
 def free_port() -> int:
@@ -107,18 +109,42 @@ def render_mosquitto_conf(
     return "\n".join(lines) + "\n"
 
 
-class MosquittoProcess:
-    """A private Mosquitto with the project's configuration; stop/kill/start keep its data."""
+def render_tls_conf(*, ports: dict[int, int], tls_dir: Path) -> str:
+    """conf.d/tls.conf with each listener moved to a free loopback port (``ports``: the
+    file's port to the test's) and the certificates of ``tls_dir``."""
+    files = {"cafile": tls_dir / "ca.crt", "certfile": tls_dir / "broker.crt", "keyfile": tls_dir / "broker.key"}
+    lines = []
+    for line in PROJECT_TLS_CONF.read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if key == "listener":
+            line = f"listener {ports[int(value)]} 127.0.0.1"
+        elif key in files:
+            line = f"{key} {files[key]}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
-    def __init__(self, directory: Path, *, password_file: Path | None = None, acl_file: Path | None = None) -> None:
+
+class MosquittoProcess:
+    """A private Mosquitto with the project's configuration; stop/kill/start keep its data.
+
+    With ``tls_dir``, also the TLS listeners: ``tls_port`` (the file's 8883, passwords) and
+    ``cert_port`` (8884, client certificates).
+    """
+
+    def __init__(self, directory: Path, *, password_file: Path | None = None, acl_file: Path | None = None,
+                 tls_dir: Path | None = None) -> None:
         self.directory = directory
         self.port = free_port()
+        self.tls_port, self.cert_port = free_port(), free_port()
         self.data_dir = directory / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(render_mosquitto_conf(
+        text = render_mosquitto_conf(
             port=self.port, data_dir=self.data_dir, password_file=password_file, acl_file=acl_file
-        ))
+        )
+        if tls_dir is not None:
+            text += render_tls_conf(ports={8883: self.tls_port, 8884: self.cert_port}, tls_dir=tls_dir)
+        self.conf.write_text(text)
         self.log = directory / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -4,10 +4,12 @@
 
 * ``passwords``: one line per active gateway with a broker credential
   (``<agency>/<gateway>:$7$...``) and one for the ingest user.
-* ``acl``: each gateway may publish only under ``tracker/v1/<agency>/<gateway>/#``; the
-  ingest user may read ``tracker/v1/#``. Nobody else may do anything.
+* ``acl``: each active gateway may publish only under ``tracker/v1/<agency>/<gateway>/#``;
+  the ingest user may read ``tracker/v1/#``. Nobody else may do anything. Gateways without
+  a password are listed too: on the client-certificate listener (deploy/mosquitto/conf.d/
+  tls.conf) the certificate's common name ``<agency>/<gateway>`` is the user these lines bind.
 
-Gateways without a credential are skipped (they cannot connect) unless ``--issue-missing``,
+Gateways without a credential get no password line (no password login) unless ``--issue-missing``,
 which issues secrets and writes them once to ``gateway-secrets.csv`` (mode 0600) for
 delivery to the gateways; the tracker keeps only hashes. Reload the broker afterwards
 (``kill -HUP``).
@@ -80,14 +82,14 @@ class Command(BaseCommand):
             f"topic read {root}/#",
             "",
         ]
-        skipped = []
+        no_password = []
         for gateway in gateways:
             encoded = gateway.broker_password_hash
-            if not encoded:
-                skipped.append(f"{gateway.agency.slug}/{gateway.name}")
-                continue
             username = gateway_username(gateway.agency.slug, gateway.name)
-            password_lines.append(f"{username}:{encoded}")
+            if encoded:
+                password_lines.append(f"{username}:{encoded}")
+            else:
+                no_password.append(username)
             acl_lines += [f"user {username}", f"topic write {gateway_acl_pattern(gateway.agency.slug, gateway.name, root=root)}", ""]
 
         _write_private(out / "passwords", "\n".join(password_lines) + "\n")
@@ -102,6 +104,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"wrote {out / 'passwords'} ({len(password_lines) - 1} gateways + ingest user {ingest_user!r}) and {out / 'acl'}"
         )
-        if skipped:
-            self.stdout.write(f"skipped {len(skipped)} gateways without a credential: {', '.join(skipped[:20])}"
-                              + (" ..." if len(skipped) > 20 else "") + " (use --issue-missing)")
+        if no_password:
+            self.stdout.write(f"no password for {len(no_password)} gateways without a credential: {', '.join(no_password[:20])}"
+                              + (" ..." if len(no_password) > 20 else "")
+                              + " (use --issue-missing, or client certificates)")
