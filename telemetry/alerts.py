@@ -204,16 +204,3 @@ def filter_alerts(
     if gateway_id:
         alerts = alerts.filter(gateway_id=gateway_id)
     return alerts
-
-
-def visible_alerts(user: User) -> QuerySet[Alert]:
-    """Alerts ``user`` may see (state staff: all; agency users: their agency's)."""
-    from telemetry.scoping import scope_telemetry
-
-    return scope_telemetry(
-        Alert.objects.select_related(
-            "agency", "device", "device__model", "gateway", "gateway__agency", "acknowledged_by"
-        ),
-        user,
-        agency_field="agency",
-    )

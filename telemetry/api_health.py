@@ -22,7 +22,7 @@ from config.pagination import paginated
 from devices.audit import client_ip
 from devices.models import Agency, Device, DeviceKind, User
 from devices.scoping import visible_agencies, visible_devices
-from telemetry import alerts, maintenance, notify, selectors
+from telemetry import alerts, maintenance, notify, scoping, selectors
 from telemetry.models import (
     Alert,
     AlertCause,
@@ -88,12 +88,12 @@ class AlertFilter(Schema):
 @paginated
 def list_alerts(request: HttpRequest, filters: Query[AlertFilter]):
     """Alerts you can see, newest first; by default the ones not yet resolved."""
-    return alerts.filter_alerts(alerts.visible_alerts(request.user), **filters.dict())
+    return alerts.filter_alerts(scoping.visible_alerts(request.user), **filters.dict())
 
 
 @router.get("/alerts/{int:alert_id}", response={200: AlertOut, **NOT_FOUND_ERRORS}, tags=["alerts"])
 def get_alert(request: HttpRequest, alert_id: int = Id):
-    return get_object_or_404(alerts.visible_alerts(request.user), pk=alert_id)
+    return get_object_or_404(scoping.visible_alerts(request.user), pk=alert_id)
 
 
 @router.post(
@@ -102,15 +102,9 @@ def get_alert(request: HttpRequest, alert_id: int = Id):
 def acknowledge_alert(request: HttpRequest, alert_id: int = Id):
     """Take an alert on (agency admins for their agency, state staff for any). 409 if resolved
     or already acknowledged."""
-    alert = get_object_or_404(alerts.visible_alerts(request.user), pk=alert_id)
-    _require_manager(request.user)
+    alert = get_object_or_404(scoping.visible_alerts(request.user), pk=alert_id)
+    scoping.require_alert_handler(request.user)
     return alerts.acknowledge_alert(alert=alert, user=request.user, request=request)
-
-
-def _require_manager(user: User) -> None:
-    from devices.scoping import require_writer
-
-    require_writer(user)
 
 
 # --- device health -----------------------------------------------------------------------
@@ -295,7 +289,7 @@ def _agency_for_write(user: User, slug: str | None) -> Agency:
 )
 @paginated
 def list_maintenance_windows(request: HttpRequest):
-    return maintenance.visible_windows(request.user)
+    return scoping.visible_windows(request.user)
 
 
 @router.post(
@@ -306,6 +300,7 @@ def create_maintenance_window(request: HttpRequest, payload: WindowIn):
     agency = _agency_for_write(request.user, payload.agency)
     device = _device(request, payload.device_id) if payload.device_id else None
     data = payload.dict(exclude={"agency", "device_id"})
+    scoping.require_window_manager(request.user, agency)
     window = maintenance.create_window(
         actor=request.user, agency=agency, device=device, remote_addr=client_ip(request), **data
     )
@@ -318,12 +313,13 @@ def create_maintenance_window(request: HttpRequest, payload: WindowIn):
     tags=["maintenance"],
 )
 def get_maintenance_window(request: HttpRequest, window_id: int = Id):
-    return get_object_or_404(maintenance.visible_windows(request.user), pk=window_id)
+    return get_object_or_404(scoping.visible_windows(request.user), pk=window_id)
 
 
 @router.delete("/maintenance-windows/{int:window_id}", response=NO_CONTENT, tags=["maintenance"])
 def delete_maintenance_window(request: HttpRequest, window_id: int = Id):
-    window = get_object_or_404(maintenance.visible_windows(request.user), pk=window_id)
+    window = get_object_or_404(scoping.visible_windows(request.user), pk=window_id)
+    scoping.require_window_manager(request.user, window.agency_id)
     maintenance.delete_window(actor=request.user, window=window, remote_addr=client_ip(request))
     return Status(204, None)
 
@@ -370,7 +366,7 @@ class ChannelIn(Schema):
 )
 @paginated
 def list_notification_channels(request: HttpRequest):
-    return notify.visible_channels(request.user)
+    return scoping.visible_channels(request.user)
 
 
 @router.post(
@@ -383,6 +379,7 @@ def create_notification_channel(request: HttpRequest, payload: ChannelIn):
         agency = get_object_or_404(visible_agencies(request.user), slug=payload.agency)
     elif not request.user.is_state_staff:
         agency = request.user.agency
+    scoping.require_channel_manager(request.user, agency, action="add")
     channel = notify.create_channel(
         actor=request.user,
         agency=agency,
@@ -397,6 +394,7 @@ def create_notification_channel(request: HttpRequest, payload: ChannelIn):
 
 @router.delete("/notification-channels/{int:channel_id}", response=NO_CONTENT, tags=["alerts"])
 def delete_notification_channel(request: HttpRequest, channel_id: int = Id):
-    channel = get_object_or_404(notify.visible_channels(request.user), pk=channel_id)
+    channel = get_object_or_404(scoping.visible_channels(request.user), pk=channel_id)
+    scoping.require_channel_manager(request.user, channel.agency_id, action="remove")
     notify.delete_channel(actor=request.user, channel=channel, remote_addr=client_ip(request))
     return Status(204, None)

@@ -20,7 +20,7 @@ from config.errors import DomainError, InvalidInput
 from devices.audit import client_ip
 from devices.models import Agency, Device, DeviceKind
 from devices.scoping import visible_agencies, visible_devices
-from telemetry import alerts, charts, health, maintenance, selectors
+from telemetry import alerts, charts, health, maintenance, scoping, selectors
 from telemetry.models import AlertCause, MaintenanceRecurrence
 
 CHART_DAYS = 7
@@ -58,7 +58,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         cause = None
     agency = request.GET.get("agency") or None
     found = alerts.filter_alerts(
-        alerts.visible_alerts(request.user), state=state, cause=cause, agency=agency
+        scoping.visible_alerts(request.user), state=state, cause=cause, agency=agency
     )
     page = Paginator(found, 50).get_page(request.GET.get("page"))
     return render(
@@ -72,7 +72,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
             "states": alerts.ALERT_STATES,
             "causes": AlertCause.choices,
             "agencies": visible_agencies(request.user) if request.user.is_state_staff else [],
-            "can_acknowledge": request.user.can_manage_inventory,
+            "can_acknowledge": scoping.can_acknowledge_alerts(request.user),
         },
     )
 
@@ -80,8 +80,8 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = get_object_or_404(alerts.visible_alerts(request.user), pk=pk)
-    if not request.user.can_manage_inventory:
+    alert = get_object_or_404(scoping.visible_alerts(request.user), pk=pk)
+    if not scoping.can_acknowledge_alerts(request.user):
         messages.error(request, "Your role can read alerts but not acknowledge them.")
     else:
         try:
@@ -140,6 +140,7 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
         try:
             if agency is None:
                 raise InvalidInput("Choose the agency.", field="agency")
+            scoping.require_window_manager(user, agency)
             window = maintenance.create_window(
                 actor=user, agency=agency, device=device, remote_addr=client_ip(request), **data
             )
@@ -151,7 +152,7 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Maintenance window added: {window.title}.")
             return redirect("telemetry:maintenance_list")
-    windows = maintenance.visible_windows(user)
+    windows = scoping.visible_windows(user)
     return render(
         request,
         "telemetry/maintenance_list.html",
@@ -162,8 +163,9 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    window = get_object_or_404(maintenance.visible_windows(request.user), pk=pk)
+    window = get_object_or_404(scoping.visible_windows(request.user), pk=pk)
     try:
+        scoping.require_window_manager(request.user, window.agency_id)
         maintenance.delete_window(actor=request.user, window=window, remote_addr=client_ip(request))
         messages.success(request, f"Maintenance window removed: {window.title}.")
     except DomainError as exc:

@@ -9,7 +9,8 @@ Threshold alerts are not opened for a device inside a window, and a gateway's of
 is not opened while an agency-wide window (no kind, no device) covers its agency.
 
 `is_window_active()` and `window_problems()` are pure (values and ``now``); the rest reads
-or writes the small windows table.
+or writes the small windows table. Who may see and manage windows is decided at the
+interface (`telemetry.scoping.visible_windows`, `require_window_manager`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
-from config.errors import Forbidden, InvalidInput
+from config.errors import InvalidInput
 from devices import audit
 from devices.models import Agency, Device, DeviceKind, User
 from telemetry.models import MaintenanceWindow
@@ -109,23 +110,6 @@ def agency_in_maintenance(agency_id: int, now: datetime) -> bool:
         w.agency_id == agency_id and not w.device_kind and not w.device_id
         for w in active_windows(now)
     )
-
-
-def visible_windows(user: User) -> QuerySet[MaintenanceWindow]:
-    from telemetry.scoping import scope_telemetry
-
-    return scope_telemetry(
-        MaintenanceWindow.objects.select_related("agency", "device", "created_by"),
-        user,
-        agency_field="agency",
-    )
-
-
-def _check_manager(user: User, agency: Agency) -> None:
-    """Agency admins manage their own agency's windows; state staff manage every agency's."""
-    if user.is_state_staff or (user.role == User.Role.AGENCY_ADMIN and user.agency_id == agency.pk):
-        return
-    raise Forbidden("Only state staff and this agency's admins can manage its maintenance windows.")
 
 
 def _zone(time_zone: str | None) -> tuple[str, ZoneInfo]:
@@ -249,9 +233,9 @@ def create_window(
 ) -> MaintenanceWindow:
     """Create a window after checking it makes sense (`window_problems`); audited.
 
-    One transaction; refusals (`InvalidInput`, `Forbidden`) write nothing.
+    The caller has checked ``actor`` may (`telemetry.scoping.require_window_manager`). One
+    transaction; a refusal (`InvalidInput`) writes nothing. Not idempotent: each call adds one.
     """
-    _check_manager(actor, agency)
     zone, tz = _zone(time_zone)
     starts_at, ends_at = _in_zone(starts_at, tz), _in_zone(ends_at, tz)
     errors = window_problems(
@@ -310,8 +294,9 @@ def _snapshot(window: MaintenanceWindow) -> dict[str, object]:
 def delete_window(
     *, actor: User, window: MaintenanceWindow, remote_addr: str | None = None
 ) -> None:
-    """Delete a window; audited. Devices it held in maintenance return at the next sweep."""
-    _check_manager(actor, window.agency)
+    """Delete a window; audited, one transaction. Devices it held in maintenance return at the
+    next sweep. The caller has checked ``actor`` may (`telemetry.scoping.require_window_manager`).
+    """
     with transaction.atomic():
         audit.record(
             actor=actor,

@@ -34,12 +34,12 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from config.email import describe_failure
-from config.errors import Forbidden, InvalidInput
+from config.errors import InvalidInput
 from devices import audit
 from devices.models import Agency, User
 from telemetry.models import Alert, ChannelKind, Notification, NotificationChannel
@@ -221,15 +221,6 @@ def _send_webhook(n: Notification) -> None:
         raise DeliveryFailed(f"webhook {n.channel.target} answered {status}")
 
 
-def visible_channels(user: User) -> QuerySet[NotificationChannel]:
-    """Agency users see their agency's channels; state staff see all, state-wide ones included."""
-    if user.is_state_staff:
-        return NotificationChannel.objects.select_related("agency")
-    return NotificationChannel.objects.select_related("agency").filter(
-        agency_id=user.agency_id or 0
-    )
-
-
 def create_channel(
     *,
     actor: User,
@@ -242,19 +233,9 @@ def create_channel(
 ) -> NotificationChannel:
     """Add where alerts go; audited. A webhook without a secret gets a random one (shown once).
 
-    State-wide channels (no agency) are for state staff; agency admins add their agency's.
+    The caller has checked ``actor`` may (`telemetry.scoping.require_channel_manager`:
+    state-wide channels, no agency, are for state staff). One transaction; not idempotent.
     """
-    if not (
-        actor.is_state_staff
-        or (
-            agency is not None
-            and actor.role == User.Role.AGENCY_ADMIN
-            and actor.agency_id == agency.pk
-        )
-    ):
-        raise Forbidden(
-            "Only state staff, or an agency's admins for their agency, can add notification channels."
-        )
     if kind == ChannelKind.EMAIL:
         try:
             validate_email(target)
@@ -289,13 +270,8 @@ def create_channel(
 def delete_channel(
     *, actor: User, channel: NotificationChannel, remote_addr: str | None = None
 ) -> None:
-    if not (
-        actor.is_state_staff
-        or (actor.role == User.Role.AGENCY_ADMIN and channel.agency_id == actor.agency_id)
-    ):
-        raise Forbidden(
-            "Only state staff, or an agency's admins for their agency, can remove notification channels."
-        )
+    """Remove a channel; audited, one transaction. The caller has checked ``actor`` may
+    (`telemetry.scoping.require_channel_manager`)."""
     with transaction.atomic():
         audit.record(
             actor=actor,
