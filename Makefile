@@ -25,6 +25,8 @@ migrate: setup
 demo: migrate
 	$(BIN)/python manage.py load_demo
 
+# The demo runs with DEBUG on, asked for here: the settings default to off, as production wants.
+run: export DJANGO_DEBUG = true
 run: demo
 	$(BIN)/python manage.py demo_logins
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho --procfile Procfile start $(PROCESSES)

@@ -2,12 +2,15 @@
 
 Every default is the embedded, single-machine default (SQLite, the project's own MQTT
 broker, Celery on the filesystem transport), so a fresh checkout runs with no servers.
-Production sets DATABASE_URL, MQTT_URL and CELERY_BROKER_URL, a real DJANGO_SECRET_KEY and
-DJANGO_DEBUG=false; the production guard below refuses to start otherwise.
+Production sets DATABASE_URL, MQTT_URL and CELERY_BROKER_URL and a real DJANGO_SECRET_KEY;
+DJANGO_DEBUG is off unless set (`make run` turns it on for the demo). Importing this module
+refuses only values it cannot read; config/production.py lists what a production start
+refuses (the shipped secret, DEBUG on, a wildcard host, MQTT TLS files that do not load).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import ssl
 from decimal import Decimal, InvalidOperation
@@ -28,7 +31,13 @@ def env(name: str, default: str = "") -> str:
     """A string setting; NAME_FILE (a path) wins over NAME, for container secrets."""
     file_path = os.environ.get(f"{name}_FILE")
     if file_path:
-        return Path(file_path).read_text().strip()
+        try:
+            return Path(file_path).read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not text"
+            raise ImproperlyConfigured(
+                f"{name}_FILE={file_path!r}: cannot read it ({reason})"
+            ) from exc
     return os.environ.get(name, default)
 
 
@@ -78,6 +87,17 @@ def env_usd(name: str, default: str) -> Decimal:
     return value
 
 
+def env_networks(name: str, default: str) -> list[str]:
+    """Comma-separated CIDRs (``10.0.0.0/8,::1/128``); a bad one is an error naming it."""
+    networks = env_list(name, default)
+    for cidr in networks:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {cidr!r} is not an address or CIDR") from exc
+    return networks
+
+
 def env_ca_file(name: str) -> str:
     """A PEM file of CA certificates, loaded once here: a bad file stops the start, not a send."""
     path = env(name, "")
@@ -104,16 +124,13 @@ def env_origin(name: str, default: str) -> str:
 
 INSECURE_DEFAULT_SECRET = "insecure-local-development-key-change-me"  # noqa: S105
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", INSECURE_DEFAULT_SECRET)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
-# Production guard: with DEBUG off the process refuses the shipped secret or a short one.
-if not DEBUG and (SECRET_KEY == INSECURE_DEFAULT_SECRET or len(SECRET_KEY) < 50):
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY must be set to a random value of 50+ characters when DJANGO_DEBUG is false"
-    )
+# X-Forwarded-For is believed only from these proxies (CIDRs): config/proxies.py.
+TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -131,6 +148,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -182,11 +200,30 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# NIST SP 800-63B: length over composition. At least 12 characters, no common or
+# user-derived ones, nothing all digits; no "one capital and one symbol" rules and no forced
+# periodic change (both push people to predictable passwords). No upper bound either (NIST
+# asks for at least 64 characters): a long passphrase always fits. Django's own validators,
+# so whatever sets a password later (accounts, invitations) applies the same list.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# API tokens: the lifetime a new token gets unless asked otherwise, and the longest one
+# allowed (days). devices.auth.token_expiry applies both.
+TRACKER_TOKEN_DEFAULT_DAYS = env_int("TRACKER_TOKEN_DEFAULT_DAYS", 90)
+TRACKER_TOKEN_MAX_DAYS = env_int("TRACKER_TOKEN_MAX_DAYS", 365)
+if not 1 <= TRACKER_TOKEN_DEFAULT_DAYS <= TRACKER_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured(
+        f"TRACKER_TOKEN_DEFAULT_DAYS={TRACKER_TOKEN_DEFAULT_DAYS} must be between 1 and "
+        f"TRACKER_TOKEN_MAX_DAYS={TRACKER_TOKEN_MAX_DAYS}"
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TRACKER_TIME_ZONE", "America/New_York")
@@ -194,7 +231,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# `manage.py collectstatic` writes here; whitenoise serves it in production.
+STATIC_ROOT = Path(env("TRACKER_STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every start without it
 # plotly.js comes from the plotly wheel itself: served locally, never from a CDN.
 STATICFILES_DIRS = [
@@ -202,12 +240,16 @@ STATICFILES_DIRS = [
     ("vendor/plotly", Path(__import__("plotly").__file__).parent / "package_data"),
 ]
 MEDIA_ROOT = Path(env("TRACKER_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Hashed, compressed names (cached for a year by browsers and the proxy) need `collectstatic`
+# first; the demo and the test suite serve the source folders under plain names instead. Its
+# own switch, not DEBUG itself: pytest-django turns DEBUG off after settings are read.
+TRACKER_STATIC_MANIFEST = env_bool("TRACKER_STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if TRACKER_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # bulk imports of 100,000 rows
@@ -226,6 +268,33 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # /healthz and /readyz answer plain HTTP from a load balancer inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Every response, in the demo as in production (config/middleware.py): no inline script may
+# run. Styles allow 'unsafe-inline' because plotly.js and HTMX set style attributes and add
+# <style> rules at run time; that lets injected markup restyle a page, not run code.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+# Browser features no page uses, denied to the site and anything it might embed.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), bluetooth=(), camera=(), display-capture=(), "
+    "geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), midi=(), "
+    "payment=(), publickey-credentials-get=(), serial=(), usb=(), xr-spatial-tracking=()"
+)
+
+# /metrics answers a bearer token (Prometheus' `authorization` block) or these networks.
+TRACKER_METRICS_TOKEN = env("TRACKER_METRICS_TOKEN", "")
+TRACKER_METRICS_NETWORKS = env_networks("TRACKER_METRICS_NETWORKS", "127.0.0.1/32,::1/128")
 
 # MQTT: unset means the embedded broker that `make run` starts on this loopback port.
 MQTT_EMBEDDED_PORT = env_int("MQTT_EMBEDDED_PORT", 18830)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("", include("devices.urls")),
     path("", include("telemetry.urls")),
     path("", include("readiness.urls")),

@@ -18,8 +18,8 @@ from ninja import Path, Query, Router, Status
 from config.api import NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
 from config.pagination import paginated
+from config.proxies import client_address
 from devices import scoping, services
-from devices.audit import client_ip
 from devices.models import (
     Agency,
     Cabinet,
@@ -69,7 +69,7 @@ Slug = Path(..., min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
 
 
 def _ip(request: HttpRequest) -> str | None:
-    return client_ip(request)
+    return client_address(request)
 
 
 def _agency_for_write(request: HttpRequest, slug: str | None) -> Agency:

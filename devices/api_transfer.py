@@ -13,8 +13,8 @@ from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 
 from config.api import NOT_FOUND_ERRORS
 from config.errors import InvalidInput
+from config.proxies import client_address
 from devices import exporting, importing, scoping
-from devices.audit import client_ip
 from devices.models import Agency
 from devices.schemas import DeviceFilter, SlugText
 from devices.selectors import filter_devices
@@ -119,7 +119,7 @@ def import_devices(
         filename=file.name or "upload",
         actor=request.user,
         dry_run=dry_run,
-        remote_addr=client_ip(request),
+        remote_addr=client_address(request),
     )
     return {
         **importing.plan_to_dict(plan, changes_limit=PREVIEW_CHANGES),

@@ -10,6 +10,7 @@ from django.db.models import Model
 from django.forms.models import model_to_dict
 from django.http import HttpRequest
 
+from config.proxies import client_address
 from devices.models import AuditRecord, User
 
 _SKIP_FIELDS = {"credential_hash", "broker_password_hash", "key_hash", "password"}
@@ -32,12 +33,6 @@ def snapshot(obj: Model) -> dict[str, Any]:
             value = value.pk
         clean[key] = value
     return clean
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def record(
@@ -67,7 +62,7 @@ def record(
     return AuditRecord.objects.create(
         actor=actor if actor is not None and actor.pk else None,
         actor_name=actor.get_username() if actor is not None else "system",
-        remote_addr=remote_addr or client_ip(request),
+        remote_addr=remote_addr or client_address(request),
         action=action,
         object_type=object_type or "",
         object_id=object_id,

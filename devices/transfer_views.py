@@ -24,8 +24,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.errors import InvalidInput
+from config.proxies import client_address
 from devices import exporting, importing, scoping
-from devices.audit import client_ip
 from devices.forms import DeviceFilterForm
 from devices.models import Agency
 from devices.selectors import filter_devices
@@ -166,7 +166,7 @@ def device_import_confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         plan = importing.import_devices(
             agency=agency, data=path.read_bytes(), filename=entry["name"], actor=request.user,
-            dry_run=False, remote_addr=client_ip(request),
+            dry_run=False, remote_addr=client_address(request),
         )
     except importing.ImportRejected as rejected:
         messages.error(request, rejected.message)

@@ -12,8 +12,8 @@ from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError
+from config.proxies import client_address
 from devices import scoping, services
-from devices.audit import client_ip
 from devices.forms import AuditFilterForm, DeviceFilterForm, GatewayForm, StatusChangeForm
 from devices.models import Device, DeviceStatus, DeviceStatusChange, FirstNetStatusChange
 from devices.selectors import count_devices_by, count_devices_by_pair, filter_audit, filter_devices
@@ -109,7 +109,7 @@ def device_change_status(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.change_device_status(
             actor=request.user, device=device, status=form.cleaned_data["status"],
-            note=form.cleaned_data["note"], remote_addr=client_ip(request),
+            note=form.cleaned_data["note"], remote_addr=client_address(request),
         )
         messages.success(request, f"{device.serial} is now {Device.Status(form.cleaned_data['status']).label.lower()}.")
     except DomainError as exc:
@@ -124,7 +124,7 @@ def device_retire(request: HttpRequest, pk: int) -> HttpResponse:
     scoping.require_manager_of(request.user, device.agency_id)
     try:
         services.retire_device(
-            actor=request.user, device=device, note=request.POST.get("note", "")[:300], remote_addr=client_ip(request)
+            actor=request.user, device=device, note=request.POST.get("note", "")[:300], remote_addr=client_address(request)
         )
         messages.success(request, f"{device.serial} is retired.")
     except DomainError as exc:
@@ -190,7 +190,7 @@ def gateway_list(request: HttpRequest) -> HttpResponse:
             scoping.require_manager_of(user, agency)
             try:
                 # The secret is rendered in this response only: never stored, never redirected.
-                created = services.create_gateway(actor=user, agency=agency, remote_addr=client_ip(request), **form.cleaned_data)
+                created = services.create_gateway(actor=user, agency=agency, remote_addr=client_address(request), **form.cleaned_data)
                 form = GatewayForm()
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -209,7 +209,7 @@ def gateway_list(request: HttpRequest) -> HttpResponse:
 def gateway_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     gateway = get_object_or_404(scoping.visible_gateways(request.user), pk=pk)
     scoping.require_manager_of(request.user, gateway.agency_id)
-    gateway, secret = services.rotate_gateway_credential(actor=request.user, gateway=gateway, remote_addr=client_ip(request))
+    gateway, secret = services.rotate_gateway_credential(actor=request.user, gateway=gateway, remote_addr=client_address(request))
     return render(request, "devices/gateway_secret.html", {"gateway": gateway, "secret": secret})
 
 

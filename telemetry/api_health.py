@@ -19,7 +19,7 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from config.api import NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
 from config.pagination import paginated
-from devices.audit import client_ip
+from config.proxies import client_address
 from devices.models import Agency, Device, DeviceKind, User
 from devices.scoping import visible_agencies, visible_devices
 from telemetry import alerts, maintenance, notify, scoping, selectors
@@ -302,7 +302,7 @@ def create_maintenance_window(request: HttpRequest, payload: WindowIn):
     data = payload.dict(exclude={"agency", "device_id"})
     scoping.require_window_manager(request.user, agency)
     window = maintenance.create_window(
-        actor=request.user, agency=agency, device=device, remote_addr=client_ip(request), **data
+        actor=request.user, agency=agency, device=device, remote_addr=client_address(request), **data
     )
     return Status(201, window)
 
@@ -320,7 +320,7 @@ def get_maintenance_window(request: HttpRequest, window_id: int = Id):
 def delete_maintenance_window(request: HttpRequest, window_id: int = Id):
     window = get_object_or_404(scoping.visible_windows(request.user), pk=window_id)
     scoping.require_window_manager(request.user, window.agency_id)
-    maintenance.delete_window(actor=request.user, window=window, remote_addr=client_ip(request))
+    maintenance.delete_window(actor=request.user, window=window, remote_addr=client_address(request))
     return Status(204, None)
 
 
@@ -387,7 +387,7 @@ def create_notification_channel(request: HttpRequest, payload: ChannelIn):
         name=payload.name,
         target=payload.target,
         secret=payload.secret,
-        remote_addr=client_ip(request),
+        remote_addr=client_address(request),
     )
     return Status(201, channel)
 
@@ -396,5 +396,5 @@ def create_notification_channel(request: HttpRequest, payload: ChannelIn):
 def delete_notification_channel(request: HttpRequest, channel_id: int = Id):
     channel = get_object_or_404(scoping.visible_channels(request.user), pk=channel_id)
     scoping.require_channel_manager(request.user, channel.agency_id, action="remove")
-    notify.delete_channel(actor=request.user, channel=channel, remote_addr=client_ip(request))
+    notify.delete_channel(actor=request.user, channel=channel, remote_addr=client_address(request))
     return Status(204, None)

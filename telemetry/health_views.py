@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError, InvalidInput
-from devices.audit import client_ip
+from config.proxies import client_address
 from devices.models import Agency, Device, DeviceKind
 from devices.scoping import visible_agencies, visible_devices
 from telemetry import alerts, charts, health, maintenance, scoping, selectors
@@ -142,7 +142,7 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
                 raise InvalidInput("Choose the agency.", field="agency")
             scoping.require_window_manager(user, agency)
             window = maintenance.create_window(
-                actor=user, agency=agency, device=device, remote_addr=client_ip(request), **data
+                actor=user, agency=agency, device=device, remote_addr=client_address(request), **data
             )
         except DomainError as exc:
             for error in exc.errors:
@@ -166,7 +166,7 @@ def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
     window = get_object_or_404(scoping.visible_windows(request.user), pk=pk)
     try:
         scoping.require_window_manager(request.user, window.agency_id)
-        maintenance.delete_window(actor=request.user, window=window, remote_addr=client_ip(request))
+        maintenance.delete_window(actor=request.user, window=window, remote_addr=client_address(request))
         messages.success(request, f"Maintenance window removed: {window.title}.")
     except DomainError as exc:
         messages.error(request, exc.message)

@@ -1,4 +1,4 @@
-"""Prometheus metrics for the ingest, served by the web process at ``/metrics``.
+"""Prometheus metrics for the ingest, served by the web process at ``/metrics`` (config.health).
 
 The ingest runs as its own process (often several, on other hosts), so in-memory counters
 there would be invisible to the web process. Each ingest process therefore keeps its running
@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Max, Sum
-from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -39,7 +38,6 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from telemetry.models import Alert, DeadLetter, DeviceHealth, GatewayStatus, IngestStat
 
@@ -214,8 +212,3 @@ def render_metrics() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(TrackerCollector())
     return generate_latest(registry)
-
-
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus text exposition (no login: aggregate counts only, no agency data)."""
-    return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)

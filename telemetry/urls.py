@@ -1,10 +1,9 @@
 from django.urls import path
 
-from telemetry import metrics, views
+from telemetry import views
 
 app_name = "telemetry"
 urlpatterns: list = [
-    path("metrics", metrics.metrics_view, name="metrics"),
     path("telemetry/dead-letters/", views.dead_letter_list, name="dead_letter_list"),
     path("telemetry/dead-letters/<int:pk>/", views.dead_letter_detail, name="dead_letter_detail"),
     path("telemetry/gateways/", views.gateway_status_list, name="gateway_status"),

@@ -1,4 +1,4 @@
-"""Production settings: `check --deploy` passes with production values, and unsafe ones refuse to start.
+"""Production settings: `check --deploy` passes with production values and names unsafe ones.
 
 Each case runs manage.py in a subprocess, because settings are read once per process.
 """
@@ -53,9 +53,11 @@ def test_check_deploy_fails_in_debug_mode(tmp_path):
     ],
     ids=["default-secret", "short-secret"],
 )
-def test_production_refuses_to_start_with_an_unsafe_secret(tmp_path, env):
-    result = _manage(tmp_path, "check", DJANGO_ALLOWED_HOSTS="tracker.example.gov", **env)
+def test_check_deploy_names_an_unsafe_secret(tmp_path, env):
+    # The production start refuses it too: tests/test_production_start.py.
+    result = _manage(tmp_path, "check", "--deploy", DJANGO_ALLOWED_HOSTS="tracker.example.gov", **env)
     assert result.returncode != 0
+    assert "tracker.E001" in result.stderr
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 

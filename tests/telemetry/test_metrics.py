@@ -65,12 +65,14 @@ def test_readyz_is_unavailable_with_the_reason_when_the_broker_is_unreachable(cl
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["database"] == "ok"
-    assert body["checks"]["broker"].startswith(f"error: MQTT broker at 127.0.0.1:{port}")
-    assert "secret" not in body["checks"]["broker"]
+    assert body["checks"]["mqtt_broker"].startswith(
+        f"error: MQTT broker at mqtt://127.0.0.1:{port}"
+    )
+    assert "secret" not in body["checks"]["mqtt_broker"]
 
 
 @pytest.mark.mqtt
 def test_readyz_is_ready_when_the_broker_answers(client, settings, mqtt_broker):
     settings.MQTT_URL = mqtt_broker.url_string
     response = client.get("/readyz")
-    assert (response.status_code, response.json()["checks"]["broker"]) == (200, "ok")
+    assert (response.status_code, response.json()["checks"]["mqtt_broker"]) == (200, "ok")
