@@ -61,9 +61,8 @@ class ImportUploadForm(forms.Form):
 
 
 def _manageable_agencies(request: HttpRequest) -> list[tuple[str, str]]:
+    # visible_agencies is already the user's own agency for everyone but state staff.
     agencies = scoping.visible_agencies(request.user)
-    if not request.user.is_state_staff:
-        agencies = agencies.filter(pk=request.user.agency_id)
     return list(agencies.order_by("name").values_list("slug", "name"))
 
 
