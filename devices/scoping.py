@@ -39,7 +39,9 @@ def get_visible_or_404(queryset: QuerySet[M], **lookup: object) -> M:
 
 
 def visible_agencies(user: User) -> QuerySet[Agency]:
-    return scope_to_user(Agency.objects.select_related("cabinet", "cabinet__brm"), user, agency_field="self")
+    return scope_to_user(
+        Agency.objects.select_related("cabinet", "cabinet__brm"), user, agency_field="self"
+    )
 
 
 def visible_devices(user: User) -> QuerySet[Device]:

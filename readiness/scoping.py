@@ -65,7 +65,9 @@ __all__ = [
 ]
 
 
-def scope_readiness(queryset: QuerySet[M], user: User, *, agency_field: str = "agency") -> QuerySet[M]:
+def scope_readiness(
+    queryset: QuerySet[M], user: User, *, agency_field: str = "agency"
+) -> QuerySet[M]:
     """Filter any readiness queryset with an agency relation to what ``user`` may see."""
     return scope_to_user(queryset, user, agency_field=agency_field)
 
@@ -118,7 +120,9 @@ def in_agencies(
 
 def get_agency_in(agency_ids: list[int] | None, slug: str) -> Agency:
     """The agency ``slug`` if it is among ``agency_ids``, else 404 (never confirmed to exist)."""
-    return get_visible_or_404(in_agencies(Agency.objects.all(), agency_ids, field_name="pk"), slug=slug)
+    return get_visible_or_404(
+        in_agencies(Agency.objects.all(), agency_ids, field_name="pk"), slug=slug
+    )
 
 
 def get_device_in(agency_ids: list[int] | None, device_id: int) -> Device:
@@ -174,13 +178,24 @@ def state_scope(user: User, filters: Filters) -> Scope:
     require_state_staff(user)
     narrowed = bool(filters.cabinet or filters.county or filters.agency_kind)
     if filters.cabinet and not Cabinet.objects.filter(slug=filters.cabinet).exists():
-        raise InvalidInput(f"Unknown cabinet '{filters.cabinet}'; choose one from the list.",
-                           field="cabinet")
+        raise InvalidInput(
+            f"Unknown cabinet '{filters.cabinet}'; choose one from the list.", field="cabinet"
+        )
     ids = list(_filtered_agencies(user, filters).values_list("pk", flat=True)) if narrowed else None
-    parts = [p for p in (filters.cabinet and Cabinet.objects.get(slug=filters.cabinet).name,
-                         filters.county and f"{filters.county} County",
-                         filters.agency_kind and AgencyKind(filters.agency_kind).label) if p]
-    return Scope(kind="state", label="Statewide" + (f" · {', '.join(parts)}" if parts else ""), agency_ids=ids)
+    parts = [
+        p
+        for p in (
+            filters.cabinet and Cabinet.objects.get(slug=filters.cabinet).name,
+            filters.county and f"{filters.county} County",
+            filters.agency_kind and AgencyKind(filters.agency_kind).label,
+        )
+        if p
+    ]
+    return Scope(
+        kind="state",
+        label="Statewide" + (f" · {', '.join(parts)}" if parts else ""),
+        agency_ids=ids,
+    )
 
 
 def _filtered_agencies(user: User, filters: Filters) -> QuerySet[Agency]:
@@ -209,7 +224,7 @@ def cabinet_scope(user: User, slug: str) -> Scope:
 
 
 def scope_from_key(user: User, key: str) -> Scope:
-    """"state", "cabinet:<slug>" or "agency:<slug>" → a Scope the user may see."""
+    """A scope key ("state", "cabinet:<slug>" or "agency:<slug>") → a Scope the user may see."""
     kind, _, slug = key.partition(":")
     if kind == "state" and not slug:
         return state_scope(user, Filters())
@@ -217,7 +232,9 @@ def scope_from_key(user: User, key: str) -> Scope:
         return cabinet_scope(user, slug)
     if kind == "agency" and slug:
         return agency_scope(user, slug)
-    raise InvalidInput(f"Unknown scope '{key}': use state, cabinet:SLUG or agency:SLUG.", field="scope")
+    raise InvalidInput(
+        f"Unknown scope '{key}': use state, cabinet:SLUG or agency:SLUG.", field="scope"
+    )
 
 
 def scope_for_briefing(key: str) -> Scope:
@@ -230,17 +247,25 @@ def scope_for_briefing(key: str) -> Scope:
         cabinet = Cabinet.objects.filter(slug=slug).first()
         if cabinet is None:
             raise InvalidInput(f"Unknown cabinet '{slug}'.", field="scope")
-        return Scope(kind="cabinet", label=cabinet.name, slug=slug,
-                     agency_ids=list(cabinet.agencies.values_list("pk", flat=True)))
+        return Scope(
+            kind="cabinet",
+            label=cabinet.name,
+            slug=slug,
+            agency_ids=list(cabinet.agencies.values_list("pk", flat=True)),
+        )
     if kind == "agency" and slug:
         agency = Agency.objects.filter(slug=slug).first()
         if agency is None:
             raise InvalidInput(f"Unknown agency '{slug}'.", field="scope")
         return Scope(kind="agency", label=agency.name, slug=slug, agency_ids=[agency.pk])
-    raise InvalidInput(f"Unknown scope '{key}': use state, cabinet:SLUG or agency:SLUG.", field="scope")
+    raise InvalidInput(
+        f"Unknown scope '{key}': use state, cabinet:SLUG or agency:SLUG.", field="scope"
+    )
 
 
-def agency_ids_for(user: User, *, cabinet: str | None = None, agency: str | None = None) -> list[int] | None:
+def agency_ids_for(
+    user: User, *, cabinet: str | None = None, agency: str | None = None
+) -> list[int] | None:
     """The agencies a request covers: what ``user`` may see, narrowed to a cabinet or one agency.
 
     Neither: ``visible_agency_ids`` (None is every agency, for state staff). A cabinet

@@ -34,9 +34,20 @@ def test_report_prints_one_line_per_agency_with_score_and_coverage(fleet):
     text = report("--set", "cjis-mobile")
     lines = text.splitlines()
     # The command reads the clock itself: either side of a midnight passing during the call.
-    assert lines[0] in {f"CJIS mobile devices (cjis-mobile) version 5.9, as of {day} (live)"
-                        for day in (before, timezone.localdate())}
-    assert lines[1].split() == ["group", "name", "devices", "ready", "ready", "%", "score", "coverage"]
+    assert lines[0] in {
+        f"CJIS mobile devices (cjis-mobile) version 5.9, as of {day} (live)"
+        for day in (before, timezone.localdate())
+    }
+    assert lines[1].split() == [
+        "group",
+        "name",
+        "devices",
+        "ready",
+        "ready",
+        "%",
+        "score",
+        "coverage",
+    ]
     ksp = next(line for line in lines if line.startswith("ksp"))
     assert ksp.split()[-5:] == ["2", "2", "100.0%", "100.0%", "100.0%"]
     lex = next(line for line in lines if line.startswith("lex-pd"))

@@ -51,30 +51,50 @@ def test_each_date_uses_the_version_in_effect_then(two_versions, agency_a):
     assert new.n_fail == 1  # not ready under 6.0: encryption off
 
 
-def test_as_of_a_past_date_reads_that_dates_snapshot_with_that_dates_version(two_versions, agency_a, state_staff,
-                                                                             clock):
+def test_as_of_a_past_date_reads_that_dates_snapshot_with_that_dates_version(
+    two_versions, agency_a, state_staff, clock
+):
     v1, v2, today = two_versions
     phone(agency_a, encrypted=False)
     compute_snapshots(as_of=today - timedelta(days=20), now=clock.now)
-    past = scores(agency_ids=visible_agency_ids(state_staff.user), set_code="cjis-mobile", as_of=today - timedelta(days=15), group_by="state",
-                  now=clock.now)
+    past = scores(
+        agency_ids=visible_agency_ids(state_staff.user),
+        set_code="cjis-mobile",
+        as_of=today - timedelta(days=15),
+        group_by="state",
+        now=clock.now,
+    )
     assert past.source == "snapshot"
     assert past.snapshot_date == today - timedelta(days=20)
     assert past.version == v1
     assert past.rows["ready"].tolist() == [1]
-    live = scores(agency_ids=visible_agency_ids(state_staff.user), set_code="cjis-mobile", group_by="state", now=clock.now)
+    live = scores(
+        agency_ids=visible_agency_ids(state_staff.user),
+        set_code="cjis-mobile",
+        group_by="state",
+        now=clock.now,
+    )
     assert live.source == "live"
     assert live.version == v2
     assert live.rows["ready"].tolist() == [0]
 
 
-def test_snapshot_keeps_the_waivers_that_counted_that_day(two_versions, agency_a, state_staff, settings, clock):
+def test_snapshot_keeps_the_waivers_that_counted_that_day(
+    two_versions, agency_a, state_staff, settings, clock
+):
     settings.READINESS_WAIVER_CEILING = 1.0
     v1, v2, today = two_versions
     device = phone(agency_a, encrypted=False)
-    create_waiver(actor=state_staff.user, agency=agency_a, set_code="cjis-mobile", requirement_key="cjis.enc",
-                  device=device, reason="replacement ordered", expires_at=clock.now + timedelta(days=30),
-                  now=clock.now)
+    create_waiver(
+        actor=state_staff.user,
+        agency=agency_a,
+        set_code="cjis-mobile",
+        requirement_key="cjis.enc",
+        device=device,
+        reason="replacement ordered",
+        expires_at=clock.now + timedelta(days=30),
+        now=clock.now,
+    )
     compute_snapshots(as_of=today, now=clock.now)
     row = ReadinessSnapshot.objects.get(date=today, requirement_key="cjis.enc")
     assert (row.n_waived, row.n_fail) == (1, 0)
@@ -88,7 +108,9 @@ def test_trend_shows_the_step_when_a_new_version_takes_effect(two_versions, agen
     v1, v2, today = two_versions
     phone(agency_a, encrypted=False)
     backfill_snapshots(until=today, days=15, now=clock.now)
-    line = trend(set_code="cjis-mobile", agency_ids=None, start=today - timedelta(days=14), end=today)
+    line = trend(
+        set_code="cjis-mobile", agency_ids=None, start=today - timedelta(days=14), end=today
+    )
     assert len(line) == 15
     assert set(line.loc[line["date"] < today - timedelta(days=10), "version"]) == {"5.9"}
     assert set(line.loc[line["date"] >= today - timedelta(days=10), "version"]) == {"6.0"}
@@ -109,14 +131,22 @@ def test_participation_snapshot_uses_the_status_history(two_versions, agency_a, 
     v1, v2, today = two_versions
     agency_a.firstnet_status = "subscribed"
     agency_a.save()
-    FirstNetStatusChange.objects.create(agency=agency_a, status="evaluating", changed_on=today - timedelta(days=30))
-    FirstNetStatusChange.objects.create(agency=agency_a, status="subscribed", changed_on=today - timedelta(days=7))
+    FirstNetStatusChange.objects.create(
+        agency=agency_a, status="evaluating", changed_on=today - timedelta(days=30)
+    )
+    FirstNetStatusChange.objects.create(
+        agency=agency_a, status="subscribed", changed_on=today - timedelta(days=7)
+    )
     compute_snapshots(as_of=today - timedelta(days=60), now=clock.now)
     compute_snapshots(as_of=today - timedelta(days=10), now=clock.now)
     compute_snapshots(as_of=today, now=clock.now)
-    statuses = dict(ParticipationSnapshot.objects.filter(agency=agency_a).values_list("date", "firstnet_status"))
+    statuses = dict(
+        ParticipationSnapshot.objects.filter(agency=agency_a).values_list("date", "firstnet_status")
+    )
     assert statuses == {
-        today - timedelta(days=60): "not_engaged", today - timedelta(days=10): "evaluating", today: "subscribed",
+        today - timedelta(days=60): "not_engaged",
+        today - timedelta(days=10): "evaluating",
+        today: "subscribed",
     }
 
 

@@ -24,13 +24,19 @@ def cjis():
 
 
 def grant(actor, agency, **kw):
-    fields = {"set_code": "cjis-mobile", "requirement_key": "cjis.mdm", "reason": "licences on order",
-              "expires_at": timezone.now() + timedelta(days=30)}
+    fields = {
+        "set_code": "cjis-mobile",
+        "requirement_key": "cjis.mdm",
+        "reason": "licences on order",
+        "expires_at": timezone.now() + timedelta(days=30),
+    }
     fields.update(kw)
     return create_waiver(actor=actor, agency=agency, **fields)
 
 
-def test_waiver_beyond_the_ceiling_is_refused_and_nothing_is_written(cjis, agency_a, state_staff, settings):
+def test_waiver_beyond_the_ceiling_is_refused_and_nothing_is_written(
+    cjis, agency_a, state_staff, settings
+):
     settings.READINESS_WAIVER_CEILING = 0.10
     # 10 phones x 2 requirements = 20 applicable results; 3 fail MDM.
     devices = [phone(agency_a, mdm=i >= 3) for i in range(10)]
@@ -38,7 +44,10 @@ def test_waiver_beyond_the_ceiling_is_refused_and_nothing_is_written(cjis, agenc
     grant(state_staff.user, agency_a, device=devices[1])  # 2 of 20 = 10%: at the ceiling, allowed
     with pytest.raises(Conflict) as refused:
         grant(state_staff.user, agency_a, device=devices[2])
-    assert "3 of Kentucky State Police's 20 applicable cjis-mobile results (15.0%)" in refused.value.message
+    assert (
+        "3 of Kentucky State Police's 20 applicable cjis-mobile results (15.0%)"
+        in refused.value.message
+    )
     assert "ceiling of 10%" in refused.value.message
     assert Waiver.objects.count() == 2
     assert AuditRecord.objects.filter(object_type="waiver").count() == 2
@@ -52,13 +61,17 @@ def test_agency_wide_waiver_counts_every_failing_device(cjis, agency_a, state_st
         grant(state_staff.user, agency_a)
 
 
-def test_waiver_of_a_passing_requirement_never_breaks_the_ceiling(cjis, agency_a, state_staff, settings):
+def test_waiver_of_a_passing_requirement_never_breaks_the_ceiling(
+    cjis, agency_a, state_staff, settings
+):
     settings.READINESS_WAIVER_CEILING = 0.0
     phone(agency_a)
     assert grant(state_staff.user, agency_a).pk
 
 
-def test_overlapping_waiver_is_a_conflict_and_a_revoked_one_can_be_replaced(cjis, agency_a, state_staff, settings):
+def test_overlapping_waiver_is_a_conflict_and_a_revoked_one_can_be_replaced(
+    cjis, agency_a, state_staff, settings
+):
     settings.READINESS_WAIVER_CEILING = 0.5
     device = phone(agency_a, mdm=False)
     phone(agency_a)
@@ -70,7 +83,9 @@ def test_overlapping_waiver_is_a_conflict_and_a_revoked_one_can_be_replaced(cjis
     assert grant(state_staff.user, agency_a, device=device).pk != first.pk
 
 
-def test_revocation_is_audited_with_before_and_after_and_cannot_happen_twice(cjis, agency_a, state_staff, settings):
+def test_revocation_is_audited_with_before_and_after_and_cannot_happen_twice(
+    cjis, agency_a, state_staff, settings
+):
     settings.READINESS_WAIVER_CEILING = 0.5
     waiver = grant(state_staff.user, agency_a, device=phone(agency_a, mdm=False))
     revoke_waiver(actor=state_staff.user, waiver=waiver, reason="no longer needed")
@@ -85,7 +100,13 @@ def test_revocation_is_audited_with_before_and_after_and_cannot_happen_twice(cji
 def test_bad_input_names_every_field_to_fix(cjis, agency_a, agency_b, state_staff):
     other = phone(agency_b)
     with pytest.raises(InvalidInput) as bad:
-        grant(state_staff.user, agency_a, reason=" ", expires_at=timezone.now() - timedelta(days=1), device=other)
+        grant(
+            state_staff.user,
+            agency_a,
+            reason=" ",
+            expires_at=timezone.now() - timedelta(days=1),
+            device=other,
+        )
     fields = {e["field"] for e in bad.value.errors}
     assert fields == {"reason", "expires_at", "device"}
     with pytest.raises(InvalidInput, match="no requirement with key 'cjis.nope'"):
@@ -94,7 +115,9 @@ def test_bad_input_names_every_field_to_fix(cjis, agency_a, agency_b, state_staf
         grant(state_staff.user, agency_a, expires_at=timezone.now() + timedelta(days=400))
 
 
-def test_agency_roles_cannot_approve_waivers(cjis, agency_a, admin_a, viewer_a, admin_b, state_staff):
+def test_agency_roles_cannot_approve_waivers(
+    cjis, agency_a, admin_a, viewer_a, admin_b, state_staff
+):
     # Who may ask for and grant a waiver is decided once, in readiness.scoping, at the interface.
     def ask(actor, approver=None):
         require_waiver_roles(actor=actor, approver=approver or actor, agency=agency_a)
@@ -111,8 +134,9 @@ def test_agency_roles_cannot_approve_waivers(cjis, agency_a, admin_a, viewer_a, 
     ask(state_staff.user)
 
 
-def test_only_state_staff_and_the_agencys_admins_revoke_its_waivers(agency_a, admin_a, viewer_a, admin_b,
-                                                                    state_staff):
+def test_only_state_staff_and_the_agencys_admins_revoke_its_waivers(
+    agency_a, admin_a, viewer_a, admin_b, state_staff
+):
     require_waiver_revoker(state_staff.user, agency_a)
     require_waiver_revoker(admin_a.user, agency_a)
     for other in (viewer_a, admin_b):
