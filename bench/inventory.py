@@ -127,11 +127,12 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
     from django.test import Client
+    from django.utils import timezone
 
     from devices.auth import issue_token
     from devices.demo import load_inventory_demo
     from devices.importing import import_devices
-    from devices.models import Agency, Device, User
+    from devices.models import Agency, ApiToken, Device, User
 
     call_command("migrate", verbosity=0)
     load_inventory_demo(devices=0)
@@ -158,8 +159,9 @@ def main() -> None:
 
     admin = User.objects.create(username="bench-admin", role=User.Role.AGENCY_ADMIN, agency=ksp)
     staff = User.objects.create(username="bench-staff", role=User.Role.STATE_STAFF)
-    _, admin_token = issue_token(user=admin, name="bench")
-    _, staff_token = issue_token(user=staff, name="bench")
+    now, read_write = timezone.now(), ApiToken.Scope.READ_WRITE
+    _, admin_token = issue_token(user=admin, name="bench", now=now, scope=read_write)
+    _, staff_token = issue_token(user=staff, name="bench", now=now, scope=read_write)
     api_admin = Client(HTTP_AUTHORIZATION=f"Bearer {admin_token}")
     api_staff = Client(HTTP_AUTHORIZATION=f"Bearer {staff_token}")
     browser = Client()

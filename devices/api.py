@@ -349,9 +349,14 @@ def list_tokens(request: HttpRequest, filters: Query[TokenFilter]):
 
 @router.post("/tokens", response={201: TokenCreatedOut, **WRITE_ERRORS}, tags=["tokens"])
 def create_token(request: HttpRequest, payload: TokenIn):
-    """A new token for yourself; the answer holds it, shown this once."""
+    """A new token for yourself, read-only unless asked; the answer holds it, shown this once."""
     row, token = services.create_api_token(
-        actor=request.user, user=request.user, name=payload.name, remote_addr=_ip(request)
+        actor=request.user,
+        user=request.user,
+        name=payload.name,
+        scope=payload.scope,
+        expires_in_days=payload.expires_in_days,
+        remote_addr=_ip(request),
     )
     row.token = token
     return Status(201, row)

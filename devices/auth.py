@@ -1,36 +1,109 @@
-"""API authentication: bearer tokens stored as SHA-256, or the browser session."""
+"""API authentication: bearer tokens stored as SHA-256, or the browser session.
+
+A token has a scope (read, or read and write) and an expiry, and works only while its user
+is active. Every rule about what a token may do is checked in `user_for_token`, which the
+ninja auth class below calls for every API request: there is no second place that lets a
+token through.
+
+Use is recorded on the row (time and address) for people deciding what to revoke, but not
+on every request: only when the address changes (the event worth seeing: a token used from
+somewhere new) or the last record is over a minute old. A busy script therefore costs one
+UPDATE a minute, not one per request.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import ipaddress
 import secrets
-from datetime import timedelta
 
+from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
+from config.errors import DomainError, Forbidden, InvalidInput
 from devices.models import ApiToken, User
 
 TOKEN_PREFIX = "rt_"
-# last_used_at is for people deciding what to revoke; a minute's precision is plenty and
-# saves a write on every request.
-LAST_USED_PRECISION = timedelta(minutes=1)
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+# What a read token may do: the methods that change nothing (RFC 9110's safe methods).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NEW_TOKEN_HOWTO = (
+    "sign in and create one (POST /api/tokens), or ask an administrator to run "
+    "`manage.py create_api_token`"
+)
+
+
+class TokenExpired(DomainError):
+    """A token past its expiry: 401, with the date and how to get a new one."""
+
+    status = 401
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(*, user: User, name: str = "api") -> tuple[ApiToken, str]:
-    """Create a token for ``user``; returns the row and the token, which is never stored."""
+def token_expiry(*, now: dt.datetime, expires_in_days: int | None) -> dt.datetime:
+    """When a token issued at ``now`` expires: the default lifetime, or the days asked for.
+
+    Raises InvalidInput (422) outside 1..TRACKER_TOKEN_MAX_DAYS. Pure apart from the settings.
+    """
+    longest = settings.TRACKER_TOKEN_MAX_DAYS
+    days = settings.TRACKER_TOKEN_DEFAULT_DAYS if expires_in_days is None else expires_in_days
+    if not 1 <= days <= longest:
+        raise InvalidInput(
+            f"expires_in_days must be between 1 and {longest}: a token lives at most {longest} "
+            f"days (TRACKER_TOKEN_MAX_DAYS); create a new one when it runs out.",
+            field="expires_in_days",
+        )
+    return now + dt.timedelta(days=days)
+
+
+def issue_token(
+    *,
+    user: User,
+    now: dt.datetime,
+    name: str = "api",
+    scope: str = ApiToken.Scope.READ,
+    expires_in_days: int | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token for ``user``; returns the row and the token, which is never stored.
+
+    Not idempotent: each call issues a new token. One INSERT, in the caller's transaction.
+    """
+    expires_at = token_expiry(now=now, expires_in_days=expires_in_days)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken.objects.create(user=user, name=name, prefix=token[:10], key_hash=hash_token(token))
+    row = ApiToken.objects.create(
+        user=user,
+        name=name,
+        scope=scope,
+        prefix=token[:10],
+        key_hash=hash_token(token),
+        created_at=now,
+        expires_at=expires_at,
+    )
     return row, token
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user behind an unrevoked token, touching last_used_at at most once a minute."""
+def scope_allows(scope: str, method: str) -> bool:
+    """Whether a token of ``scope`` may make a request with HTTP ``method`` (pure)."""
+    return scope == ApiToken.Scope.READ_WRITE or method.upper() in SAFE_METHODS
+
+
+def user_for_token(
+    token: str, *, now: dt.datetime, method: str = "GET", remote_addr: str | None = None
+) -> User | None:
+    """The user a request with ``token`` acts as, or None (401) for an unknown, revoked or
+    deactivated user's token.
+
+    Raises TokenExpired (401, with the date) past the expiry, and Forbidden (403) for a read
+    token on a write ``method``. Records the use as the module docstring says: at most one
+    conditional UPDATE, outside any transaction of its own; safe to repeat.
+    """
     row = (
         ApiToken.objects.select_related("user", "user__agency")
         .filter(key_hash=hash_token(token), revoked_at__isnull=True, user__is_active=True)
@@ -38,18 +111,48 @@ def user_for_token(token: str) -> User | None:
     )
     if row is None:
         return None
-    now = timezone.now()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
-        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    if row.expires_at <= now:
+        raise TokenExpired(
+            f"This token ({row.prefix}…) expired on "
+            f"{row.expires_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC. To get a new one, "
+            f"{NEW_TOKEN_HOWTO}."
+        )
+    _record_use(row, now=now, remote_addr=remote_addr)
+    if not scope_allows(row.scope, method):
+        raise Forbidden(
+            "This token is read-only; create a read-and-write token (scope read_write) to "
+            "change anything through the API."
+        )
     return row.user
+
+
+def _record_use(row: ApiToken, *, now: dt.datetime, remote_addr: str | None) -> None:
+    fresh = row.last_used_at is not None and now - row.last_used_at < LAST_USED_PRECISION
+    if fresh and row.last_used_ip == remote_addr:
+        return
+    # Forward only: a slow request finishing after a newer one must not move the time back.
+    ApiToken.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=now), pk=row.pk
+    ).update(last_used_at=now, last_used_ip=remote_addr)
 
 
 class BearerTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = user_for_token(token)
+        user = user_for_token(
+            token, now=timezone.now(), method=request.method or "GET", remote_addr=_address(request)
+        )
         if user is not None:
             request.user = user
         return user
+
+
+def _address(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR is the client (the trusted-proxy middleware resolves it first); a server on
+    # a Unix socket may leave it empty or not an address, which the column would refuse.
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
 
 
 class BrowserSessionAuth(SessionAuth):

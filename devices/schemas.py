@@ -15,6 +15,7 @@ from pydantic import AfterValidator, StringConstraints
 
 from devices.models import (
     AgencyKind,
+    ApiToken,
     AuditRecord,
     DeviceKind,
     DeviceNetwork,
@@ -316,8 +317,11 @@ class TokenOut(Schema):
     prefix: str
     username: str = Field(..., alias="user.username")
     role: User.Role = Field(..., alias="user.role")
+    scope: ApiToken.Scope = Field(..., description="read (safe methods only) or read_write.")
     created_at: dt.datetime
-    last_used_at: dt.datetime | None
+    expires_at: dt.datetime = Field(..., description="Requests after this answer 401.")
+    last_used_at: dt.datetime | None = Field(..., description="To the minute, or sooner when the address changes.")
+    last_used_ip: str | None = Field(..., description="The address the token was last used from.")
     revoked_at: dt.datetime | None
 
 
@@ -327,6 +331,10 @@ class TokenCreatedOut(TokenOut):
 
 class TokenIn(Schema):
     name: text(100, min_length=1) = "api"  # type: ignore[valid-type]
+    scope: ApiToken.Scope = Field(ApiToken.Scope.READ, description="read, or read_write to change things.")
+    expires_in_days: int | None = Field(
+        None, description="Lifetime in days: 90 unless set (TRACKER_TOKEN_DEFAULT_DAYS), at most 365 (TRACKER_TOKEN_MAX_DAYS)."
+    )
 
 
 class TokenFilter(Schema):

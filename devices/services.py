@@ -609,11 +609,27 @@ def gateway_credential_is_valid(gateway: Gateway, secret: str) -> bool:
 
 
 def create_api_token(
-    *, actor: User | None, user: User, name: str = "api", remote_addr: str | None = None
+    *,
+    actor: User | None,
+    user: User,
+    name: str = "api",
+    scope: str = ApiToken.Scope.READ,
+    expires_in_days: int | None = None,
+    now: dt.datetime | None = None,
+    remote_addr: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Issue a bearer token for ``user``; returns the row and the token (never stored)."""
+    """Issue a bearer token for ``user``; returns the row and the token (never stored).
+
+    Read-only unless ``scope`` says otherwise; expires after TRACKER_TOKEN_DEFAULT_DAYS or
+    ``expires_in_days`` (InvalidInput beyond TRACKER_TOKEN_MAX_DAYS, before anything is
+    written). Not idempotent: each call issues a new token; the row and its audit record are
+    written in one transaction.
+    """
+    now = now or timezone.now()
     with transaction.atomic():
-        row, token = issue_token(user=user, name=name)
+        row, token = issue_token(
+            user=user, now=now, name=name, scope=scope, expires_in_days=expires_in_days
+        )
         audit.record(
             actor=actor,
             action=AuditRecord.Action.CREATE,

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from devices.auth import issue_token
-from devices.models import Agency, User
+from devices.models import Agency, ApiToken, User
 from tests.factories import AgencyFactory, CabinetFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("TRACKER_REQUIRE_SERVICES") == "1"
@@ -132,9 +132,12 @@ class Persona:
     browser: Client  # logged-in session client for pages
 
 
-def make_persona(*, username: str, role: str, agency: Agency | None) -> Persona:
+def make_persona(
+    *, username: str, role: str, agency: Agency | None, scope: str = ApiToken.Scope.READ_WRITE
+) -> Persona:
+    # read_write by default, so a read-only role's 403 comes from its role, as tests expect.
     user = UserFactory(username=username, role=role, agency=agency)
-    _, token = issue_token(user=user, name="test")
+    _, token = issue_token(user=user, name="test", now=timezone.now(), scope=scope)
     api_client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     browser = Client()
     browser.force_login(user)

@@ -13,6 +13,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -23,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from config.wsgi import application
 from devices.auth import issue_token
-from devices.models import User
+from devices.models import ApiToken, User
 from tests.factories import (
     AgencyFactory,
     CabinetFactory,
@@ -63,7 +64,9 @@ def staff_token(_keep_test_connection) -> str:
         DeviceFactory(agency=agency, model=model, serial=f"SN-{i}")
     GatewayFactory(agency=agency, name="post-1")
     user = UserFactory(username="openapi-staff", role=User.Role.STATE_STAFF, agency=None)
-    return issue_token(user=user, name="schemathesis")[1]
+    return issue_token(
+        user=user, name="schemathesis", now=timezone.now(), scope=ApiToken.Scope.READ_WRITE
+    )[1]
 
 
 @schema.parametrize()

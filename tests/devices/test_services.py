@@ -238,9 +238,9 @@ def test_gateway_name_is_unique_per_agency(agency_a, agency_b):
 
 def test_a_revoked_token_authenticates_no_one(viewer_a):
     row, token = services.create_api_token(actor=viewer_a.user, user=viewer_a.user, name="laptop")
-    assert user_for_token(token) == viewer_a.user
+    assert user_for_token(token, now=row.created_at) == viewer_a.user
     services.revoke_api_token(actor=viewer_a.user, token=row)
-    assert user_for_token(token) is None
+    assert user_for_token(token, now=row.created_at) is None
     with pytest.raises(Conflict):
         services.revoke_api_token(actor=viewer_a.user, token=row)
     actions = list(AuditRecord.objects.order_by("id").values_list("action", "object_type", "agency_id"))

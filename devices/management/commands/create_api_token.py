@@ -1,8 +1,11 @@
-"""`manage.py create_api_token --username NAME --role ROLE [--agency SLUG]`: prints only the token.
+"""`manage.py create_api_token --username NAME --role ROLE [--agency SLUG] [--scope read_write]
+[--expires-in-days N]`: prints only the token.
 
 Creates the user if needed (with no usable password: an API client, not a person who logs
 in), so a script can do ``TOKEN=$(python manage.py create_api_token ...)``. The token is
-shown once; only its hash is stored. The issue is audited like a token made in the API.
+shown once; only its hash is stored. It is read-only unless ``--scope read_write`` is given,
+and expires after TRACKER_TOKEN_DEFAULT_DAYS (90) unless ``--expires-in-days`` says otherwise,
+at most TRACKER_TOKEN_MAX_DAYS (365). The issue is audited like a token made in the API.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from config.errors import InvalidInput
 from devices import services
-from devices.models import Agency, User
+from devices.models import Agency, ApiToken, User
 
 
 class Command(BaseCommand):
@@ -24,8 +28,30 @@ class Command(BaseCommand):
         parser.add_argument("--role", required=True, choices=[r.value for r in User.Role])
         parser.add_argument("--agency", help="Agency slug; required for the agency roles.")
         parser.add_argument("--name", default="cli", help="A label to recognise the token by.")
+        parser.add_argument(
+            "--scope",
+            default=ApiToken.Scope.READ.value,
+            choices=[s.value for s in ApiToken.Scope],
+            help="read (the default: safe methods only) or read_write.",
+        )
+        parser.add_argument(
+            "--expires-in-days",
+            type=int,
+            default=None,
+            help="Lifetime in days (default TRACKER_TOKEN_DEFAULT_DAYS, at most TRACKER_TOKEN_MAX_DAYS).",
+        )
 
-    def handle(self, *args: Any, username: str, role: str, agency: str | None, name: str, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        username: str,
+        role: str,
+        agency: str | None,
+        name: str,
+        scope: str,
+        expires_in_days: int | None,
+        **options: Any,
+    ) -> None:
         if role == User.Role.STATE_STAFF and agency:
             raise CommandError("State staff belong to no agency: leave out --agency.")
         if role != User.Role.STATE_STAFF and not agency:
@@ -47,5 +73,12 @@ class Command(BaseCommand):
                     f"User {username!r} exists as {user.role}"
                     f"{' of ' + user.agency.slug if user.agency else ''}; change the role in the admin."
                 )
-            _, token = services.create_api_token(actor=None, user=user, name=name)
+            try:
+                _, token = services.create_api_token(
+                    actor=None, user=user, name=name, scope=scope, expires_in_days=expires_in_days
+                )
+            except InvalidInput as exc:
+                raise CommandError(
+                    exc.message.replace("expires_in_days", "--expires-in-days")
+                ) from exc
         self.stdout.write(token)
