@@ -71,6 +71,7 @@ class DemoUser:
 
 
 # Fixed demo passwords: this is a demonstration dataset, printed by `manage.py demo_logins`.
+# Each passes the password policy (settings.AUTH_PASSWORD_VALIDATORS), as any password should.
 DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser(
         "cio-analyst",
@@ -83,7 +84,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     ),
     DemoUser(
         "ksp-admin",
-        "demo-ksp-admin",
+        "demo-bluegrass-trooper",
         User.Role.AGENCY_ADMIN,
         "ksp",
         "Agency admin, Kentucky State Police",
@@ -92,7 +93,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     ),
     DemoUser(
         "ksp-viewer",
-        "demo-ksp-viewer",
+        "demo-kentucky-river",
         User.Role.AGENCY_VIEWER,
         "ksp",
         "Agency viewer, Kentucky State Police",
@@ -101,7 +102,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     ),
     DemoUser(
         "lmpd-admin",
-        "demo-lmpd-admin",
+        "demo-falls-city-metro",
         User.Role.AGENCY_ADMIN,
         "lmpd",
         "Agency admin, Louisville Metro Police",
