@@ -1,10 +1,11 @@
-"""Request guards that apply to the whole API."""
+"""Request guards that apply to the whole API, and the headers every response carries."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 _JSON_NUL = b"\\u0000"
@@ -46,3 +47,25 @@ class RejectNulCharactersMiddleware:
             if b"\x00" in body or _JSON_NUL in body.lower():
                 return "body"
         return None
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every response (settings.py has both).
+
+    A few lines here rather than django-csp: the policy is one constant string with no nonces
+    (no page has an inline script to allow), so a dependency would add only configuration.
+    A header a view set itself is left alone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.headers = {
+            "Content-Security-Policy": settings.CONTENT_SECURITY_POLICY,
+            "Permissions-Policy": settings.PERMISSIONS_POLICY,
+        }
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        for name, value in self.headers.items():
+            response.headers.setdefault(name, value)
+        return response

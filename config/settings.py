@@ -150,6 +150,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

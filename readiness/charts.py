@@ -9,10 +9,13 @@ from a CDN at render time, and the product runs air-gapped.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from config.figures import embed_figure
 
 # Okabe & Ito (2008), "Color Universal Design".
 OKABE_ITO: dict[str, str] = {
@@ -89,13 +92,12 @@ def _empty(title: str, message: str) -> go.Figure:
 
 
 def render(fig: go.Figure, *, div_id: str | None = None) -> str:
-    """The HTML fragment for one figure; plotly.js itself is loaded once by the page."""
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
+    """The HTML fragment for one figure, drawn by static/js/charts.js (see config.figures)."""
+    return embed_figure(
+        fig,
+        div_id=div_id or f"chart-{uuid.uuid4().hex[:12]}",
         config=PLOTLY_CONFIG,
-        div_id=div_id,
-        default_height=f"{fig.layout.height or 320}px",
+        height=f"{fig.layout.height or 320}px",
     )
 
 

@@ -1,7 +1,7 @@
 """Plotly figures of a device's telemetry. Pure: a DataFrame in, a figure (or its HTML) out.
 
-plotly.js is never inlined or fetched from a CDN: `figure_html` leaves it out and the page
-loads the copy served from ``static/vendor/plotly``.
+plotly.js is never inlined or fetched from a CDN: `figure_html` leaves it out and
+static/js/charts.js loads the copy served from ``static/vendor/plotly`` when a page needs it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
+from config.figures import embed_figure
 from telemetry.health import Thresholds
 
 # Okabe-Ito colours, as in app.css: readable for colour-blind people.
@@ -82,10 +83,5 @@ def device_telemetry_figure(
 
 
 def figure_html(fig: go.Figure, *, div_id: str) -> str:
-    """The figure as an HTML fragment without plotly.js (served locally by the page)."""
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
-    )
+    """The figure as an HTML fragment drawn by static/js/charts.js (see config.figures)."""
+    return embed_figure(fig, div_id=div_id, config={"displaylogo": False, "responsive": True})

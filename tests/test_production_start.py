@@ -100,10 +100,19 @@ def test_a_production_start_with_good_settings_answers_healthz(tmp_path):
     process = _start(_env(tmp_path, port))
     try:
         body = _get_when_up(f"http://127.0.0.1:{port}/healthz", process)
+        # As behind the TLS-terminating proxy: HSTS joins the headers every response has.
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/healthz", headers={"X-Forwarded-Proto": "https"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            headers = response.headers
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=30)
     assert body == b'{"status": "ok"}'
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "camera=()" in headers["Permissions-Policy"]
     assert "refusing" not in stderr
     assert process.returncode == 0, stderr
 

@@ -46,7 +46,9 @@ def log_in(page, live_server, username: str) -> None:
 
 def wait_for_plotly(page, count: int = 1) -> None:
     # Each figure's div gets the "js-plotly-plot" class once plotly.js has drawn it.
-    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {count}")
+    # A function, not a bare expression: Playwright evaluates an expression with eval(),
+    # which the site's Content-Security-Policy forbids.
+    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {count}")
 
 
 def build_and_download(page, *, fmt: str) -> bytes:
@@ -73,7 +75,7 @@ def test_state_staff_use_every_page_and_take_a_briefing_home(scenario, browser_p
     before = page.locator("#live time").first.get_attribute("datetime")
     page.evaluate("() => htmx.ajax('GET', document.querySelector('#live').getAttribute('hx-get'),"
                   " {target: '#live', swap: 'outerHTML'})")
-    page.wait_for_function(f"document.querySelector('#live time').getAttribute('datetime') !== '{before}'")
+    page.wait_for_function(f"() => document.querySelector('#live time').getAttribute('datetime') !== '{before}'")
     assert page.url.endswith("/dashboard/")  # no full page load
 
     # A filter narrows every figure.

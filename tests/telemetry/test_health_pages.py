@@ -66,9 +66,10 @@ def test_health_panel_says_level_since_why_problems_and_draws_the_chart(viewer_a
     assert "Silence past the expected interval or grace: no reading since 09:50" in html
     assert "Battery 8% is below 15%" in html
     assert "-101 dBm" in html
-    # A plotly figure without plotly.js inlined; the script is the local static copy.
-    assert "Plotly.newPlot" in html
-    assert "/static/vendor/plotly/plotly.min.js" in html
+    # The figure as a JSON data block that static/js/charts.js draws: no inline script.
+    assert f'data-plotly="health-chart-{sick_device.pk}-data"' in html
+    assert f'<script type="application/json" id="health-chart-{sick_device.pk}-data">' in html
+    assert "<script>" not in html
     assert "cdn.plot.ly" not in html
     assert "<html" not in html  # a fragment for HTMX
 

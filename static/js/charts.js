@@ -1,0 +1,56 @@
+// Draws the plotly figures a page carries as JSON data blocks (config/figures.py writes them:
+// a div whose data-plotly names a <script type="application/json">). A static file, so the
+// Content-Security-Policy can forbid every inline script. plotly.js is loaded from this site,
+// once, only when a page has a figure and has not loaded it itself.
+(function () {
+  "use strict";
+
+  var plotlySrc = document.currentScript.dataset.plotlySrc;
+  var loading = null;
+
+  function loadPlotly() {
+    if (window.Plotly) {
+      return Promise.resolve();
+    }
+    if (!loading) {
+      loading = new Promise(function (resolve, reject) {
+        var tag = document.createElement("script");
+        tag.src = plotlySrc;
+        tag.addEventListener("load", resolve);
+        tag.addEventListener("error", reject);
+        document.head.appendChild(tag);
+      });
+    }
+    return loading;
+  }
+
+  function draw(root) {
+    var selector = "[data-plotly]:not([data-drawn])";
+    var boxes = Array.prototype.slice.call(root.querySelectorAll(selector));
+    if (root.matches && root.matches(selector)) {
+      boxes.push(root);
+    }
+    if (!boxes.length) {
+      return;
+    }
+    loadPlotly().then(function () {
+      boxes.forEach(function (box) {
+        var block = document.getElementById(box.dataset.plotly);
+        if (!block || box.dataset.drawn) {
+          return;
+        }
+        box.dataset.drawn = "true";
+        var spec = JSON.parse(block.textContent);
+        window.Plotly.newPlot(box, spec.figure.data, spec.figure.layout, spec.config);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    draw(document);
+  });
+  // HTMX fires htmx:load on each element it adds (a polled panel, a lazily loaded card).
+  document.addEventListener("htmx:load", function (event) {
+    draw(event.detail.elt);
+  });
+})();
