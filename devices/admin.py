@@ -83,13 +83,16 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    list_display = ["prefix", "name", "user", "scope", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope", "revoked_at"]
     search_fields = ["prefix", "name", "user__username"]
     list_select_related = ["user"]
     # Tokens are issued by `create_api_token` or the API (the token is shown once there);
-    # the admin can only look and set revoked_at.
-    readonly_fields = ["user", "name", "prefix", "key_hash", "created_at", "last_used_at"]
+    # the admin can only look and set revoked_at (a longer life or a wider scope is a new token).
+    readonly_fields = [
+        "user", "name", "prefix", "key_hash", "scope",
+        "created_at", "expires_at", "last_used_at", "last_used_ip",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
