@@ -97,7 +97,9 @@ def setup_django(db: str) -> str:
 
         admin = url.rsplit("/", 1)[0] + "/postgres"
         with psycopg.connect(admin, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_NAME]).fetchone():
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [PG_NAME]
+            ).fetchone():
                 conn.execute(f'CREATE DATABASE "{PG_NAME}"')
     os.environ["DATABASE_URL"] = url
     os.environ["MQTT_TOPIC_ROOT"] = TOPIC_ROOT
@@ -134,20 +136,28 @@ def ensure_fleet(devices: int = FLEET) -> None:
     agencies = []
     for a in range(AGENCIES):
         agency, _ = Agency.objects.get_or_create(
-            slug=agency_slug(a), defaults={"name": f"Bench agency {a}", "kind": "police", "cabinet": cabinet}
+            slug=agency_slug(a),
+            defaults={"name": f"Bench agency {a}", "kind": "police", "cabinet": cabinet},
         )
         agencies.append(agency)
     model, _ = DeviceModel.objects.update_or_create(
-        manufacturer="BenchCo", name="Cam 1",
+        manufacturer="BenchCo",
+        name="Cam 1",
         defaults={"kind": "body_camera", "telemetry_interval_s": INTERVAL_S},
     )
     for g in range(GATEWAYS):
         Gateway.objects.get_or_create(agency=agencies[g // 10], name=gateway_name(g))
     existing = set(Device.objects.filter(serial__startswith="BN").values_list("serial", flat=True))
     rows = [
-        Device(agency=agencies[(i % GATEWAYS) // 10], model=model, manufacturer=model.manufacturer,
-               serial=serial(i), status="deployed")
-        for i in range(devices) if serial(i) not in existing
+        Device(
+            agency=agencies[(i % GATEWAYS) // 10],
+            model=model,
+            manufacturer=model.manufacturer,
+            serial=serial(i),
+            status="deployed",
+        )
+        for i in range(devices)
+        if serial(i) not in existing
     ]
     Device.objects.bulk_create(rows, batch_size=5000)
     from django.db import connection
@@ -164,8 +174,11 @@ def reset_telemetry() -> None:
 
     from telemetry import ingest, partitions
 
-    tables = [m._meta.db_table for m in apps.get_app_config("telemetry").get_models()
-              if m._meta.managed and not m._meta.proxy]
+    tables = [
+        m._meta.db_table
+        for m in apps.get_app_config("telemetry").get_models()
+        if m._meta.managed and not m._meta.proxy
+    ]
     keep = {"telemetry_notificationchannel", "telemetry_maintenancewindow"}
     tables = [t for t in tables if t not in keep]
     with connection.cursor() as cursor:
@@ -231,9 +244,15 @@ def latest_state_mismatches() -> int:
 def reading(i: int, ts: float) -> dict[str, Any]:
     # Healthy values, so a batch costs what a normal batch costs (no alert storms).
     return {
-        "device": serial(i), "ts": datetime.fromtimestamp(ts, UTC).isoformat(),
-        "battery_pct": 50.0 + (i % 50), "rsrp_dbm": -90.0 - (i % 20), "firmware": "4.2.1",
-        "storage_pct": 40.0, "gps_fix": True, "temperature_c": 31.5, "status": "recording",
+        "device": serial(i),
+        "ts": datetime.fromtimestamp(ts, UTC).isoformat(),
+        "battery_pct": 50.0 + (i % 50),
+        "rsrp_dbm": -90.0 - (i % 20),
+        "firmware": "4.2.1",
+        "storage_pct": 40.0,
+        "gps_fix": True,
+        "temperature_c": 31.5,
+        "status": "recording",
     }
 
 
@@ -252,7 +271,9 @@ def drain_messages(
                 chunk = members[g][start : start + per_message]
                 seqs[g] += 1
                 body = {
-                    "schema": 1, "gateway": gateway_name(g), "seq": seqs[g],
+                    "schema": 1,
+                    "gateway": gateway_name(g),
+                    "seq": seqs[g],
                     "sent_at": datetime.fromtimestamp(base + k + 0.5, UTC).isoformat(),
                     "readings": [reading(i, base + k + (i % 1000) / 1000) for i in chunk],
                 }
@@ -260,8 +281,14 @@ def drain_messages(
     return out
 
 
-def drain_rows(*, devices: int, per_device: int, base: float, device_ids: dict[str, int],
-               gateway_ids: dict[str, int]) -> list[tuple]:
+def drain_rows(
+    *,
+    devices: int,
+    per_device: int,
+    base: float,
+    device_ids: dict[str, int],
+    gateway_ids: dict[str, int],
+) -> list[tuple]:
     """The same backlog as history rows, in the order the ingest receives them, for the raw baseline."""
     received = datetime.now(UTC)
     rows = []
@@ -270,11 +297,22 @@ def drain_rows(*, devices: int, per_device: int, base: float, device_ids: dict[s
             gid = gateway_ids[gateway_name(g)]
             for i in range(g, devices, GATEWAYS):
                 r = reading(i, base + k + (i % 1000) / 1000)
-                rows.append((
-                    device_ids[serial(i)], datetime.fromtimestamp(base + k + (i % 1000) / 1000, UTC), received, gid,
-                    r["battery_pct"], r["rsrp_dbm"], r["firmware"], r["storage_pct"], r["gps_fix"],
-                    r["temperature_c"], r["status"], "{}",
-                ))
+                rows.append(
+                    (
+                        device_ids[serial(i)],
+                        datetime.fromtimestamp(base + k + (i % 1000) / 1000, UTC),
+                        received,
+                        gid,
+                        r["battery_pct"],
+                        r["rsrp_dbm"],
+                        r["firmware"],
+                        r["storage_pct"],
+                        r["gps_fix"],
+                        r["temperature_c"],
+                        r["status"],
+                        "{}",
+                    )
+                )
     return rows
 
 
@@ -299,8 +337,13 @@ class Mosquitto:
             key = line.split(" ", 1)[0]
             if key == "listener":
                 line = f"listener {self.port} 127.0.0.1"
-            elif key in ("password_file", "acl_file", "persistence_location", "autosave_interval",
-                         "autosave_on_changes"):
+            elif key in (
+                "password_file",
+                "acl_file",
+                "persistence_location",
+                "autosave_interval",
+                "autosave_on_changes",
+            ):
                 line = ""
             elif key == "persistence":
                 line = "persistence false"
@@ -317,10 +360,15 @@ class Mosquitto:
 
     def start(self) -> Mosquitto:
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.3):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.3),
+            ):
                 return self
             time.sleep(0.05)
         raise SystemExit(f"mosquitto did not start: {self.log.read_text()[-2000:]}")
@@ -339,13 +387,45 @@ class Mosquitto:
 # Raw driver baseline: the same rows, the same batches, no ingest code
 # ---------------------------------------------------------------------------------------
 
-_RAW_HISTORY = ("device_id", "ts", "received_at", "gateway_id", "battery_pct", "rsrp_dbm", "firmware",
-                "storage_pct", "gps_fix", "temperature_c", "status", "extra")
-_RAW_MEASURES = ("battery_pct", "rsrp_dbm", "firmware", "storage_pct", "gps_fix", "temperature_c", "status")
+_RAW_HISTORY = (
+    "device_id",
+    "ts",
+    "received_at",
+    "gateway_id",
+    "battery_pct",
+    "rsrp_dbm",
+    "firmware",
+    "storage_pct",
+    "gps_fix",
+    "temperature_c",
+    "status",
+    "extra",
+)
+_RAW_MEASURES = (
+    "battery_pct",
+    "rsrp_dbm",
+    "firmware",
+    "storage_pct",
+    "gps_fix",
+    "temperature_c",
+    "status",
+)
 # Binary COPY with declared types: the fastest way psycopg has to send these rows (extra is
 # JSON text, staged as text and cast, as the ingest does).
-_RAW_TYPES = ("int8", "timestamptz", "timestamptz", "int8", "float8", "float8", "text", "float8", "bool",
-              "float8", "text", "text")
+_RAW_TYPES = (
+    "int8",
+    "timestamptz",
+    "timestamptz",
+    "int8",
+    "float8",
+    "float8",
+    "text",
+    "float8",
+    "bool",
+    "float8",
+    "text",
+    "text",
+)
 
 
 def raw_write(rows: list[tuple], *, batch_readings: int) -> float:
@@ -358,12 +438,25 @@ def raw_write(rows: list[tuple], *, batch_readings: int) -> float:
     """
     from django.db import connection
 
-    reset_to_known_fleet(len({row[0] for row in rows}), before=min(row[1] for row in rows).timestamp())
+    reset_to_known_fleet(
+        len({row[0] for row in rows}), before=min(row[1] for row in rows).timestamp()
+    )
     cols = ", ".join(_RAW_HISTORY)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in ("last_reading_at", "last_received_at", "late_after",
-                                                           "offline_after", "gateway_id", *_RAW_MEASURES))
-    latest_cols = ("device_id, level, level_changed_at, problems, last_reading_at, last_received_at, late_after, "
-                   f"offline_after, gateway_id, {', '.join(_RAW_MEASURES)}")
+    updates = ", ".join(
+        f"{c} = excluded.{c}"
+        for c in (
+            "last_reading_at",
+            "last_received_at",
+            "late_after",
+            "offline_after",
+            "gateway_id",
+            *_RAW_MEASURES,
+        )
+    )
+    latest_cols = (
+        "device_id, level, level_changed_at, problems, last_reading_at, last_received_at, late_after, "
+        f"offline_after, gateway_id, {', '.join(_RAW_MEASURES)}"
+    )
     connection.ensure_connection()
     if connection.vendor == "postgresql":
         import psycopg
@@ -381,9 +474,11 @@ def raw_write(rows: list[tuple], *, batch_readings: int) -> float:
                         copy.set_types(_RAW_TYPES)
                         for row in rows[start : start + batch_readings]:
                             copy.write_row(row)
-                    cur.execute(f"INSERT INTO telemetry_telemetryreading ({cols}) "
-                                f"SELECT {cols.replace('extra', 'extra::jsonb')} FROM raw_stage "
-                                "ON CONFLICT DO NOTHING")
+                    cur.execute(
+                        f"INSERT INTO telemetry_telemetryreading ({cols}) "
+                        f"SELECT {cols.replace('extra', 'extra::jsonb')} FROM raw_stage "
+                        "ON CONFLICT DO NOTHING"
+                    )
                     cur.execute(
                         f"INSERT INTO telemetry_devicehealth AS h ({latest_cols}) "
                         "SELECT DISTINCT ON (device_id) device_id, 'online', now(), '[]', ts, received_at, "
@@ -404,7 +499,9 @@ def raw_write(rows: list[tuple], *, batch_readings: int) -> float:
     def text(value: datetime) -> str:
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
 
-    data = [(r[0], text(r[1]), text(r[2]), *r[3:]) for r in rows]  # the driver takes text timestamps
+    data = [
+        (r[0], text(r[1]), text(r[2]), *r[3:]) for r in rows
+    ]  # the driver takes text timestamps
     marks = ", ".join("?" * len(_RAW_HISTORY))
     started = time.perf_counter()
     for start in range(0, len(data), batch_readings):
@@ -414,7 +511,9 @@ def raw_write(rows: list[tuple], *, batch_readings: int) -> float:
             if r[0] not in newest or r[1] > newest[r[0]][1]:
                 newest[r[0]] = r
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(f"INSERT OR IGNORE INTO telemetry_telemetryreading ({cols}) VALUES ({marks})", chunk)
+        conn.executemany(
+            f"INSERT OR IGNORE INTO telemetry_telemetryreading ({cols}) VALUES ({marks})", chunk
+        )
         conn.executemany(
             f"INSERT INTO telemetry_devicehealth ({latest_cols}) VALUES (?, 'online', ?, '[]', ?, ?, ?, ?, ?, "
             "?, ?, ?, ?, ?, ?, ?) "
@@ -438,7 +537,9 @@ def _client(client_id: str, *, receive_maximum: int | None = None):  # noqa: ANN
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+    )
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = SESSION_EXPIRY_S
     if receive_maximum:
@@ -482,10 +583,20 @@ class _Sender:
         self.client.loop_stop()
 
 
-def publish_backlog(port: int, index: int, gateways: list[int], devices: int, per_device: int,
-                    per_message: int, base: float, out: Any) -> None:
+def publish_backlog(
+    port: int,
+    index: int,
+    gateways: list[int],
+    devices: int,
+    per_device: int,
+    per_message: int,
+    base: float,
+    out: Any,
+) -> None:
     """Child process: publish the drain backlog of ``gateways``; put the message count on ``out``."""
-    messages = drain_messages(gateways, devices=devices, per_device=per_device, per_message=per_message, base=base)
+    messages = drain_messages(
+        gateways, devices=devices, per_device=per_device, per_message=per_message, base=base
+    )
     sender = _Sender(port, f"bench-pub-{index}")
     for topic, payload in messages:
         sender.send(topic, payload)
@@ -493,8 +604,15 @@ def publish_backlog(port: int, index: int, gateways: list[int], devices: int, pe
     out.put(len(messages))
 
 
-def publish_live(port: int, index: int, gateways: list[int], rate: float, seconds: float, start_at: float,
-                 out: Any) -> None:
+def publish_live(
+    port: int,
+    index: int,
+    gateways: list[int],
+    rate: float,
+    seconds: float,
+    start_at: float,
+    out: Any,
+) -> None:
     """Child process: each device of ``gateways`` reports once per cycle (FLEET / rate seconds),
     10 readings a message, messages evenly spread over the cycle; ``sent_at`` is the time of
     publishing. Puts (messages, readings, seconds taken) on ``out``."""
@@ -506,7 +624,9 @@ def publish_live(port: int, index: int, gateways: list[int], rate: float, second
     step = cycle / per_gateway
     events = sorted(
         (c * cycle + m * step + (g % GATEWAYS) * step / GATEWAYS, g, m)
-        for c in range(cycles) for g in gateways for m in range(per_gateway)
+        for c in range(cycles)
+        for g in gateways
+        for m in range(per_gateway)
     )
     sender = _Sender(port, f"bench-live-{index}")
     seqs = dict.fromkeys(gateways, 0)
@@ -521,7 +641,9 @@ def publish_live(port: int, index: int, gateways: list[int], rate: float, second
         seqs[g] += 1
         chunk = members[g][m * per_message : (m + 1) * per_message]
         body = {
-            "schema": 1, "gateway": gateway_name(g), "seq": seqs[g],
+            "schema": 1,
+            "gateway": gateway_name(g),
+            "seq": seqs[g],
             "sent_at": datetime.now(UTC).isoformat(),
             "readings": [reading(i, due + (i % GATEWAYS) / 1e4) for i in chunk],
         }
@@ -532,7 +654,9 @@ def publish_live(port: int, index: int, gateways: list[int], rate: float, second
     out.put((len(events), readings, time.time() - start_at))
 
 
-def bare_subscriber(port: int, client_id: str, expected: int, receive_maximum: int, out: Any) -> None:
+def bare_subscriber(
+    port: int, client_id: str, expected: int, receive_maximum: int, out: Any
+) -> None:
     """Child process: the baseline. A paho subscriber on a persistent session that validates
     every message with the ingest's pydantic model and counts; ``expected == 0`` only creates
     the session. Puts (messages, seconds from the first to the last message, invalid) on ``out``."""
@@ -589,10 +713,23 @@ class Ingest:
     def __init__(self, directory: Path, broker: Mosquitto, db: str) -> None:
         self.latency_log = directory / "latency.jsonl"
         self.log_path = directory / "ingest.log"
-        self.args = [sys.executable, str(ROOT / "manage.py"), "ingest_mqtt", "--url", broker.url,
-                     "--client-id", self.CLIENT_ID, "--latency-log", str(self.latency_log)]
-        self.env = {**os.environ, "DATABASE_URL": database_url(db), "PYTHONUNBUFFERED": "1",
-                    "MQTT_TOPIC_ROOT": TOPIC_ROOT}
+        self.args = [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "ingest_mqtt",
+            "--url",
+            broker.url,
+            "--client-id",
+            self.CLIENT_ID,
+            "--latency-log",
+            str(self.latency_log),
+        ]
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url(db),
+            "PYTHONUNBUFFERED": "1",
+            "MQTT_TOPIC_ROOT": TOPIC_ROOT,
+        }
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
 
@@ -600,7 +737,9 @@ class Ingest:
         self.latency_log.unlink(missing_ok=True)
         self.offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            self.process = subprocess.Popen(
+                self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            )
         self.started_at = time.time()
         return self
 
@@ -609,7 +748,9 @@ class Ingest:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise SystemExit(f"the ingest exited: {self.log_path.read_text()[-2000:]}")
-            if "session present" in self.log_path.read_bytes()[self.offset:].decode(errors="replace"):
+            if "session present" in self.log_path.read_bytes()[self.offset :].decode(
+                errors="replace"
+            ):
                 time.sleep(1.0)  # the SUBSCRIBE follows the CONNACK
                 return
             time.sleep(0.1)
@@ -637,7 +778,9 @@ class Ingest:
     def batches(self) -> list[dict[str, Any]]:
         if not self.latency_log.exists():
             return []
-        return [json.loads(line) for line in self.latency_log.read_text().splitlines() if line.strip()]
+        return [
+            json.loads(line) for line in self.latency_log.read_text().splitlines() if line.strip()
+        ]
 
 
 def wait_for_rows(expected: int, *, stall_s: float = 20.0) -> int:
@@ -690,9 +833,13 @@ class Report:
     db: str
     figures: list[Figure] = field(default_factory=list)
 
-    def add(self, name: str, value: float | None, unit: str, target: str = "", ok: bool | None = None) -> None:
+    def add(
+        self, name: str, value: float | None, unit: str, target: str = "", ok: bool | None = None
+    ) -> None:
         self.figures.append(Figure(name, value, unit, target, ok))
-        shown = "-" if value is None else (f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}")
+        shown = (
+            "-" if value is None else (f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}")
+        )
         print(f"  [{self.db}] {name}: {shown} {unit} {target}", flush=True)
 
 
@@ -708,8 +855,17 @@ def _split(items: list[int], parts: int) -> list[list[int]]:
     return [items[i::parts] for i in range(parts)]
 
 
-def drain(report: Report, broker: Mosquitto, ingest: Ingest, *, per_message: int, readings: int,
-          publishers: int, device_ids: dict[str, int], gateway_ids: dict[str, int]) -> None:
+def drain(
+    report: Report,
+    broker: Mosquitto,
+    ingest: Ingest,
+    *,
+    per_message: int,
+    readings: int,
+    publishers: int,
+    device_ids: dict[str, int],
+    gateway_ids: dict[str, int],
+) -> None:
     devices = 10_000
     per_device = readings // devices
     label = f"drain {per_message}/msg"
@@ -725,13 +881,17 @@ def drain(report: Report, broker: Mosquitto, ingest: Ingest, *, per_message: int
     reset_to_known_fleet(devices, before=base)
 
     started = time.perf_counter()
-    procs = [_spawn(publish_backlog, broker.port, i, part, devices, per_device, per_message, base)
-             for i, part in enumerate(_split(list(range(GATEWAYS)), publishers))]
+    procs = [
+        _spawn(publish_backlog, broker.port, i, part, devices, per_device, per_message, base)
+        for i, part in enumerate(_split(list(range(GATEWAYS)), publishers))
+    ]
     published = sum(out.get(timeout=600) for _, out in procs)
     for p, _ in procs:
         p.join()
-    print(f"  [{report.db}] {label}: published {published:,} messages in {time.perf_counter() - started:.1f} s",
-          flush=True)
+    print(
+        f"  [{report.db}] {label}: published {published:,} messages in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
     process, out = _spawn(bare_subscriber, broker.port, BARE_ID, published, 8000)
     bare_n, bare_s, bare_bad = out.get(timeout=900)
@@ -750,32 +910,63 @@ def drain(report: Report, broker: Mosquitto, ingest: Ingest, *, per_message: int
     expected = devices * per_device
     stored, write_s = ingest_writer_rate()
 
-    report.add(f"{label}: bare subscriber (validate + count)", bare_rate, "msg/s",
-               f"({bare_n:,} of {published:,} messages, {bare_bad} invalid)")
+    report.add(
+        f"{label}: bare subscriber (validate + count)",
+        bare_rate,
+        "msg/s",
+        f"({bare_n:,} of {published:,} messages, {bare_bad} invalid)",
+    )
     if per_message == 1:
         target = 0.35 if report.db == "postgres" else 0.30
         ratio = msg_rate / bare_rate if msg_rate and bare_rate else None
         report.add(f"{label}: ingest", msg_rate, "msg/s")
-        report.add(f"{label}: ingest / bare subscriber", ratio, "", f"target >= {target:.2f}",
-                   ratio is not None and ratio >= target)
+        report.add(
+            f"{label}: ingest / bare subscriber",
+            ratio,
+            "",
+            f"target >= {target:.2f}",
+            ratio is not None and ratio >= target,
+        )
     else:
         reading_rate = msg_rate * per_message if msg_rate else None
         report.add(f"{label}: ingest", reading_rate, "readings/s", f"({msg_rate or 0:,.0f} msg/s)")
-        report.add(f"{label}: ingest / bare subscriber (messages)",
-                   msg_rate / bare_rate if msg_rate and bare_rate else None, "")
+        report.add(
+            f"{label}: ingest / bare subscriber (messages)",
+            msg_rate / bare_rate if msg_rate and bare_rate else None,
+            "",
+        )
         if report.db == "postgres":
-            report.add(f"{label}: ingest readings/s vs target", reading_rate, "readings/s",
-                       "target >= 50,000", reading_rate is not None and reading_rate >= 50_000)
-    report.add(f"{label}: batches", len(batches), "", f"(mean {committed / max(1, len(batches)):,.0f} messages)")
+            report.add(
+                f"{label}: ingest readings/s vs target",
+                reading_rate,
+                "readings/s",
+                "target >= 50,000",
+                reading_rate is not None and reading_rate >= 50_000,
+            )
+    report.add(
+        f"{label}: batches",
+        len(batches),
+        "",
+        f"(mean {committed / max(1, len(batches)):,.0f} messages)",
+    )
     report.add(f"{label}: lost", expected - distinct, "readings", "target 0", expected == distinct)
-    report.add(f"{label}: duplicated", rows_total - distinct, "rows", "target 0", rows_total == distinct)
-    report.add(f"{label}: latest state != newest reading", latest_state_mismatches(), "devices", "target 0")
+    report.add(
+        f"{label}: duplicated", rows_total - distinct, "rows", "target 0", rows_total == distinct
+    )
+    report.add(
+        f"{label}: latest state != newest reading", latest_state_mismatches(), "devices", "target 0"
+    )
     report.add(f"{label}: ingest peak memory (VmHWM)", memory.get("VmHWM", 0) / 1024, "MiB")
     writer_rate = stored / write_s if write_s else None
 
     # The raw driver on the same rows, in batches of what the ingest committed on average.
-    rows_list = drain_rows(devices=devices, per_device=per_device, base=base, device_ids=device_ids,
-                           gateway_ids=gateway_ids)
+    rows_list = drain_rows(
+        devices=devices,
+        per_device=per_device,
+        base=base,
+        device_ids=device_ids,
+        gateway_ids=gateway_ids,
+    )
     batch_readings = max(1, round(committed / max(1, len(batches)))) * per_message
     raw_s = raw_write(rows_list, batch_readings=batch_readings)
     raw_rate = len(rows_list) / raw_s
@@ -789,9 +980,16 @@ def drain(report: Report, broker: Mosquitto, ingest: Ingest, *, per_message: int
     from telemetry.ingest import InboundMessage, ingest_batch
 
     now = datetime.now(UTC)
-    inbound = [InboundMessage(t, p, now) for t, p in
-               drain_messages(list(range(GATEWAYS)), devices=devices, per_device=per_device,
-                              per_message=per_message, base=base)]
+    inbound = [
+        InboundMessage(t, p, now)
+        for t, p in drain_messages(
+            list(range(GATEWAYS)),
+            devices=devices,
+            per_device=per_device,
+            per_message=per_message,
+            base=base,
+        )
+    ]
     reset_to_known_fleet(devices, before=base)
     step = max(1, batch_readings // per_message)
     write_s_direct, started = 0.0, time.perf_counter()
@@ -800,20 +998,39 @@ def drain(report: Report, broker: Mosquitto, ingest: Ingest, *, per_message: int
     direct_s = time.perf_counter() - started
     direct_writer = expected / write_s_direct
     ratio = direct_writer / raw_rate
-    report.add(f"{label}: ingest writer in process (same rows and batches)", direct_writer, "rows/s")
+    report.add(
+        f"{label}: ingest writer in process (same rows and batches)", direct_writer, "rows/s"
+    )
     if report.db == "postgres":
-        report.add(f"{label}: ingest writer / raw driver", ratio, "", "target >= 0.70", ratio >= 0.70)
+        report.add(
+            f"{label}: ingest writer / raw driver", ratio, "", "target >= 0.70", ratio >= 0.70
+        )
     else:
         report.add(f"{label}: ingest writer / raw driver", ratio, "")
-    report.add(f"{label}: ingest_batch in process, validation included", expected / direct_s, "readings/s",
-               f"({len(inbound) / direct_s:,.0f} msg/s)")
-    report.add(f"{label}: ingest writer in the MQTT process (shares the interpreter with paho)", writer_rate,
-               "rows/s", f"({writer_rate / raw_rate:.2f} of raw)" if writer_rate else "")
+    report.add(
+        f"{label}: ingest_batch in process, validation included",
+        expected / direct_s,
+        "readings/s",
+        f"({len(inbound) / direct_s:,.0f} msg/s)",
+    )
+    report.add(
+        f"{label}: ingest writer in the MQTT process (shares the interpreter with paho)",
+        writer_rate,
+        "rows/s",
+        f"({writer_rate / raw_rate:.2f} of raw)" if writer_rate else "",
+    )
     del rows
 
 
-def live(report: Report, broker: Mosquitto, ingest: Ingest, *, rate: float, seconds: float,
-         publishers: int) -> None:
+def live(
+    report: Report,
+    broker: Mosquitto,
+    ingest: Ingest,
+    *,
+    rate: float,
+    seconds: float,
+    publishers: int,
+) -> None:
     import threading
 
     reset_telemetry()
@@ -833,8 +1050,10 @@ def live(report: Report, broker: Mosquitto, ingest: Ingest, *, rate: float, seco
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start_at = time.time() + 4
-    procs = [_spawn(publish_live, broker.port, i, part, rate, seconds, start_at)
-             for i, part in enumerate(_split(list(range(GATEWAYS)), publishers))]
+    procs = [
+        _spawn(publish_live, broker.port, i, part, rate, seconds, start_at)
+        for i, part in enumerate(_split(list(range(GATEWAYS)), publishers))
+    ]
     results = [out.get(timeout=seconds * 5 + 120) for _, out in procs]
     for p, _ in procs:
         p.join()
@@ -859,22 +1078,43 @@ def live(report: Report, broker: Mosquitto, ingest: Ingest, *, rate: float, seco
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else None
 
     label = "live"
-    report.add(f"{label}: offered", readings / took, "readings/s",
-               f"(asked {rate:,.0f}; {messages:,} messages, {readings:,} readings in {took:.1f} s)")
+    report.add(
+        f"{label}: offered",
+        readings / took,
+        "readings/s",
+        f"(asked {rate:,.0f}; {messages:,} messages, {readings:,} readings in {took:.1f} s)",
+    )
     report.add(f"{label}: latency p50", pct(0.50), "s")
-    report.add(f"{label}: latency p95", pct(0.95), "s", "target < 1 s", pct(0.95) is not None and pct(0.95) < 1.0)
+    report.add(
+        f"{label}: latency p95",
+        pct(0.95),
+        "s",
+        "target < 1 s",
+        pct(0.95) is not None and pct(0.95) < 1.0,
+    )
     report.add(f"{label}: latency p99", pct(0.99), "s")
     if steady:
-        report.add(f"{label}: latency p95 from 15 s in", steady[min(len(steady) - 1, int(0.95 * len(steady)))], "s",
-                   f"(p50 {steady[len(steady) // 2]:.2f} s; mean batch {sum(b['n'] for b in batches) / len(batches):,.0f} msg)")
+        report.add(
+            f"{label}: latency p95 from 15 s in",
+            steady[min(len(steady) - 1, int(0.95 * len(steady)))],
+            "s",
+            f"(p50 {steady[len(steady) // 2]:.2f} s; mean batch {sum(b['n'] for b in batches) / len(batches):,.0f} msg)",
+        )
     report.add(f"{label}: lost", readings - distinct, "readings", "target 0", readings == distinct)
-    report.add(f"{label}: duplicated", rows_total - distinct, "rows", "target 0", rows_total == distinct)
+    report.add(
+        f"{label}: duplicated", rows_total - distinct, "rows", "target 0", rows_total == distinct
+    )
     # From 15 s in: by then the device cache holds the whole fleet (about 30 MiB for 100,000).
     in_stream = [kib for t, kib in samples if start_at + 15 <= t <= start_at + took]
     if in_stream:
         growth = (in_stream[-1] - in_stream[0]) / 1024
-        report.add(f"{label}: ingest memory (RSS) from 15 s in to the end", in_stream[-1] / 1024, "MiB",
-                   f"(at 15 s {in_stream[0] / 1024:,.0f} MiB, growth {growth:+.1f} MiB; target flat)", abs(growth) < 16)
+        report.add(
+            f"{label}: ingest memory (RSS) from 15 s in to the end",
+            in_stream[-1] / 1024,
+            "MiB",
+            f"(at 15 s {in_stream[0] / 1024:,.0f} MiB, growth {growth:+.1f} MiB; target flat)",
+            abs(growth) < 16,
+        )
     report.add(f"{label}: ingest peak memory (VmHWM)", memory.get("VmHWM", 0) / 1024, "MiB")
 
 
@@ -890,8 +1130,13 @@ def warm_up_fleet(devices: int = FLEET, *, at: float | None = None) -> int:
         members = list(range(g, devices, GATEWAYS))
         topic = f"{TOPIC_ROOT}/{agency_slug(g // 10)}/{gateway_name(g)}/telemetry"
         for m in range(0, len(members), 10):
-            body = {"schema": 1, "gateway": gateway_name(g), "seq": 0, "sent_at": now.isoformat(),
-                    "readings": [reading(i, at) for i in members[m : m + 10]]}
+            body = {
+                "schema": 1,
+                "gateway": gateway_name(g),
+                "seq": 0,
+                "sent_at": now.isoformat(),
+                "readings": [reading(i, at) for i in members[m : m + 10]],
+            }
             messages.append(InboundMessage(topic, json.dumps(body).encode(), now))
     stored = 0
     for start in range(0, len(messages), BATCH_SIZE):
@@ -910,7 +1155,9 @@ def run(db: str, args: argparse.Namespace) -> Report:
     print(f"== {db}: preparing the fleet", flush=True)
     ensure_fleet(FLEET)
     device_ids = dict(Device.objects.filter(serial__startswith="BN").values_list("serial", "id"))
-    gateway_ids = dict(Gateway.objects.filter(agency__slug__startswith="bench-").values_list("name", "id"))
+    gateway_ids = dict(
+        Gateway.objects.filter(agency__slug__startswith="bench-").values_list("name", "id")
+    )
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         directory = Path(tmp)
         broker = Mosquitto(directory).start()
@@ -918,11 +1165,25 @@ def run(db: str, args: argparse.Namespace) -> Report:
         try:
             if not args.skip_drain:
                 for per_message in (1, 10):
-                    drain(report, broker, ingest, per_message=per_message, readings=args.readings,
-                          publishers=args.publishers, device_ids=device_ids, gateway_ids=gateway_ids)
+                    drain(
+                        report,
+                        broker,
+                        ingest,
+                        per_message=per_message,
+                        readings=args.readings,
+                        publishers=args.publishers,
+                        device_ids=device_ids,
+                        gateway_ids=gateway_ids,
+                    )
             if not args.skip_live:
-                live(report, broker, ingest, rate=args.live_rate, seconds=args.live_seconds,
-                     publishers=args.publishers)
+                live(
+                    report,
+                    broker,
+                    ingest,
+                    rate=args.live_rate,
+                    seconds=args.live_seconds,
+                    publishers=args.publishers,
+                )
         finally:
             ingest.stop()
             broker.stop()
@@ -947,9 +1208,13 @@ def print_table(reports: list[Report]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
-    parser.add_argument("--readings", type=int, default=200_000, help="Readings in each drain backlog.")
+    parser.add_argument(
+        "--readings", type=int, default=200_000, help="Readings in each drain backlog."
+    )
     parser.add_argument("--publishers", type=int, default=2, help="Publisher processes.")
-    parser.add_argument("--live-rate", type=float, default=16_700, help="Readings a second in the live stream.")
+    parser.add_argument(
+        "--live-rate", type=float, default=16_700, help="Readings a second in the live stream."
+    )
     parser.add_argument("--live-seconds", type=float, default=60)
     parser.add_argument("--skip-drain", action="store_true")
     parser.add_argument("--skip-live", action="store_true")
@@ -963,7 +1228,15 @@ def main() -> None:
         reports = []
         for db in ("postgres", "sqlite"):
             with tempfile.NamedTemporaryFile(suffix=".json") as out:
-                cmd = [sys.executable, __file__, "--db", db, "--json", out.name, *_passthrough(args)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--db",
+                    db,
+                    "--json",
+                    out.name,
+                    *_passthrough(args),
+                ]
                 subprocess.run(cmd, check=True)
                 data = json.loads(Path(out.name).read_text())
             reports.append(Report(db, [Figure(**f) for f in data]))
@@ -977,8 +1250,16 @@ def main() -> None:
 
 
 def _passthrough(args: argparse.Namespace) -> list[str]:
-    out = ["--readings", str(args.readings), "--publishers", str(args.publishers),
-           "--live-rate", str(args.live_rate), "--live-seconds", str(args.live_seconds)]
+    out = [
+        "--readings",
+        str(args.readings),
+        "--publishers",
+        str(args.publishers),
+        "--live-rate",
+        str(args.live_rate),
+        "--live-seconds",
+        str(args.live_seconds),
+    ]
     if args.skip_drain:
         out.append("--skip-drain")
     if args.skip_live:

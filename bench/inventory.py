@@ -38,7 +38,9 @@ def recreate_database(url: str) -> None:
 
     name = urlparse(url).path.lstrip("/")
     if not name.startswith("tracker_bench"):
-        sys.exit(f"Refusing to drop {name!r}: the benchmark only recreates databases named tracker_bench*.")
+        sys.exit(
+            f"Refusing to drop {name!r}: the benchmark only recreates databases named tracker_bench*."
+        )
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -59,7 +61,9 @@ def generate_csv(path: Path, rows: int, seed: int = 42) -> None:
     from devices.rules import luhn_check_digit
 
     rng = random.Random(seed)
-    statuses = ["deployed"] * 72 + ["in_stock"] * 12 + ["in_repair"] * 6 + ["lost"] * 2 + ["retired"] * 8
+    statuses = (
+        ["deployed"] * 72 + ["in_stock"] * 12 + ["in_repair"] * 6 + ["lost"] * 2 + ["retired"] * 8
+    )
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
@@ -75,12 +79,25 @@ def generate_csv(path: Path, rows: int, seed: int = 42) -> None:
                 body = f"8901410{i:012d}"
                 iccid = body + luhn_check_digit(body)
             deployed = status in ("deployed", "in_repair")
-            writer.writerow([
-                f"B{spec.serial_prefix}{i:08d}", spec.manufacturer, spec.name, f"BENCH-{i:07d}", imei, iccid,
-                status, network, rng.choice(KSP_POSTS) if deployed else "",
-                f"Tpr. {rng.choice(SURNAMES)} #{rng.randint(100, 9999)}" if deployed else "",
-                rng.choice(spec.firmware), rng.choice(["yes", "no"]), "yes", rng.choice(["yes", "no"]), "",
-            ])
+            writer.writerow(
+                [
+                    f"B{spec.serial_prefix}{i:08d}",
+                    spec.manufacturer,
+                    spec.name,
+                    f"BENCH-{i:07d}",
+                    imei,
+                    iccid,
+                    status,
+                    network,
+                    rng.choice(KSP_POSTS) if deployed else "",
+                    f"Tpr. {rng.choice(SURNAMES)} #{rng.randint(100, 9999)}" if deployed else "",
+                    rng.choice(spec.firmware),
+                    rng.choice(["yes", "no"]),
+                    "yes",
+                    rng.choice(["yes", "no"]),
+                    "",
+                ]
+            )
 
 
 def timed_requests(client, urls: list[str], count: int) -> tuple[list[float], list[int], int]:
@@ -111,7 +128,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
@@ -140,21 +159,33 @@ def main() -> None:
     # Keep the process from logging every query (DEBUG is on by default for local runs).
     settings.DEBUG = False
 
-    print(f"PostgreSQL {url.rsplit('@', 1)[-1]}  ·  Python {sys.version.split()[0]}  ·  {os.cpu_count()} CPUs")
+    print(
+        f"PostgreSQL {url.rsplit('@', 1)[-1]}  ·  Python {sys.version.split()[0]}  ·  {os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "devices.csv"
         started = time.perf_counter()
         generate_csv(path, args.rows)
         data = path.read_bytes()
-        print(f"generated {args.rows:,} rows ({len(data) / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
+        print(
+            f"generated {args.rows:,} rows ({len(data) / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s"
+        )
 
     print("\nImport of the CSV into one agency")
     print(f"{'step':<28}{'seconds':>9}{'rows/s':>10}{'peak RSS MB':>13}  result")
-    for label, dry_run in (("dry run (preview)", True), ("import (creates)", False), ("re-import (unchanged)", False)):
+    for label, dry_run in (
+        ("dry run (preview)", True),
+        ("import (creates)", False),
+        ("re-import (unchanged)", False),
+    ):
         started = time.perf_counter()
-        plan = import_devices(agency=ksp, data=data, filename="bench.csv", actor=None, dry_run=dry_run)
+        plan = import_devices(
+            agency=ksp, data=data, filename="bench.csv", actor=None, dry_run=dry_run
+        )
         seconds = time.perf_counter() - started
-        print(f"{label:<28}{seconds:>9.2f}{plan.rows / seconds:>10,.0f}{peak_rss_mb():>13,.0f}  {plan.summary()}")
+        print(
+            f"{label:<28}{seconds:>9.2f}{plan.rows / seconds:>10,.0f}{peak_rss_mb():>13,.0f}  {plan.summary()}"
+        )
     print(f"devices in the database: {Device.objects.count():,}")
 
     admin = User.objects.create(username="bench-admin", role=User.Role.AGENCY_ADMIN, agency=ksp)
@@ -167,26 +198,47 @@ def main() -> None:
     browser = Client()
     browser.force_login(admin)
 
-    filters = ["", "&status=deployed", "&status=deployed&network=firstnet", "&kind=smartphone",
-               "&agency=ksp&status=in_repair", "&q=BK5R0001", "&offset=5000"]
+    filters = [
+        "",
+        "&status=deployed",
+        "&status=deployed&network=firstnet",
+        "&kind=smartphone",
+        "&agency=ksp&status=in_repair",
+        "&q=BK5R0001",
+        "&offset=5000",
+    ]
     cases = [
         ("API state staff limit=50", api_staff, [f"/api/devices?limit=50{f}" for f in filters]),
         ("API state staff limit=500", api_staff, [f"/api/devices?limit=500{f}" for f in filters]),
         ("API agency admin limit=50", api_admin, [f"/api/devices?limit=50{f}" for f in filters]),
         ("API agency admin limit=500", api_admin, [f"/api/devices?limit=500{f}" for f in filters]),
-        ("page /devices/ (50 a page)", browser,
-         ["/devices/", "/devices/?status=deployed", "/devices/?kind=smartphone&network=firstnet",
-          "/devices/?q=BK5R0001", "/devices/?page=40"]),
+        (
+            "page /devices/ (50 a page)",
+            browser,
+            [
+                "/devices/",
+                "/devices/?status=deployed",
+                "/devices/?kind=smartphone&network=firstnet",
+                "/devices/?q=BK5R0001",
+                "/devices/?page=40",
+            ],
+        ),
     ]
-    print(f"\nList over {Device.objects.count():,} devices, {args.requests} requests each (filters rotate)")
+    print(
+        f"\nList over {Device.objects.count():,} devices, {args.requests} requests each (filters rotate)"
+    )
     print(f"{'case':<30}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'queries/request':>17}")
     for label, client, urls in cases:
         timed_requests(client, urls, len(urls))  # warm-up: connections, caches, plans
         times, queries, status = timed_requests(client, urls, args.requests)
-        spread = f"{min(queries)}-{max(queries)}" if min(queries) != max(queries) else str(queries[0])
+        spread = (
+            f"{min(queries)}-{max(queries)}" if min(queries) != max(queries) else str(queries[0])
+        )
         note = "" if status == 200 else f"  (a request answered {status})"
-        print(f"{label:<30}{statistics.median(times):>9.1f}{percentile(times, 95):>9.1f}{max(times):>9.1f}"
-              f"{spread:>17}{note}")
+        print(
+            f"{label:<30}{statistics.median(times):>9.1f}{percentile(times, 95):>9.1f}{max(times):>9.1f}"
+            f"{spread:>17}{note}"
+        )
 
 
 if __name__ == "__main__":

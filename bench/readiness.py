@@ -45,8 +45,24 @@ FIRMWARE = (
     + [f"3.{minor}.{patch}" for minor in range(0, 6) for patch in range(0, 5)]
     + ["4.0.0-b3", "4.0.0rc1", "4.0.0", "2.1.0-b3", "abc", "3.2.1-build45"]
 )
-KINDS = ["smartphone", "rugged_handheld", "tablet", "modem", "in_vehicle_router", "body_camera", "sensor"]
-MAKERS = ["Samsung", "Apple", "Sonim", "Axon", "Motorola Solutions", "Cradlepoint", "Sierra Wireless"]
+KINDS = [
+    "smartphone",
+    "rugged_handheld",
+    "tablet",
+    "modem",
+    "in_vehicle_router",
+    "body_camera",
+    "sensor",
+]
+MAKERS = [
+    "Samsung",
+    "Apple",
+    "Sonim",
+    "Axon",
+    "Motorola Solutions",
+    "Cradlepoint",
+    "Sierra Wireless",
+]
 
 
 def ensure_database(url: str) -> None:
@@ -54,7 +70,9 @@ def ensure_database(url: str) -> None:
 
     name = urlparse(url).path.lstrip("/")
     if not name.startswith("tracker_rdy"):
-        raise SystemExit(f"refusing to use database {name!r}: the benchmark only uses tracker_rdy* databases")
+        raise SystemExit(
+            f"refusing to use database {name!r}: the benchmark only uses tracker_rdy* databases"
+        )
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
@@ -71,12 +89,18 @@ def shipped_requirements(limit: int = 30):
         data = tomllib.loads(path.read_text())
         version = data["version"]["version"]
         for r in data["requirement"]:
-            reqs.append(CompiledRequirement(
-                key=f"{r['key']}@{version}", code=r["code"], title=r["title"], rule=parse_rule(r["rule"]),
-                severity=r.get("severity", "mandatory"), weight=r.get("weight", 1),
-                applies_to=frozenset(r.get("applies_to", [])),
-                applies_when=parse_rule(r["applies_when"]) if "applies_when" in r else None,
-            ))
+            reqs.append(
+                CompiledRequirement(
+                    key=f"{r['key']}@{version}",
+                    code=r["code"],
+                    title=r["title"],
+                    rule=parse_rule(r["rule"]),
+                    severity=r.get("severity", "mandatory"),
+                    weight=r.get("weight", 1),
+                    applies_to=frozenset(r.get("applies_to", [])),
+                    applies_when=parse_rule(r["applies_when"]) if "applies_when" in r else None,
+                )
+            )
     return reqs[:limit]
 
 
@@ -87,37 +111,50 @@ def synthetic_records(n: int, seed: int = 7) -> pd.DataFrame:
     seen = rng.random(n) > 0.05
     age_s = rng.exponential(6 * 3600, n).astype(np.int64)
     last_seen = pd.to_datetime(np.where(seen, NOW.timestamp() - age_s, np.nan), unit="s", utc=True)
-    return pd.DataFrame({
-        "device_id": np.arange(1, n + 1),
-        "agency_id": agency,
-        "cabinet_id": agency % 12 + 1,
-        "model_id": rng.integers(1, 60, n),
-        "device.kind": rng.choice(KINDS, n),
-        "device.status": rng.choice(["deployed", "in_stock", "in_repair"], n, p=[0.85, 0.1, 0.05]),
-        "device.network": rng.choice(["firstnet", "commercial", "none"], n, p=[0.6, 0.3, 0.1]),
-        "device.manufacturer": rng.choice(MAKERS, n),
-        "device.is_mdm_enrolled": rng.random(n) > 0.1,
-        "device.is_encryption_enabled": rng.random(n) > 0.15,
-        "device.has_cji_access": rng.random(n) > 0.4,
-        "device.firmware_version": rng.choice(FIRMWARE, n),
-        "model.has_band14": rng.random(n) > 0.2,
-        "model.firstnet_program": rng.choice(["certified", "ready", "capable", "none", "unknown"], n),
-        "model.fips_140_level": rng.choice([np.nan, 1, 2, 3], n),
-        "model.has_mcptt": rng.random(n) > 0.5,
-        "model.has_encryption_at_rest": rng.random(n) > 0.2,
-        "model.is_cellular": rng.random(n) > 0.3,
-        "model.telemetry_interval_s": rng.choice([60, 300, 900], n).astype(float),
-        "agency.kind": rng.choice(["state_police", "sheriff", "police", "fire", "ems", "other"], n),
-        "agency.firstnet_status": rng.choice(["subscribed", "pilot", "evaluating", "not_engaged"], n),
-        "agency.county": np.char.add("County ", (agency % 120).astype(str)),
-        "health.level": np.where(seen, rng.choice(["online", "late", "offline"], n, p=[0.85, 0.1, 0.05]),
-                                 "never_seen"),
-        "health.last_seen": last_seen,
-        "health.battery_pct": np.where(seen, rng.uniform(0, 100, n).round(1), np.nan),
-        "health.storage_pct": np.where(seen, rng.uniform(0, 100, n).round(1), np.nan),
-        "health.gps_fix": np.where(seen, rng.random(n) > 0.1, None),
-        "health.firmware": np.where(rng.random(n) > 0.5, rng.choice(FIRMWARE, n), None),
-    })
+    return pd.DataFrame(
+        {
+            "device_id": np.arange(1, n + 1),
+            "agency_id": agency,
+            "cabinet_id": agency % 12 + 1,
+            "model_id": rng.integers(1, 60, n),
+            "device.kind": rng.choice(KINDS, n),
+            "device.status": rng.choice(
+                ["deployed", "in_stock", "in_repair"], n, p=[0.85, 0.1, 0.05]
+            ),
+            "device.network": rng.choice(["firstnet", "commercial", "none"], n, p=[0.6, 0.3, 0.1]),
+            "device.manufacturer": rng.choice(MAKERS, n),
+            "device.is_mdm_enrolled": rng.random(n) > 0.1,
+            "device.is_encryption_enabled": rng.random(n) > 0.15,
+            "device.has_cji_access": rng.random(n) > 0.4,
+            "device.firmware_version": rng.choice(FIRMWARE, n),
+            "model.has_band14": rng.random(n) > 0.2,
+            "model.firstnet_program": rng.choice(
+                ["certified", "ready", "capable", "none", "unknown"], n
+            ),
+            "model.fips_140_level": rng.choice([np.nan, 1, 2, 3], n),
+            "model.has_mcptt": rng.random(n) > 0.5,
+            "model.has_encryption_at_rest": rng.random(n) > 0.2,
+            "model.is_cellular": rng.random(n) > 0.3,
+            "model.telemetry_interval_s": rng.choice([60, 300, 900], n).astype(float),
+            "agency.kind": rng.choice(
+                ["state_police", "sheriff", "police", "fire", "ems", "other"], n
+            ),
+            "agency.firstnet_status": rng.choice(
+                ["subscribed", "pilot", "evaluating", "not_engaged"], n
+            ),
+            "agency.county": np.char.add("County ", (agency % 120).astype(str)),
+            "health.level": np.where(
+                seen,
+                rng.choice(["online", "late", "offline"], n, p=[0.85, 0.1, 0.05]),
+                "never_seen",
+            ),
+            "health.last_seen": last_seen,
+            "health.battery_pct": np.where(seen, rng.uniform(0, 100, n).round(1), np.nan),
+            "health.storage_pct": np.where(seen, rng.uniform(0, 100, n).round(1), np.nan),
+            "health.gps_fix": np.where(seen, rng.random(n) > 0.1, None),
+            "health.firmware": np.where(rng.random(n) > 0.5, rng.choice(FIRMWARE, n), None),
+        }
+    )
 
 
 def peak_rss_mib() -> float:
@@ -130,8 +167,10 @@ def bench_evaluation(n: int, reqs) -> None:
 
     t0 = time.perf_counter()
     fleet = fleet_frame_from_records(synthetic_records(n))
-    print(f"  (frame of {n:,} synthetic devices built in {time.perf_counter() - t0:.2f} s, not timed below; "
-          f"{fleet.memory_usage(deep=True).sum() / 2**20:.0f} MiB)")
+    print(
+        f"  (frame of {n:,} synthetic devices built in {time.perf_counter() - t0:.2f} s, not timed below; "
+        f"{fleet.memory_usage(deep=True).sum() / 2**20:.0f} MiB)"
+    )
     timings = []
     for _ in range(3):
         gc.collect()
@@ -143,17 +182,21 @@ def bench_evaluation(n: int, reqs) -> None:
         timings.append((t2 - t0, t1 - t0, t2 - t1))
         del results
     total, ev, agg = min(timings)
-    print(f"  evaluate + aggregate per agency, {n:,} devices x {len(reqs)} rules: {total:.2f} s "
-          f"(evaluate {ev:.2f} s, aggregate {agg:.2f} s; best of 3) -> {len(by_agency)} agencies")
+    print(
+        f"  evaluate + aggregate per agency, {n:,} devices x {len(reqs)} rules: {total:.2f} s "
+        f"(evaluate {ev:.2f} s, aggregate {agg:.2f} s; best of 3) -> {len(by_agency)} agencies"
+    )
     gc.collect()
     tracemalloc.start()
     results = scoring.evaluate(fleet, reqs, NOW)
     scoring.aggregate(results, fleet, reqs, now=NOW, by="agency")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"  results frame: {len(results):,} rows, {results.memory_usage(deep=True).sum() / 2**20:.0f} MiB; "
-          f"peak memory allocated by evaluate + aggregate: {peak / 2**20:.0f} MiB; "
-          f"process max RSS so far: {peak_rss_mib():.0f} MiB")
+    print(
+        f"  results frame: {len(results):,} rows, {results.memory_usage(deep=True).sum() / 2**20:.0f} MiB; "
+        f"peak memory allocated by evaluate + aggregate: {peak / 2**20:.0f} MiB; "
+        f"process max RSS so far: {peak_rss_mib():.0f} MiB"
+    )
 
 
 def seed_database(count: int) -> None:
@@ -168,23 +211,48 @@ def seed_database(count: int) -> None:
     rng = np.random.default_rng(11)
     with transaction.atomic():
         cabinet, _ = Cabinet.objects.get_or_create(slug="bench", defaults={"name": "Bench cabinet"})
-        agencies = [Agency.objects.get_or_create(slug=f"bench-{i}", defaults={
-            "name": f"Bench agency {i}", "kind": "police", "cabinet": cabinet, "county": f"County {i % 120}"})[0]
-            for i in range(100)]
-        models = [DeviceModel.objects.get_or_create(manufacturer=MAKERS[i % len(MAKERS)], name=f"Bench {i}",
-                                                    defaults={"kind": KINDS[i % len(KINDS)], "has_band14": i % 3 > 0,
-                                                              "fips_140_level": 1 + i % 3})[0]
-                  for i in range(20)]
+        agencies = [
+            Agency.objects.get_or_create(
+                slug=f"bench-{i}",
+                defaults={
+                    "name": f"Bench agency {i}",
+                    "kind": "police",
+                    "cabinet": cabinet,
+                    "county": f"County {i % 120}",
+                },
+            )[0]
+            for i in range(100)
+        ]
+        models = [
+            DeviceModel.objects.get_or_create(
+                manufacturer=MAKERS[i % len(MAKERS)],
+                name=f"Bench {i}",
+                defaults={
+                    "kind": KINDS[i % len(KINDS)],
+                    "has_band14": i % 3 > 0,
+                    "fips_140_level": 1 + i % 3,
+                },
+            )[0]
+            for i in range(20)
+        ]
         Device.objects.filter(agency__slug__startswith="bench-").delete()
         devices = []
         for i in range(count):
             model = models[i % len(models)]
-            devices.append(Device(
-                agency=agencies[i % len(agencies)], model=model, manufacturer=model.manufacturer,
-                serial=f"BENCH{i:07d}", status="deployed", firmware_version=FIRMWARE[i % len(FIRMWARE)],
-                network=("firstnet", "commercial", "none")[i % 3], is_mdm_enrolled=bool(i % 7),
-                is_encryption_enabled=bool(i % 5), has_cji_access=bool(i % 2),
-            ))
+            devices.append(
+                Device(
+                    agency=agencies[i % len(agencies)],
+                    model=model,
+                    manufacturer=model.manufacturer,
+                    serial=f"BENCH{i:07d}",
+                    status="deployed",
+                    firmware_version=FIRMWARE[i % len(FIRMWARE)],
+                    network=("firstnet", "commercial", "none")[i % 3],
+                    is_mdm_enrolled=bool(i % 7),
+                    is_encryption_enabled=bool(i % 5),
+                    has_cji_access=bool(i % 2),
+                )
+            )
         Device.objects.bulk_create(devices, batch_size=5000)
         ids = Device.objects.filter(agency__slug__startswith="bench-").values_list("id", flat=True)
         health = []
@@ -192,11 +260,18 @@ def seed_database(count: int) -> None:
             if j % 20 == 0:
                 continue  # one device in twenty has never been seen
             seen = NOW - timedelta(seconds=int(rng.exponential(6 * 3600)))
-            health.append(DeviceHealth(
-                device_id=device_id, level="online", last_reading_at=seen, last_received_at=seen,
-                late_after=seen + timedelta(minutes=5), offline_after=seen + timedelta(minutes=30),
-                battery_pct=float(rng.uniform(0, 100)), firmware=FIRMWARE[j % len(FIRMWARE)],
-            ))
+            health.append(
+                DeviceHealth(
+                    device_id=device_id,
+                    level="online",
+                    last_reading_at=seen,
+                    last_received_at=seen,
+                    late_after=seen + timedelta(minutes=5),
+                    offline_after=seen + timedelta(minutes=30),
+                    battery_pct=float(rng.uniform(0, 100)),
+                    firmware=FIRMWARE[j % len(FIRMWARE)],
+                )
+            )
         DeviceHealth.objects.bulk_create(health, batch_size=5000)
 
 
@@ -208,16 +283,20 @@ def bench_frame_from_db(count: int) -> None:
 
     t0 = time.perf_counter()
     seed_database(count)
-    print(f"  (database {connection.settings_dict['NAME']} on {connection.vendor} ready with {count:,} devices "
-          f"in {time.perf_counter() - t0:.1f} s, not timed below)")
+    print(
+        f"  (database {connection.settings_dict['NAME']} on {connection.vendor} ready with {count:,} devices "
+        f"in {time.perf_counter() - t0:.1f} s, not timed below)"
+    )
     agency_ids = list(Agency.objects.filter(slug__startswith="bench-").values_list("id", flat=True))
     timings = []
     for _ in range(3):
         t0 = time.perf_counter()
         frame = build_fleet_frame(agency_ids=agency_ids)
         timings.append(time.perf_counter() - t0)
-    print(f"  build_fleet_frame, {len(frame):,} devices from {connection.vendor}: {min(timings):.2f} s (best of 3; "
-          f"runs {', '.join(f'{t:.2f}' for t in timings)} s)")
+    print(
+        f"  build_fleet_frame, {len(frame):,} devices from {connection.vendor}: {min(timings):.2f} s (best of 3; "
+        f"runs {', '.join(f'{t:.2f}' for t in timings)} s)"
+    )
 
 
 def bench_reference(n: int, reqs) -> None:
@@ -228,8 +307,12 @@ def bench_reference(n: int, reqs) -> None:
     records = synthetic_records(n, seed=3)
     fleet = fleet_frame_from_records(records)
     # The reference reads the same derived firmware the frame holds.
-    records["device.firmware"] = fleet["device.firmware"].astype(object).where(fleet["device.firmware"].notna(), None)
-    records["health.last_seen"] = [None if pd.isna(t) else t.to_pydatetime() for t in records["health.last_seen"]]
+    records["device.firmware"] = (
+        fleet["device.firmware"].astype(object).where(fleet["device.firmware"].notna(), None)
+    )
+    records["health.last_seen"] = [
+        None if pd.isna(t) else t.to_pydatetime() for t in records["health.last_seen"]
+    ]
     rows = records.replace({np.nan: None}).to_dict("records")
     t0 = time.perf_counter()
     expected = [[ref_status(r, row, NOW) for row in rows] for r in reqs]
@@ -239,8 +322,10 @@ def bench_reference(n: int, reqs) -> None:
     t_vec = time.perf_counter() - t0
     got = results["status"].astype(str).to_numpy().reshape(len(reqs), n)
     agree = all(got[j].tolist() == expected[j] for j in range(len(reqs)))
-    print(f"  reference evaluator, {n:,} devices x {len(reqs)} rules: {t_ref:.2f} s; vectorised on the same "
-          f"fleet: {t_vec:.3f} s; ratio {t_ref / t_vec:.0f}x; statuses agree: {agree}")
+    print(
+        f"  reference evaluator, {n:,} devices x {len(reqs)} rules: {t_ref:.2f} s; vectorised on the same "
+        f"fleet: {t_vec:.3f} s; ratio {t_ref / t_vec:.0f}x; statuses agree: {agree}"
+    )
 
 
 def main() -> None:
@@ -260,7 +345,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     reqs = shipped_requirements()
-    print(f"readiness benchmark: {len(reqs)} rules from the shipped requirement files, now={NOW:%Y-%m-%d %H:%M}Z")
+    print(
+        f"readiness benchmark: {len(reqs)} rules from the shipped requirement files, now={NOW:%Y-%m-%d %H:%M}Z"
+    )
     print("1. vectorised evaluation")
     bench_evaluation(args.devices, reqs)
     print("2. fleet frame from the database")

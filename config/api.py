@@ -26,7 +26,12 @@ class ErrorOut(Schema):
 
 # Statuses every authenticated operation can return; routers add 404/409 as they apply.
 # (ninja's codes_4xx leaves out 422, and an undocumented status makes the OpenAPI untrue.)
-COMMON_ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut}
+COMMON_ERRORS: dict[int, type[Schema]] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    422: ErrorOut,
+}
 NOT_FOUND_ERRORS: dict[int, type[Schema]] = {**COMMON_ERRORS, 404: ErrorOut}
 WRITE_ERRORS: dict[int, type[Schema]] = {**NOT_FOUND_ERRORS, 409: ErrorOut}
 
@@ -43,15 +48,19 @@ api = NinjaAPI(
 )
 
 
-def _error(request: HttpRequest, status: int, message: str, errors: list[dict] | None = None) -> HttpResponse:
-    return api.create_response(
-        request, {"message": message, "errors": errors or []}, status=status
-    )
+def _error(
+    request: HttpRequest, status: int, message: str, errors: list[dict] | None = None
+) -> HttpResponse:
+    return api.create_response(request, {"message": message, "errors": errors or []}, status=status)
 
 
 def _loc_to_field(loc: list | tuple) -> str | None:
     # ninja reports ("body", "payload", "serial"); people want "serial".
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "form", "payload", "data", "filters")]
+    parts = [
+        str(p)
+        for p in loc
+        if p not in ("body", "query", "path", "form", "payload", "data", "filters")
+    ]
     return ".".join(parts) or None
 
 
@@ -91,7 +100,9 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return _error(
-        request, 401, "Authentication required: send 'Authorization: Bearer <token>' with a valid, unrevoked token."
+        request,
+        401,
+        "Authentication required: send 'Authorization: Bearer <token>' with a valid, unrevoked token.",
     )
 
 

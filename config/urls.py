@@ -22,7 +22,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """A path no route matches (e.g. /api/devices/abc): JSON under /api/, the HTML page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse(
-            {"message": "Not found: no API operation has this path; see /api/docs.", "errors": []}, status=404
+            {"message": "Not found: no API operation has this path; see /api/docs.", "errors": []},
+            status=404,
         )
     return page_not_found(request, exception)
 

@@ -32,15 +32,24 @@ class AuditedAdmin(admin.ModelAdmin):
             before = audit.snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
             super().save_model(request, obj, form, change)
             audit.record(
-                actor=request.user, action="update" if change else "create", obj=obj,
-                before=before, after=audit.snapshot(obj), message="admin", request=request,
+                actor=request.user,
+                action="update" if change else "create",
+                obj=obj,
+                before=before,
+                after=audit.snapshot(obj),
+                message="admin",
+                request=request,
             )
 
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
         with transaction.atomic():
             audit.record(
-                actor=request.user, action="delete", obj=obj, before=audit.snapshot(obj),
-                message="admin", request=request,
+                actor=request.user,
+                action="delete",
+                obj=obj,
+                before=audit.snapshot(obj),
+                message="admin",
+                request=request,
             )
             super().delete_model(request, obj)
 
@@ -65,7 +74,15 @@ class FirstNetStatusChangeInline(admin.TabularInline):
 
 @admin.register(Agency)
 class AgencyAdmin(AuditedAdmin):
-    list_display = ["name", "slug", "kind", "cabinet", "county", "firstnet_status", "firstnet_status_changed_on"]
+    list_display = [
+        "name",
+        "slug",
+        "kind",
+        "cabinet",
+        "county",
+        "firstnet_status",
+        "firstnet_status_changed_on",
+    ]
     list_filter = ["kind", "firstnet_status", "cabinet"]
     search_fields = ["name", "slug", "county", "ori"]
     list_select_related = ["cabinet"]
@@ -83,15 +100,31 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "user", "scope", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "prefix",
+        "name",
+        "user",
+        "scope",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["scope", "revoked_at"]
     search_fields = ["prefix", "name", "user__username"]
     list_select_related = ["user"]
     # Tokens are issued by `create_api_token` or the API (the token is shown once there);
     # the admin can only look and set revoked_at (a longer life or a wider scope is a new token).
     readonly_fields = [
-        "user", "name", "prefix", "key_hash", "scope",
-        "created_at", "expires_at", "last_used_at", "last_used_ip",
+        "user",
+        "name",
+        "prefix",
+        "key_hash",
+        "scope",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -100,7 +133,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(DeviceModel)
 class DeviceModelAdmin(AuditedAdmin):
-    list_display = ["manufacturer", "name", "kind", "has_band14", "firstnet_program", "fips_140_level", "is_cellular", "unit_cost"]
+    list_display = [
+        "manufacturer",
+        "name",
+        "kind",
+        "has_band14",
+        "firstnet_program",
+        "fips_140_level",
+        "is_cellular",
+        "unit_cost",
+    ]
     list_filter = ["kind", "manufacturer", "has_band14", "firstnet_program", "is_cellular"]
     search_fields = ["manufacturer", "name"]
 
@@ -117,7 +159,15 @@ class DeviceStatusChangeInline(admin.TabularInline):
 
 @admin.register(Device)
 class DeviceAdmin(AuditedAdmin):
-    list_display = ["serial", "asset_tag", "agency", "model", "status", "network", "status_changed_at"]
+    list_display = [
+        "serial",
+        "asset_tag",
+        "agency",
+        "model",
+        "status",
+        "network",
+        "status_changed_at",
+    ]
     list_filter = ["status", "network", "model__kind", "agency"]
     search_fields = ["serial", "asset_tag", "imei", "iccid"]
     list_select_related = ["agency", "model"]
@@ -142,7 +192,15 @@ class GatewayAdmin(AuditedAdmin):
 
 @admin.register(AuditRecord)
 class AuditRecordAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor_name", "action", "object_type", "object_repr", "agency", "remote_addr"]
+    list_display = [
+        "at",
+        "actor_name",
+        "action",
+        "object_type",
+        "object_repr",
+        "agency",
+        "remote_addr",
+    ]
     list_filter = ["action", "object_type", "agency"]
     search_fields = ["object_repr", "object_id", "actor_name", "message"]
     list_select_related = ["agency"]

@@ -105,7 +105,9 @@ def _cabinet(slug: str) -> Cabinet:
 
 def _agencies(request: HttpRequest) -> QuerySet[Agency]:
     return scoping.visible_agencies(request.user).prefetch_related(
-        Prefetch("firstnet_changes", queryset=FirstNetStatusChange.objects.order_by("changed_on", "id"))
+        Prefetch(
+            "firstnet_changes", queryset=FirstNetStatusChange.objects.order_by("changed_on", "id")
+        )
     )
 
 
@@ -135,25 +137,36 @@ def create_agency(request: HttpRequest, payload: AgencyIn):
     return Status(201, get_object_or_404(_agencies(request), pk=agency.pk))
 
 
-@router.get("/agencies/{slug}", response={200: AgencyDetailOut, **NOT_FOUND_ERRORS}, tags=["agencies"])
+@router.get(
+    "/agencies/{slug}", response={200: AgencyDetailOut, **NOT_FOUND_ERRORS}, tags=["agencies"]
+)
 def get_agency(request: HttpRequest, slug: str = Slug):
     """One agency with its FirstNet participation history."""
     return get_object_or_404(_agencies(request), slug=slug)
 
 
-@router.patch("/agencies/{slug}", response={200: AgencyDetailOut, **WRITE_ERRORS}, tags=["agencies"])
+@router.patch(
+    "/agencies/{slug}", response={200: AgencyDetailOut, **WRITE_ERRORS}, tags=["agencies"]
+)
 def update_agency(request: HttpRequest, payload: AgencyPatch, slug: str = Slug):
     """Change an agency (state staff). A new FirstNet status is kept with its date."""
     agency = get_object_or_404(_agencies(request), slug=slug)
     scoping.require_state_staff(request.user)
-    changes = payload.dict(exclude_unset=True, exclude={"firstnet_status", "firstnet_status_changed_on", "firstnet_note"})
+    changes = payload.dict(
+        exclude_unset=True,
+        exclude={"firstnet_status", "firstnet_status_changed_on", "firstnet_note"},
+    )
     changes = {k: v for k, v in changes.items() if v is not None}
     if "cabinet" in changes:
         changes["cabinet"] = _cabinet(changes["cabinet"])
     services.update_agency(
-        actor=request.user, agency=agency, changes=changes, firstnet_status=payload.firstnet_status,
+        actor=request.user,
+        agency=agency,
+        changes=changes,
+        firstnet_status=payload.firstnet_status,
         firstnet_status_changed_on=payload.firstnet_status_changed_on,
-        firstnet_note=payload.firstnet_note, remote_addr=_ip(request),
+        firstnet_note=payload.firstnet_note,
+        remote_addr=_ip(request),
     )
     return get_object_or_404(_agencies(request), pk=agency.pk)
 
@@ -179,22 +192,37 @@ def list_device_models(request: HttpRequest, filters: Query[DeviceModelFilter]):
 def create_device_model(request: HttpRequest, payload: DeviceModelIn):
     """Add a model to the catalog (state staff)."""
     scoping.require_state_staff(request.user)
-    return Status(201, services.create_device_model(actor=request.user, remote_addr=_ip(request), **payload.dict()))
+    return Status(
+        201,
+        services.create_device_model(
+            actor=request.user, remote_addr=_ip(request), **payload.dict()
+        ),
+    )
 
 
-@router.get("/device-models/{int:model_id}", response={200: DeviceModelOut, **NOT_FOUND_ERRORS}, tags=["catalog"])
+@router.get(
+    "/device-models/{int:model_id}",
+    response={200: DeviceModelOut, **NOT_FOUND_ERRORS},
+    tags=["catalog"],
+)
 def get_device_model(request: HttpRequest, model_id: int = Id):
     return get_object_or_404(DeviceModel, pk=model_id)
 
 
-@router.patch("/device-models/{int:model_id}", response={200: DeviceModelOut, **WRITE_ERRORS}, tags=["catalog"])
+@router.patch(
+    "/device-models/{int:model_id}",
+    response={200: DeviceModelOut, **WRITE_ERRORS},
+    tags=["catalog"],
+)
 def update_device_model(request: HttpRequest, payload: DeviceModelPatch, model_id: int = Id):
     """Change a catalog entry (state staff). ``fips_140_level: null`` clears it."""
     model = get_object_or_404(DeviceModel, pk=model_id)
     scoping.require_state_staff(request.user)
     changes = payload.dict(exclude_unset=True)
     changes = {k: v for k, v in changes.items() if v is not None or k == "fips_140_level"}
-    return services.update_device_model(actor=request.user, model=model, changes=changes, remote_addr=_ip(request))
+    return services.update_device_model(
+        actor=request.user, model=model, changes=changes, remote_addr=_ip(request)
+    )
 
 
 @router.delete("/device-models/{int:model_id}", response=NO_CONTENT, tags=["catalog"])
@@ -211,7 +239,9 @@ def delete_device_model(request: HttpRequest, model_id: int = Id):
 
 def _device(request: HttpRequest, device_id: int) -> Device:
     history = DeviceStatusChange.objects.select_related("changed_by").order_by("changed_at", "id")
-    devices = scoping.visible_devices(request.user).prefetch_related(Prefetch("status_changes", queryset=history))
+    devices = scoping.visible_devices(request.user).prefetch_related(
+        Prefetch("status_changes", queryset=history)
+    )
     return get_object_or_404(devices, pk=device_id)
 
 
@@ -229,17 +259,25 @@ def register_device(request: HttpRequest, payload: DeviceIn):
     data = payload.dict(exclude={"agency", "model_id"})
     agency = _agency_for_write(request, payload.agency)
     model = _catalog_model(payload.model_id)
-    device = services.register_device(actor=request.user, agency=agency, model=model, remote_addr=_ip(request), **data)
+    device = services.register_device(
+        actor=request.user, agency=agency, model=model, remote_addr=_ip(request), **data
+    )
     return Status(201, _device(request, device.pk))
 
 
-@router.get("/devices/{int:device_id}", response={200: DeviceDetailOut, **NOT_FOUND_ERRORS}, tags=["devices"])
+@router.get(
+    "/devices/{int:device_id}",
+    response={200: DeviceDetailOut, **NOT_FOUND_ERRORS},
+    tags=["devices"],
+)
 def get_device(request: HttpRequest, device_id: int = Id):
     """One device with its lifecycle history."""
     return _device(request, device_id)
 
 
-@router.patch("/devices/{int:device_id}", response={200: DeviceDetailOut, **WRITE_ERRORS}, tags=["devices"])
+@router.patch(
+    "/devices/{int:device_id}", response={200: DeviceDetailOut, **WRITE_ERRORS}, tags=["devices"]
+)
 def update_device(request: HttpRequest, payload: DevicePatch, device_id: int = Id):
     """Change a device; a ``status`` change is kept in its lifecycle history."""
     device = _device(request, device_id)
@@ -249,16 +287,24 @@ def update_device(request: HttpRequest, payload: DevicePatch, device_id: int = I
         changes["agency"] = _agency_for_write(request, changes["agency"])
     if "model_id" in changes:
         changes["model"] = _catalog_model(changes.pop("model_id"))
-    services.update_device(actor=request.user, device=device, changes=changes, remote_addr=_ip(request))
+    services.update_device(
+        actor=request.user, device=device, changes=changes, remote_addr=_ip(request)
+    )
     return _device(request, device_id)
 
 
-@router.post("/devices/{int:device_id}/retire", response={200: DeviceDetailOut, **WRITE_ERRORS}, tags=["devices"])
+@router.post(
+    "/devices/{int:device_id}/retire",
+    response={200: DeviceDetailOut, **WRITE_ERRORS},
+    tags=["devices"],
+)
 def retire_device(request: HttpRequest, payload: RetireIn, device_id: int = Id):
     """Retire a device: out of service for good, kept with its history."""
     device = _device(request, device_id)
     scoping.require_manager_of(request.user, device.agency_id)
-    services.retire_device(actor=request.user, device=device, note=payload.note, remote_addr=_ip(request))
+    services.retire_device(
+        actor=request.user, device=device, note=payload.note, remote_addr=_ip(request)
+    )
     return _device(request, device_id)
 
 
@@ -295,33 +341,46 @@ def create_gateway(request: HttpRequest, payload: GatewayIn):
     scoping.require_writer(request.user)
     agency = _agency_for_write(request, payload.agency)
     gateway, secret = services.create_gateway(
-        actor=request.user, agency=agency, remote_addr=_ip(request), **payload.dict(exclude={"agency"})
+        actor=request.user,
+        agency=agency,
+        remote_addr=_ip(request),
+        **payload.dict(exclude={"agency"}),
     )
     gateway.secret = secret
     return Status(201, gateway)
 
 
-@router.get("/gateways/{int:gateway_id}", response={200: GatewayOut, **NOT_FOUND_ERRORS}, tags=["gateways"])
+@router.get(
+    "/gateways/{int:gateway_id}", response={200: GatewayOut, **NOT_FOUND_ERRORS}, tags=["gateways"]
+)
 def get_gateway(request: HttpRequest, gateway_id: int = Id):
     return _gateway(request, gateway_id)
 
 
-@router.patch("/gateways/{int:gateway_id}", response={200: GatewayOut, **WRITE_ERRORS}, tags=["gateways"])
+@router.patch(
+    "/gateways/{int:gateway_id}", response={200: GatewayOut, **WRITE_ERRORS}, tags=["gateways"]
+)
 def update_gateway(request: HttpRequest, payload: GatewayPatch, gateway_id: int = Id):
     gateway = _gateway(request, gateway_id)
     scoping.require_manager_of(request.user, gateway.agency_id)
     changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
-    return services.update_gateway(actor=request.user, gateway=gateway, changes=changes, remote_addr=_ip(request))
+    return services.update_gateway(
+        actor=request.user, gateway=gateway, changes=changes, remote_addr=_ip(request)
+    )
 
 
 @router.post(
-    "/gateways/{int:gateway_id}/credential", response={200: GatewayCreatedOut, **WRITE_ERRORS}, tags=["gateways"]
+    "/gateways/{int:gateway_id}/credential",
+    response={200: GatewayCreatedOut, **WRITE_ERRORS},
+    tags=["gateways"],
 )
 def rotate_gateway_credential(request: HttpRequest, gateway_id: int = Id):
     """Replace a gateway's secret; the old one stops working. The new one is shown once."""
     gateway = _gateway(request, gateway_id)
     scoping.require_manager_of(request.user, gateway.agency_id)
-    gateway, secret = services.rotate_gateway_credential(actor=request.user, gateway=gateway, remote_addr=_ip(request))
+    gateway, secret = services.rotate_gateway_credential(
+        actor=request.user, gateway=gateway, remote_addr=_ip(request)
+    )
     gateway.secret = secret
     return gateway
 
@@ -362,7 +421,9 @@ def create_token(request: HttpRequest, payload: TokenIn):
     return Status(201, row)
 
 
-@router.post("/tokens/{int:token_id}/revoke", response={200: TokenOut, **WRITE_ERRORS}, tags=["tokens"])
+@router.post(
+    "/tokens/{int:token_id}/revoke", response={200: TokenOut, **WRITE_ERRORS}, tags=["tokens"]
+)
 def revoke_token(request: HttpRequest, token_id: int = Id):
     """Revoke a token; requests with it answer 401 from now on."""
     token = get_object_or_404(scoping.visible_tokens(request.user), pk=token_id)

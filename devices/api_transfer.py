@@ -53,7 +53,9 @@ class ImportReportOut(Schema):
     agency: str
     dry_run: bool
     imported: bool = Field(..., description="True when the devices were written.")
-    is_valid: bool = Field(..., description="False when any row has an error (then nothing is written).")
+    is_valid: bool = Field(
+        ..., description="False when any row has an error (then nothing is written)."
+    )
     rows: int
     created: int
     updated: int
@@ -82,7 +84,9 @@ def _target_agency(request: HttpRequest, slug: str | None) -> Agency:
     user = request.user
     if not slug:
         if user.agency_id is None:
-            raise InvalidInput("State staff must name the agency to import into (its slug).", field="agency")
+            raise InvalidInput(
+                "State staff must name the agency to import into (its slug).", field="agency"
+            )
         slug = user.agency.slug
     agency = scoping.visible_agencies(user).filter(slug=slug).first()
     if agency is None:
@@ -111,7 +115,8 @@ def import_devices(
     target = _target_agency(request, agency)
     if file.size is not None and file.size > importing.MAX_FILE_BYTES:
         raise InvalidInput(
-            f"The file is larger than {importing.MAX_FILE_BYTES // (1024 * 1024)} MB; split it.", field="file"
+            f"The file is larger than {importing.MAX_FILE_BYTES // (1024 * 1024)} MB; split it.",
+            field="file",
         )
     plan = importing.import_devices(
         agency=target,
@@ -141,7 +146,9 @@ EXPORT_DOC = {
 }
 
 
-@router.get("/devices/export", response=NOT_FOUND_ERRORS, tags=["devices"], openapi_extra=EXPORT_DOC)
+@router.get(
+    "/devices/export", response=NOT_FOUND_ERRORS, tags=["devices"], openapi_extra=EXPORT_DOC
+)
 def export_devices(request: HttpRequest, filters: Query[ExportFilter]):
     """Download the devices you can see as CSV (streamed) or XLSX, filtered like the list.
 

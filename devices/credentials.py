@@ -22,7 +22,9 @@ MOSQUITTO_ITERATIONS = 20_000
 _SALT_BYTES = 12
 
 
-def mosquitto_hash(secret: str, *, iterations: int = MOSQUITTO_ITERATIONS, salt: bytes | None = None) -> str:
+def mosquitto_hash(
+    secret: str, *, iterations: int = MOSQUITTO_ITERATIONS, salt: bytes | None = None
+) -> str:
     """The password-file hash Mosquitto 2.0 checks (what ``mosquitto_passwd`` writes)."""
     salt = salt if salt is not None else secrets.token_bytes(_SALT_BYTES)
     key = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, iterations)
@@ -35,7 +37,9 @@ def check_mosquitto_hash(secret: str, encoded: str) -> bool:
         if seven != "7":
             return False
         expected = base64.b64decode(key)
-        actual = hashlib.pbkdf2_hmac("sha512", secret.encode(), base64.b64decode(salt), int(iterations))
+        actual = hashlib.pbkdf2_hmac(
+            "sha512", secret.encode(), base64.b64decode(salt), int(iterations)
+        )
     except ValueError:
         return False
     return hmac.compare_digest(expected, actual)

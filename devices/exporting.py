@@ -128,12 +128,15 @@ def export_filename(fmt: str, *, agency: str | None, today: str) -> str:
     return f"devices-{scope}-{today}.{fmt}"
 
 
-def export_response(devices: QuerySet[Device], fmt: str, *, agency: str | None = None) -> HttpResponseBase:
+def export_response(
+    devices: QuerySet[Device], fmt: str, *, agency: str | None = None
+) -> HttpResponseBase:
     """The download for the API and the pages: CSV streamed row by row, XLSX as a file."""
     name = export_filename(fmt, agency=agency, today=timezone.localdate().isoformat())
     if fmt == "csv":
         response = StreamingHttpResponse(iter_csv(devices), content_type=CSV_MEDIA_TYPE)
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-    return FileResponse(xlsx_file(devices), as_attachment=True, filename=name, content_type=XLSX_MEDIA_TYPE)
-
+    return FileResponse(
+        xlsx_file(devices), as_attachment=True, filename=name, content_type=XLSX_MEDIA_TYPE
+    )

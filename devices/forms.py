@@ -33,7 +33,9 @@ class DeviceFilterForm(forms.Form):
 class AuditFilterForm(forms.Form):
     agency = forms.ChoiceField(required=False)
     object_type = forms.CharField(
-        label="Object type", required=False, max_length=64,
+        label="Object type",
+        required=False,
+        max_length=64,
         help_text="device, agency, devicemodel, gateway, apitoken …",
     )
     action = forms.ChoiceField(required=False, choices=_blank(AuditRecord.Action.choices))
@@ -51,10 +53,14 @@ class AuditFilterForm(forms.Form):
 
 
 class StatusChangeForm(forms.Form):
-    status = forms.ChoiceField(choices=[c for c in Device.Status.choices if c[0] != Device.Status.RETIRED])
+    status = forms.ChoiceField(
+        choices=[c for c in Device.Status.choices if c[0] != Device.Status.RETIRED]
+    )
     note = forms.CharField(required=False, max_length=300)
 
 
 class GatewayForm(forms.Form):
-    name = forms.SlugField(max_length=64, help_text="Used in MQTT topics: letters, digits, - and _.")
+    name = forms.SlugField(
+        max_length=64, help_text="Used in MQTT topics: letters, digits, - and _."
+    )
     description = forms.CharField(required=False, max_length=200)

@@ -72,7 +72,8 @@ class Agency(models.Model):
         verbose_name_plural = "agencies"
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=[c.value for c in AgencyKind]), name="devices_agency_kind_valid"
+                condition=Q(kind__in=[c.value for c in AgencyKind]),
+                name="devices_agency_kind_valid",
             ),
             models.CheckConstraint(
                 condition=Q(firstnet_status__in=[c.value for c in FirstNetStatus]),
@@ -100,7 +101,8 @@ class FirstNetStatusChange(models.Model):
         ordering = ["agency", "changed_on"]
         constraints = [
             models.UniqueConstraint(
-                fields=["agency", "changed_on", "status"], name="devices_firstnet_change_unique_per_day"
+                fields=["agency", "changed_on", "status"],
+                name="devices_firstnet_change_unique_per_day",
             ),
         ]
 
@@ -226,18 +228,23 @@ class DeviceModel(models.Model):
     class Meta:
         ordering = ["manufacturer", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["manufacturer", "name"], name="devices_model_unique_name"),
+            models.UniqueConstraint(
+                fields=["manufacturer", "name"], name="devices_model_unique_name"
+            ),
             models.CheckConstraint(
                 condition=Q(kind__in=[c.value for c in DeviceKind]), name="devices_model_kind_valid"
             ),
             models.CheckConstraint(
-                condition=Q(fips_140_level__isnull=True) | Q(fips_140_level__gte=1, fips_140_level__lte=4),
+                condition=Q(fips_140_level__isnull=True)
+                | Q(fips_140_level__gte=1, fips_140_level__lte=4),
                 name="devices_model_fips_level_1_4",
             ),
             models.CheckConstraint(
                 condition=Q(telemetry_interval_s__gte=10), name="devices_model_interval_min_10s"
             ),
-            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="devices_model_cost_not_negative"),
+            models.CheckConstraint(
+                condition=Q(unit_cost__gte=0), name="devices_model_cost_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -296,25 +303,36 @@ class Device(models.Model):
     class Meta:
         ordering = ["agency_id", "serial"]
         constraints = [
-            models.UniqueConstraint(fields=["manufacturer", "serial"], name="devices_device_serial_unique_per_manufacturer"),
+            models.UniqueConstraint(
+                fields=["manufacturer", "serial"],
+                name="devices_device_serial_unique_per_manufacturer",
+            ),
             models.UniqueConstraint(
                 fields=["agency", "asset_tag"],
                 condition=~Q(asset_tag=""),
                 name="devices_device_asset_tag_unique_per_agency",
             ),
-            models.UniqueConstraint(fields=["imei"], condition=~Q(imei=""), name="devices_device_imei_unique"),
-            models.UniqueConstraint(fields=["iccid"], condition=~Q(iccid=""), name="devices_device_iccid_unique"),
-            models.CheckConstraint(
-                condition=Q(status__in=[c.value for c in DeviceStatus]), name="devices_device_status_valid"
+            models.UniqueConstraint(
+                fields=["imei"], condition=~Q(imei=""), name="devices_device_imei_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["iccid"], condition=~Q(iccid=""), name="devices_device_iccid_unique"
             ),
             models.CheckConstraint(
-                condition=Q(network__in=[c.value for c in DeviceNetwork]), name="devices_device_network_valid"
+                condition=Q(status__in=[c.value for c in DeviceStatus]),
+                name="devices_device_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(network__in=[c.value for c in DeviceNetwork]),
+                name="devices_device_network_valid",
             ),
             models.CheckConstraint(condition=~Q(serial=""), name="devices_device_serial_not_blank"),
         ]
         indexes = [
             # The inventory list: one agency's devices, filtered by status, in serial order.
-            models.Index(fields=["agency", "status", "serial"], name="devices_device_agency_status"),
+            models.Index(
+                fields=["agency", "status", "serial"], name="devices_device_agency_status"
+            ),
             # Telemetry resolves readings by serial within the topic's agency.
             models.Index(fields=["agency", "serial"], name="devices_device_agency_serial"),
             models.Index(fields=["asset_tag"], name="devices_device_asset_tag"),
@@ -335,7 +353,9 @@ class DeviceStatusChange(models.Model):
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16, choices=Device.Status.choices)
     changed_at = models.DateTimeField(default=timezone.now)
-    changed_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    changed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["device", "changed_at"]
@@ -348,7 +368,9 @@ class Gateway(models.Model):
     """A telemetry gateway of an agency; publishes under its own agency and name only."""
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="gateways")
-    name = models.SlugField(max_length=64, help_text="Used in MQTT topics: tracker/v1/<agency>/<name>/…")
+    name = models.SlugField(
+        max_length=64, help_text="Used in MQTT topics: tracker/v1/<agency>/<name>/…"
+    )
     description = models.CharField(max_length=200, blank=True)
     # A Django password hash (PBKDF2), so it is usable for the broker's password file too.
     credential_hash = models.CharField(max_length=200, blank=True)
@@ -361,7 +383,9 @@ class Gateway(models.Model):
     class Meta:
         ordering = ["agency_id", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["agency", "name"], name="devices_gateway_unique_name_per_agency"),
+            models.UniqueConstraint(
+                fields=["agency", "name"], name="devices_gateway_unique_name_per_agency"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -379,14 +403,18 @@ class AuditRecord(models.Model):
         REVOKE = "revoke", "Revoke"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor_name = models.CharField(max_length=150, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=16, choices=Action.choices)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=200, blank=True)
-    agency = models.ForeignKey(Agency, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    agency = models.ForeignKey(
+        Agency, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     message = models.CharField(max_length=500, blank=True)
@@ -419,7 +447,9 @@ class PeriodicRun(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["name", "slot"], name="devices_periodic_run_once_per_slot"),
+            models.UniqueConstraint(
+                fields=["name", "slot"], name="devices_periodic_run_once_per_slot"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -57,7 +57,9 @@ Notes = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_print
 # An IMEI or ICCID as people type it: digits, maybe grouped by spaces or dashes. Length,
 # separators and the Luhn check digit are `devices.rules`, shared with the import; this cap
 # (20 digits and a separator between each pair) only keeps absurd input out.
-DigitsText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_printable)]
+DigitsText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_printable)
+]
 
 
 # --- agencies --------------------------------------------------------------------------
@@ -217,7 +219,9 @@ class DeviceDetailOut(DeviceOut):
 
 
 class DeviceIn(Schema):
-    agency: SlugText | None = Field(None, description="Agency slug; an agency admin's own agency if left out.")
+    agency: SlugText | None = Field(
+        None, description="Agency slug; an agency admin's own agency if left out."
+    )
     model_id: int = Field(..., ge=1, le=MAX_ID)
     serial: text(64, min_length=1)  # type: ignore[valid-type]
     asset_tag: text(64) = ""  # type: ignore[valid-type]
@@ -225,7 +229,8 @@ class DeviceIn(Schema):
         "", description="15 digits with a valid Luhn check digit; spaces and dashes are dropped."
     )
     iccid: DigitsText = Field(
-        "", description="19 or 20 digits with a valid Luhn check digit; spaces and dashes are dropped."
+        "",
+        description="19 or 20 digits with a valid Luhn check digit; spaces and dashes are dropped.",
     )
     status: DeviceStatus = DeviceStatus.IN_STOCK
     assigned_unit: text(100) = ""  # type: ignore[valid-type]
@@ -245,7 +250,9 @@ class DevicePatch(Schema):
     asset_tag: text(64) | None = None  # type: ignore[valid-type]
     imei: DigitsText | None = None
     iccid: DigitsText | None = None
-    status: DeviceStatus | None = Field(None, description="A lifecycle change; kept in the history.")
+    status: DeviceStatus | None = Field(
+        None, description="A lifecycle change; kept in the history."
+    )
     assigned_unit: text(100) | None = None  # type: ignore[valid-type]
     assigned_officer: text(100) | None = None  # type: ignore[valid-type]
     firmware_version: text(64) | None = None  # type: ignore[valid-type]
@@ -288,11 +295,15 @@ class GatewayOut(Schema):
 
 
 class GatewayCreatedOut(GatewayOut):
-    secret: str = Field(..., description="The gateway's MQTT password. Shown once; only its hash is kept.")
+    secret: str = Field(
+        ..., description="The gateway's MQTT password. Shown once; only its hash is kept."
+    )
 
 
 class GatewayIn(Schema):
-    agency: SlugText | None = Field(None, description="Agency slug; an agency admin's own agency if left out.")
+    agency: SlugText | None = Field(
+        None, description="Agency slug; an agency admin's own agency if left out."
+    )
     name: SlugText = Field(..., description="Used in MQTT topics: tracker/v1/<agency>/<name>/…")
     description: text(200) = ""  # type: ignore[valid-type]
     is_active: bool = True
@@ -320,7 +331,9 @@ class TokenOut(Schema):
     scope: ApiToken.Scope = Field(..., description="read (safe methods only) or read_write.")
     created_at: dt.datetime
     expires_at: dt.datetime = Field(..., description="Requests after this answer 401.")
-    last_used_at: dt.datetime | None = Field(..., description="To the minute, or sooner when the address changes.")
+    last_used_at: dt.datetime | None = Field(
+        ..., description="To the minute, or sooner when the address changes."
+    )
     last_used_ip: str | None = Field(..., description="The address the token was last used from.")
     revoked_at: dt.datetime | None
 
@@ -331,9 +344,12 @@ class TokenCreatedOut(TokenOut):
 
 class TokenIn(Schema):
     name: text(100, min_length=1) = "api"  # type: ignore[valid-type]
-    scope: ApiToken.Scope = Field(ApiToken.Scope.READ, description="read, or read_write to change things.")
+    scope: ApiToken.Scope = Field(
+        ApiToken.Scope.READ, description="read, or read_write to change things."
+    )
     expires_in_days: int | None = Field(
-        None, description="Lifetime in days: 90 unless set (TRACKER_TOKEN_DEFAULT_DAYS), at most 365 (TRACKER_TOKEN_MAX_DAYS)."
+        None,
+        description="Lifetime in days: 90 unless set (TRACKER_TOKEN_DEFAULT_DAYS), at most 365 (TRACKER_TOKEN_MAX_DAYS).",
     )
 
 
@@ -361,7 +377,9 @@ class AuditOut(Schema):
 
 class AuditFilter(Schema):
     agency: SlugText | None = None
-    object_type: text(64) | None = Field(None, description="device, agency, devicemodel, gateway, apitoken …")  # type: ignore[valid-type]
+    object_type: text(64) | None = Field(
+        None, description="device, agency, devicemodel, gateway, apitoken …"
+    )  # type: ignore[valid-type]
     object_id: text(64) | None = None  # type: ignore[valid-type]
     action: AuditRecord.Action | None = None
     actor: text(150) | None = Field(None, description="Username.")  # type: ignore[valid-type]

@@ -44,7 +44,9 @@ def count_devices_by(devices: QuerySet[Device], field: str) -> dict[str, int]:
     return {row[field] or "": row["n"] for row in rows}
 
 
-def count_devices_by_pair(devices: QuerySet[Device], first: str, second: str) -> dict[tuple[str, str], int]:
+def count_devices_by_pair(
+    devices: QuerySet[Device], first: str, second: str
+) -> dict[tuple[str, str], int]:
     """Counts per pair of values in ONE grouped query: both facets of a list from one scan."""
     rows = devices.order_by().values_list(first, second).annotate(n=Count("pk"))
     return {(a or "", b or ""): n for a, b, n in rows}
@@ -82,9 +84,25 @@ def filter_audit(
 
 # Device columns of a list row; the three through joins are renamed to DeviceOut's aliases.
 _ROW_FIELDS = (
-    "id", "model_id", "manufacturer", "serial", "asset_tag", "imei", "iccid", "status",
-    "status_changed_at", "assigned_unit", "assigned_officer", "firmware_version", "network",
-    "is_mdm_enrolled", "is_encryption_enabled", "has_cji_access", "notes", "created_at", "updated_at",
+    "id",
+    "model_id",
+    "manufacturer",
+    "serial",
+    "asset_tag",
+    "imei",
+    "iccid",
+    "status",
+    "status_changed_at",
+    "assigned_unit",
+    "assigned_officer",
+    "firmware_version",
+    "network",
+    "is_mdm_enrolled",
+    "is_encryption_enabled",
+    "has_cji_access",
+    "notes",
+    "created_at",
+    "updated_at",
 )
 _JOINED = {"agency__slug": "agency.slug", "model__name": "model.name", "model__kind": "model.kind"}
 

@@ -52,7 +52,9 @@ class ImportUploadForm(forms.Form):
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith(ALLOWED_SUFFIXES):
-            raise forms.ValidationError("Choose a .csv or .xlsx file (save other spreadsheets as .xlsx).")
+            raise forms.ValidationError(
+                "Choose a .csv or .xlsx file (save other spreadsheets as .xlsx)."
+            )
         if upload.size > importing.MAX_FILE_BYTES:
             raise forms.ValidationError(
                 f"The file is larger than {importing.MAX_FILE_BYTES // (1024 * 1024)} MB; split it."
@@ -117,15 +119,25 @@ def device_import(request: HttpRequest) -> HttpResponse:
             for chunk in upload.chunks():
                 out.write(chunk)
         pending = request.session.get(SESSION_KEY, {})
-        pending[token] = {"stored": stored, "name": Path(upload.name).name[:200], "agency": form.cleaned_data["agency"]}
+        pending[token] = {
+            "stored": stored,
+            "name": Path(upload.name).name[:200],
+            "agency": form.cleaned_data["agency"],
+        }
         request.session[SESSION_KEY] = pending
         return redirect("device_import_preview", token=token)
-    return render(request, "devices/import.html", {
-        "form": form,
-        "export_agencies": list(scoping.visible_agencies(request.user).order_by("name").values_list("slug", "name")),
-        "columns": importing.COLUMNS,
-        "required": importing.REQUIRED_COLUMNS,
-    })
+    return render(
+        request,
+        "devices/import.html",
+        {
+            "form": form,
+            "export_agencies": list(
+                scoping.visible_agencies(request.user).order_by("name").values_list("slug", "name")
+            ),
+            "columns": importing.COLUMNS,
+            "required": importing.REQUIRED_COLUMNS,
+        },
+    )
 
 
 @login_required
@@ -133,7 +145,11 @@ def device_import_preview(request: HttpRequest, token: str) -> HttpResponse:
     """The dry run of a pending upload: counts, every error with row and column, the changes."""
     entry, path, agency = _pending(request, token)
     plan = importing.import_devices(
-        agency=agency, data=path.read_bytes(), filename=entry["name"], actor=request.user, dry_run=True
+        agency=agency,
+        data=path.read_bytes(),
+        filename=entry["name"],
+        actor=request.user,
+        dry_run=True,
     )
     return _render_preview(request, token, agency, plan)
 
@@ -142,19 +158,33 @@ def _render_preview(
     request: HttpRequest, token: str, agency: Agency, plan: importing.ImportPlan, status: int = 200
 ) -> HttpResponse:
     changes = [c for c in plan.changes if c.action != "unchanged"]
-    return render(request, "devices/import_preview.html", {
-        "token": token,
-        "agency": agency,
-        "plan": plan,
-        "errors": plan.errors[:PREVIEW_ERRORS],
-        "more_errors": max(0, len(plan.errors) - PREVIEW_ERRORS),
-        "changes": [
-            {"row": c.row, "serial": c.serial, "manufacturer": c.manufacturer, "action": c.action,
-             "changed": ", ".join(importing.COLUMN_FOR_ATTR[f] for f in importing.WRITABLE_FIELDS if f in c.before)}
-            for c in changes[:PREVIEW_CHANGES]
-        ],
-        "more_changes": max(0, len(changes) - PREVIEW_CHANGES),
-    }, status=status)
+    return render(
+        request,
+        "devices/import_preview.html",
+        {
+            "token": token,
+            "agency": agency,
+            "plan": plan,
+            "errors": plan.errors[:PREVIEW_ERRORS],
+            "more_errors": max(0, len(plan.errors) - PREVIEW_ERRORS),
+            "changes": [
+                {
+                    "row": c.row,
+                    "serial": c.serial,
+                    "manufacturer": c.manufacturer,
+                    "action": c.action,
+                    "changed": ", ".join(
+                        importing.COLUMN_FOR_ATTR[f]
+                        for f in importing.WRITABLE_FIELDS
+                        if f in c.before
+                    ),
+                }
+                for c in changes[:PREVIEW_CHANGES]
+            ],
+            "more_changes": max(0, len(changes) - PREVIEW_CHANGES),
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -164,8 +194,12 @@ def device_import_confirm(request: HttpRequest, token: str) -> HttpResponse:
     entry, path, agency = _pending(request, token)
     try:
         plan = importing.import_devices(
-            agency=agency, data=path.read_bytes(), filename=entry["name"], actor=request.user,
-            dry_run=False, remote_addr=client_address(request),
+            agency=agency,
+            data=path.read_bytes(),
+            filename=entry["name"],
+            actor=request.user,
+            dry_run=False,
+            remote_addr=client_address(request),
         )
     except importing.ImportRejected as rejected:
         messages.error(request, rejected.message)

@@ -4,7 +4,11 @@ from django.urls import path
 from devices import views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="registration/login.html"),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("devices/", views.device_list, name="device_list"),
@@ -23,8 +27,20 @@ from devices import transfer_views  # noqa: E402
 
 urlpatterns += [
     path("devices/import/", transfer_views.device_import, name="device_import"),
-    path("devices/import/<str:token>/", transfer_views.device_import_preview, name="device_import_preview"),
-    path("devices/import/<str:token>/confirm/", transfer_views.device_import_confirm, name="device_import_confirm"),
-    path("devices/import/<str:token>/cancel/", transfer_views.device_import_cancel, name="device_import_cancel"),
+    path(
+        "devices/import/<str:token>/",
+        transfer_views.device_import_preview,
+        name="device_import_preview",
+    ),
+    path(
+        "devices/import/<str:token>/confirm/",
+        transfer_views.device_import_confirm,
+        name="device_import_confirm",
+    ),
+    path(
+        "devices/import/<str:token>/cancel/",
+        transfer_views.device_import_cancel,
+        name="device_import_cancel",
+    ),
     path("devices/export/", transfer_views.device_export, name="device_export"),
 ]

@@ -58,7 +58,9 @@ def device_list(request: HttpRequest) -> HttpResponse:
     devices = filter_devices(scoped, **filters)
     # Status counts ignore the status filter, so each count says what clicking it would show;
     # health counts honour it. Both come from one scan grouped by (status, health level).
-    pairs = count_devices_by_pair(filter_devices(scoped, **{**filters, "status": None}), "status", "health__level")
+    pairs = count_devices_by_pair(
+        filter_devices(scoped, **{**filters, "status": None}), "status", "health__level"
+    )
     status_counts: dict[str, int] = {}
     health_counts: dict[str, int] = {}
     for (status, level), n in pairs.items():
@@ -83,18 +85,24 @@ def device_list(request: HttpRequest) -> HttpResponse:
 
 def _visible_device(request: HttpRequest, pk: int) -> Device:
     history = DeviceStatusChange.objects.select_related("changed_by").order_by("-changed_at", "-id")
-    devices = scoping.visible_devices(request.user).prefetch_related(Prefetch("status_changes", queryset=history))
+    devices = scoping.visible_devices(request.user).prefetch_related(
+        Prefetch("status_changes", queryset=history)
+    )
     return get_object_or_404(devices, pk=pk)
 
 
 @login_required
 def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
     device = _visible_device(request, pk)
-    return render(request, "devices/device_detail.html", {
-        "device": device,
-        "can_manage": scoping.can_manage(request.user, device.agency_id),
-        "status_form": StatusChangeForm(initial={"status": device.status}),
-    })
+    return render(
+        request,
+        "devices/device_detail.html",
+        {
+            "device": device,
+            "can_manage": scoping.can_manage(request.user, device.agency_id),
+            "status_form": StatusChangeForm(initial={"status": device.status}),
+        },
+    )
 
 
 @login_required
@@ -108,10 +116,16 @@ def device_change_status(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("device_detail", pk=pk)
     try:
         services.change_device_status(
-            actor=request.user, device=device, status=form.cleaned_data["status"],
-            note=form.cleaned_data["note"], remote_addr=client_address(request),
+            actor=request.user,
+            device=device,
+            status=form.cleaned_data["status"],
+            note=form.cleaned_data["note"],
+            remote_addr=client_address(request),
         )
-        messages.success(request, f"{device.serial} is now {Device.Status(form.cleaned_data['status']).label.lower()}.")
+        messages.success(
+            request,
+            f"{device.serial} is now {Device.Status(form.cleaned_data['status']).label.lower()}.",
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("device_detail", pk=pk)
@@ -124,7 +138,10 @@ def device_retire(request: HttpRequest, pk: int) -> HttpResponse:
     scoping.require_manager_of(request.user, device.agency_id)
     try:
         services.retire_device(
-            actor=request.user, device=device, note=request.POST.get("note", "")[:300], remote_addr=client_address(request)
+            actor=request.user,
+            device=device,
+            note=request.POST.get("note", "")[:300],
+            remote_addr=client_address(request),
         )
         messages.success(request, f"{device.serial} is retired.")
     except DomainError as exc:
@@ -147,9 +164,18 @@ def agency_list(request: HttpRequest) -> HttpResponse:
     agencies = scoping.visible_agencies(request.user)
     # Two grouped queries, not a count per agency.
     devices = dict(
-        scoping.visible_devices(request.user).in_service().order_by().values_list("agency_id").annotate(n=Count("pk"))
+        scoping.visible_devices(request.user)
+        .in_service()
+        .order_by()
+        .values_list("agency_id")
+        .annotate(n=Count("pk"))
     )
-    gateways = dict(scoping.visible_gateways(request.user).order_by().values_list("agency_id").annotate(n=Count("pk")))
+    gateways = dict(
+        scoping.visible_gateways(request.user)
+        .order_by()
+        .values_list("agency_id")
+        .annotate(n=Count("pk"))
+    )
     rows = [(a, devices.get(a.pk, 0), gateways.get(a.pk, 0)) for a in agencies]
     return render(request, "devices/agency_list.html", {"rows": rows})
 
@@ -158,17 +184,24 @@ def agency_list(request: HttpRequest) -> HttpResponse:
 def agency_detail(request: HttpRequest, slug: str) -> HttpResponse:
     agency = get_object_or_404(
         scoping.visible_agencies(request.user).prefetch_related(
-            Prefetch("firstnet_changes", queryset=FirstNetStatusChange.objects.order_by("-changed_on", "-id"))
+            Prefetch(
+                "firstnet_changes",
+                queryset=FirstNetStatusChange.objects.order_by("-changed_on", "-id"),
+            )
         ),
         slug=slug,
     )
     counts = count_devices_by(scoping.visible_devices(request.user).filter(agency=agency), "status")
-    return render(request, "devices/agency_detail.html", {
-        "agency": agency,
-        "status_counts": [(s, label, counts.get(s, 0)) for s, label in DeviceStatus.choices],
-        "total": sum(counts.values()),
-        "gateways": scoping.visible_gateways(request.user).filter(agency=agency),
-    })
+    return render(
+        request,
+        "devices/agency_detail.html",
+        {
+            "agency": agency,
+            "status_counts": [(s, label, counts.get(s, 0)) for s, label in DeviceStatus.choices],
+            "total": sum(counts.values()),
+            "gateways": scoping.visible_gateways(request.user).filter(agency=agency),
+        },
+    )
 
 
 @login_required
@@ -183,25 +216,38 @@ def gateway_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         scoping.require_writer(user)
         form = GatewayForm(request.POST)
-        agency = scoping.visible_agencies(user).filter(slug=request.POST.get("agency") or getattr(user.agency, "slug", "")).first()
+        agency = (
+            scoping.visible_agencies(user)
+            .filter(slug=request.POST.get("agency") or getattr(user.agency, "slug", ""))
+            .first()
+        )
         if agency is None:
             form.add_error(None, "Choose the agency the gateway belongs to.")
         elif form.is_valid():
             scoping.require_manager_of(user, agency)
             try:
                 # The secret is rendered in this response only: never stored, never redirected.
-                created = services.create_gateway(actor=user, agency=agency, remote_addr=client_address(request), **form.cleaned_data)
+                created = services.create_gateway(
+                    actor=user,
+                    agency=agency,
+                    remote_addr=client_address(request),
+                    **form.cleaned_data,
+                )
                 form = GatewayForm()
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-    return render(request, "devices/gateway_list.html", {
-        "gateways": gateways,
-        "form": form,
-        "created": created,
-        "agencies": _agency_choices(request),
-        "agency_slug": agency_slug,
-        "can_register": user.can_manage_inventory,
-    })
+    return render(
+        request,
+        "devices/gateway_list.html",
+        {
+            "gateways": gateways,
+            "form": form,
+            "created": created,
+            "agencies": _agency_choices(request),
+            "agency_slug": agency_slug,
+            "can_register": user.can_manage_inventory,
+        },
+    )
 
 
 @login_required
@@ -209,7 +255,7 @@ def gateway_list(request: HttpRequest) -> HttpResponse:
 def gateway_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     gateway = get_object_or_404(scoping.visible_gateways(request.user), pk=pk)
     scoping.require_manager_of(request.user, gateway.agency_id)
-    gateway, secret = services.rotate_gateway_credential(actor=request.user, gateway=gateway, remote_addr=client_address(request))
+    gateway, secret = services.rotate_gateway_credential(
+        actor=request.user, gateway=gateway, remote_addr=client_address(request)
+    )
     return render(request, "devices/gateway_secret.html", {"gateway": gateway, "secret": secret})
-
-

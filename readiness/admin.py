@@ -34,7 +34,14 @@ class RequirementSetAdmin(admin.ModelAdmin):
 
 @admin.register(RequirementSetVersion)
 class RequirementSetVersionAdmin(admin.ModelAdmin):
-    list_display = ["requirement_set", "version", "status", "effective_on", "issuing_authority", "supersedes"]
+    list_display = [
+        "requirement_set",
+        "version",
+        "status",
+        "effective_on",
+        "issuing_authority",
+        "supersedes",
+    ]
     list_filter = ["status", "requirement_set"]
     search_fields = ["version", "title", "issuing_authority", "source_note"]
     # Content changes go through the files and load_requirements, which validates them.

@@ -65,19 +65,34 @@ def _user(request: HttpRequest) -> User:
 
 def _version_out(v: RequirementSetVersion) -> dict[str, Any]:
     return {
-        "version": v.version, "title": v.title, "status": v.status, "effective_on": v.effective_on,
-        "published_on": v.published_on, "issuing_authority": v.issuing_authority, "source_url": v.source_url,
-        "source_note": v.source_note, "supersedes": v.supersedes.version if v.supersedes_id else None,
+        "version": v.version,
+        "title": v.title,
+        "status": v.status,
+        "effective_on": v.effective_on,
+        "published_on": v.published_on,
+        "issuing_authority": v.issuing_authority,
+        "source_url": v.source_url,
+        "source_note": v.source_note,
+        "supersedes": v.supersedes.version if v.supersedes_id else None,
         "requirements": v.requirements.count(),
     }
 
 
 def _waiver_out(w: Waiver, now: Any) -> dict[str, Any]:
     return {
-        "id": w.pk, "set": w.requirement_set.code, "requirement_key": w.requirement_key, "agency": w.agency.slug,
-        "device_id": w.device_id, "device_serial": w.device.serial if w.device_id else None, "reason": w.reason,
-        "approver": w.approver_name, "starts_at": w.starts_at, "expires_at": w.expires_at,
-        "revoked_at": w.revoked_at, "revoke_reason": w.revoke_reason, "state": waivers.waiver_state(w, now=now),
+        "id": w.pk,
+        "set": w.requirement_set.code,
+        "requirement_key": w.requirement_key,
+        "agency": w.agency.slug,
+        "device_id": w.device_id,
+        "device_serial": w.device.serial if w.device_id else None,
+        "reason": w.reason,
+        "approver": w.approver_name,
+        "starts_at": w.starts_at,
+        "expires_at": w.expires_at,
+        "revoked_at": w.revoked_at,
+        "revoke_reason": w.revoke_reason,
+        "state": waivers.waiver_state(w, now=now),
     }
 
 
@@ -101,9 +116,16 @@ def list_sets(request: HttpRequest) -> list[dict[str, Any]]:
     out = []
     for s in RequirementSet.objects.prefetch_related("versions"):
         current = results.find_version_in_effect(s, on=today)
-        out.append({"code": s.code, "name": s.name, "publisher": s.publisher, "description": s.description,
-                    "in_effect": current.version if current else None,
-                    "versions": [v.version for v in s.versions.all()]})
+        out.append(
+            {
+                "code": s.code,
+                "name": s.name,
+                "publisher": s.publisher,
+                "description": s.description,
+                "in_effect": current.version if current else None,
+                "versions": [v.version for v in s.versions.all()],
+            }
+        )
     return out
 
 
@@ -113,13 +135,27 @@ def list_versions(request: HttpRequest, code: str = Slug) -> list[dict[str, Any]
     return [_version_out(v) for v in req_set.versions.select_related("supersedes")]
 
 
-@router.get("/readiness/sets/{code}/versions/{version}", response={200: VersionDetailOut, **NOT_FOUND_ERRORS})
+@router.get(
+    "/readiness/sets/{code}/versions/{version}",
+    response={200: VersionDetailOut, **NOT_FOUND_ERRORS},
+)
 def get_version(request: HttpRequest, code: str = Slug, version: str = Slug) -> dict[str, Any]:
     ver = results.get_version(results.get_requirement_set(code), version)
     reqs = [
-        {"key": r.key, "code": r.code, "section": r.section, "title": r.title, "explanation": r.explanation,
-         "severity": r.severity, "weight": r.weight, "applies_to": r.applies_to or [], "relation": r.relation,
-         "change_note": r.change_note, "rule": r.rule, "rule_text": describe(parse_rule(r.rule))}
+        {
+            "key": r.key,
+            "code": r.code,
+            "section": r.section,
+            "title": r.title,
+            "explanation": r.explanation,
+            "severity": r.severity,
+            "weight": r.weight,
+            "applies_to": r.applies_to or [],
+            "relation": r.relation,
+            "change_note": r.change_note,
+            "rule": r.rule,
+            "rule_text": describe(parse_rule(r.rule)),
+        }
         for r in ver.requirements.order_by("section", "code")
     ]
     return {**_version_out(ver), "requirement_list": reqs}
@@ -130,60 +166,125 @@ def get_version(request: HttpRequest, code: str = Slug, version: str = Slug) -> 
 
 @router.get("/readiness/scores", response={200: ScoresOut, **NOT_FOUND_ERRORS})
 def get_scores(request: HttpRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
-    found = results.scores(agency_ids=scoping.visible_agency_ids(_user(request)), set_code=q.set_code,
-                           version=q.version, as_of=q.as_of, group_by=q.group_by)
-    return {"set": found.version.requirement_set.code, "version": found.version.version, "as_of": found.as_of,
-            "group_by": found.group_by, "source": found.source, "snapshot_date": found.snapshot_date,
-            "rows": found.rows.to_dict("records")}
+    found = results.scores(
+        agency_ids=scoping.visible_agency_ids(_user(request)),
+        set_code=q.set_code,
+        version=q.version,
+        as_of=q.as_of,
+        group_by=q.group_by,
+    )
+    return {
+        "set": found.version.requirement_set.code,
+        "version": found.version.version,
+        "as_of": found.as_of,
+        "group_by": found.group_by,
+        "source": found.source,
+        "snapshot_date": found.snapshot_date,
+        "rows": found.rows.to_dict("records"),
+    }
 
 
-@router.get("/readiness/devices/{device_id}/results", response={200: DeviceResultsOut, **NOT_FOUND_ERRORS})
-def get_device_results(request: HttpRequest, q: Query[VersionQuery], device_id: int = Id) -> dict[str, Any]:
-    return results.device_results(agency_ids=scoping.visible_agency_ids(_user(request)), device_id=device_id,
-                                  set_code=q.set_code, version=q.version)
+@router.get(
+    "/readiness/devices/{device_id}/results", response={200: DeviceResultsOut, **NOT_FOUND_ERRORS}
+)
+def get_device_results(
+    request: HttpRequest, q: Query[VersionQuery], device_id: int = Id
+) -> dict[str, Any]:
+    return results.device_results(
+        agency_ids=scoping.visible_agency_ids(_user(request)),
+        device_id=device_id,
+        set_code=q.set_code,
+        version=q.version,
+    )
 
 
-@router.get("/readiness/agencies/{slug}/failing-devices", response={200: FailingDevicesOut, **NOT_FOUND_ERRORS})
-def get_failing_devices(request: HttpRequest, q: Query[VersionQuery], slug: str = Slug) -> dict[str, Any]:
-    return results.failing_devices(agency_ids=scoping.visible_agency_ids(_user(request)), slug=slug,
-                                   set_code=q.set_code, version=q.version)
+@router.get(
+    "/readiness/agencies/{slug}/failing-devices",
+    response={200: FailingDevicesOut, **NOT_FOUND_ERRORS},
+)
+def get_failing_devices(
+    request: HttpRequest, q: Query[VersionQuery], slug: str = Slug
+) -> dict[str, Any]:
+    return results.failing_devices(
+        agency_ids=scoping.visible_agency_ids(_user(request)),
+        slug=slug,
+        set_code=q.set_code,
+        version=q.version,
+    )
 
 
 # --- what-if and remediation ----------------------------------------------------------------------
 
 
 # Narrow a what-if or a plan to one cabinet's or one agency's devices (its cost and plan too).
-CabinetFilter = Query(None, min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_.]+$",
-                      description="Cabinet slug: only that cabinet's agencies.")
-AgencyFilter = Query(None, min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_.]+$",
-                     description="Agency slug: only that agency.")
+CabinetFilter = Query(
+    None,
+    min_length=1,
+    max_length=64,
+    pattern=r"^[-a-zA-Z0-9_.]+$",
+    description="Cabinet slug: only that cabinet's agencies.",
+)
+AgencyFilter = Query(
+    None,
+    min_length=1,
+    max_length=64,
+    pattern=r"^[-a-zA-Z0-9_.]+$",
+    description="Agency slug: only that agency.",
+)
 
 
 @router.get("/readiness/whatif", response={200: WhatIfOut, **NOT_FOUND_ERRORS})
-def get_whatif(request: HttpRequest, q: Query[WhatIfQuery], cabinet: str | None = CabinetFilter,
-               agency: str | None = AgencyFilter) -> dict[str, Any]:
+def get_whatif(
+    request: HttpRequest,
+    q: Query[WhatIfQuery],
+    cabinet: str | None = CabinetFilter,
+    agency: str | None = AgencyFilter,
+) -> dict[str, Any]:
     agency_ids = scoping.agency_ids_for(_user(request), cabinet=cabinet, agency=agency)
-    found = whatif.compare_versions(agency_ids=agency_ids, set_code=q.set_code, from_version=q.from_version,
-                                    to_version=q.to_version)
+    found = whatif.compare_versions(
+        agency_ids=agency_ids,
+        set_code=q.set_code,
+        from_version=q.from_version,
+        to_version=q.to_version,
+    )
     return {
-        "set": found.set_code, "from_version": found.from_version, "to_version": found.to_version,
-        "devices": found.devices_total, "ready_before": found.ready_before, "ready_after": found.ready_after,
-        "ready_pct_before": found.ready_pct_before, "ready_pct_after": found.ready_pct_after,
-        "newly_failing_agencies": found.newly_failing_agencies, "changes": [asdict(c) for c in found.changes],
+        "set": found.set_code,
+        "from_version": found.from_version,
+        "to_version": found.to_version,
+        "devices": found.devices_total,
+        "ready_before": found.ready_before,
+        "ready_after": found.ready_after,
+        "ready_pct_before": found.ready_pct_before,
+        "ready_pct_after": found.ready_pct_after,
+        "newly_failing_agencies": found.newly_failing_agencies,
+        "changes": [asdict(c) for c in found.changes],
         "newly_failing_devices": found.newly_failing_devices.to_dict("records"),
-        "agencies": found.agencies.to_dict("records"), "cost": _cost_out(found.cost),
+        "agencies": found.agencies.to_dict("records"),
+        "cost": _cost_out(found.cost),
         "plan": [asdict(s) for s in found.plan],
     }
 
 
 @router.get("/readiness/remediation", response={200: RemediationOut, **NOT_FOUND_ERRORS})
-def get_remediation(request: HttpRequest, q: Query[VersionQuery], cabinet: str | None = CabinetFilter,
-                    agency: str | None = AgencyFilter) -> dict[str, Any]:
+def get_remediation(
+    request: HttpRequest,
+    q: Query[VersionQuery],
+    cabinet: str | None = CabinetFilter,
+    agency: str | None = AgencyFilter,
+) -> dict[str, Any]:
     ver, cost, plan, total, ready = whatif.remediation_plan(
         agency_ids=scoping.agency_ids_for(_user(request), cabinet=cabinet, agency=agency),
-        set_code=q.set_code, version=q.version)
-    return {"set": ver.requirement_set.code, "version": ver.version, "devices": total, "ready": ready,
-            "cost": _cost_out(cost), "plan": [asdict(s) for s in plan]}
+        set_code=q.set_code,
+        version=q.version,
+    )
+    return {
+        "set": ver.requirement_set.code,
+        "version": ver.version,
+        "devices": total,
+        "ready": ready,
+        "cost": _cost_out(cost),
+        "plan": [asdict(s) for s in plan],
+    }
 
 
 # --- waivers ----------------------------------------------------------------------------------
@@ -192,8 +293,13 @@ def get_remediation(request: HttpRequest, q: Query[VersionQuery], cabinet: str |
 @router.get("/readiness/waivers", response={200: list[WaiverOut], **COMMON_ERRORS})
 def list_waivers(request: HttpRequest, q: Query[WaiverFilter]) -> list[dict[str, Any]]:
     now = timezone.now()
-    found = waivers.list_waivers(agency_ids=scoping.visible_agency_ids(_user(request)), set_code=q.set_code,
-                                 agency_slug=q.agency, state=q.state, now=now)
+    found = waivers.list_waivers(
+        agency_ids=scoping.visible_agency_ids(_user(request)),
+        set_code=q.set_code,
+        agency_slug=q.agency,
+        state=q.state,
+        now=now,
+    )
     return [_waiver_out(w, now) for w in found]
 
 
@@ -217,9 +323,16 @@ def create_waiver(request: HttpRequest, payload: WaiverIn) -> Status:
             raise InvalidInput(f"There is no active user '{payload.approver}'.", field="approver")
     scoping.require_waiver_roles(actor=user, approver=approver, agency=agency)
     waiver = waivers.create_waiver(
-        actor=user, agency=agency, set_code=payload.set_code, requirement_key=payload.requirement_key,
-        reason=payload.reason, expires_at=payload.expires_at, device=device, approver=approver,
-        starts_at=payload.starts_at, request=request,
+        actor=user,
+        agency=agency,
+        set_code=payload.set_code,
+        requirement_key=payload.requirement_key,
+        reason=payload.reason,
+        expires_at=payload.expires_at,
+        device=device,
+        approver=approver,
+        starts_at=payload.starts_at,
+        request=request,
     )
     return Status(201, _waiver_out(waiver, timezone.now()))
 
@@ -228,7 +341,9 @@ def create_waiver(request: HttpRequest, payload: WaiverIn) -> Status:
 def revoke_waiver(request: HttpRequest, payload: RevokeIn, waiver_id: int = Id) -> dict[str, Any]:
     found = scoping.get_visible_or_404(scoping.visible_waivers(_user(request)), pk=waiver_id)
     scoping.require_waiver_revoker(_user(request), found.agency_id)
-    revoked = waivers.revoke_waiver(actor=_user(request), waiver=found, reason=payload.reason, request=request)
+    revoked = waivers.revoke_waiver(
+        actor=_user(request), waiver=found, reason=payload.reason, request=request
+    )
     return _waiver_out(revoked, timezone.now())
 
 
@@ -242,11 +357,26 @@ def list_snapshots(request: HttpRequest, q: Query[SnapshotQuery]) -> list[dict[s
     if q.agency:
         qs = qs.filter(agency_id__in=_agency_ids_for(request, q.agency))
     day = q.date or qs.order_by("-date").values_list("date", flat=True).first()
-    rows = qs.filter(date=day).select_related("agency", "version").order_by("agency__slug", "requirement_key")
+    rows = (
+        qs.filter(date=day)
+        .select_related("agency", "version")
+        .order_by("agency__slug", "requirement_key")
+    )
     return [
-        {"date": r.date, "agency": r.agency.slug, "version": r.version.version, "requirement_key": r.requirement_key,
-         "n_pass": r.n_pass, "n_fail": r.n_fail, "n_waived": r.n_waived, "n_na": r.n_na,
-         "n_reporting": r.n_reporting, "score": r.score, "coverage": r.coverage, "source": r.source}
+        {
+            "date": r.date,
+            "agency": r.agency.slug,
+            "version": r.version.version,
+            "requirement_key": r.requirement_key,
+            "n_pass": r.n_pass,
+            "n_fail": r.n_fail,
+            "n_waived": r.n_waived,
+            "n_na": r.n_na,
+            "n_reporting": r.n_reporting,
+            "score": r.score,
+            "coverage": r.coverage,
+            "source": r.source,
+        }
         for r in rows
     ]
 
@@ -258,7 +388,9 @@ def get_trend(request: HttpRequest, q: Query[TrendQuery]) -> list[dict[str, Any]
     start = q.start or end - timedelta(days=180)
     if start > end:
         raise InvalidInput("start must be on or before end.", field="start")
-    line = snapshots.trend(set_code=q.set_code, agency_ids=_agency_ids_for(request, q.agency), start=start, end=end)
+    line = snapshots.trend(
+        set_code=q.set_code, agency_ids=_agency_ids_for(request, q.agency), start=start, end=end
+    )
     return line.to_dict("records")
 
 
@@ -270,16 +402,29 @@ def get_portfolio(request: HttpRequest, key: str = Slug) -> dict[str, Any]:
     scoping.require_state_staff(_user(request))
     p = portfolios.build_portfolio(key=key)
     return {
-        "cabinet": p.cabinet.slug, "cabinet_name": p.cabinet.name, "brm": p.brm.username if p.brm else None,
-        "open_alerts": p.open_alerts, "agencies": [asdict(a) for a in p.agencies],
+        "cabinet": p.cabinet.slug,
+        "cabinet_name": p.cabinet.name,
+        "brm": p.brm.username if p.brm else None,
+        "open_alerts": p.open_alerts,
+        "agencies": [asdict(a) for a in p.agencies],
         "expiring_waivers": [
-            {"id": w.pk, "set": w.requirement_set.code, "requirement_key": w.requirement_key, "agency": w.agency.slug,
-             "device_serial": w.device.serial if w.device_id else None, "expires_at": w.expires_at}
+            {
+                "id": w.pk,
+                "set": w.requirement_set.code,
+                "requirement_key": w.requirement_key,
+                "agency": w.agency.slug,
+                "device_serial": w.device.serial if w.device_id else None,
+                "expires_at": w.expires_at,
+            }
             for w in p.expiring_waivers
         ],
         "upcoming_versions": [
-            {"set": v.requirement_set.code, "version": v.version, "effective_on": v.effective_on,
-             "issuing_authority": v.issuing_authority}
+            {
+                "set": v.requirement_set.code,
+                "version": v.version,
+                "effective_on": v.effective_on,
+                "issuing_authority": v.issuing_authority,
+            }
             for v in p.upcoming_versions
         ],
     }
@@ -299,31 +444,54 @@ def _as_of(value: date | None) -> tuple[date, date]:
 @participation_router.get("/participation/funnel", response={200: list[FunnelOut], **COMMON_ERRORS})
 def get_funnel(request: HttpRequest, q: Query[ParticipationQuery]) -> list[dict[str, Any]]:
     as_of, today = _as_of(q.as_of)
-    found = participation.funnels(agency_ids=scoping.visible_agency_ids(_user(request)), as_of=as_of,
-                                  today=today, by=q.by)
+    found = participation.funnels(
+        agency_ids=scoping.visible_agency_ids(_user(request)), as_of=as_of, today=today, by=q.by
+    )
     return [asdict(f) for f in found]
 
 
-@participation_router.get("/participation/expectations", response={200: ExpectationsOut, **COMMON_ERRORS})
+@participation_router.get(
+    "/participation/expectations", response={200: ExpectationsOut, **COMMON_ERRORS}
+)
 def get_expectations(request: HttpRequest, q: Query[ParticipationQuery]) -> dict[str, Any]:
     as_of, today = _as_of(q.as_of)
-    exps = FederalExpectation.objects.select_related("supersedes").order_by("metric", "effective_from")
+    exps = FederalExpectation.objects.select_related("supersedes").order_by(
+        "metric", "effective_from"
+    )
     comparisons = participation.compare_with_expectations(
-        agency_ids=scoping.visible_agency_ids(_user(request)), as_of=as_of, today=today, by=q.by)
+        agency_ids=scoping.visible_agency_ids(_user(request)), as_of=as_of, today=today, by=q.by
+    )
     return {
         "as_of": as_of,
         "expectations": [
-            {"metric": e.metric, "version": e.version, "target_value": e.target_value, "target_by": e.target_by,
-             "effective_from": e.effective_from, "source": e.source, "source_url": e.source_url,
-             "change_note": e.change_note, "is_illustrative": e.is_illustrative,
-             "supersedes": e.supersedes.version if e.supersedes_id else None}
+            {
+                "metric": e.metric,
+                "version": e.version,
+                "target_value": e.target_value,
+                "target_by": e.target_by,
+                "effective_from": e.effective_from,
+                "source": e.source,
+                "source_url": e.source_url,
+                "change_note": e.change_note,
+                "is_illustrative": e.is_illustrative,
+                "supersedes": e.supersedes.version if e.supersedes_id else None,
+            }
             for e in exps
         ],
         "comparisons": [
-            {"scope": c.scope, "name": c.name, "metric": c.expectation.metric, "version": c.expectation.version,
-             "target_value": c.expectation.target_value, "target_by": c.expectation.target_by, "actual": c.actual,
-             "gap": c.gap, "is_met": c.is_met, "is_current": c.is_current,
-             "is_illustrative": c.expectation.is_illustrative}
+            {
+                "scope": c.scope,
+                "name": c.name,
+                "metric": c.expectation.metric,
+                "version": c.expectation.version,
+                "target_value": c.expectation.target_value,
+                "target_by": c.expectation.target_by,
+                "actual": c.actual,
+                "gap": c.gap,
+                "is_met": c.is_met,
+                "is_current": c.is_current,
+                "is_illustrative": c.expectation.is_illustrative,
+            }
             for c in comparisons
         ],
     }
@@ -340,7 +508,10 @@ def get_history(request: HttpRequest, q: Query[HistoryQuery]) -> dict[str, Any]:
     ids = scoping.visible_agency_ids(_user(request))
     points = participation.history(agency_ids=ids, start=start, end=end)
     points = points.astype(object).where(points.notna(), None)
-    return {"points": points.to_dict("records"), "changes": participation.status_timeline(agency_ids=ids)}
+    return {
+        "points": points.to_dict("records"),
+        "changes": participation.status_timeline(agency_ids=ids),
+    }
 
 
 router.add_router("", participation_router)

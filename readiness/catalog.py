@@ -16,7 +16,9 @@ def compile_requirement(req: Requirement) -> CompiledRequirement:
     """One stored requirement as a CompiledRequirement."""
     try:
         rule = parse_rule(req.rule)
-        applies_when = None if req.applies_when is None else parse_rule(req.applies_when, "applies_when")
+        applies_when = (
+            None if req.applies_when is None else parse_rule(req.applies_when, "applies_when")
+        )
     except RuleError as exc:
         raise RuleError(f"requirement {req.code}: {exc.problem}", exc.path) from None
     return CompiledRequirement(

@@ -47,22 +47,40 @@ class SetCatalog:
 
 def _version_info(v, *, snapshot_date: date | None = None) -> VersionInfo:  # noqa: ANN001
     return VersionInfo(
-        version=v.version, title=v.title, status=v.status, status_label=v.get_status_display(),
-        effective_on=v.effective_on, issuing_authority=v.issuing_authority, source_url=v.source_url,
-        source_note=v.source_note, supersedes=v.supersedes.version if v.supersedes_id else "",
-        requirements=getattr(v, "n_requirements", 0), snapshot_date=snapshot_date,
+        version=v.version,
+        title=v.title,
+        status=v.status,
+        status_label=v.get_status_display(),
+        effective_on=v.effective_on,
+        issuing_authority=v.issuing_authority,
+        source_url=v.source_url,
+        source_note=v.source_note,
+        supersedes=v.supersedes.version if v.supersedes_id else "",
+        requirements=getattr(v, "n_requirements", 0),
+        snapshot_date=snapshot_date,
     )
 
 
 def requirement_catalog() -> list[SetCatalog]:
     """Every set with its versions, oldest first (two queries)."""
-    versions = (RequirementSetVersion.objects.select_related("supersedes")
-                .annotate(n_requirements=Count("requirements")).order_by("effective_on", "id"))
+    versions = (
+        RequirementSetVersion.objects.select_related("supersedes")
+        .annotate(n_requirements=Count("requirements"))
+        .order_by("effective_on", "id")
+    )
     by_set: dict[int, list[VersionInfo]] = {}
     for v in versions:
         by_set.setdefault(v.requirement_set_id, []).append(_version_info(v))
-    return [SetCatalog(code=s.code, name=s.name, publisher=s.publisher, description=s.description,
-                       versions=by_set.get(s.pk, [])) for s in RequirementSet.objects.order_by("code")]
+    return [
+        SetCatalog(
+            code=s.code,
+            name=s.name,
+            publisher=s.publisher,
+            description=s.description,
+            versions=by_set.get(s.pk, []),
+        )
+        for s in RequirementSet.objects.order_by("code")
+    ]
 
 
 @dataclass
@@ -86,8 +104,11 @@ def set_comparison(set_code: str, *, as_of: date) -> SetComparison:
     never in effect (a draft) has none: its effect is on the what-if page.
     """
     req_set = results.get_requirement_set(set_code)
-    versions = list(req_set.versions.select_related("supersedes").annotate(n_requirements=Count("requirements"))
-                    .order_by("effective_on", "id"))
+    versions = list(
+        req_set.versions.select_related("supersedes")
+        .annotate(n_requirements=Count("requirements"))
+        .order_by("effective_on", "id")
+    )
     infos: list[VersionInfo] = []
     pass_by_version: dict[str, dict[str, float | None]] = {}
     for v in versions:
@@ -97,15 +118,31 @@ def set_comparison(set_code: str, *, as_of: date) -> SetComparison:
             table = requirement_table(results.snapshot_counts(v, on=snap, agency_ids=None), v.pk)
             pass_by_version[v.version] = dict(zip(table["key"], table["pass_pct"], strict=True))
     reqs = Requirement.objects.filter(version__in=versions).values(
-        "version__version", "key", "code", "section", "title", "relation", "severity", "weight", "change_note")
-    removals = RequirementRemoval.objects.filter(version__in=versions).values("version__version", "key", "note")
+        "version__version",
+        "key",
+        "code",
+        "section",
+        "title",
+        "relation",
+        "severity",
+        "weight",
+        "change_note",
+    )
+    removals = RequirementRemoval.objects.filter(version__in=versions).values(
+        "version__version", "key", "note"
+    )
     rows: dict[str, dict[str, object]] = {}
     for r in reqs:
         row = rows.setdefault(r["key"], {"key": r["key"], "title": r["title"], "cells": {}})
         row["title"] = r["title"]  # the latest version's title wins (versions come in date order)
         row["cells"][r["version__version"]] = {  # type: ignore[index]
-            "code": r["code"], "section": r["section"], "relation": r["relation"], "severity": r["severity"],
-            "weight": r["weight"], "note": r["change_note"], "removed": False,
+            "code": r["code"],
+            "section": r["section"],
+            "relation": r["relation"],
+            "severity": r["severity"],
+            "weight": r["weight"],
+            "note": r["change_note"],
+            "removed": False,
             "pass_pct": pass_by_version.get(r["version__version"], {}).get(r["key"]),
         }
     for r in removals:
@@ -123,8 +160,14 @@ def set_comparison(set_code: str, *, as_of: date) -> SetComparison:
     for v in order:
         if v in pass_by_version:
             rates[v] = [pass_by_version[v].get(str(r["key"])) for r in out_rows]
-    return SetComparison(code=req_set.code, name=req_set.name, publisher=req_set.publisher, versions=infos,
-                         rows=out_rows, pass_rates=rates)
+    return SetComparison(
+        code=req_set.code,
+        name=req_set.name,
+        publisher=req_set.publisher,
+        versions=infos,
+        rows=out_rows,
+        pass_rates=rates,
+    )
 
 
 @dataclass
@@ -138,16 +181,31 @@ class WhatIfPage:
     evaluated_at: datetime
 
 
-def whatif_page(agency_ids: list[int] | None, set_code: str, *, from_version: str, to_version: str,
-                now: datetime) -> WhatIfPage:
+def whatif_page(
+    agency_ids: list[int] | None,
+    set_code: str,
+    *,
+    from_version: str,
+    to_version: str,
+    now: datetime,
+) -> WhatIfPage:
     """The what-if of two versions over ``agency_ids`` (None: every agency), through
     ``readiness.whatif.compare_versions``. Read-only."""
-    result = whatif.compare_versions(agency_ids=agency_ids, set_code=set_code, from_version=from_version or None,
-                                     to_version=to_version or None, now=now)
+    result = whatif.compare_versions(
+        agency_ids=agency_ids,
+        set_code=set_code,
+        from_version=from_version or None,
+        to_version=to_version or None,
+        now=now,
+    )
     agencies = result.agencies[result.agencies["newly_failing"] > 0].head(50)
     newly = result.newly_failing_devices
     return WhatIfPage(
-        summary=whatif_summary(result), changes=[c for c in result.changes if c.change != "same"],
-        agencies=agencies.to_dict("records"), newly_failing=newly.head(200).to_dict("records"),
-        newly_failing_total=len(newly), cost={k: float(v) for k, v in result.cost.items()}, evaluated_at=result.at,
+        summary=whatif_summary(result),
+        changes=[c for c in result.changes if c.change != "same"],
+        agencies=agencies.to_dict("records"),
+        newly_failing=newly.head(200).to_dict("records"),
+        newly_failing_total=len(newly),
+        cost={k: float(v) for k, v in result.cost.items()},
+        evaluated_at=result.at,
     )

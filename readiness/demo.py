@@ -45,8 +45,10 @@ def load_readiness_demo(*, seed: int = 7, log: Log = print, days: int = BACKFILL
     from readiness.loader import load_requirements
 
     report = load_requirements([REQUIREMENT_SETS_DIR])
-    log(f"requirement sets: {len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged")
+    log(
+        f"requirement sets: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged"
+    )
     rng = random.Random(seed)
     log(f"FirstNet history: {ensure_firstnet_history(rng)} agencies given a history")
     log(f"federal expectations: {ensure_expectations()} created")
@@ -76,40 +78,110 @@ def ensure_firstnet_history(rng: random.Random) -> int:
         path = path_to.get(agency.firstnet_status, ["not_engaged"])
         for i, status in enumerate(path):
             if i:
-                day = min(day + timedelta(days=rng.randint(120, 700)), agency.firstnet_status_changed_on, today)
-            rows.append(FirstNetStatusChange(agency=agency, status=status, changed_on=day, note="demo history"))
+                day = min(
+                    day + timedelta(days=rng.randint(120, 700)),
+                    agency.firstnet_status_changed_on,
+                    today,
+                )
+            rows.append(
+                FirstNetStatusChange(
+                    agency=agency, status=status, changed_on=day, note="demo history"
+                )
+            )
         created += 1
     FirstNetStatusChange.objects.bulk_create(rows, ignore_conflicts=True)
     return created
 
 
-ILLUSTRATIVE = ("Illustrative target for the demo, not a published federal figure: no public source sets "
-                "agency-level FirstNet participation targets for a state.")
+ILLUSTRATIVE = (
+    "Illustrative target for the demo, not a published federal figure: no public source sets "
+    "agency-level FirstNet participation targets for a state."
+)
 
 # (metric, version, target, target_by, effective_from, modelled on, what changed)
 EXPECTATIONS: list[tuple[str, str, float, date, date, str, str]] = [
-    ("agencies_engaged", "2018", 0.50, date(2019, 12, 31), date(2018, 1, 1),
-     "After the 28 Dec 2017 opt-in deadline, when every state had opted in and agencies began to decide "
-     "(urgentcomm.com state opt-in reports; NASCIO Connections Nov/Dec 2017).", "First expectation."),
-    ("agencies_subscribed", "2018", 0.25, date(2020, 12, 31), date(2018, 1, 1),
-     "As above: agencies are not required to subscribe (allthingsfirstnet.com).", "First expectation."),
-    ("agencies_engaged", "2021", 0.70, date(2022, 12, 31), date(2021, 1, 1),
-     "Nationwide adoption passing 16,000 agencies in 2021 (allthingsfirstnet.com).",
-     "Raised from 50% to 70%, later date."),
-    ("agencies_subscribed", "2021", 0.40, date(2023, 12, 31), date(2021, 1, 1),
-     "Nationwide adoption passing 16,000 agencies in 2021 (allthingsfirstnet.com).",
-     "Raised from 25% to 40%."),
-    ("devices_firstnet", "2021", 0.40, date(2023, 12, 31), date(2021, 1, 1),
-     "First device-level expectation, as device programmes matured.", "New metric."),
-    ("agencies_engaged", "2024", 0.85, date(2026, 12, 31), date(2024, 1, 1),
-     "23,000+ agencies on FirstNet by Nov 2022 (tradelawdaily.com 2022-11-17).", "Raised from 70% to 85%."),
-    ("agencies_subscribed", "2024", 0.60, date(2026, 12, 31), date(2024, 1, 1),
-     "23,000+ agencies on FirstNet by Nov 2022 (tradelawdaily.com 2022-11-17).", "Raised from 40% to 60%."),
-    ("devices_firstnet", "2024", 0.60, date(2026, 12, 31), date(2024, 1, 1),
-     "As above.", "Raised from 40% to 60%."),
-    ("devices_band14", "2024", 0.80, date(2026, 12, 31), date(2024, 1, 1),
-     "Band 14 device certification under FCC technical rules (fcc.gov 700 MHz public safety broadband).",
-     "New metric: Band 14 capable share of cellular devices."),
+    (
+        "agencies_engaged",
+        "2018",
+        0.50,
+        date(2019, 12, 31),
+        date(2018, 1, 1),
+        "After the 28 Dec 2017 opt-in deadline, when every state had opted in and agencies began to decide "
+        "(urgentcomm.com state opt-in reports; NASCIO Connections Nov/Dec 2017).",
+        "First expectation.",
+    ),
+    (
+        "agencies_subscribed",
+        "2018",
+        0.25,
+        date(2020, 12, 31),
+        date(2018, 1, 1),
+        "As above: agencies are not required to subscribe (allthingsfirstnet.com).",
+        "First expectation.",
+    ),
+    (
+        "agencies_engaged",
+        "2021",
+        0.70,
+        date(2022, 12, 31),
+        date(2021, 1, 1),
+        "Nationwide adoption passing 16,000 agencies in 2021 (allthingsfirstnet.com).",
+        "Raised from 50% to 70%, later date.",
+    ),
+    (
+        "agencies_subscribed",
+        "2021",
+        0.40,
+        date(2023, 12, 31),
+        date(2021, 1, 1),
+        "Nationwide adoption passing 16,000 agencies in 2021 (allthingsfirstnet.com).",
+        "Raised from 25% to 40%.",
+    ),
+    (
+        "devices_firstnet",
+        "2021",
+        0.40,
+        date(2023, 12, 31),
+        date(2021, 1, 1),
+        "First device-level expectation, as device programmes matured.",
+        "New metric.",
+    ),
+    (
+        "agencies_engaged",
+        "2024",
+        0.85,
+        date(2026, 12, 31),
+        date(2024, 1, 1),
+        "23,000+ agencies on FirstNet by Nov 2022 (tradelawdaily.com 2022-11-17).",
+        "Raised from 70% to 85%.",
+    ),
+    (
+        "agencies_subscribed",
+        "2024",
+        0.60,
+        date(2026, 12, 31),
+        date(2024, 1, 1),
+        "23,000+ agencies on FirstNet by Nov 2022 (tradelawdaily.com 2022-11-17).",
+        "Raised from 40% to 60%.",
+    ),
+    (
+        "devices_firstnet",
+        "2024",
+        0.60,
+        date(2026, 12, 31),
+        date(2024, 1, 1),
+        "As above.",
+        "Raised from 40% to 60%.",
+    ),
+    (
+        "devices_band14",
+        "2024",
+        0.80,
+        date(2026, 12, 31),
+        date(2024, 1, 1),
+        "Band 14 device certification under FCC technical rules (fcc.gov 700 MHz public safety broadband).",
+        "New metric: Band 14 capable share of cellular devices.",
+    ),
 ]
 
 
@@ -118,10 +190,17 @@ def ensure_expectations() -> int:
     previous: dict[str, FederalExpectation] = {}
     for metric, version, target, by, since, modelled_on, change in EXPECTATIONS:
         exp, was_created = FederalExpectation.objects.get_or_create(
-            metric=metric, version=version,
-            defaults={"target_value": target, "target_by": by, "effective_from": since,
-                      "source": "Illustrative (demo)", "change_note": change, "is_illustrative": True,
-                      "supersedes": previous.get(metric)},
+            metric=metric,
+            version=version,
+            defaults={
+                "target_value": target,
+                "target_by": by,
+                "effective_from": since,
+                "source": "Illustrative (demo)",
+                "change_note": change,
+                "is_illustrative": True,
+                "supersedes": previous.get(metric),
+            },
         )
         if was_created:
             exp.source = f"Illustrative (demo). Modelled on: {modelled_on} {ILLUSTRATIVE}"[:300]
@@ -141,7 +220,9 @@ def ensure_waivers(rng: random.Random) -> int:
 
     if Waiver.objects.filter(reason__startswith=DEMO_WAIVER_PREFIX).exists():
         return 0
-    approver = User.objects.filter(role=User.Role.STATE_STAFF, is_active=True).order_by("id").first()
+    approver = (
+        User.objects.filter(role=User.Role.STATE_STAFF, is_active=True).order_by("id").first()
+    )
     if approver is None:
         return 0
     created = 0
@@ -159,15 +240,24 @@ def ensure_waivers(rng: random.Random) -> int:
         if failing.empty:
             continue
         picks = failing.drop_duplicates("agency_id").sort_values(["agency_id", "device_id"]).head(3)
-        plans = [(timedelta(days=-200), timedelta(days=-20)), (timedelta(days=-30), timedelta(days=20)),
-                 (timedelta(days=-10), timedelta(days=150))]
+        plans = [
+            (timedelta(days=-200), timedelta(days=-20)),
+            (timedelta(days=-30), timedelta(days=20)),
+            (timedelta(days=-10), timedelta(days=150)),
+        ]
         for (start, end), rec in zip(plans, picks.to_dict("records"), strict=False):
             device = Device.objects.get(pk=int(rec["device_id"]))
             try:
                 create_waiver(
-                    actor=approver, agency=device.agency, set_code=code, requirement_key=str(rec["stable_key"]),
-                    device=device, reason=f"{DEMO_WAIVER_PREFIX}replacement on order; {rng.choice(['grant', 'budget'])} approved",
-                    starts_at=now + start, expires_at=now + end, now=now + start,
+                    actor=approver,
+                    agency=device.agency,
+                    set_code=code,
+                    requirement_key=str(rec["stable_key"]),
+                    device=device,
+                    reason=f"{DEMO_WAIVER_PREFIX}replacement on order; {rng.choice(['grant', 'budget'])} approved",
+                    starts_at=now + start,
+                    expires_at=now + end,
+                    now=now + start,
                 )
                 created += 1
             except DomainError:
@@ -202,8 +292,16 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
     )
 
     today = today or timezone.localdate()
-    have = set(ReadinessSnapshot.objects.filter(date__gte=today - timedelta(days=days - 1)).values_list("date", flat=True).distinct())
-    todo = [today - timedelta(days=k) for k in range(days - 1, 0, -1) if today - timedelta(days=k) not in have]
+    have = set(
+        ReadinessSnapshot.objects.filter(date__gte=today - timedelta(days=days - 1))
+        .values_list("date", flat=True)
+        .distinct()
+    )
+    todo = [
+        today - timedelta(days=k)
+        for k in range(days - 1, 0, -1)
+        if today - timedelta(days=k) not in have
+    ]
     now = timezone.now()
     cache: dict = {}
     counts_cache: dict = {}
@@ -222,17 +320,35 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
             key = (version.pk, live)
             if key not in counts_cache:
                 counts_cache[key] = agency_counts(finish_results(cache[version.pk], waivers_at=at))
-            frames.append(snapshot_frame(_deficit(counts_cache[key], share), day=day, version=version,
-                                         computed_at=now, source=ReadinessSnapshot.Source.DEMO))
-        statuses = {int(k): str(v) for k, v in statuses_on(agencies, changes, day).items()} if len(agencies) else {}
+            frames.append(
+                snapshot_frame(
+                    _deficit(counts_cache[key], share),
+                    day=day,
+                    version=version,
+                    computed_at=now,
+                    source=ReadinessSnapshot.Source.DEMO,
+                )
+            )
+        statuses = (
+            {int(k): str(v) for k, v in statuses_on(agencies, changes, day).items()}
+            if len(agencies)
+            else {}
+        )
         part = []
         for tmpl in part_template:
             moved = round(tmpl.devices_firstnet * share)
-            part.append(ParticipationSnapshot(
-                date=day, agency_id=tmpl.agency_id, firstnet_status=statuses.get(tmpl.agency_id, tmpl.firstnet_status),
-                devices_cellular=tmpl.devices_cellular, devices_firstnet=tmpl.devices_firstnet - moved,
-                devices_band14=tmpl.devices_band14, source=ReadinessSnapshot.Source.DEMO, computed_at=now,
-            ))
+            part.append(
+                ParticipationSnapshot(
+                    date=day,
+                    agency_id=tmpl.agency_id,
+                    firstnet_status=statuses.get(tmpl.agency_id, tmpl.firstnet_status),
+                    devices_cellular=tmpl.devices_cellular,
+                    devices_firstnet=tmpl.devices_firstnet - moved,
+                    devices_band14=tmpl.devices_band14,
+                    source=ReadinessSnapshot.Source.DEMO,
+                    computed_at=now,
+                )
+            )
         with transaction.atomic():
             ReadinessSnapshot.objects.filter(date=day).delete()
             ParticipationSnapshot.objects.filter(date=day).delete()

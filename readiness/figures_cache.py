@@ -35,13 +35,16 @@ def get(key: str, *, now: datetime) -> object | None:
     return entry.value
 
 
-def put(key: str, value: object, *, now: datetime, ttl_seconds: int = FIGURES_CACHE_SECONDS) -> None:
+def put(
+    key: str, value: object, *, now: datetime, ttl_seconds: int = FIGURES_CACHE_SECONDS
+) -> None:
     """Store ``value`` under ``key`` until ``now + ttl_seconds``."""
     cache.set(key, _Entry(value, now + timedelta(seconds=ttl_seconds)), ttl_seconds)
 
 
-def get_or_set(key: str, build: Callable[[], T], *, now: datetime,
-               ttl_seconds: int = FIGURES_CACHE_SECONDS) -> T:
+def get_or_set(
+    key: str, build: Callable[[], T], *, now: datetime, ttl_seconds: int = FIGURES_CACHE_SECONDS
+) -> T:
     """The cached value of ``key`` at ``now``, else ``build()`` stored for ``ttl_seconds``.
 
     Not atomic: two requests missing at once both build and the last write wins, which is

@@ -34,9 +34,13 @@ class Filters:
     def query(self, **overrides: object) -> str:
         """The filters as a query string, e.g. for the live partial's URL."""
         params = {
-            "set": self.set_code, "version": self.version, "compare": self.compare_version,
-            "as_of": self.as_of.isoformat() if self.as_of else "", "cabinet": self.cabinet,
-            "county": self.county, "kind": self.agency_kind,
+            "set": self.set_code,
+            "version": self.version,
+            "compare": self.compare_version,
+            "as_of": self.as_of.isoformat() if self.as_of else "",
+            "cabinet": self.cabinet,
+            "county": self.county,
+            "kind": self.agency_kind,
         }
         params.update({k: v for k, v in overrides.items()})
         q = QueryDict(mutable=True)
@@ -55,13 +59,22 @@ def parse_filters(params: QueryDict, *, today: date) -> Filters:
         try:
             as_of = date.fromisoformat(raw_as_of)
         except ValueError:
-            errors.append({"field": "as_of", "message": f"'{raw_as_of}' is not a date: use YYYY-MM-DD."})
+            errors.append(
+                {"field": "as_of", "message": f"'{raw_as_of}' is not a date: use YYYY-MM-DD."}
+            )
         else:
             if as_of > today:
-                errors.append({"field": "as_of", "message": f"{as_of} is in the future: pick today or earlier."})
+                errors.append(
+                    {
+                        "field": "as_of",
+                        "message": f"{as_of} is in the future: pick today or earlier.",
+                    }
+                )
     kind = params.get("kind", "").strip()
     if kind and kind not in AgencyKind.values:
-        errors.append({"field": "kind", "message": f"Unknown agency kind '{kind}'; choose one from the list."})
+        errors.append(
+            {"field": "kind", "message": f"Unknown agency kind '{kind}'; choose one from the list."}
+        )
     if errors:
         raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
     return Filters(
@@ -92,16 +105,33 @@ def requirement_sets() -> list[tuple[str, str]]:
 
 
 def set_versions(set_code: str) -> list[tuple[str, str]]:
-    rows = RequirementSetVersion.objects.filter(requirement_set__code=set_code).order_by("effective_on", "id")
-    return [(v.version, f"{v.version} ({v.get_status_display().lower()}, effective {v.effective_on:%Y-%m-%d})")
-            for v in rows]
+    rows = RequirementSetVersion.objects.filter(requirement_set__code=set_code).order_by(
+        "effective_on", "id"
+    )
+    return [
+        (
+            v.version,
+            f"{v.version} ({v.get_status_display().lower()}, effective {v.effective_on:%Y-%m-%d})",
+        )
+        for v in rows
+    ]
 
 
 def filter_choices(agency_ids: list[int] | None, *, set_code: str = "") -> FilterChoices:
     """The filter form's options over ``agency_ids`` (None: every agency). Read-only."""
-    agencies = Agency.objects.all() if agency_ids is None else Agency.objects.filter(pk__in=agency_ids)
-    counties = list(agencies.exclude(county="").order_by("county").values_list("county", flat=True).distinct())
-    cabinets = list(Cabinet.objects.filter(Q(agencies__in=agencies)).distinct().values_list("slug", "name"))
-    return FilterChoices(cabinets=cabinets, counties=counties, kinds=list(AgencyKind.choices),
-                         sets=requirement_sets(), versions=set_versions(set_code) if set_code else [])
-
+    agencies = (
+        Agency.objects.all() if agency_ids is None else Agency.objects.filter(pk__in=agency_ids)
+    )
+    counties = list(
+        agencies.exclude(county="").order_by("county").values_list("county", flat=True).distinct()
+    )
+    cabinets = list(
+        Cabinet.objects.filter(Q(agencies__in=agencies)).distinct().values_list("slug", "name")
+    )
+    return FilterChoices(
+        cabinets=cabinets,
+        counties=counties,
+        kinds=list(AgencyKind.choices),
+        sets=requirement_sets(),
+        versions=set_versions(set_code) if set_code else [],
+    )

@@ -25,8 +25,9 @@ def compile_version(version: RequirementSetVersion) -> list[CompiledRequirement]
     return requirements_for_version(version.pk)
 
 
-def fleet_frame(*, agency_ids: list[int] | None = None, device_ids: list[int] | None = None,
-                now: datetime) -> pd.DataFrame:
+def fleet_frame(
+    *, agency_ids: list[int] | None = None, device_ids: list[int] | None = None, now: datetime
+) -> pd.DataFrame:
     """Today's in-service fleet (optionally some agencies or devices) as the engine's frame."""
     from readiness.frames import build_fleet_frame
 
@@ -38,8 +39,14 @@ def requirement_table(requirements: list[CompiledRequirement]) -> pd.DataFrame:
     """stable_key, code, section, title, weight, is_mandatory: one row per requirement."""
     return pd.DataFrame(
         [
-            {"stable_key": r.key, "code": r.code, "section": r.section, "title": r.title,
-             "weight": r.weight, "is_mandatory": r.is_mandatory}
+            {
+                "stable_key": r.key,
+                "code": r.code,
+                "section": r.section,
+                "title": r.title,
+                "weight": r.weight,
+                "is_mandatory": r.is_mandatory,
+            }
             for r in requirements
         ],
         columns=["stable_key", "code", "section", "title", "weight", "is_mandatory"],
@@ -58,11 +65,17 @@ class Evaluation:
 
 
 def evaluate_version(
-    *, version: RequirementSetVersion, now: datetime, agency_ids: list[int] | None = None,
-    device_ids: list[int] | None = None, requirements: list[CompiledRequirement] | None = None,
+    *,
+    version: RequirementSetVersion,
+    now: datetime,
+    agency_ids: list[int] | None = None,
+    device_ids: list[int] | None = None,
+    requirements: list[CompiledRequirement] | None = None,
 ) -> Evaluation:
     from readiness.scoring import evaluate
 
     reqs = requirements if requirements is not None else compile_version(version)
     frame = fleet_frame(agency_ids=agency_ids, device_ids=device_ids, now=now)
-    return Evaluation(version=version, now=now, frame=frame, requirements=reqs, results=evaluate(frame, reqs, now))
+    return Evaluation(
+        version=version, now=now, frame=frame, requirements=reqs, results=evaluate(frame, reqs, now)
+    )

@@ -125,18 +125,26 @@ def fleet_frame_from_records(records: Iterable[dict[str, Any]] | pd.DataFrame) -
         # categorical codes, never per string.
         reported = text_categorical(_column(raw, "health.firmware", n))
         recorded = text_categorical(_column(raw, "device.firmware_version", n))
-        merged = pd.Categorical(np.where(reported.codes >= 0, reported.astype(object), recorded.astype(object)))
+        merged = pd.Categorical(
+            np.where(reported.codes >= 0, reported.astype(object), recorded.astype(object))
+        )
         raw["device.firmware"] = merged
     for name, attr in ATTRIBUTES.items():
         values = _column(raw, name, n)
         if attr.type is AttrType.BOOL:
-            out[name] = pd.array(values, dtype="boolean") if values.dtype == object else values.astype("boolean")
+            out[name] = (
+                pd.array(values, dtype="boolean")
+                if values.dtype == object
+                else values.astype("boolean")
+            )
         elif attr.type is AttrType.NUMBER:
             out[name] = pd.to_numeric(values).astype("float64")
         elif attr.type is AttrType.TIMESTAMP:
             out[name] = _utc(values)
         elif attr.type in (AttrType.ENUM, AttrType.TEXT):
-            cats = text_categorical(values, list(attr.choices) if attr.type is AttrType.ENUM else None)
+            cats = text_categorical(
+                values, list(attr.choices) if attr.type is AttrType.ENUM else None
+            )
             if name == "health.level":  # no health row, or no level: never seen
                 cats = cats.fillna("never_seen")
             out[name] = cats
@@ -146,7 +154,11 @@ def fleet_frame_from_records(records: Iterable[dict[str, Any]] | pd.DataFrame) -
             hi_col, lo_col = version_key_columns(name)
             out[hi_col], out[lo_col] = hi, lo
     for name, dtype in EXTRA_COLUMNS.items():
-        values = raw[name].reset_index(drop=True) if name in raw.columns else pd.Series([None] * n, dtype=object)
+        values = (
+            raw[name].reset_index(drop=True)
+            if name in raw.columns
+            else pd.Series([None] * n, dtype=object)
+        )
         if dtype.startswith("datetime"):
             out[name] = _utc(values)
         elif dtype == "float64":
@@ -195,7 +207,9 @@ def build_fleet_frame(
     # 100,000 devices. The coercions in fleet_frame_from_records do that conversion per column.
     # Timestamps come back as text: the driver's per-value datetime parsing was most of the
     # time; pandas parses the whole column at once.
-    text_of = {path: f"_text_{i}" for i, (col, path) in enumerate(_SOURCES.items()) if col in _TIMESTAMPS}
+    text_of = {
+        path: f"_text_{i}" for i, (col, path) in enumerate(_SOURCES.items()) if col in _TIMESTAMPS
+    }
     as_text = {name: Cast(path, output_field=CharField()) for path, name in text_of.items()}
     fields = [text_of.get(path, path) for path in _SOURCES.values()]
     sql, params = qs.order_by("id").annotate(**as_text).values_list(*fields).query.sql_with_params()
@@ -203,9 +217,16 @@ def build_fleet_frame(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     raw = pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
-    for name in ("device.is_mdm_enrolled", "device.is_encryption_enabled", "device.has_cji_access",
-                 "model.has_band14", "model.has_mcptt", "model.has_encryption_at_rest", "model.is_cellular",
-                 "health.gps_fix"):
+    for name in (
+        "device.is_mdm_enrolled",
+        "device.is_encryption_enabled",
+        "device.has_cji_access",
+        "model.has_band14",
+        "model.has_mcptt",
+        "model.has_encryption_at_rest",
+        "model.is_cellular",
+        "health.gps_fix",
+    ):
         # SQLite returns 0/1 for booleans; PostgreSQL returns bools. Both become "boolean".
         raw[name] = raw[name].astype("boolean")
     return fleet_frame_from_records(raw)

@@ -22,7 +22,9 @@ class RequirementSet(models.Model):
 
     code = models.SlugField(max_length=64, unique=True, help_text="Stable code, e.g. cjis-mobile.")
     name = models.CharField(max_length=200)
-    publisher = models.CharField(max_length=200, help_text="Who publishes the set, e.g. FBI CJIS Division.")
+    publisher = models.CharField(
+        max_length=200, help_text="Who publishes the set, e.g. FBI CJIS Division."
+    )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -45,8 +47,12 @@ class RequirementSetVersion(models.Model):
 
     Status = VersionStatus
 
-    requirement_set = models.ForeignKey(RequirementSet, on_delete=models.CASCADE, related_name="versions")
-    version = models.CharField(max_length=32, help_text='As the publisher numbers it, e.g. "5.9" or "6.0".')
+    requirement_set = models.ForeignKey(
+        RequirementSet, on_delete=models.CASCADE, related_name="versions"
+    )
+    version = models.CharField(
+        max_length=32, help_text='As the publisher numbers it, e.g. "5.9" or "6.0".'
+    )
     title = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     effective_on = models.DateField(help_text="The date from which this version applies.")
@@ -73,7 +79,8 @@ class RequirementSetVersion(models.Model):
                 fields=["requirement_set", "version"], name="readiness_version_unique_per_set"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=[c.value for c in VersionStatus]), name="readiness_version_status_valid"
+                condition=Q(status__in=[c.value for c in VersionStatus]),
+                name="readiness_version_status_valid",
             ),
             models.CheckConstraint(
                 condition=~Q(supersedes=F("id")), name="readiness_version_not_superseding_itself"
@@ -81,7 +88,10 @@ class RequirementSetVersion(models.Model):
         ]
         indexes = [
             # version_in_effect(): the latest non-draft version of a set on or before a date.
-            models.Index(fields=["requirement_set", "status", "effective_on"], name="readiness_version_in_effect"),
+            models.Index(
+                fields=["requirement_set", "status", "effective_on"],
+                name="readiness_version_in_effect",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -114,18 +124,24 @@ class Requirement(models.Model):
 
     Relation = Relation
 
-    version = models.ForeignKey(RequirementSetVersion, on_delete=models.CASCADE, related_name="requirements")
+    version = models.ForeignKey(
+        RequirementSetVersion, on_delete=models.CASCADE, related_name="requirements"
+    )
     key = models.CharField(
         max_length=100, help_text="Stable across versions, e.g. cjis.mdm.enrolled."
     )
     code = models.CharField(max_length=40, help_text="Short code, unique within the version.")
-    section = models.CharField(max_length=40, blank=True, help_text="Section number in this version.")
+    section = models.CharField(
+        max_length=40, blank=True, help_text="Section number in this version."
+    )
     title = models.CharField(max_length=300)
     explanation = models.TextField(help_text="What the requirement asks, in plain language.")
     # Device kinds (devices.models.DeviceKind values); empty means every kind.
     applies_to = models.JSONField(default=list, blank=True)
     applies_when = models.JSONField(
-        null=True, blank=True, help_text="Optional rule: the requirement applies only where it holds."
+        null=True,
+        blank=True,
+        help_text="Optional rule: the requirement applies only where it holds.",
     )
     severity = models.CharField(max_length=12, choices=Severity.choices, default=Severity.MANDATORY)
     weight = models.PositiveSmallIntegerField(default=1)
@@ -145,16 +161,23 @@ class Requirement(models.Model):
     class Meta:
         ordering = ["version", "section", "code"]
         constraints = [
-            models.UniqueConstraint(fields=["version", "key"], name="readiness_requirement_key_unique_per_version"),
-            models.UniqueConstraint(fields=["version", "code"], name="readiness_requirement_code_unique_per_version"),
-            models.CheckConstraint(
-                condition=Q(severity__in=[c.value for c in Severity]), name="readiness_requirement_severity_valid"
+            models.UniqueConstraint(
+                fields=["version", "key"], name="readiness_requirement_key_unique_per_version"
+            ),
+            models.UniqueConstraint(
+                fields=["version", "code"], name="readiness_requirement_code_unique_per_version"
             ),
             models.CheckConstraint(
-                condition=Q(relation__in=[c.value for c in Relation]), name="readiness_requirement_relation_valid"
+                condition=Q(severity__in=[c.value for c in Severity]),
+                name="readiness_requirement_severity_valid",
             ),
             models.CheckConstraint(
-                condition=Q(weight__gte=1, weight__lte=100), name="readiness_requirement_weight_1_100"
+                condition=Q(relation__in=[c.value for c in Relation]),
+                name="readiness_requirement_relation_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__gte=1, weight__lte=100),
+                name="readiness_requirement_weight_1_100",
             ),
         ]
 
@@ -165,17 +188,24 @@ class Requirement(models.Model):
 class RequirementRemoval(models.Model):
     """A requirement of the superseded version that this version no longer contains."""
 
-    version = models.ForeignKey(RequirementSetVersion, on_delete=models.CASCADE, related_name="removals")
+    version = models.ForeignKey(
+        RequirementSetVersion, on_delete=models.CASCADE, related_name="removals"
+    )
     key = models.CharField(max_length=100)
     previous = models.ForeignKey(
-        Requirement, on_delete=models.CASCADE, related_name="removals", help_text="The dropped requirement."
+        Requirement,
+        on_delete=models.CASCADE,
+        related_name="removals",
+        help_text="The dropped requirement.",
     )
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["version", "key"]
         constraints = [
-            models.UniqueConstraint(fields=["version", "key"], name="readiness_removal_key_unique_per_version"),
+            models.UniqueConstraint(
+                fields=["version", "key"], name="readiness_removal_key_unique_per_version"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -196,27 +226,47 @@ class Waiver(models.Model):
     and revoked only through ``readiness.waivers``, which audits every change.
     """
 
-    requirement_set = models.ForeignKey(RequirementSet, on_delete=models.PROTECT, related_name="waivers")
+    requirement_set = models.ForeignKey(
+        RequirementSet, on_delete=models.PROTECT, related_name="waivers"
+    )
     requirement_key = models.CharField(max_length=100)
-    agency = models.ForeignKey("devices.Agency", on_delete=models.PROTECT, related_name="readiness_waivers")
+    agency = models.ForeignKey(
+        "devices.Agency", on_delete=models.PROTECT, related_name="readiness_waivers"
+    )
     # Null: the waiver covers every device of the agency for this requirement.
     device = models.ForeignKey(
-        "devices.Device", on_delete=models.CASCADE, null=True, blank=True, related_name="readiness_waivers"
+        "devices.Device",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="readiness_waivers",
     )
     reason = models.TextField()
     approved_by = models.ForeignKey(
-        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="approved_waivers"
+        "devices.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="approved_waivers",
     )
     approver_name = models.CharField(max_length=150)
     starts_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
-        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="revoked_waivers"
+        "devices.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="revoked_waivers",
     )
     revoke_reason = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
-        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="created_waivers"
+        "devices.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="created_waivers",
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -224,9 +274,16 @@ class Waiver(models.Model):
     class Meta:
         ordering = ["expires_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(expires_at__gt=F("starts_at")), name="readiness_waiver_expires_after_start"),
-            models.CheckConstraint(condition=~Q(reason=""), name="readiness_waiver_reason_not_blank"),
-            models.CheckConstraint(condition=~Q(requirement_key=""), name="readiness_waiver_key_not_blank"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("starts_at")),
+                name="readiness_waiver_expires_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="readiness_waiver_reason_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=~Q(requirement_key=""), name="readiness_waiver_key_not_blank"
+            ),
         ]
         indexes = [
             # Waivers of an agency that may count at a date (results, ceiling check, portfolios).
@@ -239,7 +296,9 @@ class Waiver(models.Model):
 
     def is_active_at(self, at: datetime.datetime) -> bool:
         """Whether the waiver counts at ``at`` (started, not expired, not yet revoked)."""
-        return self.starts_at <= at < self.expires_at and (self.revoked_at is None or self.revoked_at > at)
+        return self.starts_at <= at < self.expires_at and (
+            self.revoked_at is None or self.revoked_at > at
+        )
 
 
 class SnapshotSource(models.TextChoices):
@@ -260,8 +319,12 @@ class ReadinessSnapshot(models.Model):
     Source = SnapshotSource
 
     date = models.DateField()
-    agency = models.ForeignKey("devices.Agency", on_delete=models.CASCADE, related_name="readiness_snapshots")
-    version = models.ForeignKey(RequirementSetVersion, on_delete=models.CASCADE, related_name="snapshots")
+    agency = models.ForeignKey(
+        "devices.Agency", on_delete=models.CASCADE, related_name="readiness_snapshots"
+    )
+    version = models.ForeignKey(
+        RequirementSetVersion, on_delete=models.CASCADE, related_name="snapshots"
+    )
     requirement_key = models.CharField(max_length=100, blank=True)
     weight = models.PositiveSmallIntegerField(default=1)
     is_mandatory = models.BooleanField(default=True)
@@ -280,19 +343,26 @@ class ReadinessSnapshot(models.Model):
         ordering = ["date", "agency_id", "version_id", "requirement_key"]
         constraints = [
             models.UniqueConstraint(
-                fields=["date", "agency", "version", "requirement_key"], name="readiness_snapshot_unique_per_day"
-            ),
-            models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=100), name="readiness_snapshot_score_0_100"),
-            models.CheckConstraint(
-                condition=Q(coverage__gte=0) & Q(coverage__lte=1), name="readiness_snapshot_coverage_0_1"
+                fields=["date", "agency", "version", "requirement_key"],
+                name="readiness_snapshot_unique_per_day",
             ),
             models.CheckConstraint(
-                condition=Q(source__in=[c.value for c in SnapshotSource]), name="readiness_snapshot_source_valid"
+                condition=Q(score__gte=0) & Q(score__lte=100), name="readiness_snapshot_score_0_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(coverage__gte=0) & Q(coverage__lte=1),
+                name="readiness_snapshot_coverage_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=[c.value for c in SnapshotSource]),
+                name="readiness_snapshot_source_valid",
             ),
         ]
         indexes = [
             # The trend: one version's totals over a date range.
-            models.Index(fields=["version", "requirement_key", "date"], name="readiness_snapshot_trend"),
+            models.Index(
+                fields=["version", "requirement_key", "date"], name="readiness_snapshot_trend"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -304,7 +374,10 @@ class ReadinessSnapshot(models.Model):
 
 
 class ParticipationMetric(models.TextChoices):
-    AGENCIES_ENGAGED = "agencies_engaged", "Share of eligible agencies engaged (evaluating, pilot or subscribed)"
+    AGENCIES_ENGAGED = (
+        "agencies_engaged",
+        "Share of eligible agencies engaged (evaluating, pilot or subscribed)",
+    )
     AGENCIES_SUBSCRIBED = "agencies_subscribed", "Share of eligible agencies subscribed"
     DEVICES_FIRSTNET = "devices_firstnet", "Share of cellular devices on FirstNet"
     DEVICES_BAND14 = "devices_band14", "Share of cellular devices Band 14 capable"
@@ -327,7 +400,9 @@ class FederalExpectation(models.Model):
     effective_from = models.DateField(help_text="From when this expectation applies.")
     source = models.CharField(max_length=300)
     source_url = models.URLField(max_length=500, blank=True)
-    change_note = models.CharField(max_length=500, blank=True, help_text="What changed from the previous version.")
+    change_note = models.CharField(
+        max_length=500, blank=True, help_text="What changed from the previous version."
+    )
     is_illustrative = models.BooleanField(default=False)
     supersedes = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
@@ -337,12 +412,16 @@ class FederalExpectation(models.Model):
     class Meta:
         ordering = ["metric", "effective_from"]
         constraints = [
-            models.UniqueConstraint(fields=["metric", "version"], name="readiness_expectation_unique_version"),
-            models.CheckConstraint(
-                condition=Q(target_value__gte=0) & Q(target_value__lte=1), name="readiness_expectation_target_0_1"
+            models.UniqueConstraint(
+                fields=["metric", "version"], name="readiness_expectation_unique_version"
             ),
             models.CheckConstraint(
-                condition=Q(metric__in=[c.value for c in ParticipationMetric]), name="readiness_expectation_metric_valid"
+                condition=Q(target_value__gte=0) & Q(target_value__lte=1),
+                name="readiness_expectation_target_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(metric__in=[c.value for c in ParticipationMetric]),
+                name="readiness_expectation_metric_valid",
             ),
         ]
 
@@ -354,18 +433,24 @@ class ParticipationSnapshot(models.Model):
     """One agency's FirstNet participation on one date (device counts are not kept elsewhere)."""
 
     date = models.DateField()
-    agency = models.ForeignKey("devices.Agency", on_delete=models.CASCADE, related_name="participation_snapshots")
+    agency = models.ForeignKey(
+        "devices.Agency", on_delete=models.CASCADE, related_name="participation_snapshots"
+    )
     firstnet_status = models.CharField(max_length=16)
     devices_cellular = models.PositiveIntegerField(default=0)
     devices_firstnet = models.PositiveIntegerField(default=0)
     devices_band14 = models.PositiveIntegerField(default=0)
-    source = models.CharField(max_length=12, choices=SnapshotSource.choices, default=SnapshotSource.COMPUTED)
+    source = models.CharField(
+        max_length=12, choices=SnapshotSource.choices, default=SnapshotSource.COMPUTED
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["date", "agency_id"]
         constraints = [
-            models.UniqueConstraint(fields=["date", "agency"], name="readiness_participation_unique_per_day"),
+            models.UniqueConstraint(
+                fields=["date", "agency"], name="readiness_participation_unique_per_day"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -404,18 +489,32 @@ class BriefingExport(models.Model):
     Status = BriefingStatus
 
     requested_by = models.ForeignKey(
-        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="briefing_exports"
+        "devices.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="briefing_exports",
     )
     # Set for an agency-scoped briefing: its users may see it (tenancy goes by this field).
     agency = models.ForeignKey(
-        "devices.Agency", on_delete=models.CASCADE, null=True, blank=True, related_name="briefing_exports"
+        "devices.Agency",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="briefing_exports",
     )
-    scope = models.CharField(max_length=80, help_text='"state", "cabinet:<slug>" or "agency:<slug>".')
+    scope = models.CharField(
+        max_length=80, help_text='"state", "cabinet:<slug>" or "agency:<slug>".'
+    )
     scope_label = models.CharField(max_length=200, blank=True)
     format = models.CharField(max_length=8, choices=Format.choices)
     parameters = models.JSONField(default=dict)
     compare_to = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="compared_by",
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="compared_by",
         help_text="The earlier briefing this one reports changes since.",
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
@@ -435,12 +534,16 @@ class BriefingExport(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(format__in=[c.value for c in BriefingFormat]), name="readiness_briefing_format_valid"
+                condition=Q(format__in=[c.value for c in BriefingFormat]),
+                name="readiness_briefing_format_valid",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=[c.value for c in BriefingStatus]), name="readiness_briefing_status_valid"
+                condition=Q(status__in=[c.value for c in BriefingStatus]),
+                name="readiness_briefing_status_valid",
             ),
-            models.CheckConstraint(condition=Q(progress__lte=100), name="readiness_briefing_progress_0_100"),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="readiness_briefing_progress_0_100"
+            ),
             # A finished briefing always says what it was built from.
             models.CheckConstraint(
                 condition=~Q(status="done") | (~Q(data_hash="") & ~Q(file="")),

@@ -64,26 +64,44 @@ def live_figures(scope: Scope, *, now: datetime) -> LiveFigures:
     """
     devices = scope.filter(Device.objects.in_service())
     grouped = pd.DataFrame(
-        list(devices.values("model_id", "network", "health__level")
-             .annotate(n=Count("id"), last=Max("health__last_reading_at")).order_by()),
-        columns=["model_id", "network", "health__level", "n", "last"])
+        list(
+            devices.values("model_id", "network", "health__level")
+            .annotate(n=Count("id"), last=Max("health__last_reading_at"))
+            .order_by()
+        ),
+        columns=["model_id", "network", "health__level", "n", "last"],
+    )
     grouped["level"] = grouped["health__level"].fillna("never_seen")
     by_level = grouped.groupby("level")["n"].sum()
     counts = {level: int(by_level.get(level, 0)) for level in HEALTH_ORDER}
-    health = pd.DataFrame({"level": HEALTH_ORDER, "label": [HealthLevel(lv).label for lv in HEALTH_ORDER],
-                           "devices": [counts[lv] for lv in HEALTH_ORDER]})
+    health = pd.DataFrame(
+        {
+            "level": HEALTH_ORDER,
+            "label": [HealthLevel(lv).label for lv in HEALTH_ORDER],
+            "devices": [counts[lv] for lv in HEALTH_ORDER],
+        }
+    )
     kinds = dict(DeviceModel.objects.values_list("pk", "kind"))
     grouped["kind"] = grouped["model_id"].map(kinds)
-    mix = (grouped.groupby(["kind", "network"], as_index=False)["n"].sum().rename(columns={"n": "devices"})
-           if not grouped.empty else pd.DataFrame(columns=["kind", "network", "devices"]))
+    mix = (
+        grouped.groupby(["kind", "network"], as_index=False)["n"]
+        .sum()
+        .rename(columns={"n": "devices"})
+        if not grouped.empty
+        else pd.DataFrame(columns=["kind", "network", "devices"])
+    )
     mix["kind_label"] = [choice_label(DeviceKind, str(k)) for k in mix["kind"]]
     mix["network_label"] = [choice_label(DeviceNetwork, str(n)) for n in mix["network"]]
     mix = mix[["kind", "kind_label", "network", "network_label", "devices"]]
     lasts = grouped["last"].dropna()
     open_alerts = scope.filter(Alert.objects.filter(resolved_at__isnull=True)).count()
     return LiveFigures(
-        devices=int(grouped["n"].sum()), online_now=counts["online"], open_alerts=open_alerts,
-        health=health, mix=mix, last_reading_at=lasts.max() if not lasts.empty else None,
+        devices=int(grouped["n"].sum()),
+        online_now=counts["online"],
+        open_alerts=open_alerts,
+        health=health,
+        mix=mix,
+        last_reading_at=lasts.max() if not lasts.empty else None,
         refreshed_at=now,
     )
 
@@ -93,6 +111,7 @@ def choice_label(choices: type, value: str) -> str:
         return str(choices(value).label)
     except ValueError:
         return value
+
 
 # ---------------------------------------------------------------------------------------
 # The agency page's own lists
@@ -122,23 +141,35 @@ def agency_gateways(agency_id: int) -> list[GatewayRow]:
     rows = []
     for gw in Gateway.objects.filter(agency_id=agency_id).select_related("status").order_by("name"):
         status = getattr(gw, "status", None)
-        rows.append(GatewayRow(
-            name=gw.name, description=gw.description, is_active=gw.is_active,
-            is_online=status.is_online if status else None,
-            last_message_at=status.last_message_at if status else None,
-            gaps_total=status.gaps_total if status else 0,
-        ))
+        rows.append(
+            GatewayRow(
+                name=gw.name,
+                description=gw.description,
+                is_active=gw.is_active,
+                is_online=status.is_online if status else None,
+                last_message_at=status.last_message_at if status else None,
+                gaps_total=status.gaps_total if status else 0,
+            )
+        )
     return rows
 
 
 def open_alerts(scope: Scope, *, limit: int = 50) -> list[AlertRow]:
-    qs = scope.filter(Alert.objects.filter(resolved_at__isnull=True)).select_related("device", "gateway")
+    qs = scope.filter(Alert.objects.filter(resolved_at__isnull=True)).select_related(
+        "device", "gateway"
+    )
     return [
-        AlertRow(opened_at=a.opened_at, cause=a.cause, cause_label=a.get_cause_display(),
-                 subject=(f"device {a.device.serial}" if a.device_id else f"gateway {a.gateway.name}"),
-                 detail=a.detail, state=a.state)
+        AlertRow(
+            opened_at=a.opened_at,
+            cause=a.cause,
+            cause_label=a.get_cause_display(),
+            subject=(f"device {a.device.serial}" if a.device_id else f"gateway {a.gateway.name}"),
+            detail=a.detail,
+            state=a.state,
+        )
         for a in qs.order_by("-opened_at")[:limit]
     ]
+
 
 # ---------------------------------------------------------------------------------------
 # Readiness from the snapshot table (the overview never evaluates the fleet per request)
@@ -176,12 +207,24 @@ class ReadinessFigures:
         value = self.total.get("ready_pct")
         return None if value is None else float(value)  # type: ignore[arg-type]
 
-def _empty_readiness(set_code: str, set_name: str, as_of: date, message: str, **extra: object) -> ReadinessFigures:
+
+def _empty_readiness(
+    set_code: str, set_name: str, as_of: date, message: str, **extra: object
+) -> ReadinessFigures:
     values: dict[str, object] = {
-        "set_code": set_code, "set_name": set_name, "version": "", "version_status": "",
-        "version_effective_on": None, "as_of": as_of, "snapshot_date": None, "total": {},
-        "cabinets": pd.DataFrame(), "agencies": pd.DataFrame(), "requirements": pd.DataFrame(),
-        "trend": pd.DataFrame(), "empty_message": message,
+        "set_code": set_code,
+        "set_name": set_name,
+        "version": "",
+        "version_status": "",
+        "version_effective_on": None,
+        "as_of": as_of,
+        "snapshot_date": None,
+        "total": {},
+        "cabinets": pd.DataFrame(),
+        "agencies": pd.DataFrame(),
+        "requirements": pd.DataFrame(),
+        "trend": pd.DataFrame(),
+        "empty_message": message,
     }
     values.update(extra)
     return ReadinessFigures(**values)  # type: ignore[arg-type]
@@ -189,23 +232,45 @@ def _empty_readiness(set_code: str, set_name: str, as_of: date, message: str, **
 
 def requirement_table(counts: pd.DataFrame, version_id: int) -> pd.DataFrame:
     """Per requirement of the version: applicable, passed, failed, waived and pass %, from counts."""
-    meta = pd.DataFrame(list(Requirement.objects.filter(version_id=version_id).values(
-        "key", "code", "title", "severity", "section")), columns=["key", "code", "title", "severity", "section"])
-    columns = ["code", "key", "title", "severity", "applicable", "passed", "failed", "waived", "pass_pct"]
+    meta = pd.DataFrame(
+        list(
+            Requirement.objects.filter(version_id=version_id).values(
+                "key", "code", "title", "severity", "section"
+            )
+        ),
+        columns=["key", "code", "title", "severity", "section"],
+    )
+    columns = [
+        "code",
+        "key",
+        "title",
+        "severity",
+        "applicable",
+        "passed",
+        "failed",
+        "waived",
+        "pass_pct",
+    ]
     if meta.empty:
         return pd.DataFrame(columns=columns)
     per_key = counts[~counts["key"].eq(ReadinessSnapshot.TOTAL_KEY)]
-    sums = per_key.groupby("key")[["n_pass", "n_fail", "n_waived"]].sum() if not per_key.empty else \
-        pd.DataFrame(columns=["n_pass", "n_fail", "n_waived"])
+    sums = (
+        per_key.groupby("key")[["n_pass", "n_fail", "n_waived"]].sum()
+        if not per_key.empty
+        else pd.DataFrame(columns=["n_pass", "n_fail", "n_waived"])
+    )
     out = meta.merge(sums, left_on="key", right_index=True, how="left").fillna(
-        {"n_pass": 0, "n_fail": 0, "n_waived": 0})
+        {"n_pass": 0, "n_fail": 0, "n_waived": 0}
+    )
     out = out.rename(columns={"n_pass": "passed", "n_fail": "failed", "n_waived": "waived"})
     for col in ("passed", "failed", "waived"):
         out[col] = out[col].astype("int64")
     out["applicable"] = out["passed"] + out["failed"] + out["waived"]
     # Pass % counts waived results as passing, as the scores do; n/a when nothing applies.
-    out["pass_pct"] = [round(100.0 * (p + w) / a, 1) if a else None
-                       for p, w, a in zip(out["passed"], out["waived"], out["applicable"], strict=True)]
+    out["pass_pct"] = [
+        round(100.0 * (p + w) / a, 1) if a else None
+        for p, w, a in zip(out["passed"], out["waived"], out["applicable"], strict=True)
+    ]
     return out.sort_values(["section", "code"])[columns].reset_index(drop=True)
 
 
@@ -216,7 +281,9 @@ def group_frame(counts: pd.DataFrame, meta: pd.DataFrame, group_by: str) -> pd.D
     return frame
 
 
-def trend_totals(set_code: str, agency_ids: list[int] | None, *, start: date, end: date) -> pd.DataFrame:
+def trend_totals(
+    set_code: str, agency_ids: list[int] | None, *, start: date, end: date
+) -> pd.DataFrame:
     """date, ready_pct, coverage_pct per snapshot date: the pages' trend line.
 
     The same figures as ``readiness.snapshots.trend`` (ready devices over devices, reporting
@@ -225,23 +292,40 @@ def trend_totals(set_code: str, agency_ids: list[int] | None, *, start: date, en
     weighted score, about 160,000 rows for 500 agencies and 30 days, which the overview has
     no time for and does not show.
     """
-    qs = ReadinessSnapshot.objects.filter(version__requirement_set__code=set_code,
-                                          requirement_key=ReadinessSnapshot.TOTAL_KEY, date__gte=start, date__lte=end)
+    qs = ReadinessSnapshot.objects.filter(
+        version__requirement_set__code=set_code,
+        requirement_key=ReadinessSnapshot.TOTAL_KEY,
+        date__gte=start,
+        date__lte=end,
+    )
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
-    rows = list(qs.values("date").annotate(ready=Sum("n_pass"), not_ready=Sum("n_fail"), reporting=Sum("n_reporting"))
-                .order_by("date"))
+    rows = list(
+        qs.values("date")
+        .annotate(ready=Sum("n_pass"), not_ready=Sum("n_fail"), reporting=Sum("n_reporting"))
+        .order_by("date")
+    )
     devices = [r["ready"] + r["not_ready"] for r in rows]
-    return pd.DataFrame({
-        "date": [r["date"] for r in rows],
-        "devices": devices,
-        "ready_pct": [round(100.0 * r["ready"] / n, 2) if n else 0.0 for r, n in zip(rows, devices, strict=True)],
-        "coverage_pct": [round(100.0 * r["reporting"] / n, 2) if n else 0.0
-                         for r, n in zip(rows, devices, strict=True)],
-    }, columns=["date", "devices", "ready_pct", "coverage_pct"])
+    return pd.DataFrame(
+        {
+            "date": [r["date"] for r in rows],
+            "devices": devices,
+            "ready_pct": [
+                round(100.0 * r["ready"] / n, 2) if n else 0.0
+                for r, n in zip(rows, devices, strict=True)
+            ],
+            "coverage_pct": [
+                round(100.0 * r["reporting"] / n, 2) if n else 0.0
+                for r, n in zip(rows, devices, strict=True)
+            ],
+        },
+        columns=["date", "devices", "ready_pct", "coverage_pct"],
+    )
 
 
-def readiness_figures(scope: Scope, filters: Filters, *, today: date, now: datetime) -> ReadinessFigures:
+def readiness_figures(
+    scope: Scope, filters: Filters, *, today: date, now: datetime
+) -> ReadinessFigures:
     """Readiness for the overview and the agency page: snapshot rows only, a few queries.
 
     Read-only. The figures are cached (``readiness.figures_cache``, expiry judged at ``now``)
@@ -250,30 +334,52 @@ def readiness_figures(scope: Scope, filters: Filters, *, today: date, now: datet
     as_of = filters.as_of or today
     sets = requirement_sets()
     if not sets:
-        return _empty_readiness("", "", as_of, "No requirement sets are loaded yet: run "
-                                "`python manage.py load_requirements readiness/requirement_sets`.")
+        return _empty_readiness(
+            "",
+            "",
+            as_of,
+            "No requirement sets are loaded yet: run "
+            "`python manage.py load_requirements readiness/requirement_sets`.",
+        )
     set_code = filters.set_code or sets[0][0]
     req_set = RequirementSet.objects.filter(code=set_code).first()
     if req_set is None:
-        raise InvalidInput(f"Unknown requirement set '{set_code}'; choose one from the list.", field="set")
+        raise InvalidInput(
+            f"Unknown requirement set '{set_code}'; choose one from the list.", field="set"
+        )
     if filters.version:
         version = results.get_version(req_set, filters.version)
     else:
         version = results.find_version_in_effect(req_set, on=as_of)
         if version is None:
-            return _empty_readiness(set_code, req_set.name, as_of,
-                                    f"No version of {req_set.name} was in effect on {as_of:%Y-%m-%d}. "
-                                    "Pick a version, or a later date.")
+            return _empty_readiness(
+                set_code,
+                req_set.name,
+                as_of,
+                f"No version of {req_set.name} was in effect on {as_of:%Y-%m-%d}. "
+                "Pick a version, or a later date.",
+            )
     snap_date = results.latest_snapshot_date(version, on_or_before=as_of)
-    version_fields = {"version": version.version, "version_status": version.status,
-                      "version_effective_on": version.effective_on}
+    version_fields = {
+        "version": version.version,
+        "version_status": version.status,
+        "version_effective_on": version.effective_on,
+    }
     if snap_date is None:
-        hint = ("Draft versions are never snapshotted: compare it with the published one on the what-if page."
-                if version.status == version.Status.DRAFT else
-                "No snapshot has been taken for it yet: run `python manage.py snapshot_readiness` "
-                "(the nightly task does it too).")
-        return _empty_readiness(set_code, req_set.name, as_of, f"No readiness figures for version "
-                                f"{version.version} on or before {as_of:%Y-%m-%d}. {hint}", **version_fields)
+        hint = (
+            "Draft versions are never snapshotted: compare it with the published one on the what-if page."
+            if version.status == version.Status.DRAFT
+            else "No snapshot has been taken for it yet: run `python manage.py snapshot_readiness` "
+            "(the nightly task does it too)."
+        )
+        return _empty_readiness(
+            set_code,
+            req_set.name,
+            as_of,
+            f"No readiness figures for version "
+            f"{version.version} on or before {as_of:%Y-%m-%d}. {hint}",
+            **version_fields,
+        )
     key = _figures_cache_key(scope, version, as_of=as_of, snap_date=snap_date)
     cached = figures_cache.get(key, now=now)
     if isinstance(cached, ReadinessFigures):
@@ -281,13 +387,26 @@ def readiness_figures(scope: Scope, filters: Filters, *, today: date, now: datet
     counts = results.snapshot_counts(version, on=snap_date, agency_ids=scope.agency_ids)
     meta = results.agency_meta(scope.agency_ids)
     state = group_frame(counts, meta, "state")
-    total = state.iloc[0].to_dict() if not state.empty else {"devices": 0, "ready": 0, "ready_pct": None,
-                                                              "score": None, "coverage": 0.0}
-    trend = trend_totals(set_code, scope.agency_ids, start=as_of - timedelta(days=TREND_DAYS), end=as_of)
+    total = (
+        state.iloc[0].to_dict()
+        if not state.empty
+        else {"devices": 0, "ready": 0, "ready_pct": None, "score": None, "coverage": 0.0}
+    )
+    trend = trend_totals(
+        set_code, scope.agency_ids, start=as_of - timedelta(days=TREND_DAYS), end=as_of
+    )
     fig = ReadinessFigures(
-        set_code=set_code, set_name=req_set.name, as_of=as_of, snapshot_date=snap_date, total=total,
-        cabinets=group_frame(counts, meta, "cabinet"), agencies=group_frame(counts, meta, "agency"),
-        requirements=requirement_table(counts, version.pk), trend=trend, cache_key=key, **version_fields,
+        set_code=set_code,
+        set_name=req_set.name,
+        as_of=as_of,
+        snapshot_date=snap_date,
+        total=total,
+        cabinets=group_frame(counts, meta, "cabinet"),
+        agencies=group_frame(counts, meta, "agency"),
+        requirements=requirement_table(counts, version.pk),
+        trend=trend,
+        cache_key=key,
+        **version_fields,
     )
     figures_cache.put(key, fig, now=now)
     return fig
@@ -300,13 +419,21 @@ def _figures_cache_key(scope: Scope, version, *, as_of: date, snap_date: date) -
     indexed aggregate): re-running any of those dates, or a version's agency, changes it.
     """
     stamp = ReadinessSnapshot.objects.filter(
-        version__requirement_set_id=version.requirement_set_id, requirement_key=ReadinessSnapshot.TOTAL_KEY,
-        date__gte=as_of - timedelta(days=TREND_DAYS), date__lte=as_of,
+        version__requirement_set_id=version.requirement_set_id,
+        requirement_key=ReadinessSnapshot.TOTAL_KEY,
+        date__gte=as_of - timedelta(days=TREND_DAYS),
+        date__lte=as_of,
     ).aggregate(at=Max("computed_at"), n=Count("id"))
-    agencies = "all" if scope.agency_ids is None else hashlib.sha1(
-        ",".join(map(str, sorted(scope.agency_ids))).encode()).hexdigest()[:16]
-    return (f"readiness-figures:{agencies}:{version.pk}:{as_of}:{snap_date}:"
-            f"{stamp['at'].isoformat() if stamp['at'] else '-'}:{stamp['n']}")
+    agencies = (
+        "all"
+        if scope.agency_ids is None
+        else hashlib.sha1(",".join(map(str, sorted(scope.agency_ids))).encode()).hexdigest()[:16]
+    )
+    return (
+        f"readiness-figures:{agencies}:{version.pk}:{as_of}:{snap_date}:"
+        f"{stamp['at'].isoformat() if stamp['at'] else '-'}:{stamp['n']}"
+    )
+
 
 # ---------------------------------------------------------------------------------------
 # The agency page's readiness details
@@ -328,9 +455,15 @@ class AgencySummary:
 def agency_summary(scope: Scope) -> AgencySummary:
     agency = Agency.objects.select_related("cabinet").get(pk=scope.agency_ids[0])  # type: ignore[index]
     return AgencySummary(
-        name=agency.name, slug=agency.slug, cabinet=agency.cabinet.name, cabinet_slug=agency.cabinet.slug,
-        county=agency.county, kind=agency.get_kind_display(), firstnet_status=agency.firstnet_status,
-        firstnet_status_label=agency.get_firstnet_status_display(), firstnet_since=agency.firstnet_status_changed_on,
+        name=agency.name,
+        slug=agency.slug,
+        cabinet=agency.cabinet.name,
+        cabinet_slug=agency.cabinet.slug,
+        county=agency.county,
+        kind=agency.get_kind_display(),
+        firstnet_status=agency.firstnet_status,
+        firstnet_status_label=agency.get_firstnet_status_display(),
+        firstnet_since=agency.firstnet_status_changed_on,
     )
 
 
@@ -348,16 +481,26 @@ class WaiverRow:
 
 def agency_waivers(scope: Scope, *, now: datetime) -> list[WaiverRow]:
     """The scope's waivers that count at ``now`` or start later (expired and revoked ones left out)."""
-    qs = Waiver.objects.select_related("agency", "device", "requirement_set", "approved_by").filter(
-        agency_id__in=scope.agency_ids or [], expires_at__gt=now, revoked_at__isnull=True).order_by("expires_at")
+    qs = (
+        Waiver.objects.select_related("agency", "device", "requirement_set", "approved_by")
+        .filter(agency_id__in=scope.agency_ids or [], expires_at__gt=now, revoked_at__isnull=True)
+        .order_by("expires_at")
+    )
     soon = now + timedelta(days=30)
     return [
-        WaiverRow(requirement_set=w.requirement_set.code, requirement_key=w.requirement_key,
-                  target=f"device {w.device.serial}" if w.device_id else "whole agency", reason=w.reason,
-                  approver=w.approver_name, expires_at=w.expires_at, is_active=w.is_active_at(now),
-                  expires_soon=w.expires_at <= soon)
+        WaiverRow(
+            requirement_set=w.requirement_set.code,
+            requirement_key=w.requirement_key,
+            target=f"device {w.device.serial}" if w.device_id else "whole agency",
+            reason=w.reason,
+            approver=w.approver_name,
+            expires_at=w.expires_at,
+            is_active=w.is_active_at(now),
+            expires_soon=w.expires_at <= soon,
+        )
         for w in qs[:200]
     ]
+
 
 # ---------------------------------------------------------------------------------------
 # Portfolio page (a business relationship manager's cabinet)
@@ -379,5 +522,8 @@ def portfolio_page(scope: Scope, filters: Filters, *, today: date, now: datetime
     for line in found.agencies:
         for code, figures in line.readiness.items():
             columns.setdefault(code, figures["version"])
-    return PortfolioPage(portfolio=found, readiness=readiness_figures(scope, filters, today=today, now=now),
-                         set_columns=sorted(columns.items()))
+    return PortfolioPage(
+        portfolio=found,
+        readiness=readiness_figures(scope, filters, today=today, now=now),
+        set_columns=sorted(columns.items()),
+    )

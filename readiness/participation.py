@@ -47,7 +47,9 @@ def statuses_on(agencies: pd.DataFrame, changes: pd.DataFrame, day: date) -> pd.
         # With history, an agency's status before its first change is "not engaged".
         out[out.index.isin(list(has_history))] = NOT_ENGAGED
         if not past.empty:
-            latest = past.sort_values(["agency_id", "changed_on"]).groupby("agency_id")["status"].last()
+            latest = (
+                past.sort_values(["agency_id", "changed_on"]).groupby("agency_id")["status"].last()
+            )
             latest = latest[latest.index.isin(out.index)]
             out.loc[latest.index] = latest
     return out
@@ -65,11 +67,34 @@ def agencies_frame(agency_ids: list[int] | None) -> pd.DataFrame:
     qs = Agency.objects.all()
     if agency_ids is not None:
         qs = qs.filter(pk__in=agency_ids)
-    rows = list(qs.values("id", "slug", "name", "cabinet_id", "cabinet__slug", "cabinet__name",
-                          "firstnet_status", "firstnet_status_changed_on"))
-    frame = pd.DataFrame(rows, columns=["id", "slug", "name", "cabinet_id", "cabinet__slug", "cabinet__name",
-                                        "firstnet_status", "firstnet_status_changed_on"])
-    return frame.rename(columns={"id": "agency_id", "cabinet__slug": "cabinet_slug", "cabinet__name": "cabinet"})
+    rows = list(
+        qs.values(
+            "id",
+            "slug",
+            "name",
+            "cabinet_id",
+            "cabinet__slug",
+            "cabinet__name",
+            "firstnet_status",
+            "firstnet_status_changed_on",
+        )
+    )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "id",
+            "slug",
+            "name",
+            "cabinet_id",
+            "cabinet__slug",
+            "cabinet__name",
+            "firstnet_status",
+            "firstnet_status_changed_on",
+        ],
+    )
+    return frame.rename(
+        columns={"id": "agency_id", "cabinet__slug": "cabinet_slug", "cabinet__name": "cabinet"}
+    )
 
 
 def status_changes_frame(agency_ids: list[int] | None) -> pd.DataFrame:
@@ -77,11 +102,15 @@ def status_changes_frame(agency_ids: list[int] | None) -> pd.DataFrame:
     qs = FirstNetStatusChange.objects.all()
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
-    return pd.DataFrame(list(qs.values("agency_id", "status", "changed_on")),
-                        columns=["agency_id", "status", "changed_on"])
+    return pd.DataFrame(
+        list(qs.values("agency_id", "status", "changed_on")),
+        columns=["agency_id", "status", "changed_on"],
+    )
 
 
-def _device_counts(agency_ids: list[int] | None, *, on: date, today: date) -> tuple[pd.DataFrame, str]:
+def _device_counts(
+    agency_ids: list[int] | None, *, on: date, today: date
+) -> tuple[pd.DataFrame, str]:
     """Per agency: cellular, firstnet, band14, firstnet_band14 counts, and where they come from."""
     cols = ["cellular", "firstnet", "band14", "firstnet_band14"]
     if on < today:
@@ -90,9 +119,16 @@ def _device_counts(agency_ids: list[int] | None, *, on: date, today: date) -> tu
             qs = qs.filter(agency_id__in=agency_ids)
         snap_date = qs.order_by("-date").values_list("date", flat=True).first()
         if snap_date is not None:
-            rows = qs.filter(date=snap_date).values("agency_id", "devices_cellular", "devices_firstnet", "devices_band14")
-            frame = pd.DataFrame(list(rows)).rename(columns={
-                "devices_cellular": "cellular", "devices_firstnet": "firstnet", "devices_band14": "band14"})
+            rows = qs.filter(date=snap_date).values(
+                "agency_id", "devices_cellular", "devices_firstnet", "devices_band14"
+            )
+            frame = pd.DataFrame(list(rows)).rename(
+                columns={
+                    "devices_cellular": "cellular",
+                    "devices_firstnet": "firstnet",
+                    "devices_band14": "band14",
+                }
+            )
             # Snapshots do not split Band 14 by network; the funnel's last stage is then an
             # upper bound (the smaller of the two counts).
             frame["firstnet_band14"] = frame[["firstnet", "band14"]].min(axis=1)
@@ -100,15 +136,19 @@ def _device_counts(agency_ids: list[int] | None, *, on: date, today: date) -> tu
     qs = Device.objects.in_service().filter(model__is_cellular=True)
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
-    frame = pd.DataFrame(list(qs.values("agency_id", "network", "model__has_band14")),
-                         columns=["agency_id", "network", "model__has_band14"])
+    frame = pd.DataFrame(
+        list(qs.values("agency_id", "network", "model__has_band14")),
+        columns=["agency_id", "network", "model__has_band14"],
+    )
     if frame.empty:
         return pd.DataFrame(columns=cols), "inventory"
     frame["firstnet"] = frame["network"].eq(Device.Network.FIRSTNET)
     frame["band14"] = frame["model__has_band14"].astype(bool)
     frame["firstnet_band14"] = frame["firstnet"] & frame["band14"]
     out = frame.groupby("agency_id").agg(
-        cellular=("network", "size"), firstnet=("firstnet", "sum"), band14=("band14", "sum"),
+        cellular=("network", "size"),
+        firstnet=("firstnet", "sum"),
+        band14=("band14", "sum"),
         firstnet_band14=("firstnet_band14", "sum"),
     )
     return out.astype("int64"), "inventory"
@@ -145,11 +185,29 @@ def _funnel_for(frame: pd.DataFrame, *, as_of: date, scope: str, name: str, sour
     fn_b14 = int(frame["firstnet_band14"].sum())
     stages = [
         FunnelStage("eligible", "Eligible agencies", eligible, eligible, share(eligible, eligible)),
-        FunnelStage("engaged", "Engaged (evaluating, pilot or subscribed)", engaged, eligible, share(engaged, eligible)),
-        FunnelStage("subscribed", "Subscribed agencies", subscribed, eligible, share(subscribed, eligible)),
-        FunnelStage("devices_cellular", "Cellular devices", cellular, cellular, share(cellular, cellular)),
-        FunnelStage("devices_firstnet", "Devices on FirstNet", firstnet, cellular, share(firstnet, cellular)),
-        FunnelStage("devices_firstnet_band14", "On FirstNet and Band 14 capable", fn_b14, firstnet, share(fn_b14, firstnet)),
+        FunnelStage(
+            "engaged",
+            "Engaged (evaluating, pilot or subscribed)",
+            engaged,
+            eligible,
+            share(engaged, eligible),
+        ),
+        FunnelStage(
+            "subscribed", "Subscribed agencies", subscribed, eligible, share(subscribed, eligible)
+        ),
+        FunnelStage(
+            "devices_cellular", "Cellular devices", cellular, cellular, share(cellular, cellular)
+        ),
+        FunnelStage(
+            "devices_firstnet", "Devices on FirstNet", firstnet, cellular, share(firstnet, cellular)
+        ),
+        FunnelStage(
+            "devices_firstnet_band14",
+            "On FirstNet and Band 14 capable",
+            fn_b14,
+            firstnet,
+            share(fn_b14, firstnet),
+        ),
     ]
     metrics = {
         FederalExpectation.Metric.AGENCIES_ENGAGED: share(engaged, eligible),
@@ -157,11 +215,19 @@ def _funnel_for(frame: pd.DataFrame, *, as_of: date, scope: str, name: str, sour
         FederalExpectation.Metric.DEVICES_FIRSTNET: share(firstnet, cellular),
         FederalExpectation.Metric.DEVICES_BAND14: share(band14, cellular),
     }
-    return Funnel(as_of=as_of, scope=scope, name=name, stages=stages, metrics={str(k): v for k, v in metrics.items()},
-                  device_source=source)
+    return Funnel(
+        as_of=as_of,
+        scope=scope,
+        name=name,
+        stages=stages,
+        metrics={str(k): v for k, v in metrics.items()},
+        device_source=source,
+    )
 
 
-def participation_frame(*, agency_ids: list[int] | None, as_of: date, today: date) -> tuple[pd.DataFrame, str]:
+def participation_frame(
+    *, agency_ids: list[int] | None, as_of: date, today: date
+) -> tuple[pd.DataFrame, str]:
     """Per agency: slug, cabinet, status on ``as_of`` and device counts."""
     agencies = agencies_frame(agency_ids)
     status = statuses_on(agencies, status_changes_frame(agency_ids), as_of)
@@ -174,12 +240,20 @@ def participation_frame(*, agency_ids: list[int] | None, as_of: date, today: dat
     return frame.reset_index(), source
 
 
-def funnels(*, agency_ids: list[int] | None, as_of: date, today: date, by: str = "state") -> list[Funnel]:
+def funnels(
+    *, agency_ids: list[int] | None, as_of: date, today: date, by: str = "state"
+) -> list[Funnel]:
     """The funnel statewide (``by="state"``) or one per cabinet (``by="cabinet"``)."""
     frame, source = participation_frame(agency_ids=agency_ids, as_of=as_of, today=today)
     if by == "cabinet":
         return [
-            _funnel_for(group, as_of=as_of, scope=str(slug), name=str(group["cabinet"].iloc[0]), source=source)
+            _funnel_for(
+                group,
+                as_of=as_of,
+                scope=str(slug),
+                name=str(group["cabinet"].iloc[0]),
+                source=source,
+            )
             for slug, group in frame.groupby("cabinet_slug", sort=True)
         ]
     return [_funnel_for(frame, as_of=as_of, scope="statewide", name="Statewide", source=source)]
@@ -188,7 +262,9 @@ def funnels(*, agency_ids: list[int] | None, as_of: date, today: date, by: str =
 def expectations_in_effect(*, on: date) -> dict[str, FederalExpectation]:
     """Per metric, the expectation version in effect on ``on``."""
     out: dict[str, FederalExpectation] = {}
-    for exp in FederalExpectation.objects.filter(effective_from__lte=on).order_by("metric", "effective_from"):
+    for exp in FederalExpectation.objects.filter(effective_from__lte=on).order_by(
+        "metric", "effective_from"
+    ):
         out[exp.metric] = exp
     return out
 
@@ -215,10 +291,17 @@ def compare_with_expectations(
         for exp in expectations:
             actual = funnel.metrics.get(exp.metric)
             gap = None if actual is None else round(actual - exp.target_value, 4)
-            out.append(ExpectationComparison(
-                expectation=exp, scope=funnel.scope, name=funnel.name, actual=actual, gap=gap,
-                is_met=None if actual is None else actual >= exp.target_value, is_current=exp.pk in current,
-            ))
+            out.append(
+                ExpectationComparison(
+                    expectation=exp,
+                    scope=funnel.scope,
+                    name=funnel.name,
+                    actual=actual,
+                    gap=gap,
+                    is_met=None if actual is None else actual >= exp.target_value,
+                    is_current=exp.pk in current,
+                )
+            )
     return out
 
 
@@ -237,16 +320,27 @@ def history(*, agency_ids: list[int] | None, start: date, end: date) -> pd.DataF
     snaps = ParticipationSnapshot.objects.filter(date__in=dates)
     if agency_ids is not None:
         snaps = snaps.filter(agency_id__in=agency_ids)
-    snap = pd.DataFrame(list(snaps.values("date", "devices_cellular", "devices_firstnet")),
-                        columns=["date", "devices_cellular", "devices_firstnet"])
-    dev = snap.groupby("date")[["devices_cellular", "devices_firstnet"]].sum() if not snap.empty else None
-    exps = list(FederalExpectation.objects.filter(
-        Q(metric=FederalExpectation.Metric.AGENCIES_ENGAGED) | Q(metric=FederalExpectation.Metric.AGENCIES_SUBSCRIBED)
-    ).order_by("effective_from"))
+    snap = pd.DataFrame(
+        list(snaps.values("date", "devices_cellular", "devices_firstnet")),
+        columns=["date", "devices_cellular", "devices_firstnet"],
+    )
+    dev = (
+        snap.groupby("date")[["devices_cellular", "devices_firstnet"]].sum()
+        if not snap.empty
+        else None
+    )
+    exps = list(
+        FederalExpectation.objects.filter(
+            Q(metric=FederalExpectation.Metric.AGENCIES_ENGAGED)
+            | Q(metric=FederalExpectation.Metric.AGENCIES_SUBSCRIBED)
+        ).order_by("effective_from")
+    )
     rows = []
     statuses = ["not_engaged", "evaluating", "pilot", "subscribed", "declined"]
     for day in dates:
-        status = statuses_on(agencies, changes, day) if not agencies.empty else pd.Series(dtype=object)
+        status = (
+            statuses_on(agencies, changes, day) if not agencies.empty else pd.Series(dtype=object)
+        )
         counts = status.value_counts()
         row: dict[str, object] = {"date": day, "eligible": len(status)}
         for s in statuses:
@@ -255,9 +349,13 @@ def history(*, agency_ids: list[int] | None, start: date, end: date) -> pd.DataF
         row["subscribed_share"] = share(int(counts.get("subscribed", 0)), len(status))
         row["devices_firstnet_share"] = (
             share(int(dev.at[day, "devices_firstnet"]), int(dev.at[day, "devices_cellular"]))
-            if dev is not None and day in dev.index else None
+            if dev is not None and day in dev.index
+            else None
         )
-        for metric in (FederalExpectation.Metric.AGENCIES_ENGAGED, FederalExpectation.Metric.AGENCIES_SUBSCRIBED):
+        for metric in (
+            FederalExpectation.Metric.AGENCIES_ENGAGED,
+            FederalExpectation.Metric.AGENCIES_SUBSCRIBED,
+        ):
             target = None
             for exp in exps:
                 if exp.metric == metric and exp.effective_from <= day:
@@ -269,12 +367,19 @@ def history(*, agency_ids: list[int] | None, start: date, end: date) -> pd.DataF
 
 def status_timeline(*, agency_ids: list[int] | None) -> list[dict]:
     """Each agency's status changes, oldest first: for the per-agency history view."""
-    qs = FirstNetStatusChange.objects.select_related("agency").order_by("agency__name", "changed_on", "id")
+    qs = FirstNetStatusChange.objects.select_related("agency").order_by(
+        "agency__name", "changed_on", "id"
+    )
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
     return [
-        {"agency": c.agency.slug, "agency_name": c.agency.name, "status": c.status, "changed_on": c.changed_on,
-         "note": c.note}
+        {
+            "agency": c.agency.slug,
+            "agency_name": c.agency.name,
+            "status": c.status,
+            "changed_on": c.changed_on,
+            "note": c.note,
+        }
         for c in qs
     ]
 

@@ -44,22 +44,30 @@ def participation_headline(scope: Scope, *, as_of: date) -> ParticipationHeadlin
     device counts, so the overview stays a few small queries.
     """
     agencies = participation._agencies(scope.agency_ids)
-    statuses = (participation.statuses_on(agencies, participation._changes(scope.agency_ids), as_of)
-                if not agencies.empty else pd.Series(dtype=object))
+    statuses = (
+        participation.statuses_on(agencies, participation._changes(scope.agency_ids), as_of)
+        if not agencies.empty
+        else pd.Series(dtype=object)
+    )
     total = len(statuses)
     subscribed = int(statuses.isin(participation.SUBSCRIBED).sum())
-    expectation = participation.expectations_in_effect(on=as_of).get(FederalExpectation.Metric.AGENCIES_SUBSCRIBED)
+    expectation = participation.expectations_in_effect(on=as_of).get(
+        FederalExpectation.Metric.AGENCIES_SUBSCRIBED
+    )
     if expectation is None:
         return ParticipationHeadline(total, subscribed, "", None, None, "", False)
     return ParticipationHeadline(
-        agencies=total, participating=subscribed,
-        expectation_label=(f"{expectation.target_value:.0%} of agencies subscribed by "
-                           f"{expectation.target_by:%Y-%m-%d} (version {expectation.version})"),
+        agencies=total,
+        participating=subscribed,
+        expectation_label=(
+            f"{expectation.target_value:.0%} of agencies subscribed by "
+            f"{expectation.target_by:%Y-%m-%d} (version {expectation.version})"
+        ),
         expectation_actual=round(100.0 * subscribed / total, 1) if total else 0.0,
         expectation_target=round(100.0 * expectation.target_value, 1),
-        expectation_source=expectation.source, is_illustrative=expectation.is_illustrative,
+        expectation_source=expectation.source,
+        is_illustrative=expectation.is_illustrative,
     )
-
 
 
 PARTICIPATION_START = date(2017, 1, 1)  # the opt-in year: history starts there
@@ -79,57 +87,115 @@ class ParticipationPage:
 
 def participation_page(scope: Scope, *, as_of: date, today: date) -> ParticipationPage:
     """Every agency's status over time, actual against each expectation version, and what changed."""
-    history = participation.history(agency_ids=scope.agency_ids, start=PARTICIPATION_START, end=as_of)
+    history = participation.history(
+        agency_ids=scope.agency_ids, start=PARTICIPATION_START, end=as_of
+    )
     funnel = participation.funnels(agency_ids=scope.agency_ids, as_of=as_of, today=today)[0]
 
     def rows(comparisons: list, *, current_only: bool) -> list[dict[str, object]]:
-        return [{"scope": c.name, "metric": c.expectation.get_metric_display(), "version": c.expectation.version,
-                 "target_pct": round(100 * c.expectation.target_value, 1), "by": c.expectation.target_by,
-                 "actual_pct": None if c.actual is None else round(100 * c.actual, 1),
-                 "gap_pct": None if c.gap is None else round(100 * c.gap, 1), "met": c.is_met,
-                 "current": c.is_current, "illustrative": c.expectation.is_illustrative}
-                for c in comparisons if c.is_current or not current_only]
+        return [
+            {
+                "scope": c.name,
+                "metric": c.expectation.get_metric_display(),
+                "version": c.expectation.version,
+                "target_pct": round(100 * c.expectation.target_value, 1),
+                "by": c.expectation.target_by,
+                "actual_pct": None if c.actual is None else round(100 * c.actual, 1),
+                "gap_pct": None if c.gap is None else round(100 * c.gap, 1),
+                "met": c.is_met,
+                "current": c.is_current,
+                "illustrative": c.expectation.is_illustrative,
+            }
+            for c in comparisons
+            if c.is_current or not current_only
+        ]
 
-    statewide = rows(participation.compare_with_expectations(agency_ids=scope.agency_ids, as_of=as_of,
-                                                             today=today), current_only=False)
-    by_cabinet = rows(participation.compare_with_expectations(agency_ids=scope.agency_ids, as_of=as_of,
-                                                              today=today, by="cabinet"), current_only=True)
-    versions = [{"metric": e.get_metric_display(), "version": e.version, "target_pct": round(100 * e.target_value, 1),
-                 "by": e.target_by, "effective_from": e.effective_from, "source": e.source, "source_url": e.source_url,
-                 "change_note": e.change_note, "supersedes": e.supersedes.version if e.supersedes_id else "",
-                 "illustrative": e.is_illustrative}
-                for e in FederalExpectation.objects.select_related("supersedes").order_by("metric", "effective_from")]
+    statewide = rows(
+        participation.compare_with_expectations(
+            agency_ids=scope.agency_ids, as_of=as_of, today=today
+        ),
+        current_only=False,
+    )
+    by_cabinet = rows(
+        participation.compare_with_expectations(
+            agency_ids=scope.agency_ids, as_of=as_of, today=today, by="cabinet"
+        ),
+        current_only=True,
+    )
+    versions = [
+        {
+            "metric": e.get_metric_display(),
+            "version": e.version,
+            "target_pct": round(100 * e.target_value, 1),
+            "by": e.target_by,
+            "effective_from": e.effective_from,
+            "source": e.source,
+            "source_url": e.source_url,
+            "change_note": e.change_note,
+            "supersedes": e.supersedes.version if e.supersedes_id else "",
+            "illustrative": e.is_illustrative,
+        }
+        for e in FederalExpectation.objects.select_related("supersedes").order_by(
+            "metric", "effective_from"
+        )
+    ]
     timeline = participation.status_timeline(agency_ids=scope.agency_ids)
     recent = sorted(timeline, key=lambda c: c["changed_on"], reverse=True)[:30]
-    return ParticipationPage(as_of=as_of, history=history, funnel=funnel, statewide=statewide,
-                             by_cabinet=by_cabinet, expectation_versions=versions,
-                             agencies=participation_table(scope, as_of=as_of, today=today), changes=recent)
-
+    return ParticipationPage(
+        as_of=as_of,
+        history=history,
+        funnel=funnel,
+        statewide=statewide,
+        by_cabinet=by_cabinet,
+        expectation_versions=versions,
+        agencies=participation_table(scope, as_of=as_of, today=today),
+        changes=recent,
+    )
 
 
 def participation_table(scope: Scope, *, as_of: date, today: date) -> pd.DataFrame:
     """agency, cabinet, status, since: each agency's FirstNet status on ``as_of``
     (``readiness.participation.participation_frame``) and the date of its last change by then."""
-    frame, _ = participation.participation_frame(agency_ids=scope.agency_ids, as_of=as_of, today=today)
+    frame, _ = participation.participation_frame(
+        agency_ids=scope.agency_ids, as_of=as_of, today=today
+    )
     if frame.empty:
         return pd.DataFrame(columns=["agency", "cabinet", "status", "since"])
     frame = frame.sort_values("name")
     since: dict[int, date] = {}
-    changes = FirstNetStatusChange.objects.filter(changed_on__lte=as_of).order_by("agency_id", "changed_on")
+    changes = FirstNetStatusChange.objects.filter(changed_on__lte=as_of).order_by(
+        "agency_id", "changed_on"
+    )
     if scope.agency_ids is not None:
         changes = changes.filter(agency_id__in=scope.agency_ids)
     for agency_id, changed_on in changes.values_list("agency_id", "changed_on"):
         since[agency_id] = changed_on  # the last change on or before as_of wins
     fallback = dict(zip(frame["agency_id"], frame["firstnet_status_changed_on"], strict=True))
-    return pd.DataFrame({
-        "agency": list(frame["name"]),
-        "cabinet": list(frame["cabinet"]),
-        "status": [choice_label(FirstNetStatus, str(s)) for s in frame["status"]],
-        "since": [since.get(pk) or (fallback[pk] if fallback[pk] <= as_of else None) for pk in frame["agency_id"]],
-    }, columns=["agency", "cabinet", "status", "since"])
+    return pd.DataFrame(
+        {
+            "agency": list(frame["name"]),
+            "cabinet": list(frame["cabinet"]),
+            "status": [choice_label(FirstNetStatus, str(s)) for s in frame["status"]],
+            "since": [
+                since.get(pk) or (fallback[pk] if fallback[pk] <= as_of else None)
+                for pk in frame["agency_id"]
+            ],
+        },
+        columns=["agency", "cabinet", "status", "since"],
+    )
 
 
-EXPECTATION_COLUMNS = ["label", "version", "metric", "target", "actual", "by_date", "source", "met", "current"]
+EXPECTATION_COLUMNS = [
+    "label",
+    "version",
+    "metric",
+    "target",
+    "actual",
+    "by_date",
+    "source",
+    "met",
+    "current",
+]
 
 
 def expectations_table(scope: Scope, *, as_of: date, today: date) -> pd.DataFrame:
@@ -139,17 +205,28 @@ def expectations_table(scope: Scope, *, as_of: date, today: date) -> pd.DataFram
     in percent of the metric.
     """
     rows = []
-    for c in participation.compare_with_expectations(agency_ids=scope.agency_ids, as_of=as_of, today=today):
+    for c in participation.compare_with_expectations(
+        agency_ids=scope.agency_ids, as_of=as_of, today=today
+    ):
         exp = c.expectation
         if exp.effective_from > as_of:
             continue
-        rows.append({
-            "label": f"{exp.get_metric_display()} ({exp.version})", "version": exp.version, "metric": exp.metric,
-            "target": round(100.0 * exp.target_value, 1),
-            "actual": round(100.0 * c.actual, 1) if c.actual is not None else 0.0,
-            "by_date": exp.target_by, "source": exp.source + (" (illustrative)" if exp.is_illustrative else ""),
-            "met": bool(c.is_met), "current": bool(c.is_current),
-        })
+        rows.append(
+            {
+                "label": f"{exp.get_metric_display()} ({exp.version})",
+                "version": exp.version,
+                "metric": exp.metric,
+                "target": round(100.0 * exp.target_value, 1),
+                "actual": round(100.0 * c.actual, 1) if c.actual is not None else 0.0,
+                "by_date": exp.target_by,
+                "source": exp.source + (" (illustrative)" if exp.is_illustrative else ""),
+                "met": bool(c.is_met),
+                "current": bool(c.is_current),
+            }
+        )
     frame = pd.DataFrame(rows, columns=EXPECTATION_COLUMNS)
-    return frame.sort_values(["by_date", "metric"]).reset_index(drop=True) if not frame.empty else frame
-
+    return (
+        frame.sort_values(["by_date", "metric"]).reset_index(drop=True)
+        if not frame.empty
+        else frame
+    )

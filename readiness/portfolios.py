@@ -58,9 +58,13 @@ def find_cabinet(key: str) -> Cabinet:
     """The cabinet with slug ``key``, else the cabinet whose BRM has username ``key``."""
     cabinet = Cabinet.objects.select_related("brm").filter(slug=key).first()
     if cabinet is None:
-        cabinet = Cabinet.objects.select_related("brm").filter(brm__username=key).order_by("name").first()
+        cabinet = (
+            Cabinet.objects.select_related("brm").filter(brm__username=key).order_by("name").first()
+        )
     if cabinet is None:
-        raise NotFound(f"No cabinet with slug '{key}' and no cabinet managed by a user '{key}'.", field="key")
+        raise NotFound(
+            f"No cabinet with slug '{key}' and no cabinet managed by a user '{key}'.", field="key"
+        )
     return cabinet
 
 
@@ -72,7 +76,8 @@ def open_alert_counts(agency_ids: list[int]) -> dict[int, int]:
         return {}
     rows = (
         alert.objects.filter(agency_id__in=agency_ids, resolved_at__isnull=True)
-        .values("agency_id").annotate(n=Count("id"))
+        .values("agency_id")
+        .annotate(n=Count("id"))
     )
     return {r["agency_id"]: r["n"] for r in rows}
 
@@ -82,12 +87,19 @@ def build_portfolio(*, key: str, now: datetime | None = None) -> Portfolio:
     now = now or timezone.now()
     today = timezone.localdate(now)
     cabinet = find_cabinet(key)
-    agencies = list(cabinet.agencies.order_by("name").annotate(
-        n_devices=Count("devices", filter=~Q(devices__status="retired"))))
+    agencies = list(
+        cabinet.agencies.order_by("name").annotate(
+            n_devices=Count("devices", filter=~Q(devices__status="retired"))
+        )
+    )
     ids = [a.pk for a in agencies]
     alerts = open_alert_counts(ids)
-    lines = {a.pk: AgencyLine(slug=a.slug, name=a.name, devices=a.n_devices, open_alerts=alerts.get(a.pk, 0))
-             for a in agencies}
+    lines = {
+        a.pk: AgencyLine(
+            slug=a.slug, name=a.name, devices=a.n_devices, open_alerts=alerts.get(a.pk, 0)
+        )
+        for a in agencies
+    }
     meta = agency_meta(ids)
     for version in versions_in_effect(on=today):
         if not ids:
@@ -99,16 +111,28 @@ def build_portfolio(*, key: str, now: datetime | None = None) -> Portfolio:
             if line.slug in by_slug.index:
                 r = by_slug.loc[line.slug]
                 line.readiness[version.requirement_set.code] = {
-                    "version": version.version, "score": r["score"], "ready_pct": float(r["ready_pct"]),
+                    "version": version.version,
+                    "score": r["score"],
+                    "ready_pct": float(r["ready_pct"]),
                     "coverage": float(r["coverage"]),
                 }
     expiring = list(
-        Waiver.objects.filter(agency_id__in=ids, revoked_at__isnull=True, starts_at__lte=now,
-                              expires_at__gt=now, expires_at__lte=now + EXPIRING_WITHIN)
-        .select_related("agency", "device", "requirement_set").order_by("expires_at")
+        Waiver.objects.filter(
+            agency_id__in=ids,
+            revoked_at__isnull=True,
+            starts_at__lte=now,
+            expires_at__gt=now,
+            expires_at__lte=now + EXPIRING_WITHIN,
+        )
+        .select_related("agency", "device", "requirement_set")
+        .order_by("expires_at")
     )
     return Portfolio(
-        cabinet=cabinet, brm=cabinet.brm, as_of=now, agencies=list(lines.values()), expiring_waivers=expiring,
+        cabinet=cabinet,
+        brm=cabinet.brm,
+        as_of=now,
+        agencies=list(lines.values()),
+        expiring_waivers=expiring,
         upcoming_versions=upcoming_versions(after=today, until=today + UPCOMING_WITHIN),
         open_alerts=sum(alerts.values()),
     )

@@ -25,7 +25,15 @@ CONFIGURE = "configure"
 TELEMETRY = "telemetry"
 ACTION_KINDS = (CONFIGURE, TELEMETRY, FIRMWARE, REPLACE)
 
-GAP_COLUMNS = ["device_id", "agency_id", "action_key", "action_kind", "unit_cost", "description", "stable_key"]
+GAP_COLUMNS = [
+    "device_id",
+    "agency_id",
+    "action_key",
+    "action_kind",
+    "unit_cost",
+    "description",
+    "stable_key",
+]
 
 
 @dataclass
@@ -109,7 +117,9 @@ def plan_remediation(gaps: pd.DataFrame, *, devices_total: int, ready_now: int) 
                 devices_made_ready=made_ready,
                 cost=Decimal(str(round(math.fsum(unit_cost[chosen]), 2))),
                 ready_after=ready,
-                readiness_after_pct=round(100.0 * ready / devices_total, 2) if devices_total else 0.0,
+                readiness_after_pct=round(100.0 * ready / devices_total, 2)
+                if devices_total
+                else 0.0,
                 gain_per_device=round(float(made_ready / touched), 4),
                 requirements=list(reqs.get(key, [])),
             )
@@ -118,12 +128,15 @@ def plan_remediation(gaps: pd.DataFrame, *, devices_total: int, ready_now: int) 
     return steps
 
 
-def _best_action(action: np.ndarray, device: np.ndarray, unit_cost: np.ndarray, n_actions: int,
-                 n_devices: int) -> tuple[int, int, int]:
+def _best_action(
+    action: np.ndarray, device: np.ndarray, unit_cost: np.ndarray, n_actions: int, n_devices: int
+) -> tuple[int, int, int]:
     """(action, devices it touches, devices it makes ready) of the next step over the remaining
     (device, action) pairs: most devices made ready per device touched, then the tie-breaks of
     ``plan_remediation``."""
-    needs = np.bincount(device, minlength=n_devices)[device]  # actions each row's device still needs
+    needs = np.bincount(device, minlength=n_devices)[
+        device
+    ]  # actions each row's device still needs
     touched = np.bincount(action, minlength=n_actions)
     made_ready = np.bincount(action, weights=needs == 1, minlength=n_actions)
     progress = np.bincount(action, weights=1.0 / needs, minlength=n_actions)

@@ -122,7 +122,9 @@ def parse_rule(data: object, path: str = "rule", _depth: int = 0) -> Node:
     if _depth > MAX_DEPTH:
         raise RuleError(f"nested more than {MAX_DEPTH} levels deep", path)
     if not isinstance(data, dict):
-        raise RuleError(f"expected a table (attr/op/value, all, any or not), got {_kind(data)}", path)
+        raise RuleError(
+            f"expected a table (attr/op/value, all, any or not), got {_kind(data)}", path
+        )
     shapes = [k for k in ("attr", "all", "any", "not") if k in data]
     if len(shapes) != 1:
         raise RuleError("needs exactly one of 'attr', 'all', 'any' or 'not'", path)
@@ -132,7 +134,9 @@ def parse_rule(data: object, path: str = "rule", _depth: int = 0) -> Node:
         parts = data[shape]
         if not isinstance(parts, list) or not parts:
             raise RuleError(f"'{shape}' needs a non-empty list of rules", path)
-        children = tuple(parse_rule(p, f"{path}.{shape}[{i}]", _depth + 1) for i, p in enumerate(parts))
+        children = tuple(
+            parse_rule(p, f"{path}.{shape}[{i}]", _depth + 1) for i, p in enumerate(parts)
+        )
         return All(children) if shape == "all" else AnyOf(children)
     if shape == "not":
         _no_extra_keys(data, {"not"}, path)
@@ -145,10 +149,14 @@ def _parse_compare(data: dict, path: str) -> Compare:
     name = data.get("attr")
     attr = get_attribute(name) if isinstance(name, str) else None
     if attr is None:
-        raise RuleError(f"unknown attribute {name!r} (see readiness.attributes for the list)", f"{path}.attr")
+        raise RuleError(
+            f"unknown attribute {name!r} (see readiness.attributes for the list)", f"{path}.attr"
+        )
     op = data.get("op")
     if op not in OPERATORS:
-        raise RuleError(f"unknown operator {op!r}; use one of {', '.join(sorted(OPERATORS))}", f"{path}.op")
+        raise RuleError(
+            f"unknown operator {op!r}; use one of {', '.join(sorted(OPERATORS))}", f"{path}.op"
+        )
     if op not in attr.operators:
         raise RuleError(
             f"operator {op!r} does not apply to {attr.name} ({attr.type}); use one of "
@@ -174,7 +182,9 @@ def _parse_compare(data: dict, path: str) -> Compare:
         values = tuple(_typed_value(attr, v, f"{vpath}[{i}]") for i, v in enumerate(raw))
         return Compare(attr, op, values, tuple(raw))  # a tuple: nodes are hashable
     if attr.type in (AttrType.BOOL, AttrType.ENUM, AttrType.TEXT) and op not in ("==", "!="):
-        raise RuleError(f"'{op}' needs an ordered attribute; {attr.name} is {attr.type}", f"{path}.op")
+        raise RuleError(
+            f"'{op}' needs an ordered attribute; {attr.name} is {attr.type}", f"{path}.op"
+        )
     return Compare(attr, op, _typed_value(attr, raw, vpath), raw)
 
 
@@ -188,7 +198,9 @@ def _typed_value(attr: Attribute, raw: object, path: str) -> Any:
             raise RuleError(f"{attr.name} is a number, got {_kind(raw)} {raw!r}", path)
         return float(raw)
     if not isinstance(raw, str):
-        raise RuleError(f"{attr.name} is {attr.type}: give a string, got {_kind(raw)} {raw!r}", path)
+        raise RuleError(
+            f"{attr.name} is {attr.type}: give a string, got {_kind(raw)} {raw!r}", path
+        )
     if attr.type is AttrType.ENUM and raw not in attr.choices:
         raise RuleError(f"{raw!r} is not a {attr.name}; choices: {', '.join(attr.choices)}", path)
     if attr.type is AttrType.VERSION:
@@ -206,8 +218,15 @@ def _no_extra_keys(data: dict, allowed: set[str], path: str) -> None:
 
 
 def _kind(value: object) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "a table", type(None): "nothing"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)
 
 
 def node_to_json(node: Node) -> dict:
@@ -224,8 +243,17 @@ def node_to_json(node: Node) -> dict:
     return out
 
 
-_OP_WORDS = {"==": "is", "!=": "is not", "<": "below", "<=": "at most", ">": "above", ">=": "at least",
-             "in": "one of", "not_in": "not one of", "within": "within"}
+_OP_WORDS = {
+    "==": "is",
+    "!=": "is not",
+    "<": "below",
+    "<=": "at most",
+    ">": "above",
+    ">=": "at least",
+    "in": "one of",
+    "not_in": "not one of",
+    "within": "within",
+}
 
 
 def describe(node: Node) -> str:
@@ -260,6 +288,17 @@ def attributes_used(node: Node) -> set[str]:
 
 
 __all__ = [
-    "All", "AnyOf", "Compare", "CompiledRequirement", "Node", "Not", "RuleError", "VersionKey",
-    "attributes_used", "describe", "node_to_json", "parse_duration", "parse_rule",
+    "All",
+    "AnyOf",
+    "Compare",
+    "CompiledRequirement",
+    "Node",
+    "Not",
+    "RuleError",
+    "VersionKey",
+    "attributes_used",
+    "describe",
+    "node_to_json",
+    "parse_duration",
+    "parse_rule",
 ]

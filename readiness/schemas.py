@@ -9,8 +9,12 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 from pydantic import StringConstraints
 
-SetCode = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_.]+$")]
-VersionNo = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[-a-zA-Z0-9_.+]+$")]
+SetCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_.]+$")
+]
+VersionNo = Annotated[
+    str, StringConstraints(min_length=1, max_length=32, pattern=r"^[-a-zA-Z0-9_.+]+$")
+]
 GroupBy = Literal["agency", "cabinet", "county", "state"]
 
 
@@ -62,9 +66,15 @@ class VersionDetailOut(VersionOut):
 
 
 class ScoresQuery(Schema):
-    set_code: SetCode = Field(..., alias="set", description="Requirement set code, e.g. cjis-mobile.")
-    version: VersionNo | None = Field(None, description="A version; default: the one in effect on as_of.")
-    as_of: dt.date | None = Field(None, description="A past date reads that date's snapshot; default today (live).")
+    set_code: SetCode = Field(
+        ..., alias="set", description="Requirement set code, e.g. cjis-mobile."
+    )
+    version: VersionNo | None = Field(
+        None, description="A version; default: the one in effect on as_of."
+    )
+    as_of: dt.date | None = Field(
+        None, description="A past date reads that date's snapshot; default today (live)."
+    )
     group_by: GroupBy = "agency"
 
 
@@ -74,8 +84,12 @@ class ScoreRow(Schema):
     devices: int
     ready: int
     ready_pct: float
-    score: float | None = Field(None, description="Weighted share of applicable results passed or waived, 0-100.")
-    coverage: float = Field(..., description="Share of devices that reported within their interval, 0-1.")
+    score: float | None = Field(
+        None, description="Weighted share of applicable results passed or waived, 0-100."
+    )
+    coverage: float = Field(
+        ..., description="Share of devices that reported within their interval, 0-1."
+    )
     n_pass: int
     n_fail: int
     n_waived: int
@@ -143,8 +157,12 @@ class FailingDevicesOut(Schema):
 
 class WhatIfQuery(Schema):
     set_code: SetCode = Field(..., alias="set")
-    from_version: VersionNo | None = Field(None, alias="from", description="Default: the version in effect today.")
-    to_version: VersionNo | None = Field(None, alias="to", description="Default: the newest other version.")
+    from_version: VersionNo | None = Field(
+        None, alias="from", description="Default: the version in effect today."
+    )
+    to_version: VersionNo | None = Field(
+        None, alias="to", description="Default: the newest other version."
+    )
 
 
 class ChangeOut(Schema):
@@ -233,12 +251,18 @@ class RemediationOut(Schema):
 class WaiverIn(Schema):
     set_code: SetCode = Field(..., alias="set")
     requirement_key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    agency: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(..., description="Agency slug.")
-    device_id: int | None = Field(None, ge=1, le=2**63 - 1, description="Omit to waive for the whole agency.")
+    agency: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        ..., description="Agency slug."
+    )
+    device_id: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="Omit to waive for the whole agency."
+    )
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     expires_at: dt.datetime
     starts_at: dt.datetime | None = None
-    approver: str | None = Field(None, max_length=150, description="Username of the state approver; default you.")
+    approver: str | None = Field(
+        None, max_length=150, description="Username of the state approver; default you."
+    )
 
 
 class RevokeIn(Schema):
@@ -280,7 +304,9 @@ class SnapshotRowOut(Schema):
     date: dt.date
     agency: str
     version: str
-    requirement_key: str = Field(..., description="Empty: the agency's whole-version row (n_pass = ready devices).")
+    requirement_key: str = Field(
+        ..., description="Empty: the agency's whole-version row (n_pass = ready devices)."
+    )
     n_pass: int
     n_fail: int
     n_waived: int

@@ -45,13 +45,30 @@ def end_of_day(day: date, *, now: datetime | None = None) -> datetime:
 
 
 SNAPSHOT_COLUMNS = [
-    "date", "agency_id", "version_id", "requirement_key", "weight", "is_mandatory", "n_pass", "n_fail",
-    "n_waived", "n_na", "n_reporting", "score", "coverage", "source", "computed_at",
+    "date",
+    "agency_id",
+    "version_id",
+    "requirement_key",
+    "weight",
+    "is_mandatory",
+    "n_pass",
+    "n_fail",
+    "n_waived",
+    "n_na",
+    "n_reporting",
+    "score",
+    "coverage",
+    "source",
+    "computed_at",
 ]
 
 
 def snapshot_frame(
-    counts: pd.DataFrame, *, day: date, version: RequirementSetVersion, computed_at: datetime,
+    counts: pd.DataFrame,
+    *,
+    day: date,
+    version: RequirementSetVersion,
+    computed_at: datetime,
     source: str = ReadinessSnapshot.Source.COMPUTED,
 ) -> pd.DataFrame:
     """Pure: the snapshot rows (SNAPSHOT_COLUMNS) for one version's counts (``results.agency_counts``).
@@ -67,15 +84,29 @@ def snapshot_frame(
     applicable = (c["n_pass"] + c["n_fail"] + c["n_waived"]).astype("float64")
     ok = c["n_pass"] + c["n_waived"].where(~is_total, 0)
     score = (100.0 * ok / applicable.where(applicable > 0)).fillna(100.0).clip(upper=100.0).round(4)
-    coverage = (c["n_reporting"] / applicable.where(applicable > 0)).fillna(0.0).clip(upper=1.0).round(6)
-    return pd.DataFrame({
-        "date": day, "agency_id": c["agency_id"].astype("int64"), "version_id": version.pk,
-        "requirement_key": c["key"].astype(str), "weight": c["weight"].astype("int64").clip(lower=1),
-        "is_mandatory": c["is_mandatory"].astype(bool), "n_pass": c["n_pass"].astype("int64"),
-        "n_fail": c["n_fail"].astype("int64"), "n_waived": c["n_waived"].astype("int64"),
-        "n_na": c["n_na"].astype("int64"), "n_reporting": c["n_reporting"].astype("int64"),
-        "score": score, "coverage": coverage, "source": str(source), "computed_at": computed_at,
-    }, columns=SNAPSHOT_COLUMNS)
+    coverage = (
+        (c["n_reporting"] / applicable.where(applicable > 0)).fillna(0.0).clip(upper=1.0).round(6)
+    )
+    return pd.DataFrame(
+        {
+            "date": day,
+            "agency_id": c["agency_id"].astype("int64"),
+            "version_id": version.pk,
+            "requirement_key": c["key"].astype(str),
+            "weight": c["weight"].astype("int64").clip(lower=1),
+            "is_mandatory": c["is_mandatory"].astype(bool),
+            "n_pass": c["n_pass"].astype("int64"),
+            "n_fail": c["n_fail"].astype("int64"),
+            "n_waived": c["n_waived"].astype("int64"),
+            "n_na": c["n_na"].astype("int64"),
+            "n_reporting": c["n_reporting"].astype("int64"),
+            "score": score,
+            "coverage": coverage,
+            "source": str(source),
+            "computed_at": computed_at,
+        },
+        columns=SNAPSHOT_COLUMNS,
+    )
 
 
 def insert_snapshots(frame: pd.DataFrame) -> int:
@@ -88,8 +119,23 @@ def insert_snapshots(frame: pd.DataFrame) -> int:
     marks = ", ".join(["%s"] * len(SNAPSHOT_COLUMNS))
     ops = connection.ops
     rows = [
-        (ops.adapt_datefield_value(r[0]), int(r[1]), int(r[2]), r[3], int(r[4]), bool(r[5]), int(r[6]), int(r[7]),
-         int(r[8]), int(r[9]), int(r[10]), float(r[11]), float(r[12]), r[13], ops.adapt_datetimefield_value(r[14]))
+        (
+            ops.adapt_datefield_value(r[0]),
+            int(r[1]),
+            int(r[2]),
+            r[3],
+            int(r[4]),
+            bool(r[5]),
+            int(r[6]),
+            int(r[7]),
+            int(r[8]),
+            int(r[9]),
+            int(r[10]),
+            float(r[11]),
+            float(r[12]),
+            r[13],
+            ops.adapt_datetimefield_value(r[14]),
+        )
         for r in frame.itertuples(index=False, name=None)
     ]
     with connection.cursor() as cursor:
@@ -104,7 +150,9 @@ def firstnet_status_on(day: date) -> dict[int, str]:
     agencies = agencies_frame(None)
     if agencies.empty:
         return {}
-    return {int(k): str(v) for k, v in statuses_on(agencies, status_changes_frame(None), day).items()}
+    return {
+        int(k): str(v) for k, v in statuses_on(agencies, status_changes_frame(None), day).items()
+    }
 
 
 def participation_rows(day: date, *, computed_at: datetime) -> list[ParticipationSnapshot]:
@@ -129,18 +177,25 @@ def participation_rows(day: date, *, computed_at: datetime) -> list[Participatio
     rows = []
     for agency_id, status in statuses.items():
         c = counts.loc[agency_id] if agency_id in counts.index else None
-        rows.append(ParticipationSnapshot(
-            date=day, agency_id=agency_id, firstnet_status=status,
-            devices_cellular=int(c["cellular"]) if c is not None else 0,
-            devices_firstnet=int(c["firstnet"]) if c is not None else 0,
-            devices_band14=int(c["band14"]) if c is not None else 0,
-            computed_at=computed_at,
-        ))
+        rows.append(
+            ParticipationSnapshot(
+                date=day,
+                agency_id=agency_id,
+                firstnet_status=status,
+                devices_cellular=int(c["cellular"]) if c is not None else 0,
+                devices_firstnet=int(c["firstnet"]) if c is not None else 0,
+                devices_band14=int(c["band14"]) if c is not None else 0,
+                computed_at=computed_at,
+            )
+        )
     return rows
 
 
 def compute_snapshots(
-    *, as_of: date, now: datetime | None = None, cache: dict | None = None,
+    *,
+    as_of: date,
+    now: datetime | None = None,
+    cache: dict | None = None,
     source: str = ReadinessSnapshot.Source.COMPUTED,
 ) -> SnapshotRun:
     """Replace the readiness and participation snapshots of ``as_of``. Idempotent.
@@ -161,7 +216,11 @@ def compute_snapshots(
         if version.pk not in cache:
             cache[version.pk] = evaluate_raw(version=version, now=now)
         fleet = finish_results(cache[version.pk], waivers_at=at)
-        frames.append(snapshot_frame(agency_counts(fleet), day=as_of, version=version, computed_at=now, source=source))
+        frames.append(
+            snapshot_frame(
+                agency_counts(fleet), day=as_of, version=version, computed_at=now, source=source
+            )
+        )
         run.versions.append(f"{version.requirement_set.code} {version.version}")
     part = participation_rows(as_of, computed_at=now)
     for row in part:
@@ -169,7 +228,9 @@ def compute_snapshots(
     with transaction.atomic():
         ReadinessSnapshot.objects.filter(date=as_of).delete()
         ParticipationSnapshot.objects.filter(date=as_of).delete()
-        written = insert_snapshots(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+        written = insert_snapshots(
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        )
         ParticipationSnapshot.objects.bulk_create(part, batch_size=2000)
     run.readiness_rows = written
     run.participation_rows = len(part)
@@ -185,20 +246,40 @@ def backfill_snapshots(*, until: date, days: int, now: datetime | None = None) -
     ]
 
 
-def trend(
-    *, set_code: str, agency_ids: list[int] | None, start: date, end: date
-) -> pd.DataFrame:
+def trend(*, set_code: str, agency_ids: list[int] | None, start: date, end: date) -> pd.DataFrame:
     """Per snapshot date: the version in effect then, devices, ready, ready_pct, score, coverage.
 
     Reads snapshots only. Each date uses the version of ``set_code`` that was in effect on it,
     so a new version taking effect shows as a step in the line.
     """
-    qs = ReadinessSnapshot.objects.filter(version__requirement_set__code=set_code, date__gte=start, date__lte=end)
+    qs = ReadinessSnapshot.objects.filter(
+        version__requirement_set__code=set_code, date__gte=start, date__lte=end
+    )
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
     frame = pd.DataFrame(
-        list(qs.values("date", "version__version", "requirement_key", "weight", "n_pass", "n_fail", "n_waived", "n_reporting")),
-        columns=["date", "version__version", "requirement_key", "weight", "n_pass", "n_fail", "n_waived", "n_reporting"],
+        list(
+            qs.values(
+                "date",
+                "version__version",
+                "requirement_key",
+                "weight",
+                "n_pass",
+                "n_fail",
+                "n_waived",
+                "n_reporting",
+            )
+        ),
+        columns=[
+            "date",
+            "version__version",
+            "requirement_key",
+            "weight",
+            "n_pass",
+            "n_fail",
+            "n_waived",
+            "n_reporting",
+        ],
     )
     columns = ["date", "version", "devices", "ready", "ready_pct", "score", "coverage"]
     if frame.empty:
@@ -211,7 +292,12 @@ def trend(
         ready=("n_pass", "sum"), not_ready=("n_fail", "sum"), reporting=("n_reporting", "sum")
     )
     r = reqs.groupby(["date", "version__version"])[["w_ok", "w_all"]].sum()
-    out = t.join(r, how="left").fillna(0).reset_index().rename(columns={"version__version": "version"})
+    out = (
+        t.join(r, how="left")
+        .fillna(0)
+        .reset_index()
+        .rename(columns={"version__version": "version"})
+    )
     out["devices"] = (out["ready"] + out["not_ready"]).astype("int64")
     devices = out["devices"].clip(lower=1)
     out["ready_pct"] = (100.0 * out["ready"] / devices).round(2)

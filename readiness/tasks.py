@@ -13,8 +13,14 @@ SNAPSHOT_EVERY_SECONDS = 24 * 3600
 
 
 @shared_task(
-    bind=True, name="readiness.compute_nightly_snapshots", acks_late=True, autoretry_for=(OperationalError,),
-    retry_backoff=True, max_retries=5, soft_time_limit=1800, time_limit=1900,
+    bind=True,
+    name="readiness.compute_nightly_snapshots",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=1800,
+    time_limit=1900,
 )
 def compute_nightly_snapshots_task(self, as_of: str | None = None) -> dict:  # noqa: ANN001 - Celery's bound task
     """Snapshot yesterday (or ``as_of``, an ISO date) once per day, whatever beat does.
@@ -32,17 +38,29 @@ def compute_nightly_snapshots_task(self, as_of: str | None = None) -> dict:  # n
         run = compute_snapshots(as_of=day)
     else:
         ran = run_periodic_task(
-            self, every_seconds=SNAPSHOT_EVERY_SECONDS, now=timezone.now(), work=lambda: compute_snapshots(as_of=day)
+            self,
+            every_seconds=SNAPSHOT_EVERY_SECONDS,
+            now=timezone.now(),
+            work=lambda: compute_snapshots(as_of=day),
         )
         if ran is None:
             return {"skipped": True, "date": day.isoformat()}
         run = ran.result
-    return {"date": day.isoformat(), "readiness_rows": run.readiness_rows, "participation_rows": run.participation_rows}
+    return {
+        "date": day.isoformat(),
+        "readiness_rows": run.readiness_rows,
+        "participation_rows": run.participation_rows,
+    }
 
 
 @shared_task(
-    name=BUILD_BRIEFING_EXPORT_TASK, acks_late=True, autoretry_for=(OperationalError,),
-    retry_backoff=True, max_retries=5, soft_time_limit=240, time_limit=300,
+    name=BUILD_BRIEFING_EXPORT_TASK,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=240,
+    time_limit=300,
 )
 def build_briefing_export_task(export_id: int) -> dict:
     """Build one briefing file. Safe to run twice: a finished or claimed export is left alone."""

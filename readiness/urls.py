@@ -14,7 +14,11 @@ urlpatterns = [
     path("dashboard/requirements/", views.requirement_sets, name="requirement_sets"),
     path("dashboard/requirements/<slug:code>/", views.requirement_set, name="requirement_set"),
     path("dashboard/requirements/<slug:code>/whatif/", views.whatif, name="whatif"),
-    path("dashboard/requirements/<slug:code>/whatif/results/", views.whatif_results, name="whatif_results"),
+    path(
+        "dashboard/requirements/<slug:code>/whatif/results/",
+        views.whatif_results,
+        name="whatif_results",
+    ),
     path("dashboard/participation/", views.participation, name="participation"),
     path("dashboard/portfolio/", views.portfolio, name="portfolio"),
     path("dashboard/portfolio/<slug:slug>/", views.portfolio_cabinet, name="portfolio_cabinet"),

@@ -85,7 +85,9 @@ def parse_version(raw: str) -> VersionKey:
     return VersionKey(hi, lo)
 
 
-def parse_version_series(values: pd.Series | pd.Categorical) -> tuple[pd.Categorical, np.ndarray, np.ndarray]:
+def parse_version_series(
+    values: pd.Series | pd.Categorical,
+) -> tuple[pd.Categorical, np.ndarray, np.ndarray]:
     """Parse a column of version strings: (raw as a categorical, hi keys, lo keys).
 
     Each distinct string is parsed once (a fleet has a few hundred distinct firmware strings
@@ -106,7 +108,9 @@ def parse_version_series(values: pd.Series | pd.Categorical) -> tuple[pd.Categor
     return raw, cat_hi[codes], cat_lo[codes]
 
 
-def text_categorical(values: pd.Series | np.ndarray, categories: list[str] | None = None) -> pd.Categorical:
+def text_categorical(
+    values: pd.Series | np.ndarray, categories: list[str] | None = None
+) -> pd.Categorical:
     """Strings (stripped; blank or null = missing) as a categorical, touching each distinct
     value once: factorize in C, clean the few uniques in Python, remap the codes.
 

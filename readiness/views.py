@@ -48,7 +48,8 @@ def state_staff_only(view: View) -> View:
     @login_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         scoping.require_state_staff(
-            request.user, "This page is for state staff; your agency's page is your home page.")
+            request.user, "This page is for state staff; your agency's page is your home page."
+        )
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -60,7 +61,9 @@ def _filters(request: HttpRequest) -> Filters:
 
 def _error_page(request: HttpRequest, exc: DomainError, *, title: str) -> HttpResponse:
     """A bad filter or an unknown version: the page says what to change, with the right status."""
-    return render(request, "readiness/error.html", {"title": title, "error": exc}, status=exc.status)
+    return render(
+        request, "readiness/error.html", {"title": title, "error": exc}, status=exc.status
+    )
 
 
 def _sorted(frame, request: HttpRequest, *, allowed: tuple[str, ...], default: str):  # noqa: ANN001, ANN202
@@ -73,8 +76,13 @@ def _sorted(frame, request: HttpRequest, *, allowed: tuple[str, ...], default: s
     return frame.sort_values([column, "name"], ascending=[not descending, True]), column, descending
 
 
-AGENCY_COLUMNS = [("name", "Agency", False), ("devices", "Devices", True), ("ready", "Ready", True),
-                  ("ready_pct", "Ready %", True), ("coverage_pct", "Coverage %", True)]
+AGENCY_COLUMNS = [
+    ("name", "Agency", False),
+    ("devices", "Devices", True),
+    ("ready", "Ready", True),
+    ("ready_pct", "Ready %", True),
+    ("coverage_pct", "Coverage %", True),
+]
 
 
 def _sort_headers(request: HttpRequest, sort: str, descending: bool) -> list[dict[str, Any]]:
@@ -84,8 +92,17 @@ def _sort_headers(request: HttpRequest, sort: str, descending: bool) -> list[dic
         params = request.GET.copy()
         params["sort"] = key
         params["dir"] = "asc" if key != sort or descending else "desc"
-        headers.append({"key": key, "label": label, "numeric": numeric, "query": params.urlencode(),
-                        "aria_sort": ("descending" if descending else "ascending") if key == sort else "none"})
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "numeric": numeric,
+                "query": params.urlencode(),
+                "aria_sort": ("descending" if descending else "ascending")
+                if key == sort
+                else "none",
+            }
+        )
     return headers
 
 
@@ -94,22 +111,33 @@ def _readiness_charts(fig: pages.ReadinessFigures, *, by_cabinet: bool) -> dict[
         return {}
     if fig.cache_key:
         # The figures come from snapshots: their charts are the same until a snapshot changes.
-        return figures_cache.get_or_set(f"{fig.cache_key}:charts:{by_cabinet}",
-                                        lambda: _build_readiness_charts(fig, by_cabinet=by_cabinet),
-                                        now=timezone.now())
+        return figures_cache.get_or_set(
+            f"{fig.cache_key}:charts:{by_cabinet}",
+            lambda: _build_readiness_charts(fig, by_cabinet=by_cabinet),
+            now=timezone.now(),
+        )
     return _build_readiness_charts(fig, by_cabinet=by_cabinet)
 
 
 def _build_readiness_charts(fig: pages.ReadinessFigures, *, by_cabinet: bool) -> dict[str, str]:
     out = {
-        "trend": charts.render(charts.trend_figure(
-            fig.trend, title=f"Readiness trend, {fig.set_name}"), div_id="chart-trend"),
-        "failing": charts.render(charts.failing_requirements_figure(fig.requirements), div_id="chart-failing"),
+        "trend": charts.render(
+            charts.trend_figure(fig.trend, title=f"Readiness trend, {fig.set_name}"),
+            div_id="chart-trend",
+        ),
+        "failing": charts.render(
+            charts.failing_requirements_figure(fig.requirements), div_id="chart-failing"
+        ),
     }
     if by_cabinet:
-        out["cabinets"] = charts.render(charts.readiness_bar_figure(
-            fig.cabinets.rename(columns={"name": "cabinet"}), label="cabinet",
-            title="Ready % by cabinet (lowest first)"), div_id="chart-cabinets")
+        out["cabinets"] = charts.render(
+            charts.readiness_bar_figure(
+                fig.cabinets.rename(columns={"name": "cabinet"}),
+                label="cabinet",
+                title="Ready % by cabinet (lowest first)",
+            ),
+            div_id="chart-cabinets",
+        )
     return out
 
 
@@ -128,14 +156,23 @@ def overview(request: HttpRequest) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.state_scope(request.user, filters)
-        fig = pages.readiness_figures(scope, filters, today=timezone.localdate(), now=timezone.now())
+        fig = pages.readiness_figures(
+            scope, filters, today=timezone.localdate(), now=timezone.now()
+        )
         participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
     except DomainError as exc:
         return _error_page(request, exc, title="Statewide overview")
-    agencies, sort, descending = _sorted(fig.agencies, request, default="ready_pct",
-                                         allowed=("name", "devices", "ready", "ready_pct", "coverage_pct"))
+    agencies, sort, descending = _sorted(
+        fig.agencies,
+        request,
+        default="ready_pct",
+        allowed=("name", "devices", "ready", "ready_pct", "coverage_pct"),
+    )
     context = {
-        "filters": filters, "scope": scope, "fig": fig, "participation": participation,
+        "filters": filters,
+        "scope": scope,
+        "fig": fig,
+        "participation": participation,
         "agencies": agencies.to_dict("records") if not agencies.empty else [],
         "headers": _sort_headers(request, sort, descending),
         "choices": filter_choices(scoping.visible_agency_ids(request.user), set_code=fig.set_code),
@@ -152,8 +189,11 @@ def overview_live(request: HttpRequest) -> HttpResponse:
         scope = scoping.state_scope(request.user, filters)
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status)
-    return render(request, "readiness/_live_figures.html",
-                  _live_context(scope, filters, request.get_full_path()))
+    return render(
+        request,
+        "readiness/_live_figures.html",
+        _live_context(scope, filters, request.get_full_path()),
+    )
 
 
 @login_required
@@ -162,19 +202,26 @@ def agency(request: HttpRequest, slug: str) -> HttpResponse:
     scope = scoping.agency_scope(request.user, slug)
     try:
         filters = _filters(request)
-        fig = pages.readiness_figures(scope, filters, today=timezone.localdate(), now=timezone.now())
+        fig = pages.readiness_figures(
+            scope, filters, today=timezone.localdate(), now=timezone.now()
+        )
         participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
     except DomainError as exc:
         return _error_page(request, exc, title=scope.label)
     context = {
-        "filters": filters, "scope": scope, "fig": fig, "participation": participation,
+        "filters": filters,
+        "scope": scope,
+        "fig": fig,
+        "participation": participation,
         "agency": pages.agency_summary(scope),
         "choices": filter_choices(scoping.visible_agency_ids(request.user), set_code=fig.set_code),
         "charts": _readiness_charts(fig, by_cabinet=False),
         "gateways": pages.agency_gateways(scope.agency_ids[0]),
         "alerts": pages.open_alerts(scope),
         "waivers": pages.agency_waivers(scope, now=timezone.now()),
-        **_live_context(scope, filters, f"{reverse('readiness:agency_live', args=[slug])}?{filters.query()}"),
+        **_live_context(
+            scope, filters, f"{reverse('readiness:agency_live', args=[slug])}?{filters.query()}"
+        ),
     }
     return render(request, "readiness/agency.html", context)
 
@@ -186,8 +233,11 @@ def agency_live(request: HttpRequest, slug: str) -> HttpResponse:
         filters = _filters(request)
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status)
-    return render(request, "readiness/_live_figures.html",
-                  _live_context(scope, filters, request.get_full_path()))
+    return render(
+        request,
+        "readiness/_live_figures.html",
+        _live_context(scope, filters, request.get_full_path()),
+    )
 
 
 @login_required
@@ -220,9 +270,12 @@ def _briefing_params(data: Any) -> BriefingParams:
     if since and not since.isdigit():
         raise InvalidInput("Choose an earlier briefing from the list.", field="since")
     return BriefingParams(
-        scope=(data.get("scope") or "state").strip(), set_code=(data.get("set") or "").strip(),
-        version=(data.get("version") or "").strip(), compare_version=(data.get("compare") or "").strip(),
-        as_of=as_of, since_id=int(since) if since else None,
+        scope=(data.get("scope") or "state").strip(),
+        set_code=(data.get("set") or "").strip(),
+        version=(data.get("version") or "").strip(),
+        compare_version=(data.get("compare") or "").strip(),
+        as_of=as_of,
+        since_id=int(since) if since else None,
     )
 
 
@@ -230,8 +283,11 @@ def _briefing_form_context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     set_code = request.GET.get("set") or request.POST.get("set") or ""
     choices = briefing_choices(scoping.visible_agency_ids(user), set_code=set_code)
-    return {"choices": choices, "exports": scoping.visible_briefings(user)[:30],
-            "formats": BriefingExport.Format.choices}
+    return {
+        "choices": choices,
+        "exports": scoping.visible_briefings(user)[:30],
+        "formats": BriefingExport.Format.choices,
+    }
 
 
 @login_required
@@ -241,12 +297,15 @@ def briefings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             export = exports.request_briefing_export(
-                requested_by=request.user, params=_briefing_params(form), fmt=form.get("format", ""))
+                requested_by=request.user, params=_briefing_params(form), fmt=form.get("format", "")
+            )
         except DomainError as exc:
             context = {**_briefing_form_context(request), "form": form, "error": exc}
             return render(request, "readiness/briefings.html", context, status=exc.status)
         return redirect("readiness:briefing", pk=export.pk)
-    return render(request, "readiness/briefings.html", {**_briefing_form_context(request), "form": form})
+    return render(
+        request, "readiness/briefings.html", {**_briefing_form_context(request), "form": form}
+    )
 
 
 @login_required
@@ -267,8 +326,12 @@ def briefing_download(request: HttpRequest, pk: int) -> HttpResponse:
     export = scoping.get_visible_briefing(request.user, pk)
     if export.status != BriefingExport.Status.DONE:
         raise Http404("This briefing is not built yet.")
-    return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.filename,
-                        content_type=FORMATS[export.format])
+    return FileResponse(
+        export.file.open("rb"),
+        as_attachment=True,
+        filename=export.filename,
+        content_type=FORMATS[export.format],
+    )
 
 
 # --- requirement pages ------------------------------------------------------------------------
@@ -276,7 +339,9 @@ def briefing_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @state_staff_only
 def requirement_sets(request: HttpRequest) -> HttpResponse:
-    return render(request, "readiness/requirement_sets.html", {"catalog": catalog_pages.requirement_catalog()})
+    return render(
+        request, "readiness/requirement_sets.html", {"catalog": catalog_pages.requirement_catalog()}
+    )
 
 
 @state_staff_only
@@ -287,11 +352,23 @@ def requirement_set(request: HttpRequest, code: str) -> HttpResponse:
     except DomainError as exc:
         return _error_page(request, exc, title=f"Requirement set {code}")
     versions = [v.version for v in comparison.versions if v.version in comparison.pass_rates]
-    chart = charts.render(charts.pass_rate_figure(comparison.pass_rates, versions=versions,
-                                                  title="Statewide pass rate per requirement and version"),
-                          div_id="chart-pass-rates") if versions else ""
-    return render(request, "readiness/requirement_set.html",
-                  {"comparison": comparison, "chart": chart, "filters": filters})
+    chart = (
+        charts.render(
+            charts.pass_rate_figure(
+                comparison.pass_rates,
+                versions=versions,
+                title="Statewide pass rate per requirement and version",
+            ),
+            div_id="chart-pass-rates",
+        )
+        if versions
+        else ""
+    )
+    return render(
+        request,
+        "readiness/requirement_set.html",
+        {"comparison": comparison, "chart": chart, "filters": filters},
+    )
 
 
 @state_staff_only
@@ -301,22 +378,34 @@ def whatif(request: HttpRequest, code: str) -> HttpResponse:
         comparison = catalog_pages.set_comparison(code, as_of=timezone.localdate())
     except DomainError as exc:
         return _error_page(request, exc, title=f"What-if for {code}")
-    return render(request, "readiness/whatif.html", {
-        "comparison": comparison, "from_version": request.GET.get("from", ""), "to_version": request.GET.get("to", ""),
-        "query": request.GET.urlencode(),
-    })
+    return render(
+        request,
+        "readiness/whatif.html",
+        {
+            "comparison": comparison,
+            "from_version": request.GET.get("from", ""),
+            "to_version": request.GET.get("to", ""),
+            "query": request.GET.urlencode(),
+        },
+    )
 
 
 @state_staff_only
 def whatif_results(request: HttpRequest, code: str) -> HttpResponse:
     try:
-        page = catalog_pages.whatif_page(scoping.visible_agency_ids(request.user), code,
-                                         from_version=request.GET.get("from", ""),
-                                         to_version=request.GET.get("to", ""), now=timezone.now())
+        page = catalog_pages.whatif_page(
+            scoping.visible_agency_ids(request.user),
+            code,
+            from_version=request.GET.get("from", ""),
+            to_version=request.GET.get("to", ""),
+            now=timezone.now(),
+        )
     except DomainError as exc:
         return render(request, "readiness/_whatif_results.html", {"error": exc}, status=exc.status)
     chart = charts.render(charts.remediation_figure(page.summary.plan), div_id="chart-plan")
-    return render(request, "readiness/_whatif_results.html", {"page": page, "chart": chart, "code": code})
+    return render(
+        request, "readiness/_whatif_results.html", {"page": page, "chart": chart, "code": code}
+    )
 
 
 # --- participation and portfolio ----------------------------------------------------------------
@@ -329,17 +418,27 @@ def participation(request: HttpRequest) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.state_scope(request.user, filters)
-        page = participation_pages.participation_page(scope, as_of=filters.as_of or timezone.localdate(),
-                                                      today=timezone.localdate())
+        page = participation_pages.participation_page(
+            scope, as_of=filters.as_of or timezone.localdate(), today=timezone.localdate()
+        )
     except DomainError as exc:
         return _error_page(request, exc, title="FirstNet participation")
     labels = dict(FirstNetStatus.choices)
     context = {
-        "filters": filters, "scope": scope, "page": page, "labels": labels,
+        "filters": filters,
+        "scope": scope,
+        "page": page,
+        "labels": labels,
         "choices": filter_choices(scoping.visible_agency_ids(request.user)),
-        "timeline_chart": charts.render(charts.participation_timeline_figure(
-            charts.history_to_long(page.history, list(labels)), labels=labels), div_id="chart-participation"),
-        "share_chart": charts.render(charts.participation_share_figure(page.history), div_id="chart-shares"),
+        "timeline_chart": charts.render(
+            charts.participation_timeline_figure(
+                charts.history_to_long(page.history, list(labels)), labels=labels
+            ),
+            div_id="chart-participation",
+        ),
+        "share_chart": charts.render(
+            charts.participation_share_figure(page.history), div_id="chart-shares"
+        ),
     }
     return render(request, "readiness/participation.html", context)
 
@@ -352,7 +451,11 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     own = list(Cabinet.objects.filter(brm=request.user).order_by("name"))
     if len(own) == 1:
         return redirect("readiness:portfolio_cabinet", slug=own[0].slug)
-    cabinets = Cabinet.objects.select_related("brm").annotate(n_agencies=Count("agencies")).order_by("name")
+    cabinets = (
+        Cabinet.objects.select_related("brm")
+        .annotate(n_agencies=Count("agencies"))
+        .order_by("name")
+    )
     return render(request, "readiness/portfolio_list.html", {"cabinets": cabinets, "own": own})
 
 
@@ -365,11 +468,29 @@ def portfolio_cabinet(request: HttpRequest, slug: str) -> HttpResponse:
     except DomainError as exc:
         return _error_page(request, exc, title="Portfolio")
     fig = page.readiness
-    return render(request, "readiness/portfolio.html", {
-        "page": page, "fig": fig, "filters": filters,
-        "choices": filter_choices(scoping.visible_agency_ids(request.user), set_code=fig.set_code),
-        "charts": {**_readiness_charts(fig, by_cabinet=False), "agencies": charts.render(charts.readiness_bar_figure(
-            fig.agencies.rename(columns={"name": "agency"}), label="agency", title="Ready % by agency (lowest first)"),
-            div_id="chart-agencies") if not fig.empty_message else ""},
-        "formats": BriefingExport.Format.choices,
-    })
+    return render(
+        request,
+        "readiness/portfolio.html",
+        {
+            "page": page,
+            "fig": fig,
+            "filters": filters,
+            "choices": filter_choices(
+                scoping.visible_agency_ids(request.user), set_code=fig.set_code
+            ),
+            "charts": {
+                **_readiness_charts(fig, by_cabinet=False),
+                "agencies": charts.render(
+                    charts.readiness_bar_figure(
+                        fig.agencies.rename(columns={"name": "agency"}),
+                        label="agency",
+                        title="Ready % by agency (lowest first)",
+                    ),
+                    div_id="chart-agencies",
+                )
+                if not fig.empty_message
+                else "",
+            },
+            "formats": BriefingExport.Format.choices,
+        },
+    )

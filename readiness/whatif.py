@@ -103,10 +103,15 @@ def _infer(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, list[str]]:
     """Infer the change between two requirements with the same key, with details in words."""
     details: list[str] = []
     up = down = False
-    rule_changed = old.get("rule") != new.get("rule") or old.get("applies_when") != new.get("applies_when")
+    rule_changed = old.get("rule") != new.get("rule") or old.get("applies_when") != new.get(
+        "applies_when"
+    )
     if rule_changed:
         details.append("rule changed")
-    old_sev, new_sev = _SEVERITY_RANK.get(old.get("severity", ""), 1), _SEVERITY_RANK.get(new.get("severity", ""), 1)
+    old_sev, new_sev = (
+        _SEVERITY_RANK.get(old.get("severity", ""), 1),
+        _SEVERITY_RANK.get(new.get("severity", ""), 1),
+    )
     if new_sev > old_sev:
         up = True
         details.append(f"now {new.get('severity')} (was {old.get('severity')})")
@@ -131,7 +136,9 @@ def _infer(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, list[str]]:
         details.append(f"weight {old.get('weight')} -> {new.get('weight')}")
     renumbered = (old.get("section"), old.get("code")) != (new.get("section"), new.get("code"))
     if renumbered:
-        details.append(f"renumbered {old.get('section') or old.get('code')} -> {new.get('section') or new.get('code')}")
+        details.append(
+            f"renumbered {old.get('section') or old.get('code')} -> {new.get('section') or new.get('code')}"
+        )
     if rule_changed or (up and down):
         return CHANGED, details
     if up:
@@ -157,11 +164,17 @@ def diff_requirements(
     for key, req in new_by_key.items():
         before = old_by_key.get(key)
         if before is None:
-            changes.append(RequirementChange(
-                key=key, change=ADDED, title=req["title"], new_code=req.get("code", ""),
-                new_section=req.get("section", ""), details=[req.get("change_note") or "new requirement"],
-                is_declared=new_supersedes_old and req.get("relation") == "new",
-            ))
+            changes.append(
+                RequirementChange(
+                    key=key,
+                    change=ADDED,
+                    title=req["title"],
+                    new_code=req.get("code", ""),
+                    new_section=req.get("section", ""),
+                    details=[req.get("change_note") or "new requirement"],
+                    is_declared=new_supersedes_old and req.get("relation") == "new",
+                )
+            )
             continue
         inferred, details = _infer(before, req)
         declared = req.get("relation") if new_supersedes_old else None
@@ -170,30 +183,50 @@ def diff_requirements(
             change = declared
             if req.get("change_note"):
                 details = [req["change_note"], *details]
-        changes.append(RequirementChange(
-            key=key, change=change, title=req["title"], old_code=before.get("code", ""), new_code=req.get("code", ""),
-            old_section=before.get("section", ""), new_section=req.get("section", ""), details=details,
-            is_declared=bool(declared and declared != "new"),
-        ))
+        changes.append(
+            RequirementChange(
+                key=key,
+                change=change,
+                title=req["title"],
+                old_code=before.get("code", ""),
+                new_code=req.get("code", ""),
+                old_section=before.get("section", ""),
+                new_section=req.get("section", ""),
+                details=details,
+                is_declared=bool(declared and declared != "new"),
+            )
+        )
     for key, req in old_by_key.items():
         if key not in new_by_key:
-            changes.append(RequirementChange(
-                key=key, change=REMOVED, title=req["title"], old_code=req.get("code", ""),
-                old_section=req.get("section", ""), details=["no longer required"],
-            ))
+            changes.append(
+                RequirementChange(
+                    key=key,
+                    change=REMOVED,
+                    title=req["title"],
+                    old_code=req.get("code", ""),
+                    old_section=req.get("section", ""),
+                    details=["no longer required"],
+                )
+            )
     order = {ADDED: 0, TIGHTENED: 1, CHANGED: 2, RELAXED: 3, RENUMBERED: 4, REMOVED: 5, SAME: 6}
     changes.sort(key=lambda c: (order.get(c.change, 9), c.new_code or c.old_code))
     return changes
 
 
-def refine_with_effects(changes: list[RequirementChange], effects: pd.DataFrame) -> list[RequirementChange]:
+def refine_with_effects(
+    changes: list[RequirementChange], effects: pd.DataFrame
+) -> list[RequirementChange]:
     """Record each requirement's effect on the fleet, and give ``changed`` a direction.
 
     ``effects`` has columns key, newly_failing, newly_passing (device counts). A changed rule
     that only made devices fail is reported as tightened, one that only made them pass as
     relaxed; a recorded relation is never overridden.
     """
-    by_key = effects.set_index("key") if not effects.empty else pd.DataFrame(columns=["newly_failing", "newly_passing"])
+    by_key = (
+        effects.set_index("key")
+        if not effects.empty
+        else pd.DataFrame(columns=["newly_failing", "newly_passing"])
+    )
     for change in changes:
         if change.key in by_key.index:
             change.newly_failing = int(by_key.at[change.key, "newly_failing"])
@@ -214,6 +247,7 @@ def requirement_effects(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     not in scope, or the requirement did not exist). Only failing rows can change a count,
     so only they are joined; every key of either frame gets a row.
     """
+
     def fails(results: pd.DataFrame) -> pd.DataFrame:
         rows = results.loc[results["status"].eq("fail").to_numpy(dtype=bool), ["device_id", "key"]]
         return rows.astype({"key": str})  # the two versions' key categories differ
@@ -222,10 +256,20 @@ def requirement_effects(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     keys = sorted({str(k) for k in new["key"].unique()} | {str(k) for k in old["key"].unique()})
 
     def count(side: str) -> np.ndarray:
-        return joined.loc[joined["_merge"].eq(side), "key"].value_counts().reindex(keys, fill_value=0).to_numpy()
+        return (
+            joined.loc[joined["_merge"].eq(side), "key"]
+            .value_counts()
+            .reindex(keys, fill_value=0)
+            .to_numpy()
+        )
 
-    return pd.DataFrame({"key": keys, "newly_failing": count("left_only").astype(int),
-                         "newly_passing": count("right_only").astype(int)})
+    return pd.DataFrame(
+        {
+            "key": keys,
+            "newly_failing": count("left_only").astype(int),
+            "newly_passing": count("right_only").astype(int),
+        }
+    )
 
 
 @dataclass
@@ -250,11 +294,15 @@ class WhatIfResult:
 
     @property
     def ready_pct_before(self) -> float:
-        return round(100.0 * self.ready_before / self.devices_total, 2) if self.devices_total else 0.0
+        return (
+            round(100.0 * self.ready_before / self.devices_total, 2) if self.devices_total else 0.0
+        )
 
     @property
     def ready_pct_after(self) -> float:
-        return round(100.0 * self.ready_after / self.devices_total, 2) if self.devices_total else 0.0
+        return (
+            round(100.0 * self.ready_after / self.devices_total, 2) if self.devices_total else 0.0
+        )
 
     @property
     def newly_failing_agencies(self) -> int:
@@ -321,7 +369,9 @@ def needed_leaves(node: Any, truth: dict[int, bool]) -> tuple[bool, list[Any]]:
         parts = [needed_leaves(c, truth) for c in node.children]
         if any(ok for ok, _ in parts):
             return True, []
-        best = min(parts, key=lambda p: sum(_RANK[action_kind_for(leaf.attr.name)] for leaf in p[1]))
+        best = min(
+            parts, key=lambda p: sum(_RANK[action_kind_for(leaf.attr.name)] for leaf in p[1])
+        )
         return False, best[1]
     if isinstance(node, Not):
         ok, _ = needed_leaves(node.child, truth)
@@ -337,11 +387,15 @@ def _leaf_truth(frame: pd.DataFrame, nodes: list[Any], now: datetime) -> pd.Data
 
     if not nodes or frame.empty:
         return pd.DataFrame(index=frame["device_id"] if not frame.empty else None)
-    reqs = [CompiledRequirement(key=f"leaf{i}", code=f"leaf{i}", title="", rule=n) for i, n in enumerate(nodes)]
+    reqs = [
+        CompiledRequirement(key=f"leaf{i}", code=f"leaf{i}", title="", rule=n)
+        for i, n in enumerate(nodes)
+    ]
     res = evaluate(frame, reqs, now)
     passed = res["status"].astype(str).eq("pass").to_numpy()
     return pd.DataFrame(
-        passed.reshape(len(nodes), len(frame)).T, index=frame["device_id"].to_numpy(),
+        passed.reshape(len(nodes), len(frame)).T,
+        index=frame["device_id"].to_numpy(),
         columns=range(len(nodes)),
     )
 
@@ -352,14 +406,23 @@ def _catalog_frame() -> pd.DataFrame:
 
     rows = []
     for m in DeviceModel.objects.all():
-        rows.append({
-            "device_id": m.pk, "model_id": m.pk, "device.kind": m.kind, "model.has_band14": m.has_band14,
-            "model.firstnet_program": m.firstnet_program, "model.fips_140_level": m.fips_140_level,
-            "model.has_mcptt": m.has_mcptt, "model.has_encryption_at_rest": m.has_encryption_at_rest,
-            "model.is_cellular": m.is_cellular, "model.telemetry_interval_s": m.telemetry_interval_s,
-            "model.unit_cost": float(m.unit_cost), "device.manufacturer": m.manufacturer,
-            "device.serial": f"{m.manufacturer} {m.name}",
-        })
+        rows.append(
+            {
+                "device_id": m.pk,
+                "model_id": m.pk,
+                "device.kind": m.kind,
+                "model.has_band14": m.has_band14,
+                "model.firstnet_program": m.firstnet_program,
+                "model.fips_140_level": m.fips_140_level,
+                "model.has_mcptt": m.has_mcptt,
+                "model.has_encryption_at_rest": m.has_encryption_at_rest,
+                "model.is_cellular": m.is_cellular,
+                "model.telemetry_interval_s": m.telemetry_interval_s,
+                "model.unit_cost": float(m.unit_cost),
+                "device.manufacturer": m.manufacturer,
+                "device.serial": f"{m.manufacturer} {m.name}",
+            }
+        )
     return fleet_frame_from_records(rows) if rows else pd.DataFrame()
 
 
@@ -380,7 +443,8 @@ def gap_frame(fleet: Any, *, now: datetime) -> pd.DataFrame:
     arrays = _FleetArrays(
         ids=pd.Index(frame["device_id"].to_numpy(dtype=np.int64)),
         agency_of=frame["agency_id"].to_numpy(dtype=np.int64),
-        model_of=frame["model_id"].to_numpy(dtype=np.int64), model_names=_model_names(),
+        model_of=frame["model_id"].to_numpy(dtype=np.int64),
+        model_names=_model_names(),
     )
     parts = _GapParts()
     # Every comparison of every failing requirement, evaluated once over the failing devices.
@@ -392,15 +456,31 @@ def gap_frame(fleet: Any, *, now: datetime) -> pd.DataFrame:
     for key in keys:
         rule_leaves = leaves(reqs[key].rule)
         dev_ids = failing_devices[failing_keys == key]
-        matrix = truth_values[truth_ids.get_indexer(dev_ids)][:, [index_of[id(n)] for n in rule_leaves]]
+        matrix = truth_values[truth_ids.get_indexer(dev_ids)][
+            :, [index_of[id(n)] for n in rule_leaves]
+        ]
         _requirement_gaps(parts, reqs[key], dev_ids, matrix, arrays)
     if parts.replace_devices:
-        _replacement_gaps(parts, frame, arrays.ids, parts.replace_leaves, _catalog_frame(), arrays.model_names, now)
+        _replacement_gaps(
+            parts,
+            frame,
+            arrays.ids,
+            parts.replace_leaves,
+            _catalog_frame(),
+            arrays.model_names,
+            now,
+        )
     silent = fleet.devices["is_silent"].to_numpy(dtype=bool)
     if silent.any():
-        parts.add(fleet.devices["device_id"].to_numpy(dtype=np.int64)[silent],
-                  fleet.devices["agency_id"].to_numpy(dtype=np.int64)[silent], SILENT_ACTION[0], SILENT_ACTION[1],
-                  float(telemetry_fix_cost()), SILENT_ACTION[3], "(silent)")
+        parts.add(
+            fleet.devices["device_id"].to_numpy(dtype=np.int64)[silent],
+            fleet.devices["agency_id"].to_numpy(dtype=np.int64)[silent],
+            SILENT_ACTION[0],
+            SILENT_ACTION[1],
+            float(telemetry_fix_cost()),
+            SILENT_ACTION[3],
+            "(silent)",
+        )
     return drop_superseded(parts.frame())
 
 
@@ -426,15 +506,18 @@ def _mandatory_failures(res: pd.DataFrame, reqs: dict[str, Any]) -> tuple[np.nda
     return res["device_id"].to_numpy(dtype=np.int64)[failing], key_names[key_codes[failing]]
 
 
-def _requirement_gaps(parts: _GapParts, req: Any, dev_ids: np.ndarray, matrix: np.ndarray,
-                      arrays: _FleetArrays) -> None:
+def _requirement_gaps(
+    parts: _GapParts, req: Any, dev_ids: np.ndarray, matrix: np.ndarray, arrays: _FleetArrays
+) -> None:
     """The fixes of one requirement for ``dev_ids``, whose comparisons' truth is ``matrix``."""
     rule_leaves = leaves(req.rule)
     # Devices share a handful of truth patterns: decide the fix once per pattern.
     patterns, inverse = np.unique(matrix, axis=0, return_inverse=True)
     inverse = np.asarray(inverse).reshape(-1)
     for p_idx, pattern in enumerate(patterns):
-        _, need = needed_leaves(req.rule, {id(n): bool(v) for n, v in zip(rule_leaves, pattern, strict=True)})
+        _, need = needed_leaves(
+            req.rule, {id(n): bool(v) for n, v in zip(rule_leaves, pattern, strict=True)}
+        )
         devs = dev_ids[inverse == p_idx]
         for leaf in need or rule_leaves[:1]:
             _add_fix(parts, leaf, devs, req.key, arrays)
@@ -470,8 +553,16 @@ class _GapParts:
         self.replace_leaves: list[Any] = []  # the capability comparisons a replacement must meet
         self._replace_col: dict[int, int] = {}  # id(leaf) -> its column in the catalog check
 
-    def add(self, devices: np.ndarray, agencies: np.ndarray, action_key: Any, action_kind: str, unit_cost: Any,
-            description: Any, stable_key: Any) -> None:
+    def add(
+        self,
+        devices: np.ndarray,
+        agencies: np.ndarray,
+        action_key: Any,
+        action_kind: str,
+        unit_cost: Any,
+        description: Any,
+        stable_key: Any,
+    ) -> None:
         """One block of rows; scalars are broadcast over ``devices``."""
         n = len(devices)
         if not n:
@@ -480,11 +571,17 @@ class _GapParts:
         def column(value: Any, dtype: Any = object) -> np.ndarray:
             return value if isinstance(value, np.ndarray) else np.full(n, value, dtype=dtype)
 
-        self.blocks.append({
-            "device_id": devices, "agency_id": agencies, "action_key": column(action_key),
-            "action_kind": column(action_kind), "unit_cost": column(unit_cost, np.float64),
-            "description": column(description), "stable_key": column(stable_key),
-        })
+        self.blocks.append(
+            {
+                "device_id": devices,
+                "agency_id": agencies,
+                "action_key": column(action_key),
+                "action_kind": column(action_kind),
+                "unit_cost": column(unit_cost, np.float64),
+                "description": column(description),
+                "stable_key": column(stable_key),
+            }
+        )
 
     def replace_column(self, leaf: Any) -> int:
         """The catalog check's column of capability comparison ``leaf`` (added on first use)."""
@@ -505,17 +602,27 @@ class _GapParts:
         return pd.DataFrame({c: np.concatenate([b[c] for b in self.blocks]) for c in GAP_COLUMNS})
 
 
-def _action(kind: str, leaf: Any, model_id: int, model_names: dict[int, str]) -> tuple[str, str, float, str]:
+def _action(
+    kind: str, leaf: Any, model_id: int, model_names: dict[int, str]
+) -> tuple[str, str, float, str]:
     """(action key, kind, unit cost, description) for a non-replacement fix."""
     if kind == FIRMWARE:
-        return (f"firmware:{model_id}", FIRMWARE, float(firmware_update_cost()),
-                f"Update firmware on {model_names.get(model_id, 'model')} devices")
+        return (
+            f"firmware:{model_id}",
+            FIRMWARE,
+            float(firmware_update_cost()),
+            f"Update firmware on {model_names.get(model_id, 'model')} devices",
+        )
     if kind == TELEMETRY:
         if leaf.attr.name in ("health.level", "health.last_seen"):
             # The same fix as for a silent device: one action, not two.
             return SILENT_ACTION[0], TELEMETRY, float(telemetry_fix_cost()), SILENT_ACTION[3]
-        return (f"telemetry:{leaf.attr.name}", TELEMETRY, float(telemetry_fix_cost()),
-                f"Field check: {leaf.attr.label}")
+        return (
+            f"telemetry:{leaf.attr.name}",
+            TELEMETRY,
+            float(telemetry_fix_cost()),
+            f"Field check: {leaf.attr.label}",
+        )
     label = _CONFIGURE_LABELS.get(leaf.attr.name, f"Fix {leaf.attr.label}")
     return (f"configure:{leaf.attr.name}", CONFIGURE, float(configuration_fix_cost()), label)
 
@@ -527,8 +634,13 @@ def _model_names() -> dict[int, str]:
 
 
 def _replacement_gaps(
-    parts: _GapParts, frame: pd.DataFrame, fleet_ids: pd.Index, needs: list[Any], catalog: pd.DataFrame,
-    model_names: dict[int, str], now: datetime,
+    parts: _GapParts,
+    frame: pd.DataFrame,
+    fleet_ids: pd.Index,
+    needs: list[Any],
+    catalog: pd.DataFrame,
+    model_names: dict[int, str],
+    now: datetime,
 ) -> None:
     """Replacement actions: the cheapest catalog model of the same kind meeting every need.
 
@@ -546,7 +658,9 @@ def _replacement_gaps(
     pos = fleet_ids.get_indexer(uniq)
     models = frame["model_id"].to_numpy(dtype=np.int64)[pos]
     kind_codes, kind_names = pd.factorize(frame["device.kind"].to_numpy(dtype=object)[pos])
-    signatures, sig_of = np.unique(np.column_stack([models, kind_codes, missing]), axis=0, return_inverse=True)
+    signatures, sig_of = np.unique(
+        np.column_stack([models, kind_codes, missing]), axis=0, return_inverse=True
+    )
     sig_of = np.asarray(sig_of).reshape(-1)
     first_of = np.zeros(len(signatures), dtype=np.int64)
     first_of[sig_of[::-1]] = np.arange(len(sig_of))[::-1]  # a device of each signature
@@ -554,7 +668,11 @@ def _replacement_gaps(
 
     if catalog.empty:
         ok = np.zeros((0, len(needs)), dtype=bool)
-        cat_ids, cat_kinds, cat_costs = np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0, np.float64)
+        cat_ids, cat_kinds, cat_costs = (
+            np.zeros(0, np.int64),
+            np.zeros(0, object),
+            np.zeros(0, np.float64),
+        )
     else:
         ok = _leaf_truth(catalog, needs, now).to_numpy(dtype=bool)
         cat_ids = catalog["device_id"].to_numpy(dtype=np.int64)
@@ -562,7 +680,11 @@ def _replacement_gaps(
         cat_costs = catalog["model.unit_cost"].to_numpy(dtype=np.float64)
     sig_key, sig_cost, sig_text = [], [], []
     for s, signature in enumerate(signatures):
-        own_model, kind_code, wanted = int(signature[0]), int(signature[1]), signature[2:].astype(bool)
+        own_model, kind_code, wanted = (
+            int(signature[0]),
+            int(signature[1]),
+            signature[2:].astype(bool),
+        )
         kind = kind_names[kind_code] if kind_code >= 0 else None
         fit = (cat_kinds == kind) & ok[:, wanted].all(axis=1)
         own = model_names.get(own_model, "model")
@@ -576,28 +698,53 @@ def _replacement_gaps(
             cost = own_cost[first_of[s]]
             sig_key.append(f"replace:{own_model}")
             sig_cost.append(0.0 if np.isnan(cost) else float(cost))
-            sig_text.append(f"Replace {own} (no catalog model of this kind meets it; priced like for like)")
+            sig_text.append(
+                f"Replace {own} (no catalog model of this kind meets it; priced like for like)"
+            )
 
     # One row per device and requirement, however many of its comparisons need the swap.
-    pairs = pd.DataFrame({"device": dev_idx, "key": req_keys}).drop_duplicates().sort_values(["device", "key"])
+    pairs = (
+        pd.DataFrame({"device": dev_idx, "key": req_keys})
+        .drop_duplicates()
+        .sort_values(["device", "key"])
+    )
     dev = pairs["device"].to_numpy()
     sig = sig_of[dev]
-    parts.add(uniq[dev], frame["agency_id"].to_numpy(dtype=np.int64)[pos[dev]],
-              np.array(sig_key, dtype=object)[sig], REPLACE, np.array(sig_cost, dtype=np.float64)[sig],
-              np.array(sig_text, dtype=object)[sig], pairs["key"].to_numpy(dtype=object))
+    parts.add(
+        uniq[dev],
+        frame["agency_id"].to_numpy(dtype=np.int64)[pos[dev]],
+        np.array(sig_key, dtype=object)[sig],
+        REPLACE,
+        np.array(sig_cost, dtype=np.float64)[sig],
+        np.array(sig_text, dtype=object)[sig],
+        pairs["key"].to_numpy(dtype=object),
+    )
 
 
 # --- the comparison -------------------------------------------------------------------------
 
 
 def _requirement_dicts(version: Any) -> list[dict[str, Any]]:
-    return list(version.requirements.values(
-        "key", "code", "section", "title", "rule", "applies_when", "severity", "applies_to", "relation",
-        "change_note", "weight",
-    ))
+    return list(
+        version.requirements.values(
+            "key",
+            "code",
+            "section",
+            "title",
+            "rule",
+            "applies_when",
+            "severity",
+            "applies_to",
+            "relation",
+            "change_note",
+            "weight",
+        )
+    )
 
 
-def pick_versions(req_set: Any, *, from_version: str | None, to_version: str | None, today: Any) -> tuple[Any, Any]:
+def pick_versions(
+    req_set: Any, *, from_version: str | None, to_version: str | None, today: Any
+) -> tuple[Any, Any]:
     """The two versions to compare; the defaults answer "what would the next version do?".
 
     ``from`` defaults to the version in effect today; ``to`` to the newest version that takes
@@ -605,7 +752,11 @@ def pick_versions(req_set: Any, *, from_version: str | None, to_version: str | N
     was named, the comparison is the one that brought the current version in: its
     predecessor to it.
     """
-    old = get_version(req_set, from_version) if from_version else find_version_in_effect(req_set, on=today)
+    old = (
+        get_version(req_set, from_version)
+        if from_version
+        else find_version_in_effect(req_set, on=today)
+    )
     if old is None:
         old = req_set.versions.order_by("effective_on", "id").first()
     if old is None:
@@ -618,10 +769,15 @@ def pick_versions(req_set: Any, *, from_version: str | None, to_version: str | N
         return old, new
     if not from_version and old.supersedes_id:
         return old.supersedes, old
-    raise InvalidInput(f"No version of '{req_set.code}' is newer than {old.version}; name one with 'to'.", field="to")
+    raise InvalidInput(
+        f"No version of '{req_set.code}' is newer than {old.version}; name one with 'to'.",
+        field="to",
+    )
 
 
-def _evaluate(version: Any, frame: pd.DataFrame, *, now: datetime, agency_ids: list[int] | None) -> Any:
+def _evaluate(
+    version: Any, frame: pd.DataFrame, *, now: datetime, agency_ids: list[int] | None
+) -> Any:
     """One version over an already built fleet frame, waivers applied (a ``FleetResults``).
 
     The same steps as ``readiness.results.evaluate_fleet``, minus the frame: building it is
@@ -632,8 +788,9 @@ def _evaluate(version: Any, frame: pd.DataFrame, *, now: datetime, agency_ids: l
     from readiness.scoring import evaluate
 
     reqs = compile_version(version)
-    evaluation = Evaluation(version=version, now=now, frame=frame, requirements=reqs,
-                            results=evaluate(frame, reqs, now))
+    evaluation = Evaluation(
+        version=version, now=now, frame=frame, requirements=reqs, results=evaluate(frame, reqs, now)
+    )
     return finish_results(evaluation, waivers_at=now, agency_ids=agency_ids)
 
 
@@ -650,14 +807,19 @@ def _fleet_frame(agency_ids: list[int] | None, now: datetime) -> pd.DataFrame:
 def _results_long(fleet: Any) -> pd.DataFrame:
     """device_id, key, status of a FleetResults (categoricals kept: no string copies)."""
     r = fleet.results
-    return pd.DataFrame({"device_id": r["device_id"].to_numpy(), "key": r["stable_key"], "status": r["status"]})
+    return pd.DataFrame(
+        {"device_id": r["device_id"].to_numpy(), "key": r["stable_key"], "status": r["status"]}
+    )
 
 
 def _newly_failing_reasons(before: Any, after: Any, newly_ids: np.ndarray) -> pd.Series:
     """Per newly failing device, "CODE: reason" for each requirement it fails only under ``after``."""
+
     def fails(fleet: Any) -> pd.DataFrame:
         r = fleet.results
-        mask = (r["status"] == "fail").to_numpy(dtype=bool) & r["device_id"].isin(newly_ids).to_numpy()
+        mask = (r["status"] == "fail").to_numpy(dtype=bool) & r["device_id"].isin(
+            newly_ids
+        ).to_numpy()
         rows = r.loc[mask, ["device_id", "stable_key", "reason"]]
         return rows.astype({"stable_key": str, "reason": str})
 
@@ -671,8 +833,12 @@ def _newly_failing_reasons(before: Any, after: Any, newly_ids: np.ndarray) -> pd
 
 
 def compare_versions(
-    *, agency_ids: list[int] | None, set_code: str, from_version: str | None = None,
-    to_version: str | None = None, now: datetime | None = None,
+    *,
+    agency_ids: list[int] | None,
+    set_code: str,
+    from_version: str | None = None,
+    to_version: str | None = None,
+    now: datetime | None = None,
 ) -> WhatIfResult:
     """Compare two versions of a set over the fleet of ``agency_ids`` (None: every agency). Read-only.
 
@@ -688,8 +854,9 @@ def compare_versions(
     """
     now = now or timezone.now()
     req_set = get_requirement_set(set_code)
-    old, new = pick_versions(req_set, from_version=from_version, to_version=to_version,
-                             today=timezone.localdate(now))
+    old, new = pick_versions(
+        req_set, from_version=from_version, to_version=to_version, today=timezone.localdate(now)
+    )
     if new.pk == old.pk:
         raise InvalidInput("Choose two different versions to compare.", field="to")
     agency_ids = None if agency_ids is None else sorted({int(a) for a in agency_ids})
@@ -697,9 +864,14 @@ def compare_versions(
     before = _evaluate(old, frame, now=now, agency_ids=agency_ids)
     after = _evaluate(new, frame, now=now, agency_ids=agency_ids)
 
-    changes = diff_requirements(_requirement_dicts(old), _requirement_dicts(new),
-                                new_supersedes_old=new.supersedes_id == old.pk)
-    changes = refine_with_effects(changes, requirement_effects(_results_long(before), _results_long(after)))
+    changes = diff_requirements(
+        _requirement_dicts(old),
+        _requirement_dicts(new),
+        new_supersedes_old=new.supersedes_id == old.pk,
+    )
+    changes = refine_with_effects(
+        changes, requirement_effects(_results_long(before), _results_long(after))
+    )
 
     ready_before = before.devices.set_index("device_id")["is_ready"].astype(bool)
     ready_after = after.devices.set_index("device_id")["is_ready"].astype(bool)
@@ -710,47 +882,76 @@ def compare_versions(
     devices_total = len(after.devices)
     ready_now = int(ready_after.sum())
     return WhatIfResult(
-        set_code=set_code, from_version=old.version, to_version=new.version, at=now, changes=changes,
-        devices_total=devices_total, ready_before=int(ready_before.sum()), ready_after=ready_now,
+        set_code=set_code,
+        from_version=old.version,
+        to_version=new.version,
+        at=now,
+        changes=changes,
+        devices_total=devices_total,
+        ready_before=int(ready_before.sum()),
+        ready_after=ready_now,
         newly_failing_devices=_newly_failing_frame(frame, before, after, newly_ids, meta),
-        agencies=_per_agency(before, ready_after, newly_ids, meta), cost=total_cost(gaps),
+        agencies=_per_agency(before, ready_after, newly_ids, meta),
+        cost=total_cost(gaps),
         plan=plan_remediation(gaps, devices_total=devices_total, ready_now=ready_now),
     )
 
 
-def _newly_failing_frame(frame: pd.DataFrame, before: Any, after: Any, newly_ids: np.ndarray,
-                         meta: pd.DataFrame) -> pd.DataFrame:
+def _newly_failing_frame(
+    frame: pd.DataFrame, before: Any, after: Any, newly_ids: np.ndarray, meta: pd.DataFrame
+) -> pd.DataFrame:
     """device_id, serial, agency_id, agency, model_id, kind, reasons of each newly failing device."""
     why = _newly_failing_reasons(before, after, newly_ids).to_dict()
     pos = pd.Index(frame["device_id"].to_numpy(dtype=np.int64)).get_indexer(newly_ids)
     newly_agencies = frame["agency_id"].to_numpy(dtype=np.int64)[pos]
-    return pd.DataFrame({
-        "device_id": newly_ids,
-        "serial": frame["device.serial"].to_numpy(dtype=object)[pos],
-        "agency_id": newly_agencies,
-        "agency": meta["slug"].reindex(newly_agencies).to_numpy(dtype=object),
-        "model_id": frame["model_id"].to_numpy(dtype=np.int64)[pos],
-        "kind": frame["device.kind"].astype(object).to_numpy()[pos],
-        "reasons": [why.get(d, []) for d in newly_ids.tolist()],
-    }, columns=["device_id", "serial", "agency_id", "agency", "model_id", "kind", "reasons"])
+    return pd.DataFrame(
+        {
+            "device_id": newly_ids,
+            "serial": frame["device.serial"].to_numpy(dtype=object)[pos],
+            "agency_id": newly_agencies,
+            "agency": meta["slug"].reindex(newly_agencies).to_numpy(dtype=object),
+            "model_id": frame["model_id"].to_numpy(dtype=np.int64)[pos],
+            "kind": frame["device.kind"].astype(object).to_numpy()[pos],
+            "reasons": [why.get(d, []) for d in newly_ids.tolist()],
+        },
+        columns=["device_id", "serial", "agency_id", "agency", "model_id", "kind", "reasons"],
+    )
 
 
-def _per_agency(before: Any, ready_after: pd.Series, newly_ids: np.ndarray, meta: pd.DataFrame) -> pd.DataFrame:
+def _per_agency(
+    before: Any, ready_after: pd.Series, newly_ids: np.ndarray, meta: pd.DataFrame
+) -> pd.DataFrame:
     """agency_id, ready_before, ready_after, newly_failing, slug, name, devices; most newly failing first."""
-    per_agency = pd.DataFrame({
-        "agency_id": before.devices["agency_id"].to_numpy(),
-        "ready_before": before.devices["is_ready"].astype(bool).to_numpy(),
-        "ready_after": ready_after.reindex(before.devices["device_id"].to_numpy(), fill_value=False).to_numpy(),
-        "newly_failing": before.devices["device_id"].isin(newly_ids).to_numpy(),
-    }).groupby("agency_id").sum().astype("int64").reset_index()
+    per_agency = (
+        pd.DataFrame(
+            {
+                "agency_id": before.devices["agency_id"].to_numpy(),
+                "ready_before": before.devices["is_ready"].astype(bool).to_numpy(),
+                "ready_after": ready_after.reindex(
+                    before.devices["device_id"].to_numpy(), fill_value=False
+                ).to_numpy(),
+                "newly_failing": before.devices["device_id"].isin(newly_ids).to_numpy(),
+            }
+        )
+        .groupby("agency_id")
+        .sum()
+        .astype("int64")
+        .reset_index()
+    )
     per_agency["slug"] = per_agency["agency_id"].map(meta["slug"])
     per_agency["name"] = per_agency["agency_id"].map(meta["name"])
     per_agency["devices"] = per_agency["agency_id"].map(before.devices.groupby("agency_id").size())
-    return per_agency.sort_values(["newly_failing", "slug"], ascending=[False, True]).reset_index(drop=True)
+    return per_agency.sort_values(["newly_failing", "slug"], ascending=[False, True]).reset_index(
+        drop=True
+    )
 
 
 def remediation_plan(
-    *, agency_ids: list[int] | None, set_code: str, version: str | None = None, now: datetime | None = None,
+    *,
+    agency_ids: list[int] | None,
+    set_code: str,
+    version: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[Any, dict[str, Decimal], list[Any], int, int]:
     """The ranked plan to close the gap to one version (default: in effect today). Read-only.
 
@@ -764,4 +965,10 @@ def remediation_plan(
     gaps = gap_frame(fleet, now=now)
     ready = int(fleet.devices["is_ready"].astype(bool).sum())
     total = len(fleet.devices)
-    return ver, total_cost(gaps), plan_remediation(gaps, devices_total=total, ready_now=ready), total, ready
+    return (
+        ver,
+        total_cost(gaps),
+        plan_remediation(gaps, devices_total=total, ready_now=ready),
+        total,
+        ready,
+    )

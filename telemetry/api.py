@@ -40,7 +40,9 @@ HTTPS_TOTALS = IngestTotals("https")
 class GatewayAuth(HttpBasicAuth):
     """A gateway's own credential: user ``<agency>/<gateway>``, password its secret."""
 
-    openapi_description = "Gateway credential: HTTP Basic with `<agency>/<gateway>` and the gateway's secret."
+    openapi_description = (
+        "Gateway credential: HTTP Basic with `<agency>/<gateway>` and the gateway's secret."
+    )
 
     def authenticate(self, request: HttpRequest, username: str, password: str) -> Gateway | None:
         gateway = find_gateway_by_credentials(username, password)
@@ -61,25 +63,33 @@ class IngestOut(Schema):
     """What happened to the readings of the message."""
 
     readings_stored: int = Field(..., description="New history rows.")
-    readings_duplicate: int = Field(..., description="Readings already stored (a resend): not stored twice.")
-    rejected: list[RejectedOut] = Field(..., description="Rejected readings by reason; see the dead letters.")
+    readings_duplicate: int = Field(
+        ..., description="Readings already stored (a resend): not stored twice."
+    )
+    rejected: list[RejectedOut] = Field(
+        ..., description="Rejected readings by reason; see the dead letters."
+    )
 
 
 TELEMETRY_BODY_DOC = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {
-            "type": "object",
-            "description": "The MQTT contract's telemetry message (README: MQTT contract for gateway vendors).",
-            "required": ["schema", "gateway", "seq", "sent_at", "readings"],
-            "properties": {
-                "schema": {"type": "integer", "enum": [1]},
-                "gateway": {"type": "string"},
-                "seq": {"type": "integer", "minimum": 0},
-                "sent_at": {"type": "string", "format": "date-time"},
-                "readings": {"type": "array", "minItems": 1, "items": {"type": "object"}},
-            },
-        }}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "The MQTT contract's telemetry message (README: MQTT contract for gateway vendors).",
+                    "required": ["schema", "gateway", "seq", "sent_at", "readings"],
+                    "properties": {
+                        "schema": {"type": "integer", "enum": [1]},
+                        "gateway": {"type": "string"},
+                        "seq": {"type": "integer", "minimum": 0},
+                        "sent_at": {"type": "string", "format": "date-time"},
+                        "readings": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -99,7 +109,9 @@ def post_telemetry(request: HttpRequest):
     """
     gateway: Gateway = request.gateway  # type: ignore[attr-defined]
     if len(request.body) > MAX_MESSAGE_BYTES:
-        raise _TooLarge(f"The message is {len(request.body)} bytes; the limit is {MAX_MESSAGE_BYTES} bytes.")
+        raise _TooLarge(
+            f"The message is {len(request.body)} bytes; the limit is {MAX_MESSAGE_BYTES} bytes."
+        )
     topic = telemetry_topic(gateway.agency.slug, gateway.name, root=settings.MQTT_TOPIC_ROOT)
     result = ingest_batch([InboundMessage(topic, request.body, timezone.now())], stats=HTTPS_TOTALS)
     if not result.telemetry_messages:
@@ -142,12 +154,16 @@ class DeadLetterDetailOut(DeadLetterOut):
 
 class DeadLetterFilter(Schema):
     reason: DeadLetter.Reason | None = None
-    agency: str | None = Field(None, max_length=64, description="Agency slug (state staff see every agency).")
+    agency: str | None = Field(
+        None, max_length=64, description="Agency slug (state staff see every agency)."
+    )
     gateway: str | None = Field(None, max_length=64, description="Gateway name.")
     since: dt.datetime | None = Field(None, description="Received at or after this time.")
 
 
-def filter_dead_letters(queryset: QuerySet[DeadLetter], filters: DeadLetterFilter) -> QuerySet[DeadLetter]:
+def filter_dead_letters(
+    queryset: QuerySet[DeadLetter], filters: DeadLetterFilter
+) -> QuerySet[DeadLetter]:
     if filters.reason:
         queryset = queryset.filter(reason=filters.reason)
     if filters.agency:
@@ -166,7 +182,10 @@ def list_dead_letters(request: HttpRequest, filters: Query[DeadLetterFilter]):
     return filter_dead_letters(visible_dead_letters(request.user), filters)
 
 
-@router.get("/telemetry/dead-letters/{int:dead_letter_id}", response={200: DeadLetterDetailOut, **NOT_FOUND_ERRORS})
+@router.get(
+    "/telemetry/dead-letters/{int:dead_letter_id}",
+    response={200: DeadLetterDetailOut, **NOT_FOUND_ERRORS},
+)
 def get_dead_letter(request: HttpRequest, dead_letter_id: int = Path(..., ge=1, le=MAX_ID)):
     """One dead letter with its (capped) payload."""
     return get_visible_or_404(visible_dead_letters(request.user), pk=dead_letter_id)
@@ -196,7 +215,9 @@ class GatewayStatusFilter(Schema):
 @paginated
 def list_gateway_status(request: HttpRequest, filters: Query[GatewayStatusFilter]):
     """Gateways' connection state (online/offline since when), message and gap counts."""
-    queryset = visible_gateway_status(request.user).order_by("gateway__agency__slug", "gateway__name")
+    queryset = visible_gateway_status(request.user).order_by(
+        "gateway__agency__slug", "gateway__name"
+    )
     if filters.agency:
         queryset = queryset.filter(gateway__agency__slug=filters.agency)
     if filters.online is not None:

@@ -302,7 +302,11 @@ def create_maintenance_window(request: HttpRequest, payload: WindowIn):
     data = payload.dict(exclude={"agency", "device_id"})
     scoping.require_window_manager(request.user, agency)
     window = maintenance.create_window(
-        actor=request.user, agency=agency, device=device, remote_addr=client_address(request), **data
+        actor=request.user,
+        agency=agency,
+        device=device,
+        remote_addr=client_address(request),
+        **data,
     )
     return Status(201, window)
 
@@ -320,7 +324,9 @@ def get_maintenance_window(request: HttpRequest, window_id: int = Id):
 def delete_maintenance_window(request: HttpRequest, window_id: int = Id):
     window = get_object_or_404(scoping.visible_windows(request.user), pk=window_id)
     scoping.require_window_manager(request.user, window.agency_id)
-    maintenance.delete_window(actor=request.user, window=window, remote_addr=client_address(request))
+    maintenance.delete_window(
+        actor=request.user, window=window, remote_addr=client_address(request)
+    )
     return Status(204, None)
 
 

@@ -12,8 +12,13 @@ from django.db import transaction
 from devices.credentials import assign_new_secret, check_mosquitto_hash, mosquitto_hash
 from devices.models import Gateway
 
-__all__ = ["check_mosquitto_hash", "find_gateway_by_credentials", "gateway_username", "mosquitto_hash",
-           "set_gateway_credential"]
+__all__ = [
+    "check_mosquitto_hash",
+    "find_gateway_by_credentials",
+    "gateway_username",
+    "mosquitto_hash",
+    "set_gateway_credential",
+]
 
 
 def gateway_username(agency_slug: str, gateway_name: str) -> str:

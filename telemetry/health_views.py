@@ -142,7 +142,11 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
                 raise InvalidInput("Choose the agency.", field="agency")
             scoping.require_window_manager(user, agency)
             window = maintenance.create_window(
-                actor=user, agency=agency, device=device, remote_addr=client_address(request), **data
+                actor=user,
+                agency=agency,
+                device=device,
+                remote_addr=client_address(request),
+                **data,
             )
         except DomainError as exc:
             for error in exc.errors:
@@ -166,7 +170,9 @@ def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
     window = get_object_or_404(scoping.visible_windows(request.user), pk=pk)
     try:
         scoping.require_window_manager(request.user, window.agency_id)
-        maintenance.delete_window(actor=request.user, window=window, remote_addr=client_address(request))
+        maintenance.delete_window(
+            actor=request.user, window=window, remote_addr=client_address(request)
+        )
         messages.success(request, f"Maintenance window removed: {window.title}.")
     except DomainError as exc:
         messages.error(request, exc.message)

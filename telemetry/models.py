@@ -30,15 +30,24 @@ class TelemetryReading(models.Model):
     # No index of its own: the primary key (device, ts) leads with the device. Every index
     # on this table is paid for by every reading stored.
     device = models.ForeignKey(
-        "devices.Device", on_delete=models.CASCADE, related_name="readings", db_constraint=False, db_index=False
+        "devices.Device",
+        on_delete=models.CASCADE,
+        related_name="readings",
+        db_constraint=False,
+        db_index=False,
     )
     ts = models.DateTimeField()
     received_at = models.DateTimeField()
     # The gateway a reading came through, kept as a fact of history: deleting a gateway
     # leaves its readings as they were (no index, no months-long UPDATE of the history).
     gateway = models.ForeignKey(
-        "devices.Gateway", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+",
-        db_constraint=False, db_index=False,
+        "devices.Gateway",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     battery_pct = models.FloatField(null=True, blank=True)
     rsrp_dbm = models.FloatField(null=True, blank=True)
@@ -65,7 +74,9 @@ class DeviceHealth(models.Model):
     device = models.OneToOneField(
         "devices.Device", on_delete=models.CASCADE, primary_key=True, related_name="health"
     )
-    level = models.CharField(max_length=16, choices=HealthLevel.choices, default=HealthLevel.NEVER_SEEN)
+    level = models.CharField(
+        max_length=16, choices=HealthLevel.choices, default=HealthLevel.NEVER_SEEN
+    )
     level_changed_at = models.DateTimeField(default=timezone.now)
     # Reasons a person can read, e.g. ["battery 8% is below 15%"]; empty when healthy.
     problems = models.JSONField(default=list, blank=True)
@@ -95,7 +106,8 @@ class DeviceHealth(models.Model):
         verbose_name_plural = "device health"
         constraints = [
             models.CheckConstraint(
-                condition=Q(level__in=[c.value for c in HealthLevel]), name="telemetry_health_level_valid"
+                condition=Q(level__in=[c.value for c in HealthLevel]),
+                name="telemetry_health_level_valid",
             ),
             models.CheckConstraint(
                 condition=Q(battery_pct__isnull=True) | Q(battery_pct__gte=0, battery_pct__lte=100),
@@ -131,7 +143,9 @@ class GatewayStatus(models.Model):
     class Meta:
         verbose_name_plural = "gateway status"
         constraints = [
-            models.CheckConstraint(condition=Q(gaps_total__gte=0), name="telemetry_gateway_gaps_not_negative"),
+            models.CheckConstraint(
+                condition=Q(gaps_total__gte=0), name="telemetry_gateway_gaps_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -167,7 +181,9 @@ class DeadLetter(models.Model):
         ordering = ["-received_at", "-id"]
         indexes = [
             # The dead-letter page: one agency's, newest first, by reason.
-            models.Index(fields=["agency", "reason", "-received_at"], name="telemetry_deadletter_agency"),
+            models.Index(
+                fields=["agency", "reason", "-received_at"], name="telemetry_deadletter_agency"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -217,7 +233,9 @@ class HealthFlip(models.Model):
 
     Cause = FlipCause
 
-    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="health_flips")
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, related_name="health_flips"
+    )
     at = models.DateTimeField()
     old_level = models.CharField(max_length=16, choices=HealthLevel.choices)
     new_level = models.CharField(max_length=16, choices=HealthLevel.choices)
@@ -228,7 +246,8 @@ class HealthFlip(models.Model):
         ordering = ["-at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(cause__in=[c.value for c in FlipCause]), name="telemetry_flip_cause_valid"
+                condition=Q(cause__in=[c.value for c in FlipCause]),
+                name="telemetry_flip_cause_valid",
             ),
         ]
         indexes = [
@@ -294,7 +313,8 @@ class Alert(models.Model):
         ordering = ["-opened_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(cause__in=[c.value for c in AlertCause]), name="telemetry_alert_cause_valid"
+                condition=Q(cause__in=[c.value for c in AlertCause]),
+                name="telemetry_alert_cause_valid",
             ),
             # An alert is about exactly one thing: a device or a gateway.
             models.CheckConstraint(
@@ -355,12 +375,18 @@ class MaintenanceWindow(models.Model):
 
     Recurrence = MaintenanceRecurrence
 
-    agency = models.ForeignKey("devices.Agency", on_delete=models.CASCADE, related_name="maintenance_windows")
+    agency = models.ForeignKey(
+        "devices.Agency", on_delete=models.CASCADE, related_name="maintenance_windows"
+    )
     device_kind = models.CharField(
         max_length=24, choices=DeviceKind.choices, blank=True, help_text="Empty: every kind."
     )
     device = models.ForeignKey(
-        "devices.Device", on_delete=models.CASCADE, null=True, blank=True, related_name="maintenance_windows"
+        "devices.Device",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="maintenance_windows",
     )
     title = models.CharField(max_length=200)
     recurrence = models.CharField(max_length=8, choices=MaintenanceRecurrence.choices)
@@ -369,7 +395,9 @@ class MaintenanceWindow(models.Model):
     daily_start = models.TimeField(null=True, blank=True)
     daily_end = models.TimeField(null=True, blank=True)
     time_zone = models.CharField(max_length=64, default=_default_time_zone)
-    created_by = models.ForeignKey("devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        "devices.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -384,11 +412,14 @@ class MaintenanceWindow(models.Model):
                 name="telemetry_maintenance_once_has_bounds",
             ),
             models.CheckConstraint(
-                condition=~Q(recurrence="daily") | Q(daily_start__isnull=False, daily_end__isnull=False),
+                condition=~Q(recurrence="daily")
+                | Q(daily_start__isnull=False, daily_end__isnull=False),
                 name="telemetry_maintenance_daily_has_times",
             ),
             models.CheckConstraint(
-                condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
+                condition=Q(starts_at__isnull=True)
+                | Q(ends_at__isnull=True)
+                | Q(ends_at__gt=models.F("starts_at")),
                 name="telemetry_maintenance_ends_after_start",
             ),
         ]
@@ -428,10 +459,12 @@ class NotificationChannel(models.Model):
         ordering = ["agency_id", "name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=[c.value for c in ChannelKind]), name="telemetry_channel_kind_valid"
+                condition=Q(kind__in=[c.value for c in ChannelKind]),
+                name="telemetry_channel_kind_valid",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="webhook") | ~Q(secret=""), name="telemetry_channel_webhook_has_secret"
+                condition=~Q(kind="webhook") | ~Q(secret=""),
+                name="telemetry_channel_webhook_has_secret",
             ),
         ]
 
@@ -452,7 +485,9 @@ class Notification(models.Model):
         FAILED = "failed", "Failed"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
-    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="notifications")
+    channel = models.ForeignKey(
+        NotificationChannel, on_delete=models.CASCADE, related_name="notifications"
+    )
     event = models.CharField(max_length=8, choices=Event.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -112,4 +112,10 @@ def build_message(
     *, gateway: str, seq: int, sent_at: datetime, readings: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """A contract message as a JSON-ready dict (used by the simulator, tests and the bench)."""
-    return {"schema": SCHEMA_VERSION, "gateway": gateway, "seq": seq, "sent_at": sent_at.isoformat(), "readings": readings}
+    return {
+        "schema": SCHEMA_VERSION,
+        "gateway": gateway,
+        "seq": seq,
+        "sent_at": sent_at.isoformat(),
+        "readings": readings,
+    }

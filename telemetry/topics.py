@@ -54,7 +54,9 @@ def parse_topic(topic: str, *, root: str = DEFAULT_ROOT) -> Topic:
     try:
         return Topic(agency=agency, gateway=gateway, kind=TopicKind(kind))
     except ValueError:
-        raise TopicError(f"topic {topic!r} ends in {kind!r}; expected 'telemetry' or 'state'") from None
+        raise TopicError(
+            f"topic {topic!r} ends in {kind!r}; expected 'telemetry' or 'state'"
+        ) from None
 
 
 def telemetry_topic(agency: str, gateway: str, *, root: str = DEFAULT_ROOT) -> str:

@@ -17,5 +17,7 @@ urlpatterns += [
     path("alerts/", health_views.alert_list, name="alert_list"),
     path("alerts/<int:pk>/acknowledge/", health_views.alert_acknowledge, name="alert_acknowledge"),
     path("maintenance/", health_views.maintenance_list, name="maintenance_list"),
-    path("maintenance/<int:pk>/delete/", health_views.maintenance_delete, name="maintenance_delete"),
+    path(
+        "maintenance/<int:pk>/delete/", health_views.maintenance_delete, name="maintenance_delete"
+    ),
 ]

@@ -24,9 +24,16 @@ def dead_letter_list(request: HttpRequest) -> HttpResponse:
     if agency:
         letters = letters.filter(agency__slug=agency)
     page = Paginator(letters, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "telemetry/deadletter_list.html", {
-        "page": page, "reasons": DeadLetter.Reason.choices, "reason": reason, "agency": agency,
-    })
+    return render(
+        request,
+        "telemetry/deadletter_list.html",
+        {
+            "page": page,
+            "reasons": DeadLetter.Reason.choices,
+            "reason": reason,
+            "agency": agency,
+        },
+    )
 
 
 @login_required
@@ -38,8 +45,16 @@ def dead_letter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def gateway_status_list(request: HttpRequest) -> HttpResponse:
     """Each gateway online or offline, since when, with its message and gap counts."""
-    statuses = visible_gateway_status(request.user).order_by("is_online", "gateway__agency__name", "gateway__name")
+    statuses = visible_gateway_status(request.user).order_by(
+        "is_online", "gateway__agency__name", "gateway__name"
+    )
     online = sum(1 for s in statuses if s.is_online)
-    return render(request, "telemetry/gateway_status.html", {
-        "statuses": statuses, "online": online, "offline": len(statuses) - online,
-    })
+    return render(
+        request,
+        "telemetry/gateway_status.html",
+        {
+            "statuses": statuses,
+            "online": online,
+            "offline": len(statuses) - online,
+        },
+    )

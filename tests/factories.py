@@ -73,7 +73,9 @@ def luhn_complete(prefix: str) -> str:
     total = 0
     for position, char in enumerate(reversed(prefix)):
         value = int(char)
-        if position % 2 == 0:  # doubled: these sit at odd positions once the check digit is appended
+        if (
+            position % 2 == 0
+        ):  # doubled: these sit at odd positions once the check digit is appended
             value = value * 2 - 9 if value > 4 else value * 2
         total += value
     return prefix + str((10 - total % 10) % 10)

@@ -11,7 +11,9 @@ def test_nul_character_in_a_query_is_refused_with_the_field_named(state_staff):
 
 def test_nul_character_in_a_json_body_is_refused_before_the_database(admin_a):
     response = admin_a.client.post(
-        "/api/maintenance-windows", data='{"note": "overnight\\u0000"}', content_type="application/json"
+        "/api/maintenance-windows",
+        data='{"note": "overnight\\u0000"}',
+        content_type="application/json",
     )
     assert response.status_code == 422
     assert "NUL" in response.json()["message"]

@@ -22,14 +22,25 @@ def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     clean.update({"TRACKER_VAR_DIR": str(tmp_path / "var"), **env})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 def test_check_deploy_passes_with_production_values(tmp_path):
     result = _manage(
-        tmp_path, "check", "--deploy", "--fail-level", "WARNING",
-        DJANGO_DEBUG="false", DJANGO_SECRET_KEY=SECRET, DJANGO_ALLOWED_HOSTS="tracker.example.gov",
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=SECRET,
+        DJANGO_ALLOWED_HOSTS="tracker.example.gov",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -38,8 +49,14 @@ def test_check_deploy_passes_with_production_values(tmp_path):
 def test_check_deploy_fails_in_debug_mode(tmp_path):
     # The same command must be able to fail, or the test above proves nothing.
     result = _manage(
-        tmp_path, "check", "--deploy", "--fail-level", "WARNING",
-        DJANGO_DEBUG="true", DJANGO_SECRET_KEY=SECRET, DJANGO_ALLOWED_HOSTS="tracker.example.gov",
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_DEBUG="true",
+        DJANGO_SECRET_KEY=SECRET,
+        DJANGO_ALLOWED_HOSTS="tracker.example.gov",
     )
     assert result.returncode != 0
     assert "security.W018" in result.stdout + result.stderr
@@ -55,7 +72,9 @@ def test_check_deploy_fails_in_debug_mode(tmp_path):
 )
 def test_check_deploy_names_an_unsafe_secret(tmp_path, env):
     # The production start refuses it too: tests/test_production_start.py.
-    result = _manage(tmp_path, "check", "--deploy", DJANGO_ALLOWED_HOSTS="tracker.example.gov", **env)
+    result = _manage(
+        tmp_path, "check", "--deploy", DJANGO_ALLOWED_HOSTS="tracker.example.gov", **env
+    )
     assert result.returncode != 0
     assert "tracker.E001" in result.stderr
     assert "DJANGO_SECRET_KEY" in result.stderr

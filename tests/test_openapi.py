@@ -34,7 +34,12 @@ from tests.factories import (
     UserFactory,
 )
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 # Loaded when the module is collected (the document needs no database); schemathesis's lazy
@@ -73,7 +78,11 @@ def staff_token(_keep_test_connection) -> str:
 @settings(
     max_examples=25,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
     derandomize=True,
 )
 def test_api_conforms_to_its_openapi_document(case, staff_token):
@@ -88,6 +97,8 @@ def test_the_document_lists_the_error_statuses_of_every_operation(client):
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             statuses = set(operation["responses"])
-            assert {"401", "403", "422"} <= statuses, f"{method.upper()} {path} documents {sorted(statuses)}"
+            assert {"401", "403", "422"} <= statuses, (
+                f"{method.upper()} {path} documents {sorted(statuses)}"
+            )
             if "{" in path:
                 assert "404" in statuses, f"{method.upper()} {path} can answer 404"

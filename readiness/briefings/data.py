@@ -36,6 +36,7 @@ Progress = Callable[[int, str], None]
 # A statewide briefing lists at most this many failing-device reasons.
 FAILING_ROWS_LIMIT = 20_000
 
+
 @dataclass(frozen=True)
 class BriefingParams:
     """What a briefing is asked for. JSON-safe through ``as_dict`` (it is stored on the export)."""
@@ -48,18 +49,27 @@ class BriefingParams:
     since_id: int | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"scope": self.scope, "set": self.set_code, "version": self.version,
-                "compare_version": self.compare_version, "as_of": self.as_of.isoformat() if self.as_of else "",
-                "since_briefing": self.since_id}
+        return {
+            "scope": self.scope,
+            "set": self.set_code,
+            "version": self.version,
+            "compare_version": self.compare_version,
+            "as_of": self.as_of.isoformat() if self.as_of else "",
+            "since_briefing": self.since_id,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, object]) -> BriefingParams:
         as_of = raw.get("as_of") or None
         since = raw.get("since_briefing")
-        return cls(scope=str(raw.get("scope") or "state"), set_code=str(raw.get("set") or ""),
-                   version=str(raw.get("version") or ""), compare_version=str(raw.get("compare_version") or ""),
-                   as_of=date.fromisoformat(str(as_of)) if as_of else None,
-                   since_id=int(since) if since not in (None, "") else None)  # type: ignore[arg-type]
+        return cls(
+            scope=str(raw.get("scope") or "state"),
+            set_code=str(raw.get("set") or ""),
+            version=str(raw.get("version") or ""),
+            compare_version=str(raw.get("compare_version") or ""),
+            as_of=date.fromisoformat(str(as_of)) if as_of else None,
+            since_id=int(since) if since not in (None, "") else None,
+        )  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -75,13 +85,19 @@ def briefing_choices(agency_ids: list[int] | None, *, set_code: str = "") -> Bri
     the scopes one may brief on, sets, versions and earlier finished briefings. Read-only."""
     if agency_ids is None:
         scopes = [("state", "Statewide")]
-        scopes += [(f"cabinet:{slug}", f"Cabinet: {name}") for slug, name in
-                   Cabinet.objects.order_by("name").values_list("slug", "name")]
-        scopes += [(f"agency:{slug}", f"Agency: {name}") for slug, name in
-                   Agency.objects.order_by("name").values_list("slug", "name")]
+        scopes += [
+            (f"cabinet:{slug}", f"Cabinet: {name}")
+            for slug, name in Cabinet.objects.order_by("name").values_list("slug", "name")
+        ]
+        scopes += [
+            (f"agency:{slug}", f"Agency: {name}")
+            for slug, name in Agency.objects.order_by("name").values_list("slug", "name")
+        ]
     else:
-        scopes = [(f"agency:{slug}", f"Agency: {name}") for slug, name in
-                  Agency.objects.filter(pk__in=agency_ids).values_list("slug", "name")]
+        scopes = [
+            (f"agency:{slug}", f"Agency: {name}")
+            for slug, name in Agency.objects.filter(pk__in=agency_ids).values_list("slug", "name")
+        ]
     sets = requirement_sets()
     code = set_code or (sets[0][0] if sets else "")
     earlier = BriefingExport.objects.filter(status=BriefingExport.Status.DONE)
@@ -89,9 +105,13 @@ def briefing_choices(agency_ids: list[int] | None, *, set_code: str = "") -> Bri
         # A statewide or cabinet briefing has no agency: only state staff see it.
         earlier = earlier.filter(agency_id__in=agency_ids)
     return BriefingChoices(
-        scopes=scopes, sets=sets, versions=set_versions(code) if code else [],
-        earlier=[(e.pk, f"#{e.pk} {e.scope_label} as of {e.as_of:%Y-%m-%d} ({e.format})")
-                 for e in earlier.order_by("-created_at")[:50]],
+        scopes=scopes,
+        sets=sets,
+        versions=set_versions(code) if code else [],
+        earlier=[
+            (e.pk, f"#{e.pk} {e.scope_label} as of {e.as_of:%Y-%m-%d} ({e.format})")
+            for e in earlier.order_by("-created_at")[:50]
+        ],
     )
 
 
@@ -112,8 +132,13 @@ class _Basis:
     failing: FailingDevices | None
 
 
-def build_briefing_data(params: BriefingParams, *, now: datetime | None = None, previous: dict | None = None,
-                        progress: Progress | None = None) -> BriefingData:
+def build_briefing_data(
+    params: BriefingParams,
+    *,
+    now: datetime | None = None,
+    previous: dict | None = None,
+    progress: Progress | None = None,
+) -> BriefingData:
     """Everything a briefing shows, from the same functions the API uses (``readiness.results``).
 
     Today's as-of evaluates the scope's fleet now (as the API does for today); a past as-of
@@ -137,23 +162,42 @@ def build_briefing_data(params: BriefingParams, *, now: datetime | None = None, 
     if params.compare_version:
         # "Compared with version V": what moving from the briefing's version to V would do.
         step(60, f"What-if: version {basis.version.version} to {params.compare_version}")
-        summary = briefing_whatif(basis.scope, basis.set_code, from_version=basis.version.version,
-                                  to_version=params.compare_version, at=now)
+        summary = briefing_whatif(
+            basis.scope,
+            basis.set_code,
+            from_version=basis.version.version,
+            to_version=params.compare_version,
+            at=now,
+        )
     failing = basis.failing
     data = BriefingData(
         title=f"Device readiness briefing: {basis.scope.label}",
-        scope=basis.scope.key, scope_label=basis.scope.label, set_code=basis.set_code,
-        set_name=basis.version.requirement_set.name, version=basis.version.version,
-        compare_version=params.compare_version or None, as_of=basis.as_of,
-        headline=headline, trend=_trend(basis), cabinets=cabinets, agencies=agencies,
-        requirements=reqs[["code", "title", "severity", "applicable", "passed", "failed", "waived", "pass_pct"]]
-        if not reqs.empty else reqs,
-        failing_devices=failing.long if failing is not None else
-        pd.DataFrame(columns=["agency", "serial", "model", "kind", "requirement", "reason"]),
+        scope=basis.scope.key,
+        scope_label=basis.scope.label,
+        set_code=basis.set_code,
+        set_name=basis.version.requirement_set.name,
+        version=basis.version.version,
+        compare_version=params.compare_version or None,
+        as_of=basis.as_of,
+        headline=headline,
+        trend=_trend(basis),
+        cabinets=cabinets,
+        agencies=agencies,
+        requirements=reqs[
+            ["code", "title", "severity", "applicable", "passed", "failed", "waived", "pass_pct"]
+        ]
+        if not reqs.empty
+        else reqs,
+        failing_devices=failing.long
+        if failing is not None
+        else pd.DataFrame(columns=["agency", "serial", "model", "kind", "requirement", "reason"]),
         failing_devices_total=int(len(failing.long)) if failing is not None else 0,
-        participation=participation_now, expectations=expectations,
+        participation=participation_now,
+        expectations=expectations,
         versions_in_effect=_versions_in_effect(basis.version, as_of=basis.as_of),
-        parameters=params.as_dict(), whatif=summary, generated_at=now,
+        parameters=params.as_dict(),
+        whatif=summary,
+        generated_at=now,
     )
     if previous is not None:
         data = changes_since(data, previous)
@@ -170,13 +214,18 @@ def _read_basis(params: BriefingParams, *, now: datetime, step: Progress) -> _Ba
     today = timezone.localdate(now)
     as_of = params.as_of or today
     if as_of > today:
-        raise InvalidInput(f"as_of {as_of} is in the future; use the what-if comparison for a draft.",
-                           field="as_of")
+        raise InvalidInput(
+            f"as_of {as_of} is in the future; use the what-if comparison for a draft.",
+            field="as_of",
+        )
     scope = scoping.scope_for_briefing(params.scope)
     sets = requirement_sets()
     if not sets:
-        raise InvalidInput("No requirement sets are loaded yet: run `python manage.py load_requirements "
-                           "readiness/requirement_sets`.", field="set")
+        raise InvalidInput(
+            "No requirement sets are loaded yet: run `python manage.py load_requirements "
+            "readiness/requirement_sets`.",
+            field="set",
+        )
     set_code = params.set_code or sets[0][0]
     version = results.resolve_version(set_code, version=params.version or None, on=as_of)
     step(10, f"Evaluating {_version_label(version)}")
@@ -189,43 +238,89 @@ def _read_basis(params: BriefingParams, *, now: datetime, step: Progress) -> _Ba
     else:
         snap_date = results.latest_snapshot_date(version, on_or_before=as_of)
         if snap_date is None:
-            raise InvalidInput(f"No snapshot of {set_code} {version.version} on or before {as_of:%Y-%m-%d}: "
-                               "run `python manage.py snapshot_readiness --date` for it.", field="as_of")
+            raise InvalidInput(
+                f"No snapshot of {set_code} {version.version} on or before {as_of:%Y-%m-%d}: "
+                "run `python manage.py snapshot_readiness --date` for it.",
+                field="as_of",
+            )
         counts = results.snapshot_counts(version, on=snap_date, agency_ids=scope.agency_ids)
         at = snapshots.end_of_day(as_of)
-    return _Basis(scope=scope, set_code=set_code, version=version, as_of=as_of, today=today, at=at,
-                  counts=counts, failing=failing)
+    return _Basis(
+        scope=scope,
+        set_code=set_code,
+        version=version,
+        as_of=as_of,
+        today=today,
+        at=at,
+        counts=counts,
+        failing=failing,
+    )
 
 
-def _agency_tables(basis: _Basis, meta: pd.DataFrame,
-                   participation_now: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _agency_tables(
+    basis: _Basis, meta: pd.DataFrame, participation_now: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(agencies, cabinets): each one's devices, ready and coverage, agencies with their details."""
     ag = group_frame(basis.counts, meta, "agency")
     cab = group_frame(basis.counts, meta, "cabinet")
     kinds = dict(basis.scope.filter(Agency.objects.all(), "pk").values_list("slug", "kind"))
-    status_by_name = dict(zip(participation_now["agency"], participation_now["status"], strict=True))
-    agencies = pd.DataFrame({
-        "agency": ag["name"],
-        "cabinet": ag["group"].map(dict(zip(meta["slug"], meta["cabinet"], strict=True))),
-        "county": ag["group"].map(dict(zip(meta["slug"], meta["county"], strict=True))),
-        "kind": [choice_label(AgencyKind, kinds.get(slug, "")) for slug in ag["group"]],
-        "firstnet_status": ag["name"].map(status_by_name).fillna(""),
-        "devices": ag["devices"], "ready": ag["ready"], "ready_pct": ag["ready_pct"].astype(float).round(1),
-        "coverage_pct": ag["coverage_pct"],
-    }) if not ag.empty else pd.DataFrame(columns=["agency", "cabinet", "county", "kind", "firstnet_status",
-                                                  "devices", "ready", "ready_pct", "coverage_pct"])
-    cabinets = pd.DataFrame({
-        "cabinet": cab["name"],
-        "agencies": cab["group"].map(meta.groupby("cabinet_slug")["agency_id"].nunique()).fillna(0).astype(int),
-        "devices": cab["devices"], "ready": cab["ready"], "ready_pct": cab["ready_pct"].astype(float).round(1),
-        "coverage_pct": cab["coverage_pct"],
-    }) if not cab.empty else pd.DataFrame(columns=["cabinet", "agencies", "devices", "ready", "ready_pct",
-                                                   "coverage_pct"])
+    status_by_name = dict(
+        zip(participation_now["agency"], participation_now["status"], strict=True)
+    )
+    agencies = (
+        pd.DataFrame(
+            {
+                "agency": ag["name"],
+                "cabinet": ag["group"].map(dict(zip(meta["slug"], meta["cabinet"], strict=True))),
+                "county": ag["group"].map(dict(zip(meta["slug"], meta["county"], strict=True))),
+                "kind": [choice_label(AgencyKind, kinds.get(slug, "")) for slug in ag["group"]],
+                "firstnet_status": ag["name"].map(status_by_name).fillna(""),
+                "devices": ag["devices"],
+                "ready": ag["ready"],
+                "ready_pct": ag["ready_pct"].astype(float).round(1),
+                "coverage_pct": ag["coverage_pct"],
+            }
+        )
+        if not ag.empty
+        else pd.DataFrame(
+            columns=[
+                "agency",
+                "cabinet",
+                "county",
+                "kind",
+                "firstnet_status",
+                "devices",
+                "ready",
+                "ready_pct",
+                "coverage_pct",
+            ]
+        )
+    )
+    cabinets = (
+        pd.DataFrame(
+            {
+                "cabinet": cab["name"],
+                "agencies": cab["group"]
+                .map(meta.groupby("cabinet_slug")["agency_id"].nunique())
+                .fillna(0)
+                .astype(int),
+                "devices": cab["devices"],
+                "ready": cab["ready"],
+                "ready_pct": cab["ready_pct"].astype(float).round(1),
+                "coverage_pct": cab["coverage_pct"],
+            }
+        )
+        if not cab.empty
+        else pd.DataFrame(
+            columns=["cabinet", "agencies", "devices", "ready", "ready_pct", "coverage_pct"]
+        )
+    )
     return agencies, cabinets
 
 
-def _headline(basis: _Basis, meta: pd.DataFrame, participation_now: pd.DataFrame,
-              expectations: pd.DataFrame) -> Headline:
+def _headline(
+    basis: _Basis, meta: pd.DataFrame, participation_now: pd.DataFrame, expectations: pd.DataFrame
+) -> Headline:
     counts = basis.counts
     state = group_frame(counts, meta, "state")
     total = state.iloc[0] if not state.empty else None
@@ -242,19 +337,29 @@ def _headline(basis: _Basis, meta: pd.DataFrame, participation_now: pd.DataFrame
         agencies_participating=int((participation_now["status"] == subscribed).sum()),
         open_alerts=alerts_open_at(basis.scope, basis.at),
         waived=int(counts.loc[~is_total, "n_waived"].sum()) if not counts.empty else 0,
-        expectation_label=current.get("label", ""), expectation_actual=current.get("actual"),
+        expectation_label=current.get("label", ""),
+        expectation_actual=current.get("actual"),
         expectation_target=current.get("target"),
     )
 
 
 def _trend(basis: _Basis) -> pd.DataFrame:
     """date, ready_pct, coverage_pct over the trend window ending on the as-of date."""
-    trend = snapshots.trend(set_code=basis.set_code, agency_ids=basis.scope.agency_ids,
-                            start=basis.as_of - timedelta(days=TREND_DAYS), end=basis.as_of)
+    trend = snapshots.trend(
+        set_code=basis.set_code,
+        agency_ids=basis.scope.agency_ids,
+        start=basis.as_of - timedelta(days=TREND_DAYS),
+        end=basis.as_of,
+    )
     if trend.empty:
         return pd.DataFrame(columns=["date", "ready_pct", "coverage_pct"])
-    return pd.DataFrame({"date": trend["date"], "ready_pct": trend["ready_pct"].astype(float).round(1),
-                         "coverage_pct": (100.0 * trend["coverage"].astype(float)).round(1)})
+    return pd.DataFrame(
+        {
+            "date": trend["date"],
+            "ready_pct": trend["ready_pct"].astype(float).round(1),
+            "coverage_pct": (100.0 * trend["coverage"].astype(float)).round(1),
+        }
+    )
 
 
 def _versions_in_effect(version: RequirementSetVersion, *, as_of: date) -> list[str]:
@@ -271,7 +376,9 @@ def _version_label(v: RequirementSetVersion) -> str:
 
 def alerts_open_at(scope: Scope, at: datetime) -> int:
     """Alerts open at a moment (opened by then, not resolved by then): stable for a past date."""
-    qs = Alert.objects.filter(opened_at__lte=at).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=at))
+    qs = Alert.objects.filter(opened_at__lte=at).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gt=at)
+    )
     return scope.filter(qs).count()
 
 
@@ -284,37 +391,72 @@ def _current_expectation(expectations: pd.DataFrame) -> dict[str, object]:
     if subscribed.empty:
         return {}
     row = subscribed.iloc[-1]
-    return {"label": str(row["label"]), "actual": float(row["actual"]), "target": float(row["target"])}
+    return {
+        "label": str(row["label"]),
+        "actual": float(row["actual"]),
+        "target": float(row["target"]),
+    }
 
 
 # --- the what-if section ----------------------------------------------------------------------
 
 
-def briefing_whatif(scope: Scope, set_code: str, *, from_version: str, to_version: str, at: datetime) -> WhatIf:
+def briefing_whatif(
+    scope: Scope, set_code: str, *, from_version: str, to_version: str, at: datetime
+) -> WhatIf:
     """The what-if of two versions for the scope, through ``readiness.whatif.compare_versions``.
 
     The engine evaluates only the scope's agencies (``agency_ids``), so for a cabinet or an
     agency every figure, the cost and the ranked plan are that scope's, not the state's.
     Read-only.
     """
-    result = whatif.compare_versions(agency_ids=scope.agency_ids, set_code=set_code, from_version=from_version,
-                                     to_version=to_version, now=at)
+    result = whatif.compare_versions(
+        agency_ids=scope.agency_ids,
+        set_code=set_code,
+        from_version=from_version,
+        to_version=to_version,
+        now=at,
+    )
     return whatif_summary(result)
 
 
 def whatif_summary(result: whatif.WhatIfResult) -> WhatIf:
     """A comparison as the briefing's (and the what-if page's) summary: counts, plan and cost."""
-    plan = pd.DataFrame([{"rank": s.rank, "action": s.description, "devices": s.devices_touched,
-                          "ready_pct_after": round(float(s.readiness_after_pct), 1), "cost": float(s.cost)}
-                         for s in result.plan], columns=["rank", "action", "devices", "ready_pct_after", "cost"])
-    changes = pd.DataFrame([{"code": c.new_code or c.old_code, "change": c.change, "title": c.title}
-                            for c in result.changes if c.change != "same"], columns=["code", "change", "title"])
+    plan = pd.DataFrame(
+        [
+            {
+                "rank": s.rank,
+                "action": s.description,
+                "devices": s.devices_touched,
+                "ready_pct_after": round(float(s.readiness_after_pct), 1),
+                "cost": float(s.cost),
+            }
+            for s in result.plan
+        ],
+        columns=["rank", "action", "devices", "ready_pct_after", "cost"],
+    )
+    changes = pd.DataFrame(
+        [
+            {"code": c.new_code or c.old_code, "change": c.change, "title": c.title}
+            for c in result.changes
+            if c.change != "same"
+        ],
+        columns=["code", "change", "title"],
+    )
     return WhatIf(
-        from_version=result.from_version, to_version=result.to_version, added=result.count("added"),
-        removed=result.count("removed"), tightened=result.count("tightened"), relaxed=result.count("relaxed"),
-        ready_pct_before=round(result.ready_pct_before, 1), ready_pct_after=round(result.ready_pct_after, 1),
-        newly_failing_devices=len(result.newly_failing_devices), newly_failing_agencies=result.newly_failing_agencies,
-        estimated_cost=float(result.cost.get("total", sum(result.cost.values()))), changes=changes, plan=plan,
+        from_version=result.from_version,
+        to_version=result.to_version,
+        added=result.count("added"),
+        removed=result.count("removed"),
+        tightened=result.count("tightened"),
+        relaxed=result.count("relaxed"),
+        ready_pct_before=round(result.ready_pct_before, 1),
+        ready_pct_after=round(result.ready_pct_after, 1),
+        newly_failing_devices=len(result.newly_failing_devices),
+        newly_failing_agencies=result.newly_failing_agencies,
+        estimated_cost=float(result.cost.get("total", sum(result.cost.values()))),
+        changes=changes,
+        plan=plan,
     )
 
 
@@ -328,7 +470,9 @@ def briefing_figures(data: BriefingData) -> dict[str, object]:
         "devices": data.headline.devices,
         "ready_pct": data.headline.ready_pct,
         "agencies_participating": data.headline.agencies_participating,
-        "statuses": dict(zip(data.participation["agency"], data.participation["status"], strict=True)),
+        "statuses": dict(
+            zip(data.participation["agency"], data.participation["status"], strict=True)
+        ),
         "versions_in_effect": list(data.versions_in_effect),
         "data_hash": data.data_hash,
     }
@@ -341,9 +485,14 @@ def changes_since(data: BriefingData, previous: dict) -> BriefingData:
     versions of any set taking effect after the earlier as-of and on or before this one.
     """
     prev_as_of = date.fromisoformat(str(previous["as_of"]))
-    versions = (RequirementSetVersion.objects.filter(effective_on__gt=prev_as_of, effective_on__lte=data.as_of)
-                .exclude(status=RequirementSetVersion.Status.DRAFT).select_related("requirement_set")
-                .order_by("effective_on", "requirement_set__code"))
+    versions = (
+        RequirementSetVersion.objects.filter(
+            effective_on__gt=prev_as_of, effective_on__lte=data.as_of
+        )
+        .exclude(status=RequirementSetVersion.Status.DRAFT)
+        .select_related("requirement_set")
+        .order_by("effective_on", "requirement_set__code")
+    )
     req_rows = []
     for v in versions:
         relations = dict(v.requirements.values_list("relation").annotate(n=Count("id")).order_by())
@@ -351,22 +500,45 @@ def changes_since(data: BriefingData, previous: dict) -> BriefingData:
         summary = ", ".join(f"{n} {rel}" for rel, n in sorted(relations.items()) if rel != "same")
         if removed:
             summary = f"{summary}, {removed} removed" if summary else f"{removed} removed"
-        req_rows.append({"set": v.requirement_set.code, "version": v.version, "status": v.status,
-                         "effective": v.effective_on.isoformat(), "change": summary or "no requirement changed"})
+        req_rows.append(
+            {
+                "set": v.requirement_set.code,
+                "version": v.version,
+                "status": v.status,
+                "effective": v.effective_on.isoformat(),
+                "change": summary or "no requirement changed",
+            }
+        )
     before = previous.get("statuses") or {}
-    now_statuses = dict(zip(data.participation["agency"], data.participation["status"], strict=True))
-    part_rows = [{"agency": name, "from_status": before.get(name, "(not listed)"), "to_status": status,
-                  "changed_on": _since_for(data.participation, name)}
-                 for name, status in sorted(now_statuses.items()) if before.get(name) != status]
+    now_statuses = dict(
+        zip(data.participation["agency"], data.participation["status"], strict=True)
+    )
+    part_rows = [
+        {
+            "agency": name,
+            "from_status": before.get(name, "(not listed)"),
+            "to_status": status,
+            "changed_on": _since_for(data.participation, name),
+        }
+        for name, status in sorted(now_statuses.items())
+        if before.get(name) != status
+    ]
     changes = ChangesSince(
-        previous_id=int(previous["id"]), previous_as_of=prev_as_of,
+        previous_id=int(previous["id"]),
+        previous_as_of=prev_as_of,
         previous_data_hash=str(previous.get("data_hash", "")),
-        devices_before=int(previous.get("devices", 0)), devices_after=data.headline.devices,
-        ready_pct_before=float(previous.get("ready_pct", 0.0)), ready_pct_after=data.headline.ready_pct,
+        devices_before=int(previous.get("devices", 0)),
+        devices_after=data.headline.devices,
+        ready_pct_before=float(previous.get("ready_pct", 0.0)),
+        ready_pct_after=data.headline.ready_pct,
         agencies_participating_before=int(previous.get("agencies_participating", 0)),
         agencies_participating_after=data.headline.agencies_participating,
-        requirement_changes=pd.DataFrame(req_rows, columns=["set", "version", "status", "effective", "change"]),
-        participation_changes=pd.DataFrame(part_rows, columns=["agency", "from_status", "to_status", "changed_on"]),
+        requirement_changes=pd.DataFrame(
+            req_rows, columns=["set", "version", "status", "effective", "change"]
+        ),
+        participation_changes=pd.DataFrame(
+            part_rows, columns=["agency", "from_status", "to_status", "changed_on"]
+        ),
     )
     return replace(data, changes=changes)
 

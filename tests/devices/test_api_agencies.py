@@ -11,7 +11,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _new_agency(**extra):
-    return {"slug": "frankfort-fire", "name": "Frankfort Fire", "kind": "fire", "cabinet": "justice", **extra}
+    return {
+        "slug": "frankfort-fire",
+        "name": "Frankfort Fire",
+        "kind": "fire",
+        "cabinet": "justice",
+        **extra,
+    }
 
 
 def test_state_staff_create_an_agency_with_its_firstnet_history(state_staff, agency_a):
@@ -23,7 +29,9 @@ def test_state_staff_create_an_agency_with_its_firstnet_history(state_staff, age
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["cabinet"], body["firstnet_status"]) == ("justice", "pilot")
-    assert body["firstnet_history"] == [{"status": "pilot", "changed_on": "2025-02-01", "note": "initial status"}]
+    assert body["firstnet_history"] == [
+        {"status": "pilot", "changed_on": "2025-02-01", "note": "initial status"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -37,7 +45,9 @@ def test_state_staff_create_an_agency_with_its_firstnet_history(state_staff, age
     ],
 )
 def test_bad_agency_is_refused_with_the_field_named(state_staff, agency_a, extra, status, field):
-    response = state_staff.client.post("/api/agencies", _new_agency(**extra), content_type="application/json")
+    response = state_staff.client.post(
+        "/api/agencies", _new_agency(**extra), content_type="application/json"
+    )
     assert response.status_code == status, response.content
     assert response.json()["errors"][0]["field"] == field
     assert Agency.objects.count() == 1
@@ -56,14 +66,20 @@ def test_firstnet_status_change_is_recorded_with_its_date(state_staff, agency_a)
     Agency.objects.filter(pk=agency_a.pk).update(firstnet_status_changed_on="2026-03-01")
     response = state_staff.client.patch(
         f"/api/agencies/{agency_a.slug}",
-        {"firstnet_status": "subscribed", "firstnet_status_changed_on": "2026-03-02",
-         "firstnet_note": "signed", "cabinet": "health"},
+        {
+            "firstnet_status": "subscribed",
+            "firstnet_status_changed_on": "2026-03-02",
+            "firstnet_note": "signed",
+            "cabinet": "health",
+        },
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["firstnet_status"], body["cabinet"]) == ("subscribed", "health")
-    assert FirstNetStatusChange.objects.filter(agency=agency_a, status="subscribed", note="signed").exists()
+    assert FirstNetStatusChange.objects.filter(
+        agency=agency_a, status="subscribed", note="signed"
+    ).exists()
 
 
 def test_agency_users_see_only_their_agency(viewer_a, agency_a, agency_b, state_staff):
@@ -71,4 +87,6 @@ def test_agency_users_see_only_their_agency(viewer_a, agency_a, agency_b, state_
     assert viewer_a.client.get(f"/api/agencies/{agency_b.slug}").status_code == 404
     slugs = [a["slug"] for a in state_staff.client.get("/api/agencies").json()["items"]]
     assert slugs == ["ksp", "lex-pd"]
-    assert [a["slug"] for a in state_staff.client.get("/api/agencies", {"q": "lexing"}).json()["items"]] == ["lex-pd"]
+    assert [
+        a["slug"] for a in state_staff.client.get("/api/agencies", {"q": "lexing"}).json()["items"]
+    ] == ["lex-pd"]

@@ -25,13 +25,28 @@ def _patch(persona, path, body):
 
 def test_admin_registers_a_device_in_own_agency_without_naming_it(admin_a):
     model = CellularDeviceModelFactory()
-    response = _post(admin_a, "/api/devices", {
-        "model_id": model.pk, "serial": "SX-1", "asset_tag": "KSP-1", "imei": IMEI, "iccid": ICCID,
-        "network": "firstnet", "status": "deployed", "assigned_unit": "Post 12",
-    })
+    response = _post(
+        admin_a,
+        "/api/devices",
+        {
+            "model_id": model.pk,
+            "serial": "SX-1",
+            "asset_tag": "KSP-1",
+            "imei": IMEI,
+            "iccid": ICCID,
+            "network": "firstnet",
+            "status": "deployed",
+            "assigned_unit": "Post 12",
+        },
+    )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["agency"], body["serial"], body["status"], body["kind"]) == ("ksp", "SX-1", "deployed", model.kind)
+    assert (body["agency"], body["serial"], body["status"], body["kind"]) == (
+        "ksp",
+        "SX-1",
+        "deployed",
+        model.kind,
+    )
     assert body["history"][0]["to_status"] == "deployed"
     assert body["history"][0]["changed_by"] == "ksp-admin"
 
@@ -41,7 +56,9 @@ def test_state_staff_must_name_the_agency(state_staff, agency_a):
     response = _post(state_staff, "/api/devices", {"model_id": model.pk, "serial": "S1"})
     assert response.status_code == 422
     assert response.json()["errors"] == [{"field": "agency", "message": response.json()["message"]}]
-    response = _post(state_staff, "/api/devices", {"agency": "ksp", "model_id": model.pk, "serial": "S1"})
+    response = _post(
+        state_staff, "/api/devices", {"agency": "ksp", "model_id": model.pk, "serial": "S1"}
+    )
     assert response.status_code == 201
 
 
@@ -57,7 +74,9 @@ def test_state_staff_must_name_the_agency(state_staff, agency_a):
         ({"serial": "DUP"}, 409, "serial"),
     ],
 )
-def test_bad_registration_names_the_field_and_writes_nothing(admin_a, agency_a, body, status, field):
+def test_bad_registration_names_the_field_and_writes_nothing(
+    admin_a, agency_a, body, status, field
+):
     model = CellularDeviceModelFactory()
     DeviceFactory(agency=agency_a, model=model, serial="DUP")
     response = _post(admin_a, "/api/devices", {"model_id": model.pk, "serial": "NEW", **body})
@@ -71,7 +90,9 @@ def test_bad_registration_names_the_field_and_writes_nothing(admin_a, agency_a, 
 
 def test_nul_character_is_refused_before_the_database(admin_a):
     # PostgreSQL cannot store NUL; the request is a 422, never a server error.
-    response = _post(admin_a, "/api/devices", {"model_id": DeviceModelFactory().pk, "serial": "AB\x00C"})
+    response = _post(
+        admin_a, "/api/devices", {"model_id": DeviceModelFactory().pk, "serial": "AB\x00C"}
+    )
     assert response.status_code == 422
     assert response.json()["errors"]
     assert not Device.objects.exists()
@@ -86,8 +107,17 @@ def test_malformed_json_is_a_json_error(admin_a):
 def test_list_filters_by_each_attribute(admin_a, agency_a):
     phone = CellularDeviceModelFactory(kind="smartphone")
     camera = DeviceModelFactory(kind="body_camera")
-    DeviceFactory(agency=agency_a, model=phone, serial="P1", status="deployed", network="firstnet", asset_tag="KSP-77")
-    DeviceFactory(agency=agency_a, model=phone, serial="P2", status="in_repair", network="commercial")
+    DeviceFactory(
+        agency=agency_a,
+        model=phone,
+        serial="P1",
+        status="deployed",
+        network="firstnet",
+        asset_tag="KSP-77",
+    )
+    DeviceFactory(
+        agency=agency_a, model=phone, serial="P2", status="in_repair", network="commercial"
+    )
     DeviceFactory(agency=agency_a, model=camera, serial="C1", status="deployed")
 
     def serials(**params):
@@ -140,7 +170,9 @@ def test_get_shows_the_lifecycle_history(admin_a, agency_a):
     _patch(admin_a, f"/api/devices/{created['id']}", {"status": "lost"})
     body = admin_a.client.get(f"/api/devices/{created['id']}").json()
     assert [(h["from_status"], h["to_status"]) for h in body["history"]] == [
-        ("", "in_stock"), ("in_stock", "deployed"), ("deployed", "lost"),
+        ("", "in_stock"),
+        ("in_stock", "deployed"),
+        ("deployed", "lost"),
     ]
 
 

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_admin_registers_a_gateway_and_sees_its_secret_once(admin_a):
-    response = admin_a.client.post("/api/gateways", {"name": "post-12"}, content_type="application/json")
+    response = admin_a.client.post(
+        "/api/gateways", {"name": "post-12"}, content_type="application/json"
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     gateway = Gateway.objects.get(pk=body["id"])
@@ -34,8 +36,15 @@ def test_rotating_the_credential_replaces_the_secret(admin_a, agency_a):
 
 def test_gateway_names_are_topic_safe_and_unique_per_agency(admin_a, agency_a):
     GatewayFactory(agency=agency_a, name="hq")
-    assert admin_a.client.post("/api/gateways", {"name": "hq"}, content_type="application/json").status_code == 409
-    response = admin_a.client.post("/api/gateways", {"name": "a/b"}, content_type="application/json")
+    assert (
+        admin_a.client.post(
+            "/api/gateways", {"name": "hq"}, content_type="application/json"
+        ).status_code
+        == 409
+    )
+    response = admin_a.client.post(
+        "/api/gateways", {"name": "a/b"}, content_type="application/json"
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "name"
 
@@ -43,11 +52,20 @@ def test_gateway_names_are_topic_safe_and_unique_per_agency(admin_a, agency_a):
 def test_viewer_reads_gateways_but_cannot_register_one(viewer_a, agency_a):
     GatewayFactory(agency=agency_a, name="hq")
     assert viewer_a.client.get("/api/gateways").json()["count"] == 1
-    assert viewer_a.client.post("/api/gateways", {"name": "x"}, content_type="application/json").status_code == 403
+    assert (
+        viewer_a.client.post(
+            "/api/gateways", {"name": "x"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
 
 
 def test_deactivating_a_gateway(admin_a, agency_a):
     gateway = GatewayFactory(agency=agency_a, name="hq")
-    response = admin_a.client.patch(f"/api/gateways/{gateway.pk}", {"is_active": False}, content_type="application/json")
+    response = admin_a.client.patch(
+        f"/api/gateways/{gateway.pk}", {"is_active": False}, content_type="application/json"
+    )
     assert response.json()["is_active"] is False
-    assert [g["name"] for g in admin_a.client.get("/api/gateways", {"is_active": True}).json()["items"]] == []
+    assert [
+        g["name"] for g in admin_a.client.get("/api/gateways", {"is_active": True}).json()["items"]
+    ] == []

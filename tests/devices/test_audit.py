@@ -20,16 +20,57 @@ IMEI = "490154203237518"
 
 # (method, path template, body, expected action, expected object type)
 CALLS = [
-    ("post", "/api/agencies", {"slug": "ems-1", "name": "EMS 1", "kind": "ems", "cabinet": "justice"}, "create", "agency"),
+    (
+        "post",
+        "/api/agencies",
+        {"slug": "ems-1", "name": "EMS 1", "kind": "ems", "cabinet": "justice"},
+        "create",
+        "agency",
+    ),
     ("patch", "/api/agencies/ems-1", {"firstnet_status": "pilot"}, "update", "agency"),
-    ("post", "/api/device-models", {"manufacturer": "Cradlepoint", "name": "R1900", "kind": "in_vehicle_router", "is_cellular": True}, "create", "devicemodel"),
+    (
+        "post",
+        "/api/device-models",
+        {
+            "manufacturer": "Cradlepoint",
+            "name": "R1900",
+            "kind": "in_vehicle_router",
+            "is_cellular": True,
+        },
+        "create",
+        "devicemodel",
+    ),
     ("patch", "/api/device-models/{model_id}", {"unit_cost": 1999}, "update", "devicemodel"),
-    ("post", "/api/device-models", {"manufacturer": "Axon", "name": "Fleet 3", "kind": "in_car_camera"}, "create", "devicemodel"),
+    (
+        "post",
+        "/api/device-models",
+        {"manufacturer": "Axon", "name": "Fleet 3", "kind": "in_car_camera"},
+        "create",
+        "devicemodel",
+    ),
     ("delete", "/api/device-models/{last_id}", None, "delete", "devicemodel"),
-    ("post", "/api/devices", {"agency": "ksp", "model_id": "{model_id}", "serial": "R-1", "imei": IMEI}, "create", "device"),
-    ("patch", "/api/devices/{device_id}", {"status": "deployed", "assigned_unit": "Post 4"}, "update", "device"),
+    (
+        "post",
+        "/api/devices",
+        {"agency": "ksp", "model_id": "{model_id}", "serial": "R-1", "imei": IMEI},
+        "create",
+        "device",
+    ),
+    (
+        "patch",
+        "/api/devices/{device_id}",
+        {"status": "deployed", "assigned_unit": "Post 4"},
+        "update",
+        "device",
+    ),
     ("post", "/api/devices/{device_id}/retire", {"note": "hit by a truck"}, "update", "device"),
-    ("post", "/api/devices", {"agency": "ksp", "model_id": "{model_id}", "serial": "R-2"}, "create", "device"),
+    (
+        "post",
+        "/api/devices",
+        {"agency": "ksp", "model_id": "{model_id}", "serial": "R-2"},
+        "create",
+        "device",
+    ),
     ("delete", "/api/devices/{last_id}", None, "delete", "device"),
     ("post", "/api/gateways", {"agency": "ksp", "name": "post-4"}, "create", "gateway"),
     ("patch", "/api/gateways/{last_id}", {"description": "roof"}, "update", "gateway"),
@@ -55,7 +96,9 @@ def test_each_mutating_call_writes_exactly_one_audit_record(state_staff, agency_
         before = AuditRecord.objects.count()
         url = path.format(**ids)
         call = getattr(state_staff.client, method)
-        response = call(url, _fill(body, ids), content_type="application/json") if body else call(url)
+        response = (
+            call(url, _fill(body, ids), content_type="application/json") if body else call(url)
+        )
         assert response.status_code < 300, (method, url, response.content)
         if response.status_code != 204:
             ids["last_id"] = response.json()["id"]
@@ -66,7 +109,11 @@ def test_each_mutating_call_writes_exactly_one_audit_record(state_staff, agency_
         assert AuditRecord.objects.count() == before + 1, (method, url)
         made.append((method, url, AuditRecord.objects.order_by("-id").first().action))
         record = AuditRecord.objects.order_by("-id").first()
-        assert (record.action, record.object_type, record.actor) == (action, object_type, state_staff.user)
+        assert (record.action, record.object_type, record.actor) == (
+            action,
+            object_type,
+            state_staff.user,
+        )
     assert len(made) == len(CALLS) == AuditRecord.objects.count()
 
 
@@ -77,7 +124,9 @@ def test_every_mutating_operation_is_in_the_diff():
         for operation in view.operations:
             for method in operation.methods:
                 if method != "GET":
-                    assert (method, _generic(path)) in covered, f"{method} {path} has no audit check"
+                    assert (method, _generic(path)) in covered, (
+                        f"{method} {path} has no audit check"
+                    )
 
 
 def _generic(path: str) -> str:
@@ -88,20 +137,28 @@ def _generic(path: str) -> str:
 
 def test_refused_calls_write_nothing(viewer_a, admin_b, agency_a):
     gateway = GatewayFactory(agency=agency_a, name="hq")
-    viewer_a.client.patch(f"/api/gateways/{gateway.pk}", {"description": "x"}, content_type="application/json")
+    viewer_a.client.patch(
+        f"/api/gateways/{gateway.pk}", {"description": "x"}, content_type="application/json"
+    )
     admin_b.client.delete(f"/api/gateways/{gateway.pk}")
     model = CellularDeviceModelFactory()
-    viewer_a.client.post("/api/devices", {"model_id": model.pk, "serial": "S"}, content_type="application/json")
+    viewer_a.client.post(
+        "/api/devices", {"model_id": model.pk, "serial": "S"}, content_type="application/json"
+    )
     assert not AuditRecord.objects.exists()
 
 
 def test_audit_records_who_from_where_and_what_changed(admin_a, agency_a):
     response = admin_a.client.post(
-        "/api/gateways", {"name": "hq", "description": "old"}, content_type="application/json",
+        "/api/gateways",
+        {"name": "hq", "description": "old"},
+        content_type="application/json",
         REMOTE_ADDR="10.20.30.40",
     )
     admin_a.client.patch(
-        f"/api/gateways/{response.json()['id']}", {"description": "new"}, content_type="application/json"
+        f"/api/gateways/{response.json()['id']}",
+        {"description": "new"},
+        content_type="application/json",
     )
     record = AuditRecord.objects.order_by("-id").first()
     assert (record.actor_name, record.agency_id) == ("ksp-admin", agency_a.pk)

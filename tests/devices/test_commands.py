@@ -28,7 +28,11 @@ def test_prints_only_a_working_token_for_a_new_agency_user(agency_a):
     assert token.startswith("rt_")
     assert " " not in token
     user = User.objects.get(username="ksp-script")
-    assert (user.role, user.agency, user.has_usable_password()) == ("agency_viewer", agency_a, False)
+    assert (user.role, user.agency, user.has_usable_password()) == (
+        "agency_viewer",
+        agency_a,
+        False,
+    )
     response = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/devices")
     assert response.json()["count"] == 1
     assert AuditRecord.objects.get().object_type == "apitoken"

@@ -28,7 +28,16 @@ from devices.rules import luhn_is_valid
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Cabinet, Agency, FirstNetStatusChange, DeviceModel, Device, DeviceStatusChange, Gateway, User)
+MODELS = (
+    Cabinet,
+    Agency,
+    FirstNetStatusChange,
+    DeviceModel,
+    Device,
+    DeviceStatusChange,
+    Gateway,
+    User,
+)
 
 
 def table_counts() -> dict[str, int]:
@@ -39,7 +48,9 @@ def test_load_demo_builds_a_realistic_state(capsys):
     call_command("load_demo", "--devices", "600", "--seed", "7")
     assert "600 devices" in capsys.readouterr().out
 
-    assert Cabinet.objects.filter(name="Justice and Public Safety Cabinet", brm__isnull=False).exists()
+    assert Cabinet.objects.filter(
+        name="Justice and Public Safety Cabinet", brm__isnull=False
+    ).exists()
     assert Cabinet.objects.filter(brm__isnull=True).count() == 0
     assert 38 <= Agency.objects.count() <= 50
     kinds = set(Agency.objects.values_list("kind", flat=True))
@@ -52,12 +63,23 @@ def test_load_demo_builds_a_realistic_state(capsys):
     assert history[-1] == ksp.firstnet_status == "subscribed"
     assert FirstNetStatusChange.objects.filter(changed_on__year__lt=2018).count() == 0
     # KSP's units are its posts.
-    units = set(Device.objects.filter(agency=ksp).exclude(assigned_unit="").values_list("assigned_unit", flat=True))
+    units = set(
+        Device.objects.filter(agency=ksp)
+        .exclude(assigned_unit="")
+        .values_list("assigned_unit", flat=True)
+    )
     assert units
     assert all(re.match(r"^Post \d+ ", unit) for unit in units)
-    assert set(Device.objects.values_list("status", flat=True)) >= {"deployed", "in_stock", "retired"}
+    assert set(Device.objects.values_list("status", flat=True)) >= {
+        "deployed",
+        "in_stock",
+        "retired",
+    }
     assert 1 <= Gateway.objects.filter(agency=ksp).count() <= 3
-    assert all(g.credential_hash and g.broker_password_hash.startswith("$7$") for g in Gateway.objects.all())
+    assert all(
+        g.credential_hash and g.broker_password_hash.startswith("$7$")
+        for g in Gateway.objects.all()
+    )
 
 
 def test_demo_devices_meet_the_rules_of_the_product():
@@ -65,8 +87,12 @@ def test_demo_devices_meet_the_rules_of_the_product():
 
     cellular = Device.objects.filter(model__is_cellular=True)
     assert cellular.exists()
-    assert all(len(imei) == 15 and luhn_is_valid(imei) for imei in cellular.values_list("imei", flat=True))
-    assert all(luhn_is_valid(i) for i in Device.objects.exclude(iccid="").values_list("iccid", flat=True))
+    assert all(
+        len(imei) == 15 and luhn_is_valid(imei) for imei in cellular.values_list("imei", flat=True)
+    )
+    assert all(
+        luhn_is_valid(i) for i in Device.objects.exclude(iccid="").values_list("iccid", flat=True)
+    )
     non_cellular = Device.objects.filter(model__is_cellular=False)
     assert not non_cellular.exclude(imei="", iccid="", network="none").exists()
     assert not Device.objects.filter(network="firstnet", model__has_band14=False).exists()
@@ -79,8 +105,13 @@ def test_demo_devices_meet_the_rules_of_the_product():
     for agency in Agency.objects.filter(slug__in=["ksp", "lmpd", "lmems"]):
         out = io.StringIO()
         exporting.write_csv(Device.objects.filter(agency=agency), out)
-        plan = importing.import_devices(agency=agency, data=out.getvalue().encode(), filename="demo.csv",
-                                        actor=None, dry_run=True)
+        plan = importing.import_devices(
+            agency=agency,
+            data=out.getvalue().encode(),
+            filename="demo.csv",
+            actor=None,
+            dry_run=True,
+        )
         assert plan.errors == []
         assert plan.unchanged == plan.rows
 
@@ -145,7 +176,9 @@ def test_demo_logins_print_working_credentials_and_fresh_tokens(capsys):
 
 def test_demo_roles_see_what_their_role_allows():
     load_inventory_demo(devices=300, seed=2)
-    users = {u.username: u for u in User.objects.filter(username__in=[d.username for d in DEMO_USERS])}
+    users = {
+        u.username: u for u in User.objects.filter(username__in=[d.username for d in DEMO_USERS])
+    }
     assert users["cio-analyst"].is_state_staff
     assert (users["ksp-admin"].role, users["ksp-admin"].agency.slug) == ("agency_admin", "ksp")
     assert (users["ksp-viewer"].role, users["ksp-viewer"].agency.slug) == ("agency_viewer", "ksp")

@@ -29,20 +29,42 @@ HOSTILE = {
 @pytest.fixture
 def phone_model(db) -> DeviceModel:
     return DeviceModelFactory(
-        manufacturer="Keystone Mobile", name="KM-5 Responder", kind=DeviceModel.Kind.SMARTPHONE, is_cellular=True
+        manufacturer="Keystone Mobile",
+        name="KM-5 Responder",
+        kind=DeviceModel.Kind.SMARTPHONE,
+        is_cellular=True,
     )
 
 
 @pytest.fixture
 def fleet(agency_a, agency_b, phone_model):
     own = [
-        DeviceFactory(agency=agency_a, model=phone_model, manufacturer="Keystone Mobile", serial="KSP-1",
-                      status="deployed", network="firstnet", imei="352099000000014", is_mdm_enrolled=True),
-        DeviceFactory(agency=agency_a, model=phone_model, manufacturer="Keystone Mobile", serial="KSP-2",
-                      status="in_stock", **HOSTILE),
+        DeviceFactory(
+            agency=agency_a,
+            model=phone_model,
+            manufacturer="Keystone Mobile",
+            serial="KSP-1",
+            status="deployed",
+            network="firstnet",
+            imei="352099000000014",
+            is_mdm_enrolled=True,
+        ),
+        DeviceFactory(
+            agency=agency_a,
+            model=phone_model,
+            manufacturer="Keystone Mobile",
+            serial="KSP-2",
+            status="in_stock",
+            **HOSTILE,
+        ),
     ]
-    other = DeviceFactory(agency=agency_b, model=phone_model, manufacturer="Keystone Mobile", serial="LEX-1",
-                           status="in_repair")
+    other = DeviceFactory(
+        agency=agency_b,
+        model=phone_model,
+        manufacturer="Keystone Mobile",
+        serial="LEX-1",
+        status="in_repair",
+    )
     return own, other
 
 
@@ -70,8 +92,16 @@ def test_csv_export_streams_the_import_columns_of_visible_devices(fleet, admin_a
     assert [r["serial"] for r in rows] == ["KSP-1", "KSP-2"]  # never another agency's
     assert tuple(rows[0]) == COLUMNS
     first = rows[0]
-    assert (first["manufacturer"], first["model"], first["imei"]) == ("Keystone Mobile", "KM-5 Responder", "352099000000014")
-    assert (first["status"], first["network"], first["mdm_enrolled"]) == ("deployed", "firstnet", "yes")
+    assert (first["manufacturer"], first["model"], first["imei"]) == (
+        "Keystone Mobile",
+        "KM-5 Responder",
+        "352099000000014",
+    )
+    assert (first["status"], first["network"], first["mdm_enrolled"]) == (
+        "deployed",
+        "firstnet",
+        "yes",
+    )
 
 
 def test_csv_export_neutralises_formula_injection(fleet, admin_a):
@@ -85,7 +115,10 @@ def test_xlsx_export_opens_with_openpyxl_and_holds_text_never_formulas(fleet, ad
     response = admin_a.client.get("/api/devices/export?format=xlsx")
 
     assert response.status_code == 200
-    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert (
+        response["Content-Type"]
+        == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     sheet = workbook["devices"]
     rows = list(sheet.iter_rows(values_only=True))
@@ -94,7 +127,9 @@ def test_xlsx_export_opens_with_openpyxl_and_holds_text_never_formulas(fleet, ad
     hostile = dict(zip(COLUMNS, rows[2], strict=True))
     for column, value in HOSTILE.items():
         assert hostile[column] == "'" + value, column
-    assert all(cell.data_type == "s" for row in sheet.iter_rows(min_row=2) for cell in row if cell.value)
+    assert all(
+        cell.data_type == "s" for row in sheet.iter_rows(min_row=2) for cell in row if cell.value
+    )
 
 
 def test_export_is_filtered_like_the_list(fleet, state_staff):
@@ -112,16 +147,23 @@ def test_export_needs_a_token_and_a_known_format(fleet, viewer_a, client):
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "format"
     # A viewer reads (and so exports) the own agency's devices.
-    assert [r["serial"] for r in read_csv(viewer_a.client.get("/api/devices/export"))] == ["KSP-1", "KSP-2"]
+    assert [r["serial"] for r in read_csv(viewer_a.client.get("/api/devices/export"))] == [
+        "KSP-1",
+        "KSP-2",
+    ]
 
 
 def test_exported_file_imports_back_unchanged(fleet, agency_a, admin_a):
     csv_bytes = b"".join(admin_a.client.get("/api/devices/export?agency=ksp").streaming_content)
-    xlsx_bytes = b"".join(admin_a.client.get("/api/devices/export?agency=ksp&format=xlsx").streaming_content)
+    xlsx_bytes = b"".join(
+        admin_a.client.get("/api/devices/export?agency=ksp&format=xlsx").streaming_content
+    )
     snapshot = list(Device.objects.order_by("pk").values())
 
     for data, name in ((csv_bytes, "export.csv"), (xlsx_bytes, "export.xlsx")):
-        plan = import_devices(agency=agency_a, data=data, filename=name, actor=admin_a.user, dry_run=False)
+        plan = import_devices(
+            agency=agency_a, data=data, filename=name, actor=admin_a.user, dry_run=False
+        )
         assert plan.errors == []
         assert (plan.created, plan.updated, plan.unchanged) == (0, 0, 2), name
 

@@ -20,9 +20,15 @@ FILES = Path(__file__).parent / "files"
 
 @pytest.fixture
 def catalog(db) -> None:
-    DeviceModelFactory(manufacturer="Keystone Mobile", name="KM-5 Responder", kind=DeviceModel.Kind.SMARTPHONE,
-                       is_cellular=True)
-    DeviceModelFactory(manufacturer="Axiom Vision", name="AV-300", kind=DeviceModel.Kind.BODY_CAMERA)
+    DeviceModelFactory(
+        manufacturer="Keystone Mobile",
+        name="KM-5 Responder",
+        kind=DeviceModel.Kind.SMARTPHONE,
+        is_cellular=True,
+    )
+    DeviceModelFactory(
+        manufacturer="Axiom Vision", name="AV-300", kind=DeviceModel.Kind.BODY_CAMERA
+    )
 
 
 def upload(persona, path: Path, agency: str = "ksp"):
@@ -65,7 +71,7 @@ def test_preview_lists_every_problem_and_offers_no_confirm(catalog, agency_a, ad
     html = preview.content.decode()
     assert "Confirm import" not in html
     assert "Problems to fix" in html
-    assert html.count("<tr><td class=\"num\">") >= 12
+    assert html.count('<tr><td class="num">') >= 12
     assert "KM-9 Phantom" in html
 
 
@@ -97,7 +103,9 @@ def test_agency_admin_can_only_choose_the_own_agency(catalog, agency_a, agency_b
 
 
 def test_state_staff_import_into_any_agency(catalog, agency_a, agency_b, state_staff):
-    preview_url = upload(state_staff, FILES / "devices_good_bom_crlf.csv", agency="lex-pd")["Location"]
+    preview_url = upload(state_staff, FILES / "devices_good_bom_crlf.csv", agency="lex-pd")[
+        "Location"
+    ]
     state_staff.browser.post(preview_url + "confirm/")
     assert Device.objects.filter(agency=agency_b).count() == 3
 
@@ -117,8 +125,12 @@ def test_cancel_discards_the_upload(catalog, agency_a, admin_a):
     assert Device.objects.count() == 0
 
 
-def test_export_downloads_from_the_page_follow_the_list_filters(catalog, agency_a, admin_a, viewer_a):
-    admin_a.browser.post(upload(admin_a, FILES / "devices_good_bom_crlf.csv")["Location"] + "confirm/")
+def test_export_downloads_from_the_page_follow_the_list_filters(
+    catalog, agency_a, admin_a, viewer_a
+):
+    admin_a.browser.post(
+        upload(admin_a, FILES / "devices_good_bom_crlf.csv")["Location"] + "confirm/"
+    )
 
     csv_response = viewer_a.browser.get("/devices/export/?status=deployed")
     text = b"".join(csv_response.streaming_content).decode("utf-8-sig")

@@ -18,7 +18,9 @@ def fleet(agency_a, agency_b):
     model = DeviceModelFactory(manufacturer="Axon", name="Body 4")
     return {
         "a": DeviceFactory(agency=agency_a, model=model, serial="KSP-SN-1", status="deployed"),
-        "a_stock": DeviceFactory(agency=agency_a, model=model, serial="KSP-SN-2", status="in_stock"),
+        "a_stock": DeviceFactory(
+            agency=agency_a, model=model, serial="KSP-SN-2", status="in_stock"
+        ),
         "b": DeviceFactory(agency=agency_b, model=model, serial="LEX-SN-1", status="deployed"),
         "gw_a": GatewayFactory(agency=agency_a, name="ksp-post-1"),
         "gw_b": GatewayFactory(agency=agency_b, name="lex-hq"),
@@ -64,7 +66,11 @@ def test_another_agencys_pages_answer_404(admin_a, fleet, page):
 
 @pytest.mark.parametrize(
     ("method", "page"),
-    [("post", "/devices/{b}/status/"), ("post", "/devices/{b}/retire/"), ("post", "/gateways/{gw_b}/credential/")],
+    [
+        ("post", "/devices/{b}/status/"),
+        ("post", "/devices/{b}/retire/"),
+        ("post", "/gateways/{gw_b}/credential/"),
+    ],
 )
 def test_another_agencys_actions_answer_404_and_change_nothing(admin_a, fleet, method, page):
     url = page.format(b=fleet["b"].pk, gw_b=fleet["gw_b"].pk)
@@ -75,7 +81,8 @@ def test_another_agencys_actions_answer_404_and_change_nothing(admin_a, fleet, m
 
 
 @pytest.mark.parametrize(
-    "page", ["/devices/{a}/status/", "/devices/{a}/retire/", "/gateways/{gw_a}/credential/", "/gateways/"]
+    "page",
+    ["/devices/{a}/status/", "/devices/{a}/retire/", "/gateways/{gw_a}/credential/", "/gateways/"],
 )
 def test_viewer_cannot_change_anything_from_the_pages(viewer_a, fleet, page):
     url = page.format(a=fleet["a"].pk, gw_a=fleet["gw_a"].pk)
@@ -142,7 +149,9 @@ def test_viewer_gets_no_action_forms(viewer_a, fleet):
 
 def test_admin_changes_status_from_the_device_page(admin_a, fleet):
     device = fleet["a"]
-    response = admin_a.browser.post(f"/devices/{device.pk}/status/", {"status": "in_repair", "note": "cracked"})
+    response = admin_a.browser.post(
+        f"/devices/{device.pk}/status/", {"status": "in_repair", "note": "cracked"}
+    )
     assert response.status_code == 302
     device.refresh_from_db()
     assert device.status == "in_repair"
@@ -151,7 +160,9 @@ def test_admin_changes_status_from_the_device_page(admin_a, fleet):
     device.refresh_from_db()
     assert device.status == "retired"
     # A retired device stays retired; the page says why instead of failing.
-    response = admin_a.browser.post(f"/devices/{device.pk}/status/", {"status": "deployed"}, follow=True)
+    response = admin_a.browser.post(
+        f"/devices/{device.pk}/status/", {"status": "deployed"}, follow=True
+    )
     assert "retired" in response.content.decode()
     assert Device.objects.get(pk=device.pk).status == "retired"
 
@@ -192,5 +203,10 @@ def test_agency_page_shows_firstnet_history_counts_and_gateways(viewer_a, fleet)
 
 def test_nav_links_the_inventory_pages(viewer_a, agency_a):
     body = viewer_a.browser.get("/devices/").content.decode()
-    for href in ('href="/devices/"', 'href="/gateways/"', 'href="/audit/"', 'href="/agencies/ksp/"'):
+    for href in (
+        'href="/devices/"',
+        'href="/gateways/"',
+        'href="/audit/"',
+        'href="/agencies/ksp/"',
+    ):
         assert href in body

@@ -33,18 +33,35 @@ IMEI = "490154203237518"
 ICCID = "89014103211118510720"
 
 
-def test_registering_a_device_keeps_its_first_lifecycle_entry_and_one_audit_record(agency_a, admin_a):
+def test_registering_a_device_keeps_its_first_lifecycle_entry_and_one_audit_record(
+    agency_a, admin_a
+):
     model = CellularDeviceModelFactory()
     device = services.register_device(
-        actor=admin_a.user, agency=agency_a, model=model, serial=" SN-1 ", status="deployed",
-        imei=IMEI, iccid=ICCID, network="firstnet", remote_addr="10.1.2.3",
+        actor=admin_a.user,
+        agency=agency_a,
+        model=model,
+        serial=" SN-1 ",
+        status="deployed",
+        imei=IMEI,
+        iccid=ICCID,
+        network="firstnet",
+        remote_addr="10.1.2.3",
     )
     assert device.serial == "SN-1"
     assert device.manufacturer == model.manufacturer
     change = DeviceStatusChange.objects.get(device=device)
-    assert (change.from_status, change.to_status, change.changed_by) == ("", "deployed", admin_a.user)
+    assert (change.from_status, change.to_status, change.changed_by) == (
+        "",
+        "deployed",
+        admin_a.user,
+    )
     record = AuditRecord.objects.get()
-    assert (record.action, record.object_type, record.object_id) == ("create", "device", str(device.pk))
+    assert (record.action, record.object_type, record.object_id) == (
+        "create",
+        "device",
+        str(device.pk),
+    )
     assert record.agency_id == agency_a.pk
     assert record.remote_addr == "10.1.2.3"
     assert record.after["imei"] == IMEI
@@ -66,16 +83,24 @@ def test_serial_is_unique_per_manufacturer_only(agency_a, agency_b):
 
 def test_asset_tag_is_unique_per_agency(agency_a, agency_b):
     model = DeviceModelFactory()
-    services.register_device(actor=None, agency=agency_a, model=model, serial="A1", asset_tag="KSP-0001")
-    services.register_device(actor=None, agency=agency_b, model=model, serial="B1", asset_tag="KSP-0001")
+    services.register_device(
+        actor=None, agency=agency_a, model=model, serial="A1", asset_tag="KSP-0001"
+    )
+    services.register_device(
+        actor=None, agency=agency_b, model=model, serial="B1", asset_tag="KSP-0001"
+    )
     with pytest.raises(Conflict) as exc:
-        services.register_device(actor=None, agency=agency_a, model=model, serial="A2", asset_tag="KSP-0001")
+        services.register_device(
+            actor=None, agency=agency_a, model=model, serial="A2", asset_tag="KSP-0001"
+        )
     assert exc.value.field == "asset_tag"
 
 
 def test_imei_and_iccid_are_unique(agency_a, agency_b):
     model = CellularDeviceModelFactory()
-    services.register_device(actor=None, agency=agency_a, model=model, serial="A1", imei=IMEI, iccid=ICCID)
+    services.register_device(
+        actor=None, agency=agency_a, model=model, serial="A1", imei=IMEI, iccid=ICCID
+    )
     with pytest.raises(Conflict) as exc:
         services.register_device(actor=None, agency=agency_b, model=model, serial="B1", imei=IMEI)
     assert exc.value.field == "imei"
@@ -97,20 +122,32 @@ def test_a_model_without_a_radio_has_no_cellular_identity(agency_a, fields, fiel
 
 
 def test_status_changes_are_kept_with_their_time(agency_a, admin_a):
-    device = services.register_device(actor=admin_a.user, agency=agency_a, model=DeviceModelFactory(), serial="S1")
+    device = services.register_device(
+        actor=admin_a.user, agency=agency_a, model=DeviceModelFactory(), serial="S1"
+    )
     first_changed_at = device.status_changed_at
     device = services.change_device_status(actor=admin_a.user, device=device, status="deployed")
-    device = services.change_device_status(actor=admin_a.user, device=device, status="in_repair", note="cracked")
-    history = list(DeviceStatusChange.objects.filter(device=device).values_list("from_status", "to_status"))
+    device = services.change_device_status(
+        actor=admin_a.user, device=device, status="in_repair", note="cracked"
+    )
+    history = list(
+        DeviceStatusChange.objects.filter(device=device).values_list("from_status", "to_status")
+    )
     assert history == [("", "in_stock"), ("in_stock", "deployed"), ("deployed", "in_repair")]
     assert device.status_changed_at > first_changed_at
     assert AuditRecord.objects.filter(object_id=str(device.pk)).count() == 3
     last = AuditRecord.objects.filter(object_id=str(device.pk)).first()
-    assert (last.before["status"], last.after["status"], last.message) == ("deployed", "in_repair", "cracked")
+    assert (last.before["status"], last.after["status"], last.message) == (
+        "deployed",
+        "in_repair",
+        "cracked",
+    )
 
 
 def test_a_retired_device_does_not_return_to_service(agency_a):
-    device = services.register_device(actor=None, agency=agency_a, model=DeviceModelFactory(), serial="S1")
+    device = services.register_device(
+        actor=None, agency=agency_a, model=DeviceModelFactory(), serial="S1"
+    )
     device = services.retire_device(actor=None, device=device, note="end of life")
     assert device.status == Device.Status.RETIRED
     with pytest.raises(Conflict):
@@ -125,7 +162,9 @@ def test_update_is_all_or_nothing(agency_a):
     device = services.register_device(actor=None, agency=agency_a, model=model, serial="S1")
     with pytest.raises(InvalidInput):
         services.update_device(
-            actor=None, device=device, changes={"assigned_unit": "Post 3", "imei": "490154203237519"}
+            actor=None,
+            device=device,
+            changes={"assigned_unit": "Post 3", "imei": "490154203237519"},
         )
     device.refresh_from_db()
     assert device.assigned_unit == ""
@@ -149,7 +188,9 @@ def test_only_a_device_registered_by_mistake_can_be_deleted(agency_a):
 def test_a_device_that_reported_telemetry_is_not_deleted(agency_a):
     from telemetry.models import TelemetryReading
 
-    device = services.register_device(actor=None, agency=agency_a, model=DeviceModelFactory(), serial="S1")
+    device = services.register_device(
+        actor=None, agency=agency_a, model=DeviceModelFactory(), serial="S1"
+    )
     now = timezone.now()
     TelemetryReading.objects.create(device=device, ts=now, received_at=now, battery_pct=80)
     with pytest.raises(Conflict):
@@ -159,7 +200,9 @@ def test_a_device_that_reported_telemetry_is_not_deleted(agency_a):
 def test_a_new_manufacturer_is_copied_to_the_models_devices(agency_a):
     model = DeviceModelFactory(manufacturer="Axon", name="Body 4")
     services.register_device(actor=None, agency=agency_a, model=model, serial="S1")
-    services.update_device_model(actor=None, model=model, changes={"manufacturer": "Axon Enterprise"})
+    services.update_device_model(
+        actor=None, model=model, changes={"manufacturer": "Axon Enterprise"}
+    )
     assert Device.objects.get().manufacturer == "Axon Enterprise"
 
 
@@ -177,7 +220,9 @@ def test_a_new_manufacturer_may_not_collide_with_its_serials(agency_a):
 def test_catalog_name_is_unique_per_manufacturer():
     services.create_device_model(actor=None, manufacturer="Axon", name="Body 4", kind="body_camera")
     with pytest.raises(Conflict):
-        services.create_device_model(actor=None, manufacturer="Axon", name="Body 4", kind="body_camera")
+        services.create_device_model(
+            actor=None, manufacturer="Axon", name="Body 4", kind="body_camera"
+        )
 
 
 def test_a_model_in_use_is_not_deleted(agency_a):
@@ -190,15 +235,31 @@ def test_a_model_in_use_is_not_deleted(agency_a):
 def test_firstnet_status_changes_are_kept_with_their_date(state_staff):
     cabinet = CabinetFactory(slug="justice")
     agency = services.create_agency(
-        actor=state_staff.user, slug="frankfort-pd", name="Frankfort Police", kind="police", cabinet=cabinet,
-        firstnet_status="evaluating", firstnet_status_changed_on=dt.date(2024, 3, 1),
+        actor=state_staff.user,
+        slug="frankfort-pd",
+        name="Frankfort Police",
+        kind="police",
+        cabinet=cabinet,
+        firstnet_status="evaluating",
+        firstnet_status_changed_on=dt.date(2024, 3, 1),
     )
     agency = services.update_agency(
-        actor=state_staff.user, agency=agency, changes={"county": "Franklin"},
-        firstnet_status="subscribed", firstnet_status_changed_on=dt.date(2025, 1, 15), firstnet_note="contract signed",
+        actor=state_staff.user,
+        agency=agency,
+        changes={"county": "Franklin"},
+        firstnet_status="subscribed",
+        firstnet_status_changed_on=dt.date(2025, 1, 15),
+        firstnet_note="contract signed",
     )
-    assert (agency.firstnet_status, agency.firstnet_status_changed_on) == ("subscribed", dt.date(2025, 1, 15))
-    history = list(FirstNetStatusChange.objects.filter(agency=agency).values_list("status", "changed_on", "note"))
+    assert (agency.firstnet_status, agency.firstnet_status_changed_on) == (
+        "subscribed",
+        dt.date(2025, 1, 15),
+    )
+    history = list(
+        FirstNetStatusChange.objects.filter(agency=agency).values_list(
+            "status", "changed_on", "note"
+        )
+    )
     assert history == [
         ("evaluating", dt.date(2024, 3, 1), "initial status"),
         ("subscribed", dt.date(2025, 1, 15), "contract signed"),
@@ -206,12 +267,20 @@ def test_firstnet_status_changes_are_kept_with_their_date(state_staff):
     assert AuditRecord.objects.filter(object_type="agency").count() == 2
 
 
-@pytest.mark.parametrize("changed_on", [dt.date(2023, 1, 1), dt.date.today() + dt.timedelta(days=2)])
+@pytest.mark.parametrize(
+    "changed_on", [dt.date(2023, 1, 1), dt.date.today() + dt.timedelta(days=2)]
+)
 def test_firstnet_change_date_must_be_between_the_last_change_and_today(changed_on):
-    agency = AgencyFactory(firstnet_status="evaluating", firstnet_status_changed_on=dt.date(2024, 3, 1))
+    agency = AgencyFactory(
+        firstnet_status="evaluating", firstnet_status_changed_on=dt.date(2024, 3, 1)
+    )
     with pytest.raises(InvalidInput) as exc:
         services.update_agency(
-            actor=None, agency=agency, changes={}, firstnet_status="pilot", firstnet_status_changed_on=changed_on
+            actor=None,
+            agency=agency,
+            changes={},
+            firstnet_status="pilot",
+            firstnet_status_changed_on=changed_on,
         )
     assert exc.value.field == "firstnet_status_changed_on"
     assert Agency.objects.get(pk=agency.pk).firstnet_status == "evaluating"
@@ -243,15 +312,22 @@ def test_a_revoked_token_authenticates_no_one(viewer_a):
     assert user_for_token(token, now=row.created_at) is None
     with pytest.raises(Conflict):
         services.revoke_api_token(actor=viewer_a.user, token=row)
-    actions = list(AuditRecord.objects.order_by("id").values_list("action", "object_type", "agency_id"))
-    assert actions == [("create", "apitoken", viewer_a.user.agency_id), ("revoke", "apitoken", viewer_a.user.agency_id)]
+    actions = list(
+        AuditRecord.objects.order_by("id").values_list("action", "object_type", "agency_id")
+    )
+    assert actions == [
+        ("create", "apitoken", viewer_a.user.agency_id),
+        ("revoke", "apitoken", viewer_a.user.agency_id),
+    ]
     assert token not in str(list(AuditRecord.objects.values("before", "after")))
 
 
 def test_a_gateway_secret_from_the_api_works_for_https_and_for_the_broker_password_file(admin_a):
     from devices.credentials import check_mosquitto_hash
 
-    response = admin_a.client.post("/api/gateways", {"agency": "ksp", "name": "post-7"}, content_type="application/json")
+    response = admin_a.client.post(
+        "/api/gateways", {"agency": "ksp", "name": "post-7"}, content_type="application/json"
+    )
     assert response.status_code == 201, response.content
     secret = response.json()["secret"]
     gateway = Gateway.objects.get(agency__slug="ksp", name="post-7")

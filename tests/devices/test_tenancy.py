@@ -40,14 +40,23 @@ ENDPOINTS = [
     Endpoint("get", "/api/devices/{device_id}", expect=READ),
     Endpoint("patch", "/api/devices/{device_id}", {"assigned_unit": "Post 12"}, DEVICE_WRITE),
     Endpoint("post", "/api/devices/{device_id}/retire", {"note": "broken lens"}, DEVICE_WRITE),
-    Endpoint("delete", "/api/devices/{stock_device_id}", expect={**DEVICE_WRITE, "state_staff": 204, "admin_a": 204}),
+    Endpoint(
+        "delete",
+        "/api/devices/{stock_device_id}",
+        expect={**DEVICE_WRITE, "state_staff": 204, "admin_a": 204},
+    ),
     Endpoint("get", "/api/gateways/{gateway_id}", expect=READ),
     Endpoint("patch", "/api/gateways/{gateway_id}", {"description": "Post 12 roof"}, DEVICE_WRITE),
     Endpoint("post", "/api/gateways/{gateway_id}/credential", expect=DEVICE_WRITE),
-    Endpoint("delete", "/api/gateways/{gateway_id}", expect={**DEVICE_WRITE, "state_staff": 204, "admin_a": 204}),
+    Endpoint(
+        "delete",
+        "/api/gateways/{gateway_id}",
+        expect={**DEVICE_WRITE, "state_staff": 204, "admin_a": 204},
+    ),
     # The viewer's own token: only the viewer and state staff may see or revoke it.
     Endpoint(
-        "post", "/api/tokens/{viewer_token_id}/revoke",
+        "post",
+        "/api/tokens/{viewer_token_id}/revoke",
         expect={"state_staff": 200, "admin_a": 404, "viewer_a": 200},
     ),
 ]
@@ -65,7 +74,12 @@ def world(agency_a, state_staff, admin_a, viewer_a, admin_b) -> dict[str, Any]:
         "stock_device_id": stock.pk,
         "gateway_id": gateway.pk,
         "viewer_token_id": ApiToken.objects.get(user=viewer_a.user).pk,
-        "personas": {"state_staff": state_staff, "admin_a": admin_a, "viewer_a": viewer_a, "admin_b": admin_b},
+        "personas": {
+            "state_staff": state_staff,
+            "admin_a": admin_a,
+            "viewer_a": viewer_a,
+            "admin_b": admin_b,
+        },
     }
 
 
@@ -137,7 +151,9 @@ def test_admin_cannot_register_a_device_in_another_agency(world, admin_b, agency
 
 def test_admin_cannot_move_own_device_into_another_agency(world, admin_a, agency_b):
     response = admin_a.client.patch(
-        f"/api/devices/{world['device_id']}", {"agency": agency_b.slug}, content_type="application/json"
+        f"/api/devices/{world['device_id']}",
+        {"agency": agency_b.slug},
+        content_type="application/json",
     )
     assert response.status_code == 422
     assert visible_devices(admin_a.user).filter(pk=world["device_id"]).exists()
@@ -145,7 +161,9 @@ def test_admin_cannot_move_own_device_into_another_agency(world, admin_a, agency
 
 def test_state_staff_can_move_a_device_between_agencies(world, state_staff, agency_b):
     response = state_staff.client.patch(
-        f"/api/devices/{world['device_id']}", {"agency": agency_b.slug}, content_type="application/json"
+        f"/api/devices/{world['device_id']}",
+        {"agency": agency_b.slug},
+        content_type="application/json",
     )
     assert response.status_code == 200
     assert response.json()["agency"] == agency_b.slug
@@ -153,7 +171,8 @@ def test_state_staff_can_move_a_device_between_agencies(world, state_staff, agen
 
 def test_viewer_is_refused_before_the_body_is_looked_at(world, viewer_a):
     response = viewer_a.client.post(
-        "/api/devices", {"model_id": 999999, "serial": "X", "imei": luhn_complete("1" * 14)},
+        "/api/devices",
+        {"model_id": 999999, "serial": "X", "imei": luhn_complete("1" * 14)},
         content_type="application/json",
     )
     assert response.status_code == 403

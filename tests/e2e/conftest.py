@@ -20,14 +20,22 @@ from tests.conftest import skip_or_fail
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     if not CHROMIUM.exists():
-        skip_or_fail("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+        skip_or_fail(
+            "Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -65,7 +73,10 @@ def browser_page(chromium, live_server):
             watched.foreign_requests.append(request.url)
 
     page.on("request", on_request)
-    page.on("console", lambda msg: watched.console_errors.append(msg.text) if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: watched.console_errors.append(msg.text) if msg.type == "error" else None,
+    )
     page.on("pageerror", lambda exc: watched.console_errors.append(str(exc)))
     page.set_default_timeout(20_000)
     yield page, watched

@@ -63,7 +63,9 @@ def build_and_download(page, *, fmt: str) -> bytes:
     return open(info.value.path(), "rb").read()
 
 
-def test_state_staff_use_every_page_and_take_a_briefing_home(scenario, browser_page, live_server, worker):
+def test_state_staff_use_every_page_and_take_a_briefing_home(
+    scenario, browser_page, live_server, worker
+):
     page, watched = browser_page
     log_in(page, live_server, "cio-analyst")
     assert page.url.endswith("/dashboard/")
@@ -73,9 +75,13 @@ def test_state_staff_use_every_page_and_take_a_briefing_home(scenario, browser_p
 
     # The live figures refresh in place (the HTMX partial the 30 s timer fetches).
     before = page.locator("#live time").first.get_attribute("datetime")
-    page.evaluate("() => htmx.ajax('GET', document.querySelector('#live').getAttribute('hx-get'),"
-                  " {target: '#live', swap: 'outerHTML'})")
-    page.wait_for_function(f"() => document.querySelector('#live time').getAttribute('datetime') !== '{before}'")
+    page.evaluate(
+        "() => htmx.ajax('GET', document.querySelector('#live').getAttribute('hx-get'),"
+        " {target: '#live', swap: 'outerHTML'})"
+    )
+    page.wait_for_function(
+        f"() => document.querySelector('#live time').getAttribute('datetime') !== '{before}'"
+    )
     assert page.url.endswith("/dashboard/")  # no full page load
 
     # A filter narrows every figure.
@@ -125,7 +131,9 @@ def test_state_staff_use_every_page_and_take_a_briefing_home(scenario, browser_p
     watched.assert_clean()
 
 
-def test_agency_user_sees_only_their_agency_and_briefs_on_it(scenario, browser_page, live_server, worker):
+def test_agency_user_sees_only_their_agency_and_briefs_on_it(
+    scenario, browser_page, live_server, worker
+):
     page, watched = browser_page
     page.set_viewport_size({"width": 800, "height": 1100})  # a tablet
     log_in(page, live_server, "ksp-viewer")
@@ -155,7 +163,9 @@ def test_agency_user_sees_only_their_agency_and_briefs_on_it(scenario, browser_p
     assert options == ["Agency: Kentucky State Police"]
     blob = build_and_download(page, fmt="xlsx")
     wb = load_workbook(io.BytesIO(blob))
-    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(min_row=5, max_col=2, values_only=True) if r[0]}
+    summary = {
+        r[0]: r[1] for r in wb["Summary"].iter_rows(min_row=5, max_col=2, values_only=True) if r[0]
+    }
     assert summary["Devices"] == 4
     assert summary["Ready %"] == 50.0
     watched.assert_clean()

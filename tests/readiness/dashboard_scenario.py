@@ -41,36 +41,69 @@ class Scenario:
     devices: dict[str, Device]
 
 
-def build_scenario(agency_a: Agency, agency_b: Agency, *, brm: User | None = None, snapshot_days: int = 3) -> Scenario:
+def build_scenario(
+    agency_a: Agency, agency_b: Agency, *, brm: User | None = None, snapshot_days: int = 3
+) -> Scenario:
     today = timezone.localdate()
     req_set = make_set()
     v59 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
     make_requirement(v59, "cjis.mdm", "MDM-1", MDM, section="5.13.2", weight=5)
     v60 = make_version(req_set, "6.0", effective_on=today - timedelta(days=30), supersedes=v59)
-    make_requirement(v60, "cjis.mdm", "MDM-2", MDM, section="5.20.2", weight=5, relation="renumbered",
-                     title="Managed by MDM")
-    make_requirement(v60, "cjis.enc", "ENC-2", ENCRYPTION, section="5.20.3", weight=3, title="Encrypted at rest")
-    draft = make_version(req_set, "7.0", effective_on=today + timedelta(days=60), status="draft", supersedes=v60)
+    make_requirement(
+        v60,
+        "cjis.mdm",
+        "MDM-2",
+        MDM,
+        section="5.20.2",
+        weight=5,
+        relation="renumbered",
+        title="Managed by MDM",
+    )
+    make_requirement(
+        v60, "cjis.enc", "ENC-2", ENCRYPTION, section="5.20.3", weight=3, title="Encrypted at rest"
+    )
+    draft = make_version(
+        req_set, "7.0", effective_on=today + timedelta(days=60), status="draft", supersedes=v60
+    )
     make_requirement(draft, "cjis.mdm", "MDM-3", MDM, section="5.20.2", weight=5, relation="same")
-    make_requirement(draft, "cjis.enc", "ENC-3", ENCRYPTION, section="5.20.3", weight=3, relation="same")
-    make_requirement(draft, "cjis.fw", "FW-3", FIRMWARE, section="5.20.4", weight=2, title="Current firmware")
+    make_requirement(
+        draft, "cjis.enc", "ENC-3", ENCRYPTION, section="5.20.3", weight=3, relation="same"
+    )
+    make_requirement(
+        draft, "cjis.fw", "FW-3", FIRMWARE, section="5.20.4", weight=2, title="Current firmware"
+    )
 
     justice = agency_a.cabinet
     if brm is not None:
         justice.brm = brm
         justice.save()
     public = CabinetFactory(slug="public-protection", name="Public Protection Cabinet")
-    fire = AgencyFactory(slug="frankfort-fire", name="Frankfort Fire", kind=Agency.Kind.FIRE, cabinet=public,
-                         county="Franklin")
+    fire = AgencyFactory(
+        slug="frankfort-fire",
+        name="Frankfort Fire",
+        kind=Agency.Kind.FIRE,
+        cabinet=public,
+        county="Franklin",
+    )
     agency_a.county, agency_b.county = "Franklin", "Fayette"
     agency_a.firstnet_status = Agency.FirstNetStatus.SUBSCRIBED
     agency_a.save()
     agency_b.save()
-    FirstNetStatusChange.objects.create(agency=agency_a, status="evaluating", changed_on=date(2018, 3, 1))
-    FirstNetStatusChange.objects.create(agency=agency_a, status="subscribed", changed_on=date(2019, 6, 1))
-    FederalExpectation.objects.create(metric="agencies_subscribed", version="2021", target_value=0.5,
-                                      target_by=date(2027, 1, 1), effective_from=date(2021, 1, 1),
-                                      source="Illustrative target", is_illustrative=True)
+    FirstNetStatusChange.objects.create(
+        agency=agency_a, status="evaluating", changed_on=date(2018, 3, 1)
+    )
+    FirstNetStatusChange.objects.create(
+        agency=agency_a, status="subscribed", changed_on=date(2019, 6, 1)
+    )
+    FederalExpectation.objects.create(
+        metric="agencies_subscribed",
+        version="2021",
+        target_value=0.5,
+        target_by=date(2027, 1, 1),
+        effective_from=date(2021, 1, 1),
+        source="Illustrative target",
+        is_illustrative=True,
+    )
 
     devices = {
         # KSP: two ready, one without encryption (fails 6.0, passes 5.9), one silent.
@@ -85,11 +118,28 @@ def build_scenario(agency_a: Agency, agency_b: Agency, *, brm: User | None = Non
         "fire-ok": phone(fire, serial="FIRE-OK", firmware="3.2.1", network=Device.Network.FIRSTNET),
     }
     gw = Gateway.objects.create(agency=agency_a, name="post-1", description="Post 1 garage")
-    GatewayStatus.objects.create(gateway=gw, is_online=True, changed_at=timezone.now(),
-                                 last_message_at=timezone.now(), messages_total=10)
-    Alert.objects.create(agency=agency_a, device=devices["ksp-silent"], cause="device_offline",
-                         detail="no reading for 20 minutes")
+    GatewayStatus.objects.create(
+        gateway=gw,
+        is_online=True,
+        changed_at=timezone.now(),
+        last_message_at=timezone.now(),
+        messages_total=10,
+    )
+    Alert.objects.create(
+        agency=agency_a,
+        device=devices["ksp-silent"],
+        cause="device_offline",
+        detail="no reading for 20 minutes",
+    )
     for offset in range(snapshot_days - 1, -1, -1):
         compute_snapshots(as_of=today - timedelta(days=offset))
-    return Scenario(today=today, v59=v59, v60=v60, draft=draft, ksp=agency_a, lex=agency_b, fire=fire,
-                    devices=devices)
+    return Scenario(
+        today=today,
+        v59=v59,
+        v60=v60,
+        draft=draft,
+        ksp=agency_a,
+        lex=agency_b,
+        fire=fire,
+        devices=devices,
+    )

@@ -34,12 +34,20 @@ def test_pptx_has_every_section_with_native_charts():
     prs = Presentation(io.BytesIO(render_briefing(data, "pptx")))
     titles = [s.shapes.title.text for s in prs.slides]
     assert titles == [
-        "Device readiness briefing", "Summary", "Readiness trend", "Readiness by cabinet",
-        "Readiness by agency (lowest first)", "Top gaps: requirements failed most",
-        "FirstNet participation against federal expectations", "What-if: version 6.0 → 7.0",
-        "What changed since the last briefing", "About this briefing",
+        "Device readiness briefing",
+        "Summary",
+        "Readiness trend",
+        "Readiness by cabinet",
+        "Readiness by agency (lowest first)",
+        "Top gaps: requirements failed most",
+        "FirstNet participation against federal expectations",
+        "What-if: version 6.0 → 7.0",
+        "What changed since the last briefing",
+        "About this briefing",
     ]
-    charts = {s.shapes.title.text: [sh.chart for sh in s.shapes if sh.has_chart] for s in prs.slides}
+    charts = {
+        s.shapes.title.text: [sh.chart for sh in s.shapes if sh.has_chart] for s in prs.slides
+    }
     # Native, editable charts carry their numbers (not pictures).
     trend = charts["Readiness trend"][0]
     assert list(trend.plots[0].series[0].values) == [55.0, 57.5, 59.9]
@@ -65,8 +73,16 @@ def test_pptx_summary_and_last_slide_carry_figures_and_provenance():
 def test_xlsx_has_the_sheets_as_tables_with_number_formats():
     data = sample_briefing()
     wb = load_workbook(io.BytesIO(render_briefing(data, "xlsx")))
-    assert wb.sheetnames[:8] == ["Summary", "Trend", "Cabinets", "Agencies", "Requirements", "Failing devices",
-                                 "Participation", "Expectations"]
+    assert wb.sheetnames[:8] == [
+        "Summary",
+        "Trend",
+        "Cabinets",
+        "Agencies",
+        "Requirements",
+        "Failing devices",
+        "Participation",
+        "Expectations",
+    ]
     assert wb.sheetnames[-1] == "About"
     agencies = wb["Agencies"]
     assert list(agencies.tables) == ["Agencies"]
@@ -77,7 +93,9 @@ def test_xlsx_has_the_sheets_as_tables_with_number_formats():
     assert agencies.cell(row=4, column=col).value == 75.0
     assert agencies.cell(row=4, column=col).number_format == '0.0"%"'
     assert agencies.cell(row=4, column=header.index("Devices") + 1).number_format == "#,##0"
-    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(min_row=5, max_col=2, values_only=True) if r[0]}
+    summary = {
+        r[0]: r[1] for r in wb["Summary"].iter_rows(min_row=5, max_col=2, values_only=True) if r[0]
+    }
     assert summary["Ready %"] == 59.9
     assert summary["Devices"] == 172
     about = {r[0]: r[1] for r in wb["About"].iter_rows(min_row=2, values_only=True)}
@@ -101,8 +119,18 @@ def test_pdf_stays_two_pages_with_hundreds_of_agencies():
     data = sample_briefing()
     many = data.agencies.sample(n=600, replace=True, random_state=1).reset_index(drop=True)
     many["agency"] = [f"Agency {i}" for i in range(len(many))]
-    reader = PdfReader(io.BytesIO(render_briefing(replace(data, agencies=many, cabinets=many.drop(
-        columns="cabinet").rename(columns={"agency": "cabinet"})), "pdf")))
+    reader = PdfReader(
+        io.BytesIO(
+            render_briefing(
+                replace(
+                    data,
+                    agencies=many,
+                    cabinets=many.drop(columns="cabinet").rename(columns={"agency": "cabinet"}),
+                ),
+                "pdf",
+            )
+        )
+    )
     assert len(reader.pages) == 2
 
 
@@ -121,8 +149,12 @@ def test_pdf_rebuilt_from_the_same_data_is_byte_identical():
 
 def test_renders_without_optional_sections_and_with_empty_tables():
     data = sample_briefing(whatif=None, changes=None, compare_version=None)
-    empty = replace(data, trend=data.trend.iloc[0:0], failing_devices=data.failing_devices.iloc[0:0],
-                    expectations=data.expectations.iloc[0:0])
+    empty = replace(
+        data,
+        trend=data.trend.iloc[0:0],
+        failing_devices=data.failing_devices.iloc[0:0],
+        expectations=data.expectations.iloc[0:0],
+    )
     for fmt in ("pptx", "xlsx", "pdf"):
         assert len(render_briefing(empty, fmt)) > 1000
 

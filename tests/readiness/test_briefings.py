@@ -48,18 +48,29 @@ def pptx_slides(blob: bytes) -> dict[str, list]:
 
 
 def table_pairs(shapes: list) -> dict[str, str]:
-    return {row.cells[0].text: row.cells[1].text for sh in shapes if sh.has_table for row in sh.table.rows}
+    return {
+        row.cells[0].text: row.cells[1].text
+        for sh in shapes
+        if sh.has_table
+        for row in sh.table.rows
+    }
 
 
 def sheet_rows(ws, header_row: int = 3) -> list[dict]:
     header = [c.value for c in ws[header_row]]
-    return [dict(zip(header, row, strict=True)) for row in ws.iter_rows(min_row=header_row + 1, values_only=True)
-            if any(v is not None for v in row)]
+    return [
+        dict(zip(header, row, strict=True))
+        for row in ws.iter_rows(min_row=header_row + 1, values_only=True)
+        if any(v is not None for v in row)
+    ]
 
 
 def test_every_format_carries_the_apis_figures_for_today(scenario, state_staff, tmp_path):
     state = api(state_staff, "/api/readiness/scores?set=cjis-mobile&group_by=state")["rows"][0]
-    agencies = {r["name"]: r for r in api(state_staff, "/api/readiness/scores?set=cjis-mobile&group_by=agency")["rows"]}
+    agencies = {
+        r["name"]: r
+        for r in api(state_staff, "/api/readiness/scores?set=cjis-mobile&group_by=agency")["rows"]
+    }
     ready = f"{state['ready_pct']:.1f}%"
 
     pptx, _ = build(tmp_path, "pptx", "--set", "cjis-mobile")
@@ -74,12 +85,15 @@ def test_every_format_carries_the_apis_figures_for_today(scenario, state_staff, 
 
     xlsx, _ = build(tmp_path, "xlsx", "--set", "cjis-mobile")
     wb = load_workbook(io.BytesIO(xlsx))
-    figures = {r[0]: r[1] for r in wb["Summary"].iter_rows(min_row=5, max_col=2, values_only=True) if r[0]}
+    figures = {
+        r[0]: r[1] for r in wb["Summary"].iter_rows(min_row=5, max_col=2, values_only=True) if r[0]
+    }
     assert figures["Ready %"] == round(state["ready_pct"], 1)
     assert figures["Devices"] == state["devices"]
     rows = {r["Agency"]: r for r in sheet_rows(wb["Agencies"])}
     assert {name: (r["Devices"], r["Ready"], r["Ready %"]) for name, r in rows.items()} == {
-        name: (r["devices"], r["ready"], round(r["ready_pct"], 1)) for name, r in agencies.items()}
+        name: (r["devices"], r["ready"], round(r["ready_pct"], 1)) for name, r in agencies.items()
+    }
     failing = {(r["Serial"], r["Requirement"]) for r in sheet_rows(wb["Failing devices"])}
     assert ("KSP-NOENC", "ENC-2") in failing
     assert ("LEX-NOMDM", "MDM-2") in failing
@@ -95,7 +109,9 @@ def test_every_format_carries_the_apis_figures_for_today(scenario, state_staff, 
 
 def test_a_past_date_uses_that_snapshot_as_the_api_does(scenario, state_staff, tmp_path):
     as_of = (scenario.today - timedelta(days=1)).isoformat()
-    cabinets = api(state_staff, f"/api/readiness/scores?set=cjis-mobile&group_by=cabinet&as_of={as_of}")
+    cabinets = api(
+        state_staff, f"/api/readiness/scores?set=cjis-mobile&group_by=cabinet&as_of={as_of}"
+    )
     assert cabinets["source"] == "snapshot"
     xlsx, out = build(tmp_path, "xlsx", "--set", "cjis-mobile", "--as-of", as_of)
     wb = load_workbook(io.BytesIO(xlsx))
@@ -109,7 +125,9 @@ def test_a_past_date_uses_that_snapshot_as_the_api_does(scenario, state_staff, t
 
 def test_participation_against_expectations_equals_the_api(scenario, state_staff, tmp_path):
     found = api(state_staff, "/api/participation/expectations")
-    current = next(c for c in found["comparisons"] if c["is_current"] and c["metric"] == "agencies_subscribed")
+    current = next(
+        c for c in found["comparisons"] if c["is_current"] and c["metric"] == "agencies_subscribed"
+    )
     xlsx, _ = build(tmp_path, "xlsx", "--set", "cjis-mobile")
     rows = sheet_rows(load_workbook(io.BytesIO(xlsx))["Expectations"])
     row = next(r for r in rows if r["Metric"] == "agencies_subscribed")
@@ -129,8 +147,12 @@ def test_whatif_slide_equals_the_apis_whatif(scenario, state_staff, tmp_path):
 
 def test_building_again_with_the_same_parameters_gives_the_same_figures(scenario, tmp_path):
     as_of = (scenario.today - timedelta(days=1)).isoformat()
-    first, out1 = build(tmp_path, "xlsx", "--set", "cjis-mobile", "--as-of", as_of, "--scope", "cabinet:justice")
-    second, out2 = build(tmp_path, "xlsx", "--set", "cjis-mobile", "--as-of", as_of, "--scope", "cabinet:justice")
+    first, out1 = build(
+        tmp_path, "xlsx", "--set", "cjis-mobile", "--as-of", as_of, "--scope", "cabinet:justice"
+    )
+    second, out2 = build(
+        tmp_path, "xlsx", "--set", "cjis-mobile", "--as-of", as_of, "--scope", "cabinet:justice"
+    )
     hash1 = [line for line in out1.splitlines() if line.startswith("Data hash")]
     assert hash1 == [line for line in out2.splitlines() if line.startswith("Data hash")]
     one, two = (load_workbook(io.BytesIO(b)) for b in (first, second))
@@ -139,9 +161,13 @@ def test_building_again_with_the_same_parameters_gives_the_same_figures(scenario
 
 
 def test_a_briefing_compared_with_an_earlier_one_says_what_changed(scenario, state_staff, tmp_path):
-    with_row = request_briefing_export(requested_by=state_staff.user, fmt="pdf",
-                                       params=BriefingParams(scope="state", set_code="cjis-mobile",
-                                                             as_of=scenario.today - timedelta(days=2)))
+    with_row = request_briefing_export(
+        requested_by=state_staff.user,
+        fmt="pdf",
+        params=BriefingParams(
+            scope="state", set_code="cjis-mobile", as_of=scenario.today - timedelta(days=2)
+        ),
+    )
     earlier = build_briefing_export(with_row.pk)
     assert earlier.status == BriefingExport.Status.DONE
     pdf, _ = build(tmp_path, "pdf", "--set", "cjis-mobile", "--since-briefing", str(earlier.pk))
@@ -151,8 +177,11 @@ def test_a_briefing_compared_with_an_earlier_one_says_what_changed(scenario, sta
 
 
 def test_build_is_idempotent_and_records_its_provenance(scenario, state_staff):
-    export = request_briefing_export(requested_by=state_staff.user, fmt="xlsx",
-                                     params=BriefingParams(scope="agency:ksp", set_code="cjis-mobile"))
+    export = request_briefing_export(
+        requested_by=state_staff.user,
+        fmt="xlsx",
+        params=BriefingParams(scope="agency:ksp", set_code="cjis-mobile"),
+    )
     assert export.agency == scenario.ksp
     done = build_briefing_export(export.pk)
     assert (done.status, done.progress) == ("done", 100)
@@ -172,23 +201,34 @@ def test_command_refuses_bad_parameters_with_the_reason(scenario, tmp_path):
     with pytest.raises(CommandError, match="Unknown agency 'nope'"):
         call_command("briefing", "--format", "pdf", "--out", out, "--scope", "agency:nope")
     with pytest.raises(CommandError, match="has no version '9.9'"):
-        call_command("briefing", "--format", "pdf", "--out", out, "--set", "cjis-mobile", "--version", "9.9")
+        call_command(
+            "briefing", "--format", "pdf", "--out", out, "--set", "cjis-mobile", "--version", "9.9"
+        )
     assert not Path(out).exists()
 
 
 @pytest.mark.celery
 @pytest.mark.django_db(transaction=True)
-def test_briefing_built_by_the_worker_shows_progress_and_downloads(agency_a, agency_b, state_staff, worker):
+def test_briefing_built_by_the_worker_shows_progress_and_downloads(
+    agency_a, agency_b, state_staff, worker
+):
     build_scenario(agency_a, agency_b, snapshot_days=1)
-    response = state_staff.browser.post(reverse("readiness:briefings"),
-                                        {"scope": "cabinet:justice", "set": "cjis-mobile", "format": "pptx"})
+    response = state_staff.browser.post(
+        reverse("readiness:briefings"),
+        {"scope": "cabinet:justice", "set": "cjis-mobile", "format": "pptx"},
+    )
     assert response.status_code == 302
     export = BriefingExport.objects.get()
-    wait_for(lambda: BriefingExport.objects.filter(pk=export.pk, status__in=["done", "failed"]).exists(),
-             timeout=60, what="the briefing to be built")
+    wait_for(
+        lambda: BriefingExport.objects.filter(pk=export.pk, status__in=["done", "failed"]).exists(),
+        timeout=60,
+        what="the briefing to be built",
+    )
     export.refresh_from_db()
     assert export.status == "done", export.error
-    status = state_staff.browser.get(reverse("readiness:briefing_status", args=[export.pk])).content.decode()
+    status = state_staff.browser.get(
+        reverse("readiness:briefing_status", args=[export.pk])
+    ).content.decode()
     assert 'data-status="done"' in status
     assert "hx-trigger" not in status  # polling stops once done
     download = state_staff.browser.get(reverse("readiness:briefing_download", args=[export.pk]))
@@ -198,8 +238,11 @@ def test_briefing_built_by_the_worker_shows_progress_and_downloads(agency_a, age
 
 
 def test_download_of_an_unfinished_or_foreign_briefing_is_404(scenario, state_staff, admin_b):
-    export = request_briefing_export(requested_by=state_staff.user, fmt="pdf",
-                                     params=BriefingParams(scope="agency:ksp", set_code="cjis-mobile"))
+    export = request_briefing_export(
+        requested_by=state_staff.user,
+        fmt="pdf",
+        params=BriefingParams(scope="agency:ksp", set_code="cjis-mobile"),
+    )
     url = reverse("readiness:briefing_download", args=[export.pk])
     assert state_staff.browser.get(url).status_code == 404  # queued, not built
     build_briefing_export(export.pk)
@@ -209,10 +252,13 @@ def test_download_of_an_unfinished_or_foreign_briefing_is_404(scenario, state_st
 
 
 def test_status_partial_polls_while_queued(scenario, state_staff):
-    export = request_briefing_export(requested_by=state_staff.user, fmt="pdf",
-                                     params=BriefingParams(scope="state", set_code="cjis-mobile"))
-    html = state_staff.browser.get(reverse("readiness:briefing_status", args=[export.pk])).content.decode()
+    export = request_briefing_export(
+        requested_by=state_staff.user,
+        fmt="pdf",
+        params=BriefingParams(scope="state", set_code="cjis-mobile"),
+    )
+    html = state_staff.browser.get(
+        reverse("readiness:briefing_status", args=[export.pk])
+    ).content.decode()
     assert 'hx-trigger="every 2s"' in html
     assert "<progress" in html
-
-

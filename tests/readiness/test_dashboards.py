@@ -46,8 +46,10 @@ def test_filters_refuse_a_bad_date_a_future_date_and_an_unknown_kind_naming_each
 
 
 def test_filters_round_trip_through_the_query_string():
-    filters = parse_filters(QueryDict("set=cjis-mobile&as_of=2026-01-02&cabinet=justice&kind=police"),
-                                       today=date(2026, 11, 20))
+    filters = parse_filters(
+        QueryDict("set=cjis-mobile&as_of=2026-01-02&cabinet=justice&kind=police"),
+        today=date(2026, 11, 20),
+    )
     again = parse_filters(QueryDict(filters.query()), today=date(2026, 11, 20))
     assert again == filters
 
@@ -63,22 +65,38 @@ def test_live_figures_count_devices_online_and_open_alerts_per_scope(scenario, s
     assert int(ksp.mix["devices"].sum()) == 4
 
 
-def test_statewide_readiness_from_the_snapshot_equals_the_engines_live_scores(scenario, state_staff):
-    fig = pages.readiness_figures(state(state_staff.user), Filters(), today=scenario.today, now=timezone.now())
-    live = scores(agency_ids=scoping.visible_agency_ids(state_staff.user), set_code="cjis-mobile", group_by="state").rows.iloc[0]
+def test_statewide_readiness_from_the_snapshot_equals_the_engines_live_scores(
+    scenario, state_staff
+):
+    fig = pages.readiness_figures(
+        state(state_staff.user), Filters(), today=scenario.today, now=timezone.now()
+    )
+    live = scores(
+        agency_ids=scoping.visible_agency_ids(state_staff.user),
+        set_code="cjis-mobile",
+        group_by="state",
+    ).rows.iloc[0]
     assert fig.version == "6.0"
     assert fig.snapshot_date == scenario.today
     assert (fig.total["devices"], fig.total["ready"]) == (7, 4)
     assert fig.total["ready_pct"] == pytest.approx(float(live["ready_pct"]))
     by_agency = dict(zip(fig.agencies["group"], fig.agencies["ready_pct"], strict=True))
     assert by_agency == {"ksp": 50.0, "lex-pd": 50.0, "frankfort-fire": 100.0}
-    assert list(fig.cabinets["name"]) == ["Justice and Public Safety Cabinet", "Public Protection Cabinet"]
-    assert list(fig.trend["date"]) == [scenario.today - timedelta(days=2), scenario.today - timedelta(days=1),
-                                       scenario.today]
+    assert list(fig.cabinets["name"]) == [
+        "Justice and Public Safety Cabinet",
+        "Public Protection Cabinet",
+    ]
+    assert list(fig.trend["date"]) == [
+        scenario.today - timedelta(days=2),
+        scenario.today - timedelta(days=1),
+        scenario.today,
+    ]
 
 
 def test_requirement_table_counts_each_requirement_of_the_version(scenario, state_staff):
-    fig = pages.readiness_figures(state(state_staff.user), Filters(), today=scenario.today, now=timezone.now())
+    fig = pages.readiness_figures(
+        state(state_staff.user), Filters(), today=scenario.today, now=timezone.now()
+    )
     reqs = fig.requirements.set_index("code")
     assert int(reqs.loc["ENC-2", "failed"]) == 1
     assert int(reqs.loc["MDM-2", "failed"]) == 1
@@ -91,8 +109,12 @@ def test_cabinet_county_and_kind_filters_narrow_the_scope(scenario, state_staff)
     fire = scoping.state_scope(user, Filters(agency_kind="fire"))
     assert fire.agency_ids == [scenario.fire.pk]
     assert "Fire" in fire.label
-    fayette = pages.readiness_figures(scoping.state_scope(user, Filters(county="Fayette")), Filters(),
-                                      today=scenario.today, now=timezone.now())
+    fayette = pages.readiness_figures(
+        scoping.state_scope(user, Filters(county="Fayette")),
+        Filters(),
+        today=scenario.today,
+        now=timezone.now(),
+    )
     assert list(fayette.agencies["group"]) == ["lex-pd"]
     with pytest.raises(InvalidInput, match="Unknown cabinet"):
         scoping.state_scope(user, Filters(cabinet="navy"))
@@ -103,14 +125,17 @@ def test_cabinet_county_and_kind_filters_narrow_the_scope(scenario, state_staff)
     [("5.9", "snapshot_readiness"), ("7.0", "what-if")],
 )
 def test_a_version_without_snapshots_says_what_to_do(scenario, state_staff, version, message):
-    fig = pages.readiness_figures(state(state_staff.user), Filters(version=version), today=scenario.today,
-                                  now=timezone.now())
+    fig = pages.readiness_figures(
+        state(state_staff.user), Filters(version=version), today=scenario.today, now=timezone.now()
+    )
     assert fig.empty_message
     assert message in fig.empty_message
 
 
 def test_no_requirement_sets_says_how_to_load_them(state_staff):
-    fig = pages.readiness_figures(state(state_staff.user), Filters(), today=date.today(), now=timezone.now())
+    fig = pages.readiness_figures(
+        state(state_staff.user), Filters(), today=date.today(), now=timezone.now()
+    )
     assert "load_requirements" in fig.empty_message
 
 
@@ -134,7 +159,9 @@ def test_overview_queries_do_not_grow_with_the_fleet(scenario, state_staff):
 
 
 def test_agency_failing_devices_carry_the_engines_reasons(scenario, state_staff):
-    failing = failing_devices(scoping.agency_scope(state_staff.user, "ksp"), Filters(), now=timezone.now())
+    failing = failing_devices(
+        scoping.agency_scope(state_staff.user, "ksp"), Filters(), now=timezone.now()
+    )
     by_serial = {row["serial"]: row["reasons"] for row in failing.rows}
     assert set(by_serial) == {"KSP-NOENC", "KSP-SILENT"}
     assert by_serial["KSP-NOENC"][0].startswith("ENC-2: ")
@@ -147,7 +174,9 @@ def test_participation_headline_compares_with_the_expectation_in_effect(scenario
     assert head.expectation_target == 50.0
     assert head.expectation_actual == 33.3
     assert head.met is False
-    before = participation_pages.participation_headline(state(state_staff.user), as_of=date(2018, 12, 31))
+    before = participation_pages.participation_headline(
+        state(state_staff.user), as_of=date(2018, 12, 31)
+    )
     assert before.participating == 0  # KSP subscribed in 2019; no expectation yet in 2018
     assert before.expectation_label == ""
 
@@ -173,7 +202,9 @@ def test_briefing_data_for_a_cabinet_covers_only_its_agencies(scenario):
 
 
 def test_briefing_data_is_reproducible_for_the_same_parameters(scenario):
-    params = BriefingParams(scope="state", set_code="cjis-mobile", as_of=scenario.today - timedelta(days=1))
+    params = BriefingParams(
+        scope="state", set_code="cjis-mobile", as_of=scenario.today - timedelta(days=1)
+    )
     first = build_briefing_data(params)
     second = build_briefing_data(params)
     assert first.generated_at != second.generated_at
@@ -182,14 +213,23 @@ def test_briefing_data_is_reproducible_for_the_same_parameters(scenario):
 
 
 def test_changes_since_an_earlier_briefing_list_fleet_status_and_version_changes(scenario):
-    earlier = build_briefing_data(BriefingParams(scope="state", set_code="cjis-mobile",
-                                                            as_of=scenario.today - timedelta(days=2)))
+    earlier = build_briefing_data(
+        BriefingParams(
+            scope="state", set_code="cjis-mobile", as_of=scenario.today - timedelta(days=2)
+        )
+    )
     previous = {"id": 1, **briefing_figures(earlier)}
     previous["as_of"] = (scenario.today - timedelta(days=45)).isoformat()  # before 6.0 took effect
     phone(scenario.lex, serial="LEX-NEW")
-    FirstNetStatusChange.objects.create(agency=scenario.lex, status="pilot", changed_on=scenario.today)
-    Agency.objects.filter(pk=scenario.lex.pk).update(firstnet_status="pilot", firstnet_status_changed_on=scenario.today)
-    later = build_briefing_data(BriefingParams(scope="state", set_code="cjis-mobile"), previous=previous)
+    FirstNetStatusChange.objects.create(
+        agency=scenario.lex, status="pilot", changed_on=scenario.today
+    )
+    Agency.objects.filter(pk=scenario.lex.pk).update(
+        firstnet_status="pilot", firstnet_status_changed_on=scenario.today
+    )
+    later = build_briefing_data(
+        BriefingParams(scope="state", set_code="cjis-mobile"), previous=previous
+    )
     changes = later.changes
     assert (changes.devices_before, changes.devices_after) == (7, 8)
     assert list(changes.requirement_changes["version"]) == ["6.0"]
@@ -209,4 +249,6 @@ def test_the_pages_trend_equals_the_snapshot_trend_of_the_api(scenario):
         full = trend(set_code="cjis-mobile", agency_ids=ids, start=start, end=scenario.today)
         assert list(fast["date"]) == list(full["date"])
         assert list(fast["ready_pct"]) == pytest.approx(list(full["ready_pct"].astype(float)))
-        assert list(fast["coverage_pct"]) == pytest.approx([100 * c for c in full["coverage"].astype(float)])
+        assert list(fast["coverage_pct"]) == pytest.approx(
+            [100 * c for c in full["coverage"].astype(float)]
+        )

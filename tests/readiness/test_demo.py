@@ -19,8 +19,13 @@ pytestmark = pytest.mark.django_db
 
 
 def counts() -> tuple[int, ...]:
-    return (RequirementSet.objects.count(), FederalExpectation.objects.count(), Waiver.objects.count(),
-            ReadinessSnapshot.objects.count(), ParticipationSnapshot.objects.count())
+    return (
+        RequirementSet.objects.count(),
+        FederalExpectation.objects.count(),
+        Waiver.objects.count(),
+        ReadinessSnapshot.objects.count(),
+        ParticipationSnapshot.objects.count(),
+    )
 
 
 def test_demo_is_idempotent_and_gives_a_trend():
@@ -32,8 +37,12 @@ def test_demo_is_idempotent_and_gives_a_trend():
     assert FederalExpectation.objects.filter(is_illustrative=False).count() == 0
     load_readiness_demo(seed=3, log=lambda _: None, days=8)
     assert counts() == first
-    line = trend(set_code="cjis-mobile", agency_ids=None, start=ReadinessSnapshot.objects.earliest("date").date,
-                 end=ReadinessSnapshot.objects.latest("date").date)
+    line = trend(
+        set_code="cjis-mobile",
+        agency_ids=None,
+        start=ReadinessSnapshot.objects.earliest("date").date,
+        end=ReadinessSnapshot.objects.latest("date").date,
+    )
     assert len(line) == 8
     # The synthesised past scores no better than today.
     assert line["score"].iloc[0] <= line["score"].iloc[-1]

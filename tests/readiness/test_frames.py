@@ -29,19 +29,55 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def fleet_rows():
     cabinet = CabinetFactory(slug="justice", name="Justice")
-    ksp = AgencyFactory(slug="ksp", name="KSP", kind="state_police", cabinet=cabinet, county="Franklin",
-                        firstnet_status="subscribed")
-    lex = AgencyFactory(slug="lex", name="Lexington", kind="police", cabinet=cabinet, county="Fayette")
-    phone = DeviceModelFactory(manufacturer="Samsung", name="XCover6 Pro", kind=DeviceModel.Kind.SMARTPHONE,
-                               has_band14=True, firstnet_program="certified", fips_140_level=1, is_cellular=True,
-                               telemetry_interval_s=300, unit_cost=549)
-    camera = DeviceModelFactory(manufacturer="Axon", name="Body 4", kind=DeviceModel.Kind.BODY_CAMERA,
-                                has_encryption_at_rest=True, telemetry_interval_s=600)
-    seen = DeviceFactory(agency=ksp, model=phone, serial="P1", firmware_version="13.0", network="firstnet",
-                         is_mdm_enrolled=True, is_encryption_enabled=True, has_cji_access=True)
-    DeviceHealthFactory(device=seen, level="online", last_reading_at=NOW - timedelta(minutes=2),
-                        late_after=NOW + timedelta(minutes=3), offline_after=NOW + timedelta(minutes=20),
-                        firmware="14.1", battery_pct=81.0, gps_fix=True)
+    ksp = AgencyFactory(
+        slug="ksp",
+        name="KSP",
+        kind="state_police",
+        cabinet=cabinet,
+        county="Franklin",
+        firstnet_status="subscribed",
+    )
+    lex = AgencyFactory(
+        slug="lex", name="Lexington", kind="police", cabinet=cabinet, county="Fayette"
+    )
+    phone = DeviceModelFactory(
+        manufacturer="Samsung",
+        name="XCover6 Pro",
+        kind=DeviceModel.Kind.SMARTPHONE,
+        has_band14=True,
+        firstnet_program="certified",
+        fips_140_level=1,
+        is_cellular=True,
+        telemetry_interval_s=300,
+        unit_cost=549,
+    )
+    camera = DeviceModelFactory(
+        manufacturer="Axon",
+        name="Body 4",
+        kind=DeviceModel.Kind.BODY_CAMERA,
+        has_encryption_at_rest=True,
+        telemetry_interval_s=600,
+    )
+    seen = DeviceFactory(
+        agency=ksp,
+        model=phone,
+        serial="P1",
+        firmware_version="13.0",
+        network="firstnet",
+        is_mdm_enrolled=True,
+        is_encryption_enabled=True,
+        has_cji_access=True,
+    )
+    DeviceHealthFactory(
+        device=seen,
+        level="online",
+        last_reading_at=NOW - timedelta(minutes=2),
+        late_after=NOW + timedelta(minutes=3),
+        offline_after=NOW + timedelta(minutes=20),
+        firmware="14.1",
+        battery_pct=81.0,
+        gps_fix=True,
+    )
     never = DeviceFactory(agency=lex, model=camera, serial="C1", firmware_version="1.30")
     retired = DeviceFactory(agency=lex, model=camera, serial="C2", status=Device.Status.RETIRED)
     return {"ksp": ksp, "lex": lex, "seen": seen, "never": never, "retired": retired}
@@ -85,8 +121,12 @@ def test_device_without_health_row_is_never_seen(fleet_rows):
 
 def test_retired_devices_are_left_out_and_filters_narrow(fleet_rows):
     assert set(build_fleet_frame()["device_id"]) == {fleet_rows["seen"].pk, fleet_rows["never"].pk}
-    assert build_fleet_frame(agency_ids=[fleet_rows["lex"].pk])["device_id"].tolist() == [fleet_rows["never"].pk]
-    assert build_fleet_frame(device_ids=[fleet_rows["seen"].pk])["device_id"].tolist() == [fleet_rows["seen"].pk]
+    assert build_fleet_frame(agency_ids=[fleet_rows["lex"].pk])["device_id"].tolist() == [
+        fleet_rows["never"].pk
+    ]
+    assert build_fleet_frame(device_ids=[fleet_rows["seen"].pk])["device_id"].tolist() == [
+        fleet_rows["seen"].pk
+    ]
     scoped = build_fleet_frame(Device.objects.filter(agency=fleet_rows["ksp"]))
     assert scoped["device_id"].tolist() == [fleet_rows["seen"].pk]
 
@@ -114,10 +154,17 @@ def test_shipped_cjis_version_evaluates_the_database_fleet(fleet_rows):
     reqs = requirements_for_version(version.pk)
     frame = build_fleet_frame()
     results = scoring.evaluate(frame, reqs, NOW)
-    phone = results[results["device_id"] == fleet_rows["seen"].pk].set_index("stable_key")["status"].astype(str)
+    phone = (
+        results[results["device_id"] == fleet_rows["seen"].pk]
+        .set_index("stable_key")["status"]
+        .astype(str)
+    )
     assert phone.to_dict() == {
-        "cjis.mdm.enrolled": "pass", "cjis.mdm.checkin": "pass", "cjis.encryption.at_rest": "pass",
-        "cjis.patching": "pass", "cjis.network.managed": "pass",
+        "cjis.mdm.enrolled": "pass",
+        "cjis.mdm.checkin": "pass",
+        "cjis.encryption.at_rest": "pass",
+        "cjis.patching": "pass",
+        "cjis.network.managed": "pass",
     }
     camera = results[results["device_id"] == fleet_rows["never"].pk]
     assert set(camera["status"].astype(str)) == {"not_applicable"}

@@ -47,20 +47,37 @@ MDM = '{ attr = "device.is_mdm_enrolled", op = "==", value = true }'
 FW = '{ attr = "device.firmware", op = ">=", value = "3.2.1" }'
 
 
-def write(folder: Path, name: str, *, version: str = "1", effective: str = "2024-01-01", supersedes: str = "",
-          reqs: list[dict] | None = None, extra: str = "") -> Path:
-    body = BASE.format(version=version, effective=effective,
-                       supersedes=f'supersedes = "{supersedes}"' if supersedes else "")
+def write(
+    folder: Path,
+    name: str,
+    *,
+    version: str = "1",
+    effective: str = "2024-01-01",
+    supersedes: str = "",
+    reqs: list[dict] | None = None,
+    extra: str = "",
+) -> Path:
+    body = BASE.format(
+        version=version,
+        effective=effective,
+        supersedes=f'supersedes = "{supersedes}"' if supersedes else "",
+    )
     for r in reqs if reqs is not None else [{}]:
-        body += REQ.format(**({"key": "mdm", "code": "D-1", "section": "1", "relation": "new", "rule": MDM} | r))
+        body += REQ.format(
+            **({"key": "mdm", "code": "D-1", "section": "1", "relation": "new", "rule": MDM} | r)
+        )
     path = folder / name
     path.write_text(body + extra)
     return path
 
 
 def counts() -> tuple[int, int, int, int]:
-    return (RequirementSet.objects.count(), RequirementSetVersion.objects.count(), Requirement.objects.count(),
-            RequirementRemoval.objects.count())
+    return (
+        RequirementSet.objects.count(),
+        RequirementSetVersion.objects.count(),
+        Requirement.objects.count(),
+        RequirementRemoval.objects.count(),
+    )
 
 
 def test_shipped_sets_load_and_compile():
@@ -71,9 +88,16 @@ def test_shipped_sets_load_and_compile():
         assert versions.count() >= 2
         for version in versions:
             assert requirements_for_version(version.pk)
-    cjis = Requirement.objects.get(version__requirement_set__code="cjis-mobile", version__version="6.0",
-                                   key="cjis.mdm.enrolled")
-    assert (cjis.section, cjis.relation, cjis.previous.section) == ("5.20.2", "renumbered", "5.13.2")
+    cjis = Requirement.objects.get(
+        version__requirement_set__code="cjis-mobile",
+        version__version="6.0",
+        key="cjis.mdm.enrolled",
+    )
+    assert (cjis.section, cjis.relation, cjis.previous.section) == (
+        "5.20.2",
+        "renumbered",
+        "5.13.2",
+    )
     assert RequirementRemoval.objects.filter(key="firstnet.router_gps").exists()
 
 
@@ -103,9 +127,21 @@ def test_changed_file_updates_its_version_in_place(tmp_path):
 
 def test_a_bad_rule_is_refused_with_file_code_and_problem(tmp_path):
     write(tmp_path, "a-good.toml")
-    write(tmp_path, "b-bad.toml", version="2", effective="2025-01-01", supersedes="1",
-          reqs=[{"relation": "same"},
-                {"key": "fw", "code": "D-9", "rule": '{ attr = "device.firmware", op = ">=", value = "abc" }'}])
+    write(
+        tmp_path,
+        "b-bad.toml",
+        version="2",
+        effective="2025-01-01",
+        supersedes="1",
+        reqs=[
+            {"relation": "same"},
+            {
+                "key": "fw",
+                "code": "D-9",
+                "rule": '{ attr = "device.firmware", op = ">=", value = "abc" }',
+            },
+        ],
+    )
     with pytest.raises(RequirementFileError) as caught:
         load_requirements([tmp_path])
     assert caught.value.problems == [
@@ -117,8 +153,14 @@ def test_a_bad_rule_is_refused_with_file_code_and_problem(tmp_path):
 @pytest.mark.parametrize(
     ("req", "problem"),
     [
-        ({"rule": '{ attr = "device.colour", op = "==", value = "red" }'}, "rule.attr: unknown attribute 'device.colour'"),
-        ({"rule": '{ attr = "device.is_mdm_enrolled", op = "==", value = "yes" }'}, "rule.value: device.is_mdm_enrolled is true or false"),
+        (
+            {"rule": '{ attr = "device.colour", op = "==", value = "red" }'},
+            "rule.attr: unknown attribute 'device.colour'",
+        ),
+        (
+            {"rule": '{ attr = "device.is_mdm_enrolled", op = "==", value = "yes" }'},
+            "rule.value: device.is_mdm_enrolled is true or false",
+        ),
         ({"relation": "tightened"}, "relation 'tightened' needs [version] supersedes"),
         ({"key": "Bad Key"}, "key 'Bad Key' may hold only"),
     ],
@@ -127,7 +169,9 @@ def test_requirement_mistakes_name_the_code(tmp_path, req, problem):
     write(tmp_path, "one.toml", reqs=[req])
     with pytest.raises(RequirementFileError) as caught:
         load_requirements([tmp_path / "one.toml"])
-    assert any(p.startswith("one.toml: requirement D-1: ") and problem in p for p in caught.value.problems), caught.value.problems
+    assert any(
+        p.startswith("one.toml: requirement D-1: ") and problem in p for p in caught.value.problems
+    ), caught.value.problems
 
 
 def test_file_level_mistakes_are_reported(tmp_path):
@@ -149,8 +193,17 @@ def test_not_toml_is_refused(tmp_path):
 
 def test_lineage_must_account_for_every_key(tmp_path):
     write(tmp_path, "v1.toml", reqs=[{}, {"key": "fw", "code": "D-2", "rule": FW}])
-    write(tmp_path, "v2.toml", version="2", effective="2025-01-01", supersedes="1",
-          reqs=[{"relation": "same", "rule": FW}, {"key": "new-one", "code": "D-3", "relation": "tightened"}])
+    write(
+        tmp_path,
+        "v2.toml",
+        version="2",
+        effective="2025-01-01",
+        supersedes="1",
+        reqs=[
+            {"relation": "same", "rule": FW},
+            {"key": "new-one", "code": "D-3", "relation": "tightened"},
+        ],
+    )
     with pytest.raises(RequirementFileError) as caught:
         load_requirements([tmp_path])
     assert set(caught.value.problems) == {
@@ -162,9 +215,15 @@ def test_lineage_must_account_for_every_key(tmp_path):
 
 def test_renumbering_and_removal_are_recorded(tmp_path):
     write(tmp_path, "v1.toml", reqs=[{}, {"key": "fw", "code": "D-2", "rule": FW}])
-    write(tmp_path, "v2.toml", version="2", effective="2025-01-01", supersedes="1",
-          reqs=[{"relation": "renumbered", "section": "7"}],
-          extra='\n[[removed]]\nkey = "fw"\nnote = "Dropped."\n')
+    write(
+        tmp_path,
+        "v2.toml",
+        version="2",
+        effective="2025-01-01",
+        supersedes="1",
+        reqs=[{"relation": "renumbered", "section": "7"}],
+        extra='\n[[removed]]\nkey = "fw"\nnote = "Dropped."\n',
+    )
     load_requirements([tmp_path])
     moved = Requirement.objects.get(version__version="2", key="mdm")
     assert (moved.relation, moved.section, moved.previous.section) == ("renumbered", "7", "1")
@@ -175,7 +234,14 @@ def test_renumbering_and_removal_are_recorded(tmp_path):
 def test_a_version_can_supersede_one_already_loaded(tmp_path):
     write(tmp_path, "v1.toml")
     load_requirements([tmp_path / "v1.toml"])
-    write(tmp_path, "v2.toml", version="2", effective="2025-01-01", supersedes="1", reqs=[{"relation": "same"}])
+    write(
+        tmp_path,
+        "v2.toml",
+        version="2",
+        effective="2025-01-01",
+        supersedes="1",
+        reqs=[{"relation": "same"}],
+    )
     load_requirements([tmp_path / "v2.toml"])
     v2 = RequirementSetVersion.objects.get(version="2")
     assert v2.supersedes.version == "1"
@@ -183,8 +249,14 @@ def test_a_version_can_supersede_one_already_loaded(tmp_path):
 
 def test_command_refuses_with_the_problems_and_loads_nothing(tmp_path):
     shutil.copy(SETS_DIR / "cjis-mobile-5.9.toml", tmp_path)
-    write(tmp_path, "zz-bad.toml", reqs=[{"rule": '{ attr = "health.last_seen", op = "within", value = "a week" }'}])
-    with pytest.raises(CommandError, match=r"zz-bad.toml: requirement D-1: rule.value: 'a week' is not a duration"):
+    write(
+        tmp_path,
+        "zz-bad.toml",
+        reqs=[{"rule": '{ attr = "health.last_seen", op = "within", value = "a week" }'}],
+    )
+    with pytest.raises(
+        CommandError, match=r"zz-bad.toml: requirement D-1: rule.value: 'a week' is not a duration"
+    ):
         call_command("load_requirements", str(tmp_path))
     assert counts() == (0, 0, 0, 0)
 

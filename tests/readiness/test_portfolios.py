@@ -27,7 +27,9 @@ def cabinet(agency_a, agency_b, state_staff, settings):
     req_set = make_set()
     v1 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
     make_requirement(v1, "cjis.mdm", "MDM", MDM)
-    make_version(req_set, "6.0", effective_on=timezone.localdate() + timedelta(days=60), supersedes=v1)
+    make_version(
+        req_set, "6.0", effective_on=timezone.localdate() + timedelta(days=60), supersedes=v1
+    )
     make_version(req_set, "6.1", effective_on=timezone.localdate() + timedelta(days=200))
     return cab
 
@@ -36,9 +38,18 @@ def test_portfolio_of_a_cabinet_by_its_brm(cabinet, agency_a, agency_b, state_st
     phone(agency_a)
     unenrolled = phone(agency_a, mdm=False)
     phone(agency_b, online=False)
-    Alert.objects.create(agency=agency_a, device=unenrolled, cause="device_unhealthy", detail="battery 5%")
-    soon = create_waiver(actor=state_staff.user, agency=agency_a, set_code="cjis-mobile", requirement_key="cjis.mdm",
-                         device=unenrolled, reason="on order", expires_at=timezone.now() + timedelta(days=10))
+    Alert.objects.create(
+        agency=agency_a, device=unenrolled, cause="device_unhealthy", detail="battery 5%"
+    )
+    soon = create_waiver(
+        actor=state_staff.user,
+        agency=agency_a,
+        set_code="cjis-mobile",
+        requirement_key="cjis.mdm",
+        device=unenrolled,
+        reason="on order",
+        expires_at=timezone.now() + timedelta(days=10),
+    )
     portfolio = build_portfolio(key=state_staff.user.username)
     assert portfolio.cabinet == cabinet
     lines = {line.slug: line for line in portfolio.agencies}

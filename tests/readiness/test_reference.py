@@ -59,7 +59,11 @@ def ref_value(node: Node, row: dict, now: datetime) -> int:
         actual = ref_version(value)
         if actual is None:
             return U
-        targets = [ref_version(r) for r in node.raw] if node.op in ("in", "not_in") else ref_version(node.raw)
+        targets = (
+            [ref_version(r) for r in node.raw]
+            if node.op in ("in", "not_in")
+            else ref_version(node.raw)
+        )
         return T if _holds(node.op, actual, targets) else F
     target = node.raw
     if node.attr.type is AttrType.NUMBER:
@@ -69,8 +73,14 @@ def ref_value(node: Node, row: dict, now: datetime) -> int:
 
 def _holds(op: str, a, b) -> bool:
     return {
-        "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b, "<=": lambda: a <= b,
-        ">": lambda: a > b, ">=": lambda: a >= b, "in": lambda: a in b, "not_in": lambda: a not in b,
+        "==": lambda: a == b,
+        "!=": lambda: a != b,
+        "<": lambda: a < b,
+        "<=": lambda: a <= b,
+        ">": lambda: a > b,
+        ">=": lambda: a >= b,
+        "in": lambda: a in b,
+        "not_in": lambda: a not in b,
     }[op]()
 
 
@@ -91,8 +101,22 @@ def ref_ready(reqs: list[CompiledRequirement], row: dict, now: datetime) -> bool
 
 # --- generators ---------------------------------------------------------------------------
 
-VERSIONS = ["1.0", "1.0.0", "2.1.0-b3", "2.1.0rc1", "2.1.0", "3.2", "3.2.1", "3.10", "10.0", "v3.2.1",
-            "3.2.1+oem", "1.0.post1", "1.0.dev2", "9.9.9"]
+VERSIONS = [
+    "1.0",
+    "1.0.0",
+    "2.1.0-b3",
+    "2.1.0rc1",
+    "2.1.0",
+    "3.2",
+    "3.2.1",
+    "3.10",
+    "10.0",
+    "v3.2.1",
+    "3.2.1+oem",
+    "1.0.post1",
+    "1.0.dev2",
+    "9.9.9",
+]
 BAD_VERSIONS = ["abc", "3.2.1-build45", "1!1.0", " "]
 POOLS = {
     "device.kind": ["smartphone", "tablet", "body_camera", "modem"],
@@ -104,8 +128,12 @@ POOLS = {
     "model.fips_140_level": [1, 2, 3],
     "health.battery_pct": [0.0, 15.0, 20.0, 55.5, 100.0],
     "device.firmware": VERSIONS + BAD_VERSIONS,
-    "health.last_seen": [NOW - timedelta(minutes=5), NOW - timedelta(hours=30), NOW - timedelta(days=8),
-                         NOW + timedelta(minutes=2)],
+    "health.last_seen": [
+        NOW - timedelta(minutes=5),
+        NOW - timedelta(hours=30),
+        NOW - timedelta(days=8),
+        NOW + timedelta(minutes=2),
+    ],
     "health.level": ["online", "late", "offline", "never_seen", "unreachable"],
 }
 RULE_ATTRS = [a for a in POOLS if a != "health.level"]
@@ -152,7 +180,11 @@ def fleets(draw):
     n = draw(st.integers(min_value=1, max_value=25))
     rows = []
     for i in range(n):
-        row = {"device_id": i + 1, "agency_id": draw(st.integers(1, 3)), "model.telemetry_interval_s": 300}
+        row = {
+            "device_id": i + 1,
+            "agency_id": draw(st.integers(1, 3)),
+            "model.telemetry_interval_s": 300,
+        }
         for name, pool in POOLS.items():
             row[name] = draw(st.one_of(st.none(), st.sampled_from(pool)))
         rows.append(row)
@@ -165,12 +197,20 @@ def requirement_lists(draw):
     reqs = []
     for i in range(count):
         when = draw(st.one_of(st.none(), leaves()))
-        reqs.append(CompiledRequirement(
-            key=f"r{i}", code=f"R{i}", title=f"r{i}", rule=parse_rule(draw(rules)),
-            applies_to=frozenset(draw(st.lists(st.sampled_from(POOLS["device.kind"]), max_size=2))),
-            applies_when=parse_rule(when) if when else None,
-            severity=draw(st.sampled_from(["mandatory", "recommended"])), weight=draw(st.integers(1, 5)),
-        ))
+        reqs.append(
+            CompiledRequirement(
+                key=f"r{i}",
+                code=f"R{i}",
+                title=f"r{i}",
+                rule=parse_rule(draw(rules)),
+                applies_to=frozenset(
+                    draw(st.lists(st.sampled_from(POOLS["device.kind"]), max_size=2))
+                ),
+                applies_when=parse_rule(when) if when else None,
+                severity=draw(st.sampled_from(["mandatory", "recommended"])),
+                weight=draw(st.integers(1, 5)),
+            )
+        )
     return reqs
 
 

@@ -17,14 +17,25 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 def req(rule: dict, key: str = "r", **kw) -> CompiledRequirement:
     when = kw.pop("applies_when", None)
-    return CompiledRequirement(key=key, code=key.upper(), title=key, rule=parse_rule(rule),
-                               applies_when=parse_rule(when) if when else None, **kw)
+    return CompiledRequirement(
+        key=key,
+        code=key.upper(),
+        title=key,
+        rule=parse_rule(rule),
+        applies_when=parse_rule(when) if when else None,
+        **kw,
+    )
 
 
 def device(device_id: int, **attrs) -> dict:
-    row = {"device_id": device_id, "agency_id": attrs.pop("agency_id", 1), "device.kind": "smartphone",
-           "health.level": "online", "health.last_seen": NOW - timedelta(minutes=1),
-           "model.telemetry_interval_s": 300}
+    row = {
+        "device_id": device_id,
+        "agency_id": attrs.pop("agency_id", 1),
+        "device.kind": "smartphone",
+        "health.level": "online",
+        "health.last_seen": NOW - timedelta(minutes=1),
+        "model.telemetry_interval_s": 300,
+    }
     row.update(attrs)
     return row
 
@@ -36,13 +47,18 @@ def outcome(rows: list[dict], rule: dict, **kw) -> list[tuple[str, str]]:
 
 
 def test_firmware_below_minimum_fails_with_the_versions_in_words():
-    got = outcome([device(1, **{"device.firmware": "3.1.0"}), device(2, **{"device.firmware": "3.10"})],
-                  {"attr": "device.firmware", "op": ">=", "value": "3.2.1"})
+    got = outcome(
+        [device(1, **{"device.firmware": "3.1.0"}), device(2, **{"device.firmware": "3.10"})],
+        {"attr": "device.firmware", "op": ">=", "value": "3.2.1"},
+    )
     assert got == [("fail", "firmware 3.1.0 is below 3.2.1"), ("pass", "")]
 
 
 def test_versions_compare_by_release_order_not_as_strings():
-    rows = [device(i, **{"device.firmware": v}) for i, v in enumerate(["10.0", "9.9", "2.1.0-b3", "2.1.0", "3.2"])]
+    rows = [
+        device(i, **{"device.firmware": v})
+        for i, v in enumerate(["10.0", "9.9", "2.1.0-b3", "2.1.0", "3.2"])
+    ]
     got = outcome(rows, {"attr": "device.firmware", "op": ">", "value": "2.1.0rc1"})
     assert [s for s, _ in got] == ["pass", "pass", "fail", "pass", "pass"]
     got = outcome(rows, {"attr": "device.firmware", "op": "==", "value": "3.2.0"})
@@ -50,26 +66,40 @@ def test_versions_compare_by_release_order_not_as_strings():
 
 
 def test_unknown_firmware_string_fails_with_the_string_quoted():
-    got = outcome([device(1, **{"device.firmware": "abc"}), device(2, **{"device.firmware": "3.2.1-build45"})],
-                  {"attr": "device.firmware", "op": ">=", "value": "1.0"})
-    assert got == [("fail", "firmware 'abc' is not a version"), ("fail", "firmware '3.2.1-build45' is not a version")]
+    got = outcome(
+        [
+            device(1, **{"device.firmware": "abc"}),
+            device(2, **{"device.firmware": "3.2.1-build45"}),
+        ],
+        {"attr": "device.firmware", "op": ">=", "value": "1.0"},
+    )
+    assert got == [
+        ("fail", "firmware 'abc' is not a version"),
+        ("fail", "firmware '3.2.1-build45' is not a version"),
+    ]
 
 
 def test_unknown_firmware_is_neither_true_nor_false_under_not():
-    got = outcome([device(1, **{"device.firmware": "abc"})],
-                  {"not": {"attr": "device.firmware", "op": "<", "value": "1.0"}})
+    got = outcome(
+        [device(1, **{"device.firmware": "abc"})],
+        {"not": {"attr": "device.firmware", "op": "<", "value": "1.0"}},
+    )
     assert got == [("fail", "firmware 'abc' is not a version")]
 
 
 def test_missing_value_fails_as_unknown():
-    got = outcome([device(1), device(2, **{"health.battery_pct": 50})],
-                  {"attr": "health.battery_pct", "op": ">=", "value": 20})
+    got = outcome(
+        [device(1), device(2, **{"health.battery_pct": 50})],
+        {"attr": "health.battery_pct", "op": ">=", "value": 20},
+    )
     assert got == [("fail", "battery is unknown"), ("pass", "")]
 
 
 def test_reported_firmware_wins_over_the_inventory_record():
-    rows = [device(1, **{"device.firmware_version": "1.0", "health.firmware": "5.0"}),
-            device(2, **{"device.firmware_version": "1.0"})]
+    rows = [
+        device(1, **{"device.firmware_version": "1.0", "health.firmware": "5.0"}),
+        device(2, **{"device.firmware_version": "1.0"}),
+    ]
     got = outcome(rows, {"attr": "device.firmware", "op": ">=", "value": "2.0"})
     assert got == [("pass", ""), ("fail", "firmware 1.0 is below 2.0")]
 
@@ -90,8 +120,12 @@ def test_reported_firmware_wins_over_the_inventory_record():
     ],
 )
 def test_number_operators(op, value, expected):
-    rows = [device(1, **{"health.battery_pct": 10}), device(2, **{"health.battery_pct": 50}),
-            device(3, **{"health.battery_pct": 90}), device(4)]
+    rows = [
+        device(1, **{"health.battery_pct": 10}),
+        device(2, **{"health.battery_pct": 50}),
+        device(3, **{"health.battery_pct": 90}),
+        device(4),
+    ]
     rule = {"attr": "health.battery_pct", "op": op} | ({} if value is None else {"value": value})
     assert [s for s, _ in outcome(rows, rule)] == expected
 
@@ -108,71 +142,118 @@ def test_number_operators(op, value, expected):
     ],
 )
 def test_enum_operators(op, value, expected):
-    rows = [device(1, **{"device.network": "firstnet"}), device(2, **{"device.network": "commercial"}), device(3)]
+    rows = [
+        device(1, **{"device.network": "firstnet"}),
+        device(2, **{"device.network": "commercial"}),
+        device(3),
+    ]
     rule = {"attr": "device.network", "op": op} | ({} if value is None else {"value": value})
     assert [s for s, _ in outcome(rows, rule)] == expected
 
 
 def test_enum_reasons_name_actual_and_expected():
-    got = outcome([device(1, **{"device.network": "commercial"})],
-                  {"attr": "device.network", "op": "==", "value": "firstnet"})
+    got = outcome(
+        [device(1, **{"device.network": "commercial"})],
+        {"attr": "device.network", "op": "==", "value": "firstnet"},
+    )
     assert got == [("fail", "network is commercial, not firstnet")]
-    got = outcome([device(1, **{"device.network": "none"})],
-                  {"attr": "device.network", "op": "in", "value": ["firstnet", "commercial"]})
+    got = outcome(
+        [device(1, **{"device.network": "none"})],
+        {"attr": "device.network", "op": "in", "value": ["firstnet", "commercial"]},
+    )
     assert got == [("fail", "network is none, not one of firstnet, commercial")]
 
 
 def test_text_attribute_compares_exactly():
-    rows = [device(1, **{"device.manufacturer": "Axon"}), device(2, **{"device.manufacturer": "axon"})]
+    rows = [
+        device(1, **{"device.manufacturer": "Axon"}),
+        device(2, **{"device.manufacturer": "axon"}),
+    ]
     got = outcome(rows, {"attr": "device.manufacturer", "op": "==", "value": "Axon"})
     assert got == [("pass", ""), ("fail", "manufacturer is axon, not Axon")]
 
 
 def test_bool_reasons_say_what_the_device_is():
-    rows = [device(1, **{"device.is_mdm_enrolled": False}), device(2, **{"device.is_mdm_enrolled": True}),
-            device(3, **{"health.gps_fix": None})]
+    rows = [
+        device(1, **{"device.is_mdm_enrolled": False}),
+        device(2, **{"device.is_mdm_enrolled": True}),
+        device(3, **{"health.gps_fix": None}),
+    ]
     assert outcome(rows[:2], {"attr": "device.is_mdm_enrolled", "op": "==", "value": True}) == [
-        ("fail", "not enrolled in MDM"), ("pass", "")]
-    assert outcome(rows[2:], {"attr": "health.gps_fix", "op": "==", "value": True}) == [("fail", "GPS fix is unknown")]
+        ("fail", "not enrolled in MDM"),
+        ("pass", ""),
+    ]
+    assert outcome(rows[2:], {"attr": "health.gps_fix", "op": "==", "value": True}) == [
+        ("fail", "GPS fix is unknown")
+    ]
 
 
 def test_seen_within_uses_now_and_never_seen_fails():
-    rows = [device(1, **{"health.last_seen": NOW - timedelta(days=9)}),
-            device(2, **{"health.last_seen": NOW - timedelta(hours=3)}),
-            device(3, **{"health.last_seen": None, "health.level": "never_seen"})]
+    rows = [
+        device(1, **{"health.last_seen": NOW - timedelta(days=9)}),
+        device(2, **{"health.last_seen": NOW - timedelta(hours=3)}),
+        device(3, **{"health.last_seen": None, "health.level": "never_seen"}),
+    ]
     got = outcome(rows, {"attr": "health.last_seen", "op": "within", "value": "7d"})
-    assert got == [("fail", "last seen 9 days ago, not within 7d"), ("pass", ""), ("fail", "never seen")]
+    assert got == [
+        ("fail", "last seen 9 days ago, not within 7d"),
+        ("pass", ""),
+        ("fail", "never seen"),
+    ]
     # "not within" on a never-seen device is true: it was not seen within the window.
     got = outcome(rows, {"not": {"attr": "health.last_seen", "op": "within", "value": "7d"}})
     assert [s for s, _ in got] == ["pass", "fail", "pass"]
 
 
 def test_device_of_another_kind_is_not_applicable():
-    rows = [device(1, **{"device.kind": "body_camera"}), device(2, **{"device.is_mdm_enrolled": False})]
-    got = outcome(rows, {"attr": "device.is_mdm_enrolled", "op": "==", "value": True},
-                  applies_to=frozenset({"smartphone", "tablet"}))
-    assert got == [("not_applicable", "applies only to smartphone, tablet"), ("fail", "not enrolled in MDM")]
+    rows = [
+        device(1, **{"device.kind": "body_camera"}),
+        device(2, **{"device.is_mdm_enrolled": False}),
+    ]
+    got = outcome(
+        rows,
+        {"attr": "device.is_mdm_enrolled", "op": "==", "value": True},
+        applies_to=frozenset({"smartphone", "tablet"}),
+    )
+    assert got == [
+        ("not_applicable", "applies only to smartphone, tablet"),
+        ("fail", "not enrolled in MDM"),
+    ]
 
 
 def test_applies_when_limits_the_requirement():
-    rows = [device(1, **{"device.has_cji_access": False}),
-            device(2, **{"device.has_cji_access": True, "device.is_mdm_enrolled": False})]
-    got = outcome(rows, {"attr": "device.is_mdm_enrolled", "op": "==", "value": True},
-                  applies_when={"attr": "device.has_cji_access", "op": "==", "value": True})
-    assert got == [("not_applicable", "applies only when has CJI access"), ("fail", "not enrolled in MDM")]
+    rows = [
+        device(1, **{"device.has_cji_access": False}),
+        device(2, **{"device.has_cji_access": True, "device.is_mdm_enrolled": False}),
+    ]
+    got = outcome(
+        rows,
+        {"attr": "device.is_mdm_enrolled", "op": "==", "value": True},
+        applies_when={"attr": "device.has_cji_access", "op": "==", "value": True},
+    )
+    assert got == [
+        ("not_applicable", "applies only when has CJI access"),
+        ("fail", "not enrolled in MDM"),
+    ]
 
 
 def test_all_fails_on_its_first_failing_part_and_any_lists_every_part():
     rows = [device(1, **{"device.is_mdm_enrolled": False, "device.firmware": "1.0"})]
-    both = [{"attr": "device.is_mdm_enrolled", "op": "==", "value": True},
-            {"attr": "device.firmware", "op": ">=", "value": "2.0"}]
+    both = [
+        {"attr": "device.is_mdm_enrolled", "op": "==", "value": True},
+        {"attr": "device.firmware", "op": ">=", "value": "2.0"},
+    ]
     assert outcome(rows, {"all": both}) == [("fail", "not enrolled in MDM")]
-    assert outcome(rows, {"any": both}) == [("fail", "not enrolled in MDM; firmware 1.0 is below 2.0")]
+    assert outcome(rows, {"any": both}) == [
+        ("fail", "not enrolled in MDM; firmware 1.0 is below 2.0")
+    ]
 
 
 def test_not_explains_with_what_it_negates():
-    got = outcome([device(1, **{"device.network": "commercial"})],
-                  {"not": {"attr": "device.network", "op": "==", "value": "commercial"}})
+    got = outcome(
+        [device(1, **{"device.network": "commercial"})],
+        {"not": {"attr": "device.network", "op": "==", "value": "commercial"}},
+    )
     assert got == [("fail", "network is commercial")]
 
 
@@ -190,8 +271,10 @@ def test_three_valued_logic_of_all_and_any():
 
 def test_results_frame_layout_and_dtypes():
     fleet = fleet_frame_from_records([device(1), device(2, agency_id=7)])
-    reqs = [req({"attr": "device.network", "op": "is_set"}, key="a"),
-            req({"attr": "device.kind", "op": "==", "value": "smartphone"}, key="b")]
+    reqs = [
+        req({"attr": "device.network", "op": "is_set"}, key="a"),
+        req({"attr": "device.kind", "op": "==", "value": "smartphone"}, key="b"),
+    ]
     results = scoring.evaluate(fleet, reqs, NOW)
     assert list(results.columns) == ["device_id", "agency_id", "stable_key", "status", "reason"]
     assert results["device_id"].tolist() == [1, 2, 1, 2]
@@ -211,7 +294,9 @@ def test_evaluate_never_parses_strings_it_uses_the_version_keys():
     # Rewrite the key to that of 9.0: the result follows the key, not the text.
     hi, lo = scoring.parse_version("9.0").as_tuple()
     fleet["device.firmware#hi"], fleet["device.firmware#lo"] = hi, lo
-    results = scoring.evaluate(fleet, [req({"attr": "device.firmware", "op": ">=", "value": "3.2.1"})], NOW)
+    results = scoring.evaluate(
+        fleet, [req({"attr": "device.firmware", "op": ">=", "value": "3.2.1"})], NOW
+    )
     assert results["status"].tolist() == ["pass"]
 
 
@@ -223,21 +308,65 @@ NET = {"attr": "device.network", "op": "==", "value": "firstnet"}
 
 def scored_fleet():
     rows = [
-        device(1, agency_id=1, cabinet_id=10, **{"agency.county": "Franklin", "device.is_mdm_enrolled": True,
-                                                 "device.network": "firstnet"}),
-        device(2, agency_id=1, cabinet_id=10, **{"agency.county": "Franklin", "device.is_mdm_enrolled": True,
-                                                 "device.network": "commercial"}),
-        device(3, agency_id=2, cabinet_id=10, **{"agency.county": "Fayette", "device.is_mdm_enrolled": False,
-                                                 "device.network": "firstnet"}),
-        device(4, agency_id=2, cabinet_id=10, **{"agency.county": "Fayette", "device.is_mdm_enrolled": True,
-                                                 "device.network": "firstnet", "health.level": "offline",
-                                                 "health.last_seen": NOW - timedelta(days=3)}),
-        device(5, agency_id=3, cabinet_id=20, **{"agency.county": "Fayette", "device.kind": "body_camera",
-                                                 "health.level": None, "health.last_seen": None}),
+        device(
+            1,
+            agency_id=1,
+            cabinet_id=10,
+            **{
+                "agency.county": "Franklin",
+                "device.is_mdm_enrolled": True,
+                "device.network": "firstnet",
+            },
+        ),
+        device(
+            2,
+            agency_id=1,
+            cabinet_id=10,
+            **{
+                "agency.county": "Franklin",
+                "device.is_mdm_enrolled": True,
+                "device.network": "commercial",
+            },
+        ),
+        device(
+            3,
+            agency_id=2,
+            cabinet_id=10,
+            **{
+                "agency.county": "Fayette",
+                "device.is_mdm_enrolled": False,
+                "device.network": "firstnet",
+            },
+        ),
+        device(
+            4,
+            agency_id=2,
+            cabinet_id=10,
+            **{
+                "agency.county": "Fayette",
+                "device.is_mdm_enrolled": True,
+                "device.network": "firstnet",
+                "health.level": "offline",
+                "health.last_seen": NOW - timedelta(days=3),
+            },
+        ),
+        device(
+            5,
+            agency_id=3,
+            cabinet_id=20,
+            **{
+                "agency.county": "Fayette",
+                "device.kind": "body_camera",
+                "health.level": None,
+                "health.last_seen": None,
+            },
+        ),
     ]
     fleet = fleet_frame_from_records(rows)
-    reqs = [req(MDM, key="mdm", weight=3, applies_to=frozenset({"smartphone"})),
-            req(NET, key="net", weight=1, severity="recommended", applies_to=frozenset({"smartphone"}))]
+    reqs = [
+        req(MDM, key="mdm", weight=3, applies_to=frozenset({"smartphone"})),
+        req(NET, key="net", weight=1, severity="recommended", applies_to=frozenset({"smartphone"})),
+    ]
     return fleet, reqs, scoring.evaluate(fleet, reqs, NOW)
 
 
@@ -247,7 +376,13 @@ def test_device_readiness_needs_mandatory_passes_and_a_live_device():
     # 1 all pass; 2 fails only a recommended one; 3 fails a mandatory one; 4 is offline;
     # 5 has nothing applicable but was never seen.
     assert ready["is_ready"].to_dict() == {1: True, 2: True, 3: False, 4: False, 5: False}
-    assert ready["not_ready_reason"].to_dict() == {1: "", 2: "", 3: "mdm", 4: "offline", 5: "never seen"}
+    assert ready["not_ready_reason"].to_dict() == {
+        1: "",
+        2: "",
+        3: "mdm",
+        4: "offline",
+        5: "never seen",
+    }
     assert ready.loc[2, "score_pct"] == pytest.approx(75.0)
     assert np.isnan(ready.loc[5, "score_pct"])
 
@@ -282,7 +417,9 @@ def test_aggregate_rolls_up_to_cabinet_county_and_state():
     fleet, reqs, results = scored_fleet()
     cab = scoring.aggregate(results, fleet, reqs, now=NOW, by="cabinet").set_index("cabinet_id")
     assert cab["devices"].to_dict() == {10: 4, 20: 1}
-    county = scoring.aggregate(results, fleet, reqs, now=NOW, by="county").set_index("agency.county")
+    county = scoring.aggregate(results, fleet, reqs, now=NOW, by="county").set_index(
+        "agency.county"
+    )
     assert county["devices"].to_dict() == {"Fayette": 3, "Franklin": 2}
     state = scoring.aggregate(results, fleet, reqs, now=NOW, by="state")
     assert state.loc[0, "devices"] == 5
@@ -298,7 +435,12 @@ def test_aggregate_gives_the_same_answer_when_rows_are_reordered():
 
 
 def test_device_past_its_offline_deadline_is_not_ready_even_if_level_lags():
-    rows = [device(1, **{"device.is_mdm_enrolled": True, "health.offline_after": NOW - timedelta(minutes=5)})]
+    rows = [
+        device(
+            1,
+            **{"device.is_mdm_enrolled": True, "health.offline_after": NOW - timedelta(minutes=5)},
+        )
+    ]
     fleet = fleet_frame_from_records(rows)
     reqs = [req(MDM, key="mdm")]
     ready = scoring.device_readiness(scoring.evaluate(fleet, reqs, NOW), fleet, reqs, now=NOW)

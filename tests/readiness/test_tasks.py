@@ -31,5 +31,7 @@ def test_worker_writes_the_snapshot_of_the_date_it_is_sent(worker, agency_a):
     phone(agency_a)
     day = date(2026, 3, 2)
     compute_nightly_snapshots_task.delay(day.isoformat())
-    wait_for(lambda: ReadinessSnapshot.objects.filter(date=day).exists(), timeout=30, what="the snapshot")
+    wait_for(
+        lambda: ReadinessSnapshot.objects.filter(date=day).exists(), timeout=30, what="the snapshot"
+    )
     assert ReadinessSnapshot.objects.filter(date=day, requirement_key="").get().n_pass == 1

@@ -43,9 +43,13 @@ def test_agency_users_land_on_their_agency_page(scenario, persona, request):
     assert user.browser.get("/").url == reverse("readiness:agency", args=["ksp"])
 
 
-@pytest.mark.parametrize("url", STATE_PAGES + KSP_PAGES + LEX_PAGES + [reverse("readiness:briefings")])
+@pytest.mark.parametrize(
+    "url", STATE_PAGES + KSP_PAGES + LEX_PAGES + [reverse("readiness:briefings")]
+)
 def test_state_staff_reach_every_page(scenario, state_staff, url):
-    response = state_staff.browser.get(url, follow=True)  # a BRM's portfolio redirects to their cabinet
+    response = state_staff.browser.get(
+        url, follow=True
+    )  # a BRM's portfolio redirects to their cabinet
     assert response.status_code == 200, response.content[:500]
 
 
@@ -86,7 +90,7 @@ def test_overview_shows_headline_figures_trend_and_agencies_with_data_times(scen
     assert 'data-figure="alerts">1<' in html
     assert 'data-figure="ready-pct">57.1%<' in html
     assert 'data-figure="participating">1 / 3<' in html
-    assert f"snapshot of <time datetime=\"{scenario.today:%Y-%m-%d}\"" in html
+    assert f'snapshot of <time datetime="{scenario.today:%Y-%m-%d}"' in html
     assert "Data as of" in html  # the footer's render time
     assert 'id="chart-trend"' in html
     assert "/static/vendor/plotly/plotly.min.js" in html
@@ -94,8 +98,9 @@ def test_overview_shows_headline_figures_trend_and_agencies_with_data_times(scen
 
 
 def test_live_partial_is_a_fragment_that_polls_every_30_seconds(scenario, state_staff):
-    html = state_staff.browser.get(reverse("readiness:overview_live") + "?kind=fire",
-                                   HTTP_HX_REQUEST="true").content.decode()
+    html = state_staff.browser.get(
+        reverse("readiness:overview_live") + "?kind=fire", HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "<html" not in html
     assert 'hx-trigger="every 30s"' in html
     assert 'data-figure="devices">1<' in html  # the fire agency only
@@ -111,15 +116,21 @@ def test_agency_table_sorts_by_the_chosen_column(scenario, state_staff):
 
 
 def test_filters_change_the_figures(scenario, state_staff):
-    html = state_staff.browser.get(reverse("readiness:overview") + "?cabinet=public-protection").content.decode()
+    html = state_staff.browser.get(
+        reverse("readiness:overview") + "?cabinet=public-protection"
+    ).content.decode()
     assert 'data-figure="ready-pct">100.0%<' in html
     assert "Lexington Police</a>" not in html
 
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("as_of=yesterday", "is not a date: use YYYY-MM-DD"), ("kind=navy", "Unknown agency kind"),
-     ("set=nope", "Unknown requirement set"), ("version=9.9", "has no version")],
+    [
+        ("as_of=yesterday", "is not a date: use YYYY-MM-DD"),
+        ("kind=navy", "Unknown agency kind"),
+        ("set=nope", "Unknown requirement set"),
+        ("version=9.9", "has no version"),
+    ],
 )
 def test_a_bad_filter_gets_a_page_that_says_what_to_change(scenario, state_staff, query, message):
     response = state_staff.browser.get(reverse("readiness:overview") + "?" + query)
@@ -145,16 +156,27 @@ def test_failing_devices_partial_gives_every_reason(scenario, viewer_a):
 
 
 def test_whatif_results_show_newly_failing_and_the_plan(scenario, state_staff):
-    html = state_staff.browser.get(reverse("readiness:whatif_results", args=["cjis-mobile"])
-                                   + "?from=6.0&to=7.0").content.decode()
+    html = state_staff.browser.get(
+        reverse("readiness:whatif_results", args=["cjis-mobile"]) + "?from=6.0&to=7.0"
+    ).content.decode()
     assert "6.0 → 7.0" in html
     assert "KSP-OK-2" in html  # firmware 3.1.0 is below the draft's 3.2.1
     assert "Remediation plan" in html
 
 
 def test_requirement_set_page_shows_versions_side_by_side(scenario, state_staff):
-    html = state_staff.browser.get(reverse("readiness:requirement_set", args=["cjis-mobile"])).content.decode()
-    for text in ("Version 5.9", "Version 6.0", "Version 7.0", "renumbered", "MDM-1", "MDM-2", "FW-3"):
+    html = state_staff.browser.get(
+        reverse("readiness:requirement_set", args=["cjis-mobile"])
+    ).content.decode()
+    for text in (
+        "Version 5.9",
+        "Version 6.0",
+        "Version 7.0",
+        "renumbered",
+        "MDM-1",
+        "MDM-2",
+        "FW-3",
+    ):
         assert text in html
 
 
@@ -182,15 +204,20 @@ def test_agency_user_may_brief_only_on_their_agency(scenario, viewer_a):
     assert 'value="agency:lex-pd"' not in html
     url = reverse("readiness:briefings")
     assert viewer_a.browser.post(url, {"scope": "state", "format": "pdf"}).status_code == 403
-    assert viewer_a.browser.post(url, {"scope": "agency:lex-pd", "format": "pdf"}).status_code == 404
+    assert (
+        viewer_a.browser.post(url, {"scope": "agency:lex-pd", "format": "pdf"}).status_code == 404
+    )
 
 
-def test_a_bad_briefing_request_is_refused_with_the_reason_and_nothing_is_queued(scenario, state_staff):
+def test_a_bad_briefing_request_is_refused_with_the_reason_and_nothing_is_queued(
+    scenario, state_staff
+):
     from readiness.models import BriefingExport
 
     url = reverse("readiness:briefings")
-    response = state_staff.browser.post(url, {"scope": "state", "set": "cjis-mobile", "version": "9.9",
-                                              "format": "pdf"})
+    response = state_staff.browser.post(
+        url, {"scope": "state", "set": "cjis-mobile", "version": "9.9", "format": "pdf"}
+    )
     assert response.status_code == 404
     assert "has no version" in response.content.decode()
     response = state_staff.browser.post(url, {"scope": "state", "format": "docx"})

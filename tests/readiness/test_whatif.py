@@ -26,12 +26,30 @@ from tests.readiness.catalog_helpers import (
 )
 
 
-def req(key, code, *, section="", rule=None, severity="mandatory", kinds=(), relation="new", note="", weight=1):
+def req(
+    key,
+    code,
+    *,
+    section="",
+    rule=None,
+    severity="mandatory",
+    kinds=(),
+    relation="new",
+    note="",
+    weight=1,
+):
     return {
-        "key": key, "code": code, "section": section, "title": key.replace(".", " "),
+        "key": key,
+        "code": code,
+        "section": section,
+        "title": key.replace(".", " "),
         "rule": rule or {"attr": "device.is_mdm_enrolled", "op": "==", "value": True},
-        "applies_when": None, "severity": severity, "applies_to": list(kinds), "relation": relation,
-        "change_note": note, "weight": weight,
+        "applies_when": None,
+        "severity": severity,
+        "applies_to": list(kinds),
+        "relation": relation,
+        "change_note": note,
+        "weight": weight,
     }
 
 
@@ -79,8 +97,12 @@ def test_relation_recorded_in_the_superseding_file_wins_over_inference():
 def test_changed_rule_gets_its_direction_from_the_fleet():
     old = [req("fw", "F", rule={"attr": "device.firmware", "op": ">=", "value": "3.0"})]
     new = [req("fw", "F", rule={"attr": "device.firmware", "op": ">=", "value": "3.2.1"})]
-    old_results = pd.DataFrame({"device_id": [1, 2, 3], "key": "fw", "status": ["pass", "pass", "fail"]})
-    new_results = pd.DataFrame({"device_id": [1, 2, 3], "key": "fw", "status": ["fail", "pass", "fail"]})
+    old_results = pd.DataFrame(
+        {"device_id": [1, 2, 3], "key": "fw", "status": ["pass", "pass", "fail"]}
+    )
+    new_results = pd.DataFrame(
+        {"device_id": [1, 2, 3], "key": "fw", "status": ["fail", "pass", "fail"]}
+    )
     effects = requirement_effects(old_results, new_results)
     change = refine_with_effects(diff_requirements(old, new, new_supersedes_old=False), effects)[0]
     assert change.change == "tightened"
@@ -98,8 +120,6 @@ def test_a_new_requirement_fails_devices_that_had_no_result_before():
 # --- through the database -----------------------------------------------------------------------
 
 
-
-
 FIRMWARE_321 = {"attr": "device.firmware", "op": ">=", "value": "3.2.1"}
 BAND14 = {"attr": "model.has_band14", "op": "==", "value": True}
 
@@ -109,8 +129,12 @@ def fleet_and_versions(db, agency_a, agency_b):
     req_set = make_set()
     v59 = make_version(req_set, "5.9", effective_on=date(2020, 1, 1))
     mdm = make_requirement(v59, "cjis.mdm", "MDM", MDM, section="5.13.2")
-    v60 = make_version(req_set, "6.0", effective_on=date(2030, 1, 1), status="draft", supersedes=v59)
-    make_requirement(v60, "cjis.mdm", "MDM", MDM, section="5.20.2", relation="renumbered", previous=mdm)
+    v60 = make_version(
+        req_set, "6.0", effective_on=date(2030, 1, 1), status="draft", supersedes=v59
+    )
+    make_requirement(
+        v60, "cjis.mdm", "MDM", MDM, section="5.20.2", relation="renumbered", previous=mdm
+    )
     make_requirement(v60, "fw.min", "FW", FIRMWARE_321, section="5.20.5")
     make_requirement(v60, "radio.b14", "B14", BAND14, section="5.20.9", applies_to=["smartphone"])
     old_model = phone_model(name="Old", has_band14=False, unit_cost=500)
@@ -126,12 +150,17 @@ def fleet_and_versions(db, agency_a, agency_b):
 
 def test_whatif_names_the_devices_that_newly_fail_and_why(fleet_and_versions, state_staff):
     d = fleet_and_versions
-    result = compare_versions(agency_ids=None, set_code="cjis-mobile", from_version="5.9", to_version="6.0")
+    result = compare_versions(
+        agency_ids=None, set_code="cjis-mobile", from_version="5.9", to_version="6.0"
+    )
     changes = {c.key: c.change for c in result.changes}
     assert changes == {"cjis.mdm": "renumbered", "fw.min": "added", "radio.b14": "added"}
     newly = result.newly_failing_devices.set_index("device_id")
     assert set(newly.index) == {d["old_fw"].pk, d["new_fw"].pk}
-    assert sorted(newly.at[d["old_fw"].pk, "reasons"]) == ["B14: no Band 14", "FW: firmware 3.0 is below 3.2.1"]
+    assert sorted(newly.at[d["old_fw"].pk, "reasons"]) == [
+        "B14: no Band 14",
+        "FW: firmware 3.0 is below 3.2.1",
+    ]
     assert (result.ready_before, result.ready_after, result.devices_total) == (3, 1, 4)
     agencies = result.agencies.set_index("slug")
     assert agencies.at["ksp", "newly_failing"] == 2
@@ -139,8 +168,12 @@ def test_whatif_names_the_devices_that_newly_fail_and_why(fleet_and_versions, st
     assert result.newly_failing_agencies == 1
 
 
-def test_cost_prices_replacement_from_the_catalog_firmware_and_labour(fleet_and_versions, state_staff):
-    result = compare_versions(agency_ids=None, set_code="cjis-mobile", from_version="5.9", to_version="6.0")
+def test_cost_prices_replacement_from_the_catalog_firmware_and_labour(
+    fleet_and_versions, state_staff
+):
+    result = compare_versions(
+        agency_ids=None, set_code="cjis-mobile", from_version="5.9", to_version="6.0"
+    )
     # Old model lacks Band 14: the cheapest catalog phone with it (800, not 900), and no
     # firmware update on top; the other device needs firmware (25); the unenrolled one MDM (40).
     assert result.cost["replace"] == Decimal("800")
@@ -154,8 +187,12 @@ def test_cost_prices_replacement_from_the_catalog_firmware_and_labour(fleet_and_
 
 
 def test_agency_user_whatif_covers_only_their_agency(fleet_and_versions, viewer_a):
-    result = compare_versions(agency_ids=visible_agency_ids(viewer_a.user), set_code="cjis-mobile",
-                              from_version="5.9", to_version="6.0")
+    result = compare_versions(
+        agency_ids=visible_agency_ids(viewer_a.user),
+        set_code="cjis-mobile",
+        from_version="5.9",
+        to_version="6.0",
+    )
     assert result.devices_total == 3
     assert set(result.agencies["slug"]) == {"ksp"}
 

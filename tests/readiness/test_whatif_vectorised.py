@@ -66,21 +66,34 @@ def mixed_fleet(db):
     models = []
     for i in range(18):
         kind = KINDS[i % 3]
-        models.append(DeviceModelFactory(
-            manufacturer="Acme", name=f"M{i}", kind=kind, has_band14=bool(i & 1), has_encryption_at_rest=bool(i & 2),
-            fips_140_level=(None, 1, 2, 3)[i % 4], unit_cost=rng.choice([400, 500, 500, 650, 900]),
-            telemetry_interval_s=300,
-        ))
+        models.append(
+            DeviceModelFactory(
+                manufacturer="Acme",
+                name=f"M{i}",
+                kind=kind,
+                has_band14=bool(i & 1),
+                has_encryption_at_rest=bool(i & 2),
+                fips_140_level=(None, 1, 2, 3)[i % 4],
+                unit_cost=rng.choice([400, 500, 500, 650, 900]),
+                telemetry_interval_s=300,
+            )
+        )
     # Modems only come without Band 14: a modem missing it has no replacement in the catalog.
     DeviceModel.objects.filter(kind=DeviceModel.Kind.MODEM).update(has_band14=False)
     agencies = [AgencyFactory(slug=f"vec-{i}") for i in range(4)]
     for i in range(120):
-        phone(agencies[i % 4], model=rng.choice(models), firmware=rng.choice(["3.0.0", "3.2.1", "4.0"]))
+        phone(
+            agencies[i % 4],
+            model=rng.choice(models),
+            firmware=rng.choice(["3.0.0", "3.2.1", "4.0"]),
+        )
     return version
 
 
 def test_each_device_gets_the_replacement_a_per_device_search_would_choose(mixed_fleet):
-    gaps = gap_frame(evaluate_fleet(version=mixed_fleet), now=pd.Timestamp.now(tz="UTC").to_pydatetime())
+    gaps = gap_frame(
+        evaluate_fleet(version=mixed_fleet), now=pd.Timestamp.now(tz="UTC").to_pydatetime()
+    )
     catalog = list(DeviceModel.objects.all())
     from devices.models import Device
 
@@ -105,7 +118,9 @@ def test_each_device_gets_the_replacement_a_per_device_search_would_choose(mixed
 def test_a_replaced_device_gets_no_firmware_update_and_the_others_do(mixed_fleet):
     from devices.models import Device
 
-    gaps = gap_frame(evaluate_fleet(version=mixed_fleet), now=pd.Timestamp.now(tz="UTC").to_pydatetime())
+    gaps = gap_frame(
+        evaluate_fleet(version=mixed_fleet), now=pd.Timestamp.now(tz="UTC").to_pydatetime()
+    )
     firmware = set(gaps.loc[gaps["action_kind"].eq("firmware"), "device_id"])
     replaced = set(gaps.loc[gaps["action_kind"].eq("replace"), "device_id"])
     old_firmware = {d.pk for d in Device.objects.filter(firmware_version="3.0.0")}
@@ -117,8 +132,12 @@ def test_a_replaced_device_gets_no_firmware_update_and_the_others_do(mixed_fleet
 # --- the plan: numpy rounds against exact fractions ------------------------------------------
 
 ACTIONS = {  # key: (kind, unit cost)
-    "configure:mdm": ("configure", 40), "configure:enc": ("configure", 40), "telemetry:silent": ("telemetry", 40),
-    "firmware:1": ("firmware", 25), "firmware:2": ("firmware", 25), "replace:1->3": ("replace", 800),
+    "configure:mdm": ("configure", 40),
+    "configure:enc": ("configure", 40),
+    "telemetry:silent": ("telemetry", 40),
+    "firmware:1": ("firmware", 25),
+    "firmware:2": ("firmware", 25),
+    "replace:1->3": ("replace", 800),
     "replace:2->3": ("replace", 499.99),
 }
 
@@ -138,23 +157,46 @@ def reference_plan(rows: list[tuple], *, ready_now: int) -> list[tuple]:
                 s[0] += 1
                 s[1] += len(acts) == 1
                 s[2] += Fraction(1, len(acts))
-        best = min(stats, key=lambda k: (-Fraction(stats[k][1], stats[k][0]), -stats[k][2] / stats[k][0],
-                                         Fraction(str(ACTIONS[k][1])), k))
+        best = min(
+            stats,
+            key=lambda k: (
+                -Fraction(stats[k][1], stats[k][0]),
+                -stats[k][2] / stats[k][0],
+                Fraction(str(ACTIONS[k][1])),
+                k,
+            ),
+        )
         touched, made, _ = stats[best]
         ready += made
-        steps.append((best, touched, made, Decimal(str(round(float(Fraction(str(ACTIONS[best][1])) * touched), 2))),
-                      ready))
+        steps.append(
+            (
+                best,
+                touched,
+                made,
+                Decimal(str(round(float(Fraction(str(ACTIONS[best][1])) * touched), 2))),
+                ready,
+            )
+        )
         for acts in needs.values():
             acts.discard(best)
     return steps
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sets(st.sampled_from(sorted(ACTIONS)), min_size=1, max_size=5), min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.sets(st.sampled_from(sorted(ACTIONS)), min_size=1, max_size=5), min_size=1, max_size=40
+    )
+)
 def test_plan_matches_an_exact_greedy_reference(needs_per_device):
-    rows = [(d, 1, key, ACTIONS[key][0], ACTIONS[key][1], key, "req")
-            for d, keys in enumerate(needs_per_device, start=1) for key in sorted(keys)]
+    rows = [
+        (d, 1, key, ACTIONS[key][0], ACTIONS[key][1], key, "req")
+        for d, keys in enumerate(needs_per_device, start=1)
+        for key in sorted(keys)
+    ]
     plan = plan_remediation(pd.DataFrame(rows, columns=GAP_COLUMNS), devices_total=60, ready_now=5)
-    got = [(s.action_key, s.devices_touched, s.devices_made_ready, s.cost, s.ready_after) for s in plan]
+    got = [
+        (s.action_key, s.devices_touched, s.devices_made_ready, s.cost, s.ready_after) for s in plan
+    ]
     assert got == reference_plan(rows, ready_now=5)
     assert plan[-1].ready_after == 5 + len(needs_per_device)  # every device ends ready

@@ -35,7 +35,9 @@ from telemetry.mqtt import MqttUrl, parse_mqtt_url
 from tests.conftest import skip_or_fail, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+MOSQUITTO = shutil.which("mosquitto") or (
+    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
+)
 PROJECT_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
 PROJECT_TLS_CONF = ROOT / "deploy" / "mosquitto" / "conf.d" / "tls.conf"
 
@@ -73,7 +75,9 @@ class EmbeddedBroker:
 
         self.port = free_port()
         self.v311_port = free_port()
-        path = write_config(host="127.0.0.1", port=self.port, v311_port=self.v311_port, directory=directory)
+        path = write_config(
+            host="127.0.0.1", port=self.port, v311_port=self.v311_port, directory=directory
+        )
         self._broker = IotBroker(config_path=str(path))
 
     def start(self) -> EmbeddedBroker:
@@ -112,7 +116,11 @@ def render_mosquitto_conf(
 def render_tls_conf(*, ports: dict[int, int], tls_dir: Path) -> str:
     """conf.d/tls.conf with each listener moved to a free loopback port (``ports``: the
     file's port to the test's) and the certificates of ``tls_dir``."""
-    files = {"cafile": tls_dir / "ca.crt", "certfile": tls_dir / "broker.crt", "keyfile": tls_dir / "broker.key"}
+    files = {
+        "cafile": tls_dir / "ca.crt",
+        "certfile": tls_dir / "broker.crt",
+        "keyfile": tls_dir / "broker.key",
+    }
     lines = []
     for line in PROJECT_TLS_CONF.read_text().splitlines():
         key, _, value = line.partition(" ")
@@ -131,8 +139,14 @@ class MosquittoProcess:
     ``cert_port`` (8884, client certificates).
     """
 
-    def __init__(self, directory: Path, *, password_file: Path | None = None, acl_file: Path | None = None,
-                 tls_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+        tls_dir: Path | None = None,
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.tls_port, self.cert_port = free_port(), free_port()
@@ -143,16 +157,23 @@ class MosquittoProcess:
             port=self.port, data_dir=self.data_dir, password_file=password_file, acl_file=acl_file
         )
         if tls_dir is not None:
-            text += render_tls_conf(ports={8883: self.tls_port, 8884: self.cert_port}, tls_dir=tls_dir)
+            text += render_tls_conf(
+                ports={8883: self.tls_port, 8884: self.cert_port}, tls_dir=tls_dir
+            )
         self.conf.write_text(text)
         self.log = directory / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MosquittoProcess:
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: port_open("127.0.0.1", self.port) or self.process.poll() is not None,
-                 timeout=10, what="mosquitto to listen")
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for(
+            lambda: port_open("127.0.0.1", self.port) or self.process.poll() is not None,
+            timeout=10,
+            what="mosquitto to listen",
+        )
         if self.process.poll() is not None:
             pytest.fail(f"mosquitto exited at start: {self.log.read_text()[-2000:]}")
         return self
@@ -171,7 +192,9 @@ class MosquittoProcess:
         self.stop(signal.SIGKILL)
 
     def url(self, username: str | None = None, password: str | None = None) -> MqttUrl:
-        return MqttUrl(host="127.0.0.1", port=self.port, username=username, password=password, tls=False)
+        return MqttUrl(
+            host="127.0.0.1", port=self.port, username=username, password=password, tls=False
+        )
 
 
 @pytest.fixture(scope="session")
@@ -232,36 +255,68 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]  (not a test)
 class IngestProcess:
     """``manage.py ingest_mqtt`` in a subprocess against the test database."""
 
-    def __init__(self, tmp_path: Path, broker_url: str, *, client_id: str, shared: str | None = None,
-                 batch_size: int = 500, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        broker_url: str,
+        *,
+        client_id: str,
+        shared: str | None = None,
+        batch_size: int = 500,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.log_path = tmp_path / f"ingest-{client_id}.log"
-        self.args = [sys.executable, str(ROOT / "manage.py"), "ingest_mqtt", "--url", broker_url,
-                     "--client-id", client_id, "--batch-size", str(batch_size), "--batch-wait", "0.05"]
+        self.args = [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "ingest_mqtt",
+            "--url",
+            broker_url,
+            "--client-id",
+            client_id,
+            "--batch-size",
+            str(batch_size),
+            "--batch-wait",
+            "0.05",
+        ]
         if shared:
             self.args += ["--shared", shared]
         self.args += extra_args or []
-        self.env = {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1",
-                    "MQTT_TOPIC_ROOT": settings.MQTT_TOPIC_ROOT}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "PYTHONUNBUFFERED": "1",
+            "MQTT_TOPIC_ROOT": settings.MQTT_TOPIC_ROOT,
+        }
         self.process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 
     def start(self) -> IngestProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            self.process = subprocess.Popen(
+                self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            )
         return self
 
     def log(self, *, since_start: bool = True) -> str:
         if not self.log_path.exists():
             return ""
         data = self.log_path.read_bytes()
-        return data[self._log_offset:].decode(errors="replace") if since_start else data.decode(errors="replace")
+        return (
+            data[self._log_offset :].decode(errors="replace")
+            if since_start
+            else data.decode(errors="replace")
+        )
 
     def wait_connected(self, timeout: float = 20.0) -> re.Match[str]:
         def connected() -> re.Match[str] | None:
             if self.process is not None and self.process.poll() is not None:
-                pytest.fail(f"ingest exited early ({self.process.returncode}):\n{self.log()[-3000:]}")
+                pytest.fail(
+                    f"ingest exited early ({self.process.returncode}):\n{self.log()[-3000:]}"
+                )
             return re.search(r"session present: (True|False)", self.log())
+
         return wait_for(connected, timeout=timeout, what="the ingest to connect")  # type: ignore[return-value]
 
     def terminate(self, timeout: float = 30.0) -> int:

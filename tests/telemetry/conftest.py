@@ -49,16 +49,34 @@ class Fleet:
     def state(self) -> str:
         return state_topic(self.agency.slug, self.gateway.name, root=settings.MQTT_TOPIC_ROOT)
 
-    def body(self, readings: list[dict[str, Any]], *, seq: int | None = None, sent_at: datetime = NOW,
-             gateway: str | None = None) -> dict[str, Any]:
+    def body(
+        self,
+        readings: list[dict[str, Any]],
+        *,
+        seq: int | None = None,
+        sent_at: datetime = NOW,
+        gateway: str | None = None,
+    ) -> dict[str, Any]:
         if seq is None:
             self.seq += 1
             seq = self.seq
-        return {"schema": 1, "gateway": gateway or self.gateway.name, "seq": seq,
-                "sent_at": sent_at.isoformat(), "readings": readings}
+        return {
+            "schema": 1,
+            "gateway": gateway or self.gateway.name,
+            "seq": seq,
+            "sent_at": sent_at.isoformat(),
+            "readings": readings,
+        }
 
-    def message(self, readings: list[dict[str, Any]], *, seq: int | None = None, sent_at: datetime = NOW,
-                received_at: datetime = NOW, topic: str | None = None) -> InboundMessage:
+    def message(
+        self,
+        readings: list[dict[str, Any]],
+        *,
+        seq: int | None = None,
+        sent_at: datetime = NOW,
+        received_at: datetime = NOW,
+        topic: str | None = None,
+    ) -> InboundMessage:
         payload = json.dumps(self.body(readings, seq=seq, sent_at=sent_at)).encode()
         return InboundMessage(topic=topic or self.topic, payload=payload, received_at=received_at)
 
@@ -75,7 +93,10 @@ def make_fleet(*, devices: int = 3, interval_s: int = 60, agency_slug: str | Non
     agency = AgencyFactory(slug=agency_slug or unique_slug("ag"))
     model = DeviceModelFactory(telemetry_interval_s=interval_s)
     gateway = GatewayFactory(agency=agency, name=unique_slug("gw"))
-    devs = [DeviceFactory(agency=agency, model=model, serial=f"{agency.slug}-D{i:04d}") for i in range(devices)]
+    devs = [
+        DeviceFactory(agency=agency, model=model, serial=f"{agency.slug}-D{i:04d}")
+        for i in range(devices)
+    ]
     return Fleet(agency=agency, gateway=gateway, devices=devs)
 
 

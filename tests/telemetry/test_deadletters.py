@@ -22,13 +22,16 @@ pytestmark = pytest.mark.django_db
 def letters(agency_a, agency_b):
     gw_a = GatewayFactory(agency=agency_a, name="post-1")
     gw_b = GatewayFactory(agency=agency_b, name="east-1")
-    ingest_batch([
-        InboundMessage(f"tracker/v1/{agency_a.slug}/{gw_a.name}/telemetry", b"not json", NOW),
-        InboundMessage(f"tracker/v1/{agency_b.slug}/{gw_b.name}/telemetry", b"[1]", NOW),
-        InboundMessage("tracker/v1/nowhere/gw/state", b"online", NOW),
-        InboundMessage(f"tracker/v1/{agency_a.slug}/{gw_a.name}/state", b"online", NOW),
-        InboundMessage(f"tracker/v1/{agency_b.slug}/{gw_b.name}/state", b"offline", NOW),
-    ], now=NOW)
+    ingest_batch(
+        [
+            InboundMessage(f"tracker/v1/{agency_a.slug}/{gw_a.name}/telemetry", b"not json", NOW),
+            InboundMessage(f"tracker/v1/{agency_b.slug}/{gw_b.name}/telemetry", b"[1]", NOW),
+            InboundMessage("tracker/v1/nowhere/gw/state", b"online", NOW),
+            InboundMessage(f"tracker/v1/{agency_a.slug}/{gw_a.name}/state", b"online", NOW),
+            InboundMessage(f"tracker/v1/{agency_b.slug}/{gw_b.name}/state", b"offline", NOW),
+        ],
+        now=NOW,
+    )
     return {
         "a": DeadLetter.objects.get(agency=agency_a),
         "b": DeadLetter.objects.get(agency=agency_b),
@@ -72,7 +75,10 @@ def test_the_dead_letter_page_lists_the_reason_and_links_the_payload(viewer_a, l
 
 def test_gateway_status_is_scoped_and_shows_online_and_offline(state_staff, admin_b, letters):
     everyone = state_staff.client.get("/api/telemetry/gateways").json()
-    assert {(i["name"], i["is_online"]) for i in everyone["items"]} == {("post-1", True), ("east-1", False)}
+    assert {(i["name"], i["is_online"]) for i in everyone["items"]} == {
+        ("post-1", True),
+        ("east-1", False),
+    }
     own = admin_b.client.get("/api/telemetry/gateways").json()
     assert [(i["agency"], i["name"]) for i in own["items"]] == [("lex-pd", "east-1")]
     page = admin_b.browser.get("/telemetry/gateways/").content.decode()
@@ -90,7 +96,9 @@ def test_telemetry_pages_need_a_login(client):
 
 
 def basic(username: str, secret: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()}
+    return {
+        "HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+    }
 
 
 @pytest.fixture
@@ -100,8 +108,15 @@ def gateway_with_secret(agency_a):
 
 
 def body(gateway, readings, seq=1):
-    return json.dumps({"schema": 1, "gateway": gateway.name, "seq": seq,
-                       "sent_at": datetime.now(UTC).isoformat(), "readings": readings})
+    return json.dumps(
+        {
+            "schema": 1,
+            "gateway": gateway.name,
+            "seq": seq,
+            "sent_at": datetime.now(UTC).isoformat(),
+            "readings": readings,
+        }
+    )
 
 
 def test_a_gateway_posts_telemetry_over_https_with_its_credential(gateway_with_secret, agency_a):
@@ -115,14 +130,19 @@ def test_a_gateway_posts_telemetry_over_https_with_its_credential(gateway_with_s
     again = client.post("/api/telemetry", payload, content_type="application/json")
 
     assert first.status_code == 200, first.content
-    assert first.json() == {"readings_stored": 1, "readings_duplicate": 0,
-                            "rejected": [{"reason": "unknown_device", "count": 1}]}
+    assert first.json() == {
+        "readings_stored": 1,
+        "readings_duplicate": 0,
+        "rejected": [{"reason": "unknown_device", "count": 1}],
+    }
     assert again.json()["readings_duplicate"] == 1
     assert TelemetryReading.objects.filter(device=device).count() == 1
     assert GatewayStatus.objects.get(gateway=gateway).messages_total == 2
 
 
-def test_an_invalid_message_over_https_is_a_422_with_the_reason_and_a_dead_letter(gateway_with_secret):
+def test_an_invalid_message_over_https_is_a_422_with_the_reason_and_a_dead_letter(
+    gateway_with_secret,
+):
     gateway, secret = gateway_with_secret
     response = Client(**basic("ksp/post-9", secret)).post(
         "/api/telemetry", '{"schema": 1, "gateway": "post-9"}', content_type="application/json"
@@ -136,14 +156,18 @@ def test_an_invalid_message_over_https_is_a_422_with_the_reason_and_a_dead_lette
 def test_a_wrong_gateway_credential_is_refused(gateway_with_secret, username):
     gateway, secret = gateway_with_secret
     wrong = secret + "x" if username == "ksp/post-9" else secret
-    response = Client(**basic(username, wrong)).post("/api/telemetry", body(gateway, []), content_type="application/json")
+    response = Client(**basic(username, wrong)).post(
+        "/api/telemetry", body(gateway, []), content_type="application/json"
+    )
     assert response.status_code == 401
     assert not DeadLetter.objects.exists()
 
 
 def test_a_users_api_token_cannot_post_telemetry(admin_a, gateway_with_secret):
     gateway, _ = gateway_with_secret
-    response = admin_a.client.post("/api/telemetry", body(gateway, []), content_type="application/json")
+    response = admin_a.client.post(
+        "/api/telemetry", body(gateway, []), content_type="application/json"
+    )
     assert response.status_code == 401
 
 

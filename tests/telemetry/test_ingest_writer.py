@@ -31,7 +31,12 @@ def test_text_with_separators_quotes_newlines_and_backslashes_is_stored_verbatim
     ts = NOW - minutes(1)
     extra = {"note": text, "nested": {"list": [1, "a,b", None]}}
     result = ingest_batch(
-        [fleet.message([reading(device.serial, ts, firmware=text[:64], status=text[:64], extra=extra)])], now=NOW
+        [
+            fleet.message(
+                [reading(device.serial, ts, firmware=text[:64], status=text[:64], extra=extra)]
+            )
+        ],
+        now=NOW,
     )
 
     assert (result.readings_stored, result.dead_letters) == (1, 0)
@@ -44,16 +49,30 @@ def test_text_with_separators_quotes_newlines_and_backslashes_is_stored_verbatim
 def test_blank_and_missing_measurements_are_stored_as_blank_text_and_nulls(fleet):
     blank, missing = fleet.devices[0], fleet.devices[1]
     ts = NOW - minutes(1)
-    ingest_batch([fleet.message([
-        reading(blank.serial, ts, firmware="", status="", battery_pct=0, gps_fix=False),
-        reading(missing.serial, ts),
-    ])], now=NOW)
+    ingest_batch(
+        [
+            fleet.message(
+                [
+                    reading(blank.serial, ts, firmware="", status="", battery_pct=0, gps_fix=False),
+                    reading(missing.serial, ts),
+                ]
+            )
+        ],
+        now=NOW,
+    )
 
     rows = {r.device_id: r for r in TelemetryReading.objects.all()}
-    assert (rows[blank.pk].firmware, rows[blank.pk].status, rows[blank.pk].battery_pct, rows[blank.pk].gps_fix) == (
-        "", "", 0.0, False
+    assert (
+        rows[blank.pk].firmware,
+        rows[blank.pk].status,
+        rows[blank.pk].battery_pct,
+        rows[blank.pk].gps_fix,
+    ) == ("", "", 0.0, False)
+    assert (rows[missing.pk].firmware, rows[missing.pk].battery_pct, rows[missing.pk].gps_fix) == (
+        "",
+        None,
+        None,
     )
-    assert (rows[missing.pk].firmware, rows[missing.pk].battery_pct, rows[missing.pk].gps_fix) == ("", None, None)
     assert rows[missing.pk].extra == {}
     state = DeviceHealth.objects.get(device=missing)
     assert (state.firmware, state.status, state.battery_pct) == ("", "", None)
@@ -99,9 +118,14 @@ def test_a_large_batch_of_many_devices_advances_each_to_its_newest_reading(db):
     messages = []
     for k in range(5):
         for start in range(0, 40, 10):
-            messages.append(fleet.message([
-                reading(d.serial, NOW - minutes(10 - k), battery_pct=float(k)) for d in fleet.devices[start:start + 10]
-            ]))
+            messages.append(
+                fleet.message(
+                    [
+                        reading(d.serial, NOW - minutes(10 - k), battery_pct=float(k))
+                        for d in fleet.devices[start : start + 10]
+                    ]
+                )
+            )
     messages.reverse()  # newest first: the oldest readings arrive last and must not win
     result = ingest_batch(messages, now=NOW)
 
@@ -125,7 +149,10 @@ def test_cached_lookups_expire_after_their_time_to_live():
 def test_a_first_reading_of_hundreds_of_devices_records_one_flip_and_one_firmware_row_each(db):
     # Past the size where the health side switches to COPY on PostgreSQL.
     fleet = make_fleet(devices=260)
-    messages = [fleet.message([reading(d.serial, NOW - minutes(0.5), firmware="7.1")]) for d in fleet.devices]
+    messages = [
+        fleet.message([reading(d.serial, NOW - minutes(0.5), firmware="7.1")])
+        for d in fleet.devices
+    ]
     ingest_batch(messages, now=NOW)
     ingest_batch(messages, now=NOW)  # redelivered: nothing new
 
@@ -134,10 +161,18 @@ def test_a_first_reading_of_hundreds_of_devices_records_one_flip_and_one_firmwar
     assert set(flips.values_list("old_level", "new_level")) == {("never_seen", "online")}
     assert flips.count() == 260
     firmware = DeviceFirmware.objects.filter(device_id__in=ids)
-    assert (firmware.count(), set(firmware.values_list("firmware", "since"))) == (260, {("7.1", NOW)})
+    assert (firmware.count(), set(firmware.values_list("firmware", "since"))) == (
+        260,
+        {("7.1", NOW)},
+    )
 
     # A new version reported later moves every device's firmware row through the upsert.
     later = NOW + minutes(5)
-    ingest_batch([fleet.message([reading(d.serial, later - minutes(0.5), firmware="7.2")]) for d in fleet.devices],
-                 now=later)
+    ingest_batch(
+        [
+            fleet.message([reading(d.serial, later - minutes(0.5), firmware="7.2")])
+            for d in fleet.devices
+        ],
+        now=later,
+    )
     assert set(firmware.values_list("firmware", "since")) == {("7.2", later)}

@@ -29,9 +29,14 @@ def scrape(client) -> dict[str, float]:
 def test_metrics_report_what_the_ingest_committed_from_the_database(client, fleet):
     totals = IngestTotals("ingest-a")
     batch = [fleet.message([reading(d.serial, NOW - minutes(1))]) for d in fleet.devices]
-    batch += [InboundMessage(fleet.topic, b"nope", NOW), InboundMessage(fleet.state, b"online", NOW)]
+    batch += [
+        InboundMessage(fleet.topic, b"nope", NOW),
+        InboundMessage(fleet.state, b"online", NOW),
+    ]
     ingest_batch(batch, now=NOW, stats=totals)
-    ingest_batch(batch[:1], now=NOW, stats=IngestTotals("ingest-b"))  # a second process, a duplicate
+    ingest_batch(
+        batch[:1], now=NOW, stats=IngestTotals("ingest-b")
+    )  # a second process, a duplicate
 
     m = scrape(client)
     assert m["tracker_ingest_messages_total{kind=telemetry}"] == 4

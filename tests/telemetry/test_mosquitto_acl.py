@@ -40,20 +40,31 @@ def test_a_gateway_cannot_publish_under_another_agencys_topic(tmp_path, topic_ro
     auth_dir = tmp_path / "auth"
     call_command("mosquitto_auth", "--out", str(auth_dir))
     assert (auth_dir / "passwords").stat().st_mode & 0o777 == 0o600
-    broker = MosquittoProcess(tmp_path / "mq", password_file=auth_dir / "passwords", acl_file=auth_dir / "acl").start()
+    broker = MosquittoProcess(
+        tmp_path / "mq", password_file=auth_dir / "passwords", acl_file=auth_dir / "acl"
+    ).start()
     try:
         received: list[str] = []
         ready = threading.Event()
-        sub = make_client(client_id=f"ingest-{uuid.uuid4().hex[:6]}", url=broker.url("ingest-user", "ingest-pass"))
+        sub = make_client(
+            client_id=f"ingest-{uuid.uuid4().hex[:6]}", url=broker.url("ingest-user", "ingest-pass")
+        )
         sub.on_connect = lambda c, *a: c.subscribe(f"{topic_root}/#", qos=1)
         sub.on_subscribe = lambda *a: ready.set()
         sub.on_message = lambda c, u, m: received.append(m.topic)
-        sub.connect("127.0.0.1", broker.port, clean_start=True, properties=connect_properties(session_expiry_s=0))
+        sub.connect(
+            "127.0.0.1",
+            broker.port,
+            clean_start=True,
+            properties=connect_properties(session_expiry_s=0),
+        )
         sub.loop_start()
         assert ready.wait(10)
 
         username = f"{own.agency.slug}/{own.gateway.name}"
-        gateway = Publisher(url=broker.url(username, secret), client_id=f"gw-{uuid.uuid4().hex[:6]}").connect()
+        gateway = Publisher(
+            url=broker.url(username, secret), client_id=f"gw-{uuid.uuid4().hex[:6]}"
+        ).connect()
         gateway.publish(other.topic, b"{}")  # another agency's topic: refused by the ACL
         gateway.publish(own.topic, b"{}")
         assert gateway.flush(10)
@@ -64,18 +75,36 @@ def test_a_gateway_cannot_publish_under_another_agencys_topic(tmp_path, topic_ro
         gateway.close()
 
         with pytest.raises(ConnectionError):
-            Publisher(url=broker.url(username, secret + "x"), client_id="gw-wrong").connect(timeout=5)
+            Publisher(url=broker.url(username, secret + "x"), client_id="gw-wrong").connect(
+                timeout=5
+            )
         sub.disconnect()
         sub.loop_stop()
     finally:
         broker.stop()
 
 
-def test_mosquitto_auth_lists_gateways_without_a_credential_and_can_issue_them(tmp_path, capsys, db):
+def test_mosquitto_auth_lists_gateways_without_a_credential_and_can_issue_them(
+    tmp_path, capsys, db
+):
     fleet = make_fleet(devices=0)
-    call_command("mosquitto_auth", "--out", str(tmp_path), "--ingest-user", "ing", "--ingest-password", "pw")
+    call_command(
+        "mosquitto_auth", "--out", str(tmp_path), "--ingest-user", "ing", "--ingest-password", "pw"
+    )
     assert f"{fleet.agency.slug}/{fleet.gateway.name}" in capsys.readouterr().out
-    call_command("mosquitto_auth", "--out", str(tmp_path), "--ingest-user", "ing", "--ingest-password", "pw", "--issue-missing")
+    call_command(
+        "mosquitto_auth",
+        "--out",
+        str(tmp_path),
+        "--ingest-user",
+        "ing",
+        "--ingest-password",
+        "pw",
+        "--issue-missing",
+    )
     secrets_csv = (tmp_path / "gateway-secrets.csv").read_text()
     assert f"{fleet.agency.slug}/{fleet.gateway.name}" in secrets_csv
-    assert f"topic write tracker/v1/{fleet.agency.slug}/{fleet.gateway.name}/#" in (tmp_path / "acl").read_text()
+    assert (
+        f"topic write tracker/v1/{fleet.agency.slug}/{fleet.gateway.name}/#"
+        in (tmp_path / "acl").read_text()
+    )

@@ -15,8 +15,10 @@ from telemetry.mqtt import IngestSubscriber, _Received, parse_mqtt_url
 def subscriber(*, batch_size: int = 100, batch_wait_s: float = 0.5) -> IngestSubscriber:
     # Never connected: only the buffer and the batching are exercised.
     return IngestSubscriber(
-        url=parse_mqtt_url("mqtt://127.0.0.1:1"), client_id="batching-test",
-        batch_size=batch_size, batch_wait_s=batch_wait_s,
+        url=parse_mqtt_url("mqtt://127.0.0.1:1"),
+        client_id="batching-test",
+        batch_size=batch_size,
+        batch_wait_s=batch_wait_s,
     )
 
 

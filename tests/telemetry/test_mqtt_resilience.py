@@ -26,7 +26,11 @@ def stored(fleet) -> int:
 def assert_each_reading_once(fleet, expected: int) -> None:
     assert stored(fleet) == expected
     # The primary key makes a second row impossible; check the distinct times anyway.
-    per_device = TelemetryReading.objects.filter(device__agency=fleet.agency).values("device").annotate(n=Count("ts"))
+    per_device = (
+        TelemetryReading.objects.filter(device__agency=fleet.agency)
+        .values("device")
+        .annotate(n=Count("ts"))
+    )
     assert sum(row["n"] for row in per_device) == expected
 
 
@@ -47,7 +51,9 @@ def test_an_ingest_killed_mid_stream_and_restarted_stores_every_reading_once(
     backlog_broker, ingest_process, topic_root
 ):
     fleet = make_fleet(devices=50)
-    ingest = ingest_process(backlog_broker, client_id=f"ingest-{uuid.uuid4().hex[:8]}", batch_size=1000)
+    ingest = ingest_process(
+        backlog_broker, client_id=f"ingest-{uuid.uuid4().hex[:8]}", batch_size=1000
+    )
     ingest.wait_connected()
     thread = publish_in_background(backlog_broker, fleet, stream(fleet, TOTAL))
     wait_for(lambda: stored(fleet) >= 3000, timeout=60, what="the stream to be under way")
@@ -64,7 +70,9 @@ def test_an_ingest_killed_mid_stream_and_restarted_stores_every_reading_once(
 
 
 @pytest.mark.mosquitto
-def test_the_broker_restarted_with_sigterm_mid_stream_loses_nothing(mosquitto, ingest_process, topic_root):
+def test_the_broker_restarted_with_sigterm_mid_stream_loses_nothing(
+    mosquitto, ingest_process, topic_root
+):
     fleet = make_fleet(devices=50)
     broker = Broker(url=mosquitto.url(), kind="mosquitto")
     payloads = stream(fleet, TOTAL)
@@ -85,7 +93,9 @@ def test_the_broker_restarted_with_sigterm_mid_stream_loses_nothing(mosquitto, i
     assert second.flush(60)
     second.close()
 
-    wait_for(lambda: stored(fleet) >= TOTAL, timeout=90, what="all 20,000 readings after the restart")
+    wait_for(
+        lambda: stored(fleet) >= TOTAL, timeout=90, what="all 20,000 readings after the restart"
+    )
     assert_each_reading_once(fleet, TOTAL)
     assert ingest.log().count("session present") >= 2  # it reconnected by itself
     assert ingest.terminate() == 0

@@ -6,10 +6,24 @@ from pydantic import ValidationError
 from telemetry.payloads import Reading, TelemetryMessage, describe_errors, parse_state
 
 GOOD = {
-    "schema": 1, "gateway": "post-12", "seq": 42, "sent_at": "2026-05-01T12:00:00Z",
-    "readings": [{"device": "SN1", "ts": "2026-05-01T11:59:58+00:00", "battery_pct": 81,
-                  "rsrp_dbm": -97.5, "firmware": "4.2.1", "storage_pct": 40.0, "gps_fix": True,
-                  "temperature_c": 31.2, "status": "recording", "extra": {"docked": False}}],
+    "schema": 1,
+    "gateway": "post-12",
+    "seq": 42,
+    "sent_at": "2026-05-01T12:00:00Z",
+    "readings": [
+        {
+            "device": "SN1",
+            "ts": "2026-05-01T11:59:58+00:00",
+            "battery_pct": 81,
+            "rsrp_dbm": -97.5,
+            "firmware": "4.2.1",
+            "storage_pct": 40.0,
+            "gps_fix": True,
+            "temperature_c": 31.2,
+            "status": "recording",
+            "extra": {"docked": False},
+        }
+    ],
 }
 
 
@@ -26,7 +40,13 @@ def with_reading(**changes) -> dict:
 def test_a_contract_message_validates_with_every_measurement():
     message = validate(GOOD)
     r = message.readings[0]
-    assert (message.seq, r.device, r.battery_pct, r.gps_fix, r.extra) == (42, "SN1", 81.0, True, {"docked": False})
+    assert (message.seq, r.device, r.battery_pct, r.gps_fix, r.extra) == (
+        42,
+        "SN1",
+        81.0,
+        True,
+        {"docked": False},
+    )
     assert r.ts.utcoffset().total_seconds() == 0
 
 
@@ -77,6 +97,9 @@ def test_a_reading_without_device_or_time_is_an_error():
         Reading.model_validate_json('{"device": "SN1"}')
 
 
-@pytest.mark.parametrize(("payload", "expected"), [(b"online", True), (b"offline", False), (b" Online\n", True), (b"up", None), (b"", None)])
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [(b"online", True), (b"offline", False), (b" Online\n", True), (b"up", None), (b"", None)],
+)
 def test_state_payloads_are_online_or_offline(payload, expected):
     assert parse_state(payload) is expected

@@ -42,7 +42,9 @@ def test_topics_outside_the_contract_are_refused_with_the_reason(topic, complain
 
 
 def test_built_topics_parse_back_to_the_same_parts():
-    assert parse_topic(telemetry_topic("ksp", "post-12")) == Topic("ksp", "post-12", TopicKind.TELEMETRY)
+    assert parse_topic(telemetry_topic("ksp", "post-12")) == Topic(
+        "ksp", "post-12", TopicKind.TELEMETRY
+    )
     assert parse_topic(state_topic("ksp", "post-12")) == Topic("ksp", "post-12", TopicKind.STATE)
 
 

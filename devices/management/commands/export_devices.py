@@ -28,12 +28,18 @@ class Command(BaseCommand):
         parser.add_argument("--network", choices=[c.value for c in DeviceNetwork])
         parser.add_argument("--q", help="Search in serial and asset tag.")
 
-    def handle(self, *args: Any, fmt: str, output: str | None, agency: str | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, fmt: str, output: str | None, agency: str | None, **options: Any
+    ) -> None:
         if agency and not Agency.objects.filter(slug=agency).exists():
             raise CommandError(f"There is no agency {agency!r}.")
         devices = filter_devices(
-            Device.objects.all(), agency=agency, kind=options["kind"], status=options["status"],
-            network=options["network"], q=options["q"],
+            Device.objects.all(),
+            agency=agency,
+            kind=options["kind"],
+            status=options["status"],
+            network=options["network"],
+            q=options["q"],
         )
         if fmt == "xlsx":
             if not output:

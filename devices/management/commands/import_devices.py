@@ -21,11 +21,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="A .csv or .xlsx file with a header row.")
-        parser.add_argument("--agency", required=True, help="Slug of the agency the devices belong to.")
-        parser.add_argument("--dry-run", action="store_true", help="Check and preview; write nothing.")
+        parser.add_argument(
+            "--agency", required=True, help="Slug of the agency the devices belong to."
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Check and preview; write nothing."
+        )
         parser.add_argument("--user", help="Username the audit record names (default: system).")
 
-    def handle(self, *args: Any, file: str, agency: str, dry_run: bool, user: str | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, file: str, agency: str, dry_run: bool, user: str | None, **options: Any
+    ) -> None:
         target = Agency.objects.filter(slug=agency).first()
         if target is None:
             raise CommandError(f"There is no agency {agency!r}; see the agency list for slugs.")
@@ -40,7 +46,9 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror or exc}") from exc
         try:
-            plan = import_devices(agency=target, data=data, filename=path.name, actor=actor, dry_run=dry_run)
+            plan = import_devices(
+                agency=target, data=data, filename=path.name, actor=actor, dry_run=dry_run
+            )
         except ImportRejected as rejected:
             plan = rejected.plan
         self._report(plan)

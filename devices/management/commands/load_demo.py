@@ -40,9 +40,15 @@ class Command(BaseCommand):
     help = "Load the demo state (idempotent): agencies, catalog, devices, users, then other apps' data."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--devices", type=int, default=DEFAULT_DEVICES,
-                            help=f"Total demo devices (default {DEFAULT_DEVICES}; 100000 works).")
-        parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="Random seed (same seed, same data).")
+        parser.add_argument(
+            "--devices",
+            type=int,
+            default=DEFAULT_DEVICES,
+            help=f"Total demo devices (default {DEFAULT_DEVICES}; 100000 works).",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=DEFAULT_SEED, help="Random seed (same seed, same data)."
+        )
 
     def handle(self, *args: Any, devices: int, seed: int, **options: Any) -> None:
         if devices < 0 or devices > 1_000_000:

@@ -15,9 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "paths", nargs="*", help=f"Files or directories (default: {SETS_DIR})."
-        )
+        parser.add_argument("paths", nargs="*", help=f"Files or directories (default: {SETS_DIR}).")
 
     def handle(self, *args, **options) -> None:
         paths = options["paths"] or [SETS_DIR]
@@ -25,10 +23,15 @@ class Command(BaseCommand):
             report = load_requirements(paths)
         except RequirementFileError as exc:
             raise CommandError(str(exc)) from None
-        for label, items in (("created", report.created), ("updated", report.updated),
-                             ("unchanged", report.unchanged)):
+        for label, items in (
+            ("created", report.created),
+            ("updated", report.updated),
+            ("unchanged", report.unchanged),
+        ):
             for item in items:
                 self.stdout.write(f"{label:9} {item}")
-        self.stdout.write(self.style.SUCCESS(
-            f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged"
+            )
+        )

@@ -37,7 +37,9 @@ class Command(BaseCommand):
         return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
-        parser.add_argument("--set", dest="set_code", required=True, help="Requirement set code, e.g. cjis-mobile.")
+        parser.add_argument(
+            "--set", dest="set_code", required=True, help="Requirement set code, e.g. cjis-mobile."
+        )
         parser.add_argument("--version", help="Version; default: the one in effect on --as-of.")
         parser.add_argument("--as-of", type=_date, help="YYYY-MM-DD; default today (live).")
         parser.add_argument("--group-by", default="agency", choices=GROUPINGS)
@@ -45,8 +47,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             # The operator's command reports on every agency.
-            found = scores(agency_ids=None, set_code=options["set_code"], version=options["version"],
-                           as_of=options["as_of"], group_by=options["group_by"])
+            found = scores(
+                agency_ids=None,
+                set_code=options["set_code"],
+                version=options["version"],
+                as_of=options["as_of"],
+                group_by=options["group_by"],
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from None
         ver = found.version
@@ -57,14 +64,24 @@ class Command(BaseCommand):
         )
         header = ("group", "name", "devices", "ready", "ready %", "score", "coverage")
         table = [header] + [
-            (str(r["group"]), str(r["name"]), str(r["devices"]), str(r["ready"]), _pct(r["ready_pct"]),
-             _pct(r["score"]), _pct(100 * float(r["coverage"])))
+            (
+                str(r["group"]),
+                str(r["name"]),
+                str(r["devices"]),
+                str(r["ready"]),
+                _pct(r["ready_pct"]),
+                _pct(r["score"]),
+                _pct(100 * float(r["coverage"])),
+            )
             for r in found.rows.to_dict("records")
         ]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         numeric = {2, 3, 4, 5, 6}
         for n, row in enumerate(table):
-            cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+            cells = [
+                c.rjust(w) if i in numeric else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ]
             self.stdout.write("  ".join(cells).rstrip())
             if n == 0:
                 self.stdout.write("  ".join("-" * w for w in widths))
@@ -72,5 +89,7 @@ class Command(BaseCommand):
             self.stdout.write("(no devices)")
         total_devices = int(found.rows["devices"].sum()) if not found.rows.empty else 0
         total_ready = int(found.rows["ready"].sum()) if not found.rows.empty else 0
-        self.stdout.write(f"{total_ready} of {total_devices} devices ready. Score: weighted share of applicable "
-                          "results passed or waived; coverage: devices reporting within their interval.")
+        self.stdout.write(
+            f"{total_ready} of {total_devices} devices ready. Score: weighted share of applicable "
+            "results passed or waived; coverage: devices reporting within their interval."
+        )

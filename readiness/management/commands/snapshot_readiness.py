@@ -27,18 +27,28 @@ def _date(text: str) -> date:
 
 
 class Command(BaseCommand):
-    help = "Compute readiness snapshots for a date (idempotent), optionally backfilling earlier days."
+    help = (
+        "Compute readiness snapshots for a date (idempotent), optionally backfilling earlier days."
+    )
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
-        parser.add_argument("--date", type=_date, help="Date to snapshot (YYYY-MM-DD); default today.")
-        parser.add_argument("--backfill-days", type=int, default=0,
-                            help="Also snapshot this many days ending on --date (1-3660).")
+        parser.add_argument(
+            "--date", type=_date, help="Date to snapshot (YYYY-MM-DD); default today."
+        )
+        parser.add_argument(
+            "--backfill-days",
+            type=int,
+            default=0,
+            help="Also snapshot this many days ending on --date (1-3660).",
+        )
 
     def handle(self, *args, **options) -> None:
         today = timezone.localdate()
         day = options["date"] or today
         if day > today:
-            raise CommandError(f"--date {day} is in the future; a snapshot describes a day that has happened.")
+            raise CommandError(
+                f"--date {day} is in the future; a snapshot describes a day that has happened."
+            )
         days = options["backfill_days"]
         if days < 0 or days > 3660:
             raise CommandError("--backfill-days must be between 0 and 3660.")

@@ -46,33 +46,57 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--out", required=True, help="Directory for 'passwords' and 'acl'.")
-        parser.add_argument("--ingest-user", default=None,
-                            help="The ingest's MQTT user (default: the user in MQTT_URL, else tracker-ingest).")
-        parser.add_argument("--ingest-password", default=None,
-                            help="Its password (default: the one in MQTT_URL, else a new one, printed once).")
-        parser.add_argument("--issue-missing", action="store_true",
-                            help="Issue secrets to active gateways that have none; written to gateway-secrets.csv.")
+        parser.add_argument(
+            "--ingest-user",
+            default=None,
+            help="The ingest's MQTT user (default: the user in MQTT_URL, else tracker-ingest).",
+        )
+        parser.add_argument(
+            "--ingest-password",
+            default=None,
+            help="Its password (default: the one in MQTT_URL, else a new one, printed once).",
+        )
+        parser.add_argument(
+            "--issue-missing",
+            action="store_true",
+            help="Issue secrets to active gateways that have none; written to gateway-secrets.csv.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = Path(options["out"])
         out.mkdir(parents=True, exist_ok=True)
         url = parse_mqtt_url(settings.MQTT_URL)
         ingest_user = options["ingest_user"] or url.username or "tracker-ingest"
-        ingest_password = options["ingest_password"] or (url.password if ingest_user == url.username else None)
+        ingest_password = options["ingest_password"] or (
+            url.password if ingest_user == url.username else None
+        )
         if not ingest_password:
             ingest_password = secrets.token_urlsafe(24)
-            self.stdout.write(f"new password for ingest user {ingest_user!r} (set it in MQTT_URL): {ingest_password}")
+            self.stdout.write(
+                f"new password for ingest user {ingest_user!r} (set it in MQTT_URL): {ingest_password}"
+            )
         if ":" in ingest_user:
             raise CommandError("the ingest user name cannot contain ':'")
 
         root = settings.MQTT_TOPIC_ROOT.rstrip("/")
-        gateways = list(Gateway.objects.filter(is_active=True).select_related("agency").order_by("agency__slug", "name"))
+        gateways = list(
+            Gateway.objects.filter(is_active=True)
+            .select_related("agency")
+            .order_by("agency__slug", "name")
+        )
         issued: list[tuple[str, str, str, str]] = []
         if options["issue_missing"]:
             for gateway in gateways:
                 if not gateway.broker_password_hash:
                     secret = set_gateway_credential(gateway)
-                    issued.append((gateway.agency.slug, gateway.name, gateway_username(gateway.agency.slug, gateway.name), secret))
+                    issued.append(
+                        (
+                            gateway.agency.slug,
+                            gateway.name,
+                            gateway_username(gateway.agency.slug, gateway.name),
+                            secret,
+                        )
+                    )
 
         password_lines = [f"{ingest_user}:{mosquitto_hash(ingest_password)}"]
         acl_lines = [
@@ -90,7 +114,11 @@ class Command(BaseCommand):
                 password_lines.append(f"{username}:{encoded}")
             else:
                 no_password.append(username)
-            acl_lines += [f"user {username}", f"topic write {gateway_acl_pattern(gateway.agency.slug, gateway.name, root=root)}", ""]
+            acl_lines += [
+                f"user {username}",
+                f"topic write {gateway_acl_pattern(gateway.agency.slug, gateway.name, root=root)}",
+                "",
+            ]
 
         _write_private(out / "passwords", "\n".join(password_lines) + "\n")
         _write_private(out / "acl", "\n".join(acl_lines) + "\n")
@@ -100,11 +128,15 @@ class Command(BaseCommand):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", newline="") as f:
                 csv.writer(f).writerows(lines)
-            self.stdout.write(f"issued {len(issued)} gateway secrets: {path} (deliver, then delete it)")
+            self.stdout.write(
+                f"issued {len(issued)} gateway secrets: {path} (deliver, then delete it)"
+            )
         self.stdout.write(
             f"wrote {out / 'passwords'} ({len(password_lines) - 1} gateways + ingest user {ingest_user!r}) and {out / 'acl'}"
         )
         if no_password:
-            self.stdout.write(f"no password for {len(no_password)} gateways without a credential: {', '.join(no_password[:20])}"
-                              + (" ..." if len(no_password) > 20 else "")
-                              + " (use --issue-missing, or client certificates)")
+            self.stdout.write(
+                f"no password for {len(no_password)} gateways without a credential: {', '.join(no_password[:20])}"
+                + (" ..." if len(no_password) > 20 else "")
+                + " (use --issue-missing, or client certificates)"
+            )
