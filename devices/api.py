@@ -19,6 +19,7 @@ from config.api import NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
 from config.pagination import paginated
 from config.proxies import client_address
+from config.typing import AuthedRequest
 from devices import scoping, services
 from devices.models import (
     Agency,
@@ -72,7 +73,7 @@ def _ip(request: HttpRequest) -> str | None:
     return client_address(request)
 
 
-def _agency_for_write(request: HttpRequest, slug: str | None) -> Agency:
+def _agency_for_write(request: AuthedRequest, slug: str | None) -> Agency:
     """The agency a new device or gateway goes to: named, or the agency admin's own."""
     user = request.user
     if slug is None:
@@ -103,7 +104,7 @@ def _cabinet(slug: str) -> Cabinet:
 # --- agencies --------------------------------------------------------------------------
 
 
-def _agencies(request: HttpRequest) -> QuerySet[Agency]:
+def _agencies(request: AuthedRequest) -> QuerySet[Agency]:
     return scoping.visible_agencies(request.user).prefetch_related(
         Prefetch(
             "firstnet_changes", queryset=FirstNetStatusChange.objects.order_by("changed_on", "id")
@@ -113,7 +114,7 @@ def _agencies(request: HttpRequest) -> QuerySet[Agency]:
 
 @router.get("/agencies", response={200: list[AgencyOut], **LIST_ERRORS}, tags=["agencies"])
 @paginated
-def list_agencies(request: HttpRequest, filters: Query[AgencyFilter]):
+def list_agencies(request: AuthedRequest, filters: Query[AgencyFilter]):
     """Agencies you can see: every agency for state staff, your own otherwise."""
     agencies = scoping.visible_agencies(request.user)
     if filters.kind:
@@ -128,7 +129,7 @@ def list_agencies(request: HttpRequest, filters: Query[AgencyFilter]):
 
 
 @router.post("/agencies", response={201: AgencyDetailOut, **WRITE_ERRORS}, tags=["agencies"])
-def create_agency(request: HttpRequest, payload: AgencyIn):
+def create_agency(request: AuthedRequest, payload: AgencyIn):
     """Create an agency (state staff)."""
     scoping.require_state_staff(request.user)
     data = payload.dict()
@@ -140,7 +141,7 @@ def create_agency(request: HttpRequest, payload: AgencyIn):
 @router.get(
     "/agencies/{slug}", response={200: AgencyDetailOut, **NOT_FOUND_ERRORS}, tags=["agencies"]
 )
-def get_agency(request: HttpRequest, slug: str = Slug):
+def get_agency(request: AuthedRequest, slug: str = Slug):
     """One agency with its FirstNet participation history."""
     return get_object_or_404(_agencies(request), slug=slug)
 
@@ -148,7 +149,7 @@ def get_agency(request: HttpRequest, slug: str = Slug):
 @router.patch(
     "/agencies/{slug}", response={200: AgencyDetailOut, **WRITE_ERRORS}, tags=["agencies"]
 )
-def update_agency(request: HttpRequest, payload: AgencyPatch, slug: str = Slug):
+def update_agency(request: AuthedRequest, payload: AgencyPatch, slug: str = Slug):
     """Change an agency (state staff). A new FirstNet status is kept with its date."""
     agency = get_object_or_404(_agencies(request), slug=slug)
     scoping.require_state_staff(request.user)
@@ -176,7 +177,7 @@ def update_agency(request: HttpRequest, payload: AgencyPatch, slug: str = Slug):
 
 @router.get("/device-models", response={200: list[DeviceModelOut], **LIST_ERRORS}, tags=["catalog"])
 @paginated
-def list_device_models(request: HttpRequest, filters: Query[DeviceModelFilter]):
+def list_device_models(request: AuthedRequest, filters: Query[DeviceModelFilter]):
     """The device catalog (everyone reads it; state staff maintain it)."""
     models = DeviceModel.objects.all()
     if filters.kind:
@@ -189,7 +190,7 @@ def list_device_models(request: HttpRequest, filters: Query[DeviceModelFilter]):
 
 
 @router.post("/device-models", response={201: DeviceModelOut, **WRITE_ERRORS}, tags=["catalog"])
-def create_device_model(request: HttpRequest, payload: DeviceModelIn):
+def create_device_model(request: AuthedRequest, payload: DeviceModelIn):
     """Add a model to the catalog (state staff)."""
     scoping.require_state_staff(request.user)
     return Status(
@@ -205,7 +206,7 @@ def create_device_model(request: HttpRequest, payload: DeviceModelIn):
     response={200: DeviceModelOut, **NOT_FOUND_ERRORS},
     tags=["catalog"],
 )
-def get_device_model(request: HttpRequest, model_id: int = Id):
+def get_device_model(request: AuthedRequest, model_id: int = Id):
     return get_object_or_404(DeviceModel, pk=model_id)
 
 
@@ -214,7 +215,7 @@ def get_device_model(request: HttpRequest, model_id: int = Id):
     response={200: DeviceModelOut, **WRITE_ERRORS},
     tags=["catalog"],
 )
-def update_device_model(request: HttpRequest, payload: DeviceModelPatch, model_id: int = Id):
+def update_device_model(request: AuthedRequest, payload: DeviceModelPatch, model_id: int = Id):
     """Change a catalog entry (state staff). ``fips_140_level: null`` clears it."""
     model = get_object_or_404(DeviceModel, pk=model_id)
     scoping.require_state_staff(request.user)
@@ -226,7 +227,7 @@ def update_device_model(request: HttpRequest, payload: DeviceModelPatch, model_i
 
 
 @router.delete("/device-models/{int:model_id}", response=NO_CONTENT, tags=["catalog"])
-def delete_device_model(request: HttpRequest, model_id: int = Id):
+def delete_device_model(request: AuthedRequest, model_id: int = Id):
     """Remove a catalog entry no device uses (state staff)."""
     model = get_object_or_404(DeviceModel, pk=model_id)
     scoping.require_state_staff(request.user)
@@ -237,7 +238,7 @@ def delete_device_model(request: HttpRequest, model_id: int = Id):
 # --- devices ---------------------------------------------------------------------------
 
 
-def _device(request: HttpRequest, device_id: int) -> Device:
+def _device(request: AuthedRequest, device_id: int) -> Device:
     history = DeviceStatusChange.objects.select_related("changed_by").order_by("changed_at", "id")
     devices = scoping.visible_devices(request.user).prefetch_related(
         Prefetch("status_changes", queryset=history)
@@ -247,13 +248,13 @@ def _device(request: HttpRequest, device_id: int) -> Device:
 
 @router.get("/devices", response={200: list[DeviceOut], **LIST_ERRORS}, tags=["devices"])
 @paginated(rows=device_rows)
-def list_devices(request: HttpRequest, filters: Query[DeviceFilter]):
+def list_devices(request: AuthedRequest, filters: Query[DeviceFilter]):
     """Devices you can see, filtered; ``q`` searches serial and asset tag."""
     return filter_devices(scoping.visible_devices(request.user), **filters.dict())
 
 
 @router.post("/devices", response={201: DeviceDetailOut, **WRITE_ERRORS}, tags=["devices"])
-def register_device(request: HttpRequest, payload: DeviceIn):
+def register_device(request: AuthedRequest, payload: DeviceIn):
     """Register a device (agency admins in their agency; state staff anywhere)."""
     scoping.require_writer(request.user)
     data = payload.dict(exclude={"agency", "model_id"})
@@ -270,7 +271,7 @@ def register_device(request: HttpRequest, payload: DeviceIn):
     response={200: DeviceDetailOut, **NOT_FOUND_ERRORS},
     tags=["devices"],
 )
-def get_device(request: HttpRequest, device_id: int = Id):
+def get_device(request: AuthedRequest, device_id: int = Id):
     """One device with its lifecycle history."""
     return _device(request, device_id)
 
@@ -278,7 +279,7 @@ def get_device(request: HttpRequest, device_id: int = Id):
 @router.patch(
     "/devices/{int:device_id}", response={200: DeviceDetailOut, **WRITE_ERRORS}, tags=["devices"]
 )
-def update_device(request: HttpRequest, payload: DevicePatch, device_id: int = Id):
+def update_device(request: AuthedRequest, payload: DevicePatch, device_id: int = Id):
     """Change a device; a ``status`` change is kept in its lifecycle history."""
     device = _device(request, device_id)
     scoping.require_manager_of(request.user, device.agency_id)
@@ -298,7 +299,7 @@ def update_device(request: HttpRequest, payload: DevicePatch, device_id: int = I
     response={200: DeviceDetailOut, **WRITE_ERRORS},
     tags=["devices"],
 )
-def retire_device(request: HttpRequest, payload: RetireIn, device_id: int = Id):
+def retire_device(request: AuthedRequest, payload: RetireIn, device_id: int = Id):
     """Retire a device: out of service for good, kept with its history."""
     device = _device(request, device_id)
     scoping.require_manager_of(request.user, device.agency_id)
@@ -309,7 +310,7 @@ def retire_device(request: HttpRequest, payload: RetireIn, device_id: int = Id):
 
 
 @router.delete("/devices/{int:device_id}", response=NO_CONTENT, tags=["devices"])
-def delete_device(request: HttpRequest, device_id: int = Id):
+def delete_device(request: AuthedRequest, device_id: int = Id):
     """Delete a device registered by mistake (in stock, no history); otherwise retire it."""
     device = _device(request, device_id)
     scoping.require_manager_of(request.user, device.agency_id)
@@ -320,13 +321,13 @@ def delete_device(request: HttpRequest, device_id: int = Id):
 # --- gateways --------------------------------------------------------------------------
 
 
-def _gateway(request: HttpRequest, gateway_id: int):
+def _gateway(request: AuthedRequest, gateway_id: int):
     return get_object_or_404(scoping.visible_gateways(request.user), pk=gateway_id)
 
 
 @router.get("/gateways", response={200: list[GatewayOut], **LIST_ERRORS}, tags=["gateways"])
 @paginated
-def list_gateways(request: HttpRequest, filters: Query[GatewayFilter]):
+def list_gateways(request: AuthedRequest, filters: Query[GatewayFilter]):
     gateways = scoping.visible_gateways(request.user)
     if filters.agency:
         gateways = gateways.filter(agency__slug=filters.agency)
@@ -336,7 +337,7 @@ def list_gateways(request: HttpRequest, filters: Query[GatewayFilter]):
 
 
 @router.post("/gateways", response={201: GatewayCreatedOut, **WRITE_ERRORS}, tags=["gateways"])
-def create_gateway(request: HttpRequest, payload: GatewayIn):
+def create_gateway(request: AuthedRequest, payload: GatewayIn):
     """Register a gateway; the answer holds its MQTT secret, shown this once."""
     scoping.require_writer(request.user)
     agency = _agency_for_write(request, payload.agency)
@@ -353,14 +354,14 @@ def create_gateway(request: HttpRequest, payload: GatewayIn):
 @router.get(
     "/gateways/{int:gateway_id}", response={200: GatewayOut, **NOT_FOUND_ERRORS}, tags=["gateways"]
 )
-def get_gateway(request: HttpRequest, gateway_id: int = Id):
+def get_gateway(request: AuthedRequest, gateway_id: int = Id):
     return _gateway(request, gateway_id)
 
 
 @router.patch(
     "/gateways/{int:gateway_id}", response={200: GatewayOut, **WRITE_ERRORS}, tags=["gateways"]
 )
-def update_gateway(request: HttpRequest, payload: GatewayPatch, gateway_id: int = Id):
+def update_gateway(request: AuthedRequest, payload: GatewayPatch, gateway_id: int = Id):
     gateway = _gateway(request, gateway_id)
     scoping.require_manager_of(request.user, gateway.agency_id)
     changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
@@ -374,7 +375,7 @@ def update_gateway(request: HttpRequest, payload: GatewayPatch, gateway_id: int 
     response={200: GatewayCreatedOut, **WRITE_ERRORS},
     tags=["gateways"],
 )
-def rotate_gateway_credential(request: HttpRequest, gateway_id: int = Id):
+def rotate_gateway_credential(request: AuthedRequest, gateway_id: int = Id):
     """Replace a gateway's secret; the old one stops working. The new one is shown once."""
     gateway = _gateway(request, gateway_id)
     scoping.require_manager_of(request.user, gateway.agency_id)
@@ -386,7 +387,7 @@ def rotate_gateway_credential(request: HttpRequest, gateway_id: int = Id):
 
 
 @router.delete("/gateways/{int:gateway_id}", response=NO_CONTENT, tags=["gateways"])
-def delete_gateway(request: HttpRequest, gateway_id: int = Id):
+def delete_gateway(request: AuthedRequest, gateway_id: int = Id):
     gateway = _gateway(request, gateway_id)
     scoping.require_manager_of(request.user, gateway.agency_id)
     services.delete_gateway(actor=request.user, gateway=gateway, remote_addr=_ip(request))
@@ -398,7 +399,7 @@ def delete_gateway(request: HttpRequest, gateway_id: int = Id):
 
 @router.get("/tokens", response={200: list[TokenOut], **LIST_ERRORS}, tags=["tokens"])
 @paginated
-def list_tokens(request: HttpRequest, filters: Query[TokenFilter]):
+def list_tokens(request: AuthedRequest, filters: Query[TokenFilter]):
     """Your tokens; state staff see everyone's, to revoke a leaked one."""
     tokens = scoping.visible_tokens(request.user)
     if not filters.include_revoked:
@@ -407,7 +408,7 @@ def list_tokens(request: HttpRequest, filters: Query[TokenFilter]):
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, **WRITE_ERRORS}, tags=["tokens"])
-def create_token(request: HttpRequest, payload: TokenIn):
+def create_token(request: AuthedRequest, payload: TokenIn):
     """A new token for yourself, read-only unless asked; the answer holds it, shown this once."""
     row, token = services.create_api_token(
         actor=request.user,
@@ -424,7 +425,7 @@ def create_token(request: HttpRequest, payload: TokenIn):
 @router.post(
     "/tokens/{int:token_id}/revoke", response={200: TokenOut, **WRITE_ERRORS}, tags=["tokens"]
 )
-def revoke_token(request: HttpRequest, token_id: int = Id):
+def revoke_token(request: AuthedRequest, token_id: int = Id):
     """Revoke a token; requests with it answer 401 from now on."""
     token = get_object_or_404(scoping.visible_tokens(request.user), pk=token_id)
     return services.revoke_api_token(actor=request.user, token=token, remote_addr=_ip(request))
@@ -435,7 +436,7 @@ def revoke_token(request: HttpRequest, token_id: int = Id):
 
 @router.get("/audit", response={200: list[AuditOut], **LIST_ERRORS}, tags=["audit"])
 @paginated
-def list_audit(request: HttpRequest, filters: Query[AuditFilter]):
+def list_audit(request: AuthedRequest, filters: Query[AuditFilter]):
     """Who changed what, newest first: everything for state staff, your agency's otherwise."""
     return filter_audit(scoping.visible_audit(request.user), **filters.dict())
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 
 from config.api import NOT_FOUND_ERRORS
 from config.errors import InvalidInput
 from config.proxies import client_address
+from config.typing import AuthedRequest
 from devices import exporting, importing, scoping
 from devices.models import Agency
 from devices.schemas import DeviceFilter, SlugText
@@ -79,7 +80,7 @@ IMPORT_RESPONSES: dict[int, Any] = {
 PREVIEW_CHANGES = 500
 
 
-def _target_agency(request: HttpRequest, slug: str | None) -> Agency:
+def _target_agency(request: AuthedRequest, slug: str | None) -> Agency:
     """The agency to import into: named, or an agency user's own. Hidden agencies are 404."""
     user = request.user
     if not slug:
@@ -97,7 +98,7 @@ def _target_agency(request: HttpRequest, slug: str | None) -> Agency:
 
 @router.post("/devices/import", response=IMPORT_RESPONSES, tags=["devices"])
 def import_devices(
-    request: HttpRequest,
+    request: AuthedRequest,
     file: File[UploadedFile],
     agency: Form[SlugText | None] = None,
     dry_run: Form[bool] = False,
@@ -149,7 +150,7 @@ EXPORT_DOC = {
 @router.get(
     "/devices/export", response=NOT_FOUND_ERRORS, tags=["devices"], openapi_extra=EXPORT_DOC
 )
-def export_devices(request: HttpRequest, filters: Query[ExportFilter]):
+def export_devices(request: AuthedRequest, filters: Query[ExportFilter]):
     """Download the devices you can see as CSV (streamed) or XLSX, filtered like the list.
 
     Cells that a spreadsheet would run as a formula start with an apostrophe.

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from config.errors import InvalidInput
 from config.proxies import client_address
+from config.typing import AuthedRequest
 from devices import exporting, importing, scoping
 from devices.forms import DeviceFilterForm
 from devices.models import Agency
@@ -62,7 +63,7 @@ class ImportUploadForm(forms.Form):
         return upload
 
 
-def _manageable_agencies(request: HttpRequest) -> list[tuple[str, str]]:
+def _manageable_agencies(request: AuthedRequest) -> list[tuple[str, str]]:
     # visible_agencies is already the user's own agency for everyone but state staff.
     agencies = scoping.visible_agencies(request.user)
     return list(agencies.order_by("name").values_list("slug", "name"))
@@ -81,7 +82,7 @@ def _purge_old_uploads(root: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _pending(request: HttpRequest, token: str) -> tuple[dict[str, str], Path, Agency]:
+def _pending(request: AuthedRequest, token: str) -> tuple[dict[str, str], Path, Agency]:
     """The user's own pending upload, or 404 (unknown, someone else's, or already imported)."""
     entry = request.session.get(SESSION_KEY, {}).get(token)
     if entry is None:
@@ -104,7 +105,7 @@ def _forget(request: HttpRequest, token: str, path: Path) -> None:
 
 
 @login_required
-def device_import(request: HttpRequest) -> HttpResponse:
+def device_import(request: AuthedRequest) -> HttpResponse:
     """The upload form (agency admins and state staff); a good upload goes to its preview."""
     scoping.require_writer(request.user)
     agencies = _manageable_agencies(request)
@@ -141,7 +142,7 @@ def device_import(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def device_import_preview(request: HttpRequest, token: str) -> HttpResponse:
+def device_import_preview(request: AuthedRequest, token: str) -> HttpResponse:
     """The dry run of a pending upload: counts, every error with row and column, the changes."""
     entry, path, agency = _pending(request, token)
     plan = importing.import_devices(
@@ -189,7 +190,7 @@ def _render_preview(
 
 @login_required
 @require_POST
-def device_import_confirm(request: HttpRequest, token: str) -> HttpResponse:
+def device_import_confirm(request: AuthedRequest, token: str) -> HttpResponse:
     """Run the real import of a previewed upload; nothing is written if any row is bad."""
     entry, path, agency = _pending(request, token)
     try:
@@ -214,7 +215,7 @@ def device_import_confirm(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def device_import_cancel(request: HttpRequest, token: str) -> HttpResponse:
+def device_import_cancel(request: AuthedRequest, token: str) -> HttpResponse:
     _, path, _ = _pending(request, token)
     _forget(request, token, path)
     messages.info(request, "Upload discarded; nothing was imported.")
@@ -222,7 +223,7 @@ def device_import_cancel(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-def device_export(request: HttpRequest) -> HttpResponseBase:
+def device_export(request: AuthedRequest) -> HttpResponseBase:
     """Download the devices the user can see, with the inventory list's filters (?format=xlsx)."""
     agencies = list(scoping.visible_agencies(request.user).values_list("slug", "name"))
     filters = DeviceFilterForm(request.GET or None, agencies=agencies).filters()

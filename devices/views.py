@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError
 from config.proxies import client_address
+from config.typing import AuthedRequest
 from devices import scoping, services
 from devices.forms import AuditFilterForm, DeviceFilterForm, GatewayForm, StatusChangeForm
 from devices.models import Device, DeviceStatus, DeviceStatusChange, FirstNetStatusChange
@@ -36,7 +37,7 @@ class KnownCountPaginator(Paginator):
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     # State staff land on the statewide overview, an agency user on their agency's dashboard.
     if request.user.is_state_staff:
         return redirect("readiness:overview")
@@ -45,12 +46,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "devices/home.html")
 
 
-def _agency_choices(request: HttpRequest) -> list[tuple[str, str]]:
+def _agency_choices(request: AuthedRequest) -> list[tuple[str, str]]:
     return list(scoping.visible_agencies(request.user).values_list("slug", "name"))
 
 
 @login_required
-def device_list(request: HttpRequest) -> HttpResponse:
+def device_list(request: AuthedRequest) -> HttpResponse:
     """The inventory: filters, counts per status and health (one grouped query each), pages."""
     form = DeviceFilterForm(request.GET or None, agencies=_agency_choices(request))
     filters = form.filters()
@@ -83,7 +84,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _visible_device(request: HttpRequest, pk: int) -> Device:
+def _visible_device(request: AuthedRequest, pk: int) -> Device:
     history = DeviceStatusChange.objects.select_related("changed_by").order_by("-changed_at", "-id")
     devices = scoping.visible_devices(request.user).prefetch_related(
         Prefetch("status_changes", queryset=history)
@@ -92,7 +93,7 @@ def _visible_device(request: HttpRequest, pk: int) -> Device:
 
 
 @login_required
-def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def device_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     device = _visible_device(request, pk)
     return render(
         request,
@@ -107,7 +108,7 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def device_change_status(request: HttpRequest, pk: int) -> HttpResponse:
+def device_change_status(request: AuthedRequest, pk: int) -> HttpResponse:
     device = _visible_device(request, pk)
     scoping.require_manager_of(request.user, device.agency_id)
     form = StatusChangeForm(request.POST)
@@ -133,7 +134,7 @@ def device_change_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def device_retire(request: HttpRequest, pk: int) -> HttpResponse:
+def device_retire(request: AuthedRequest, pk: int) -> HttpResponse:
     device = _visible_device(request, pk)
     scoping.require_manager_of(request.user, device.agency_id)
     try:
@@ -150,7 +151,7 @@ def device_retire(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: AuthedRequest) -> HttpResponse:
     """The audit log: everything for state staff, their own agency's for agency users."""
     form = AuditFilterForm(request.GET or None, agencies=_agency_choices(request))
     records = filter_audit(scoping.visible_audit(request.user), **form.filters())
@@ -160,7 +161,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def agency_list(request: HttpRequest) -> HttpResponse:
+def agency_list(request: AuthedRequest) -> HttpResponse:
     agencies = scoping.visible_agencies(request.user)
     # Two grouped queries, not a count per agency.
     devices = dict(
@@ -181,7 +182,7 @@ def agency_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def agency_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def agency_detail(request: AuthedRequest, slug: str) -> HttpResponse:
     agency = get_object_or_404(
         scoping.visible_agencies(request.user).prefetch_related(
             Prefetch(
@@ -205,7 +206,7 @@ def agency_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def gateway_list(request: HttpRequest) -> HttpResponse:
+def gateway_list(request: AuthedRequest) -> HttpResponse:
     """Gateways of the agencies you see; agency admins register gateways here (secret shown once)."""
     user = request.user
     gateways = scoping.visible_gateways(user).order_by("agency__name", "name")
@@ -252,7 +253,7 @@ def gateway_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def gateway_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+def gateway_rotate(request: AuthedRequest, pk: int) -> HttpResponse:
     gateway = get_object_or_404(scoping.visible_gateways(request.user), pk=pk)
     scoping.require_manager_of(request.user, gateway.agency_id)
     gateway, secret = services.rotate_gateway_credential(

@@ -18,6 +18,7 @@ from ninja import Path, Query, Router, Status
 
 from config.api import COMMON_ERRORS, NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
+from config.typing import AuthedRequest
 from devices.models import User
 from readiness import participation, portfolios, results, scoping, snapshots, waivers, whatif
 from readiness.models import FederalExpectation, RequirementSet, RequirementSetVersion, Waiver
@@ -111,7 +112,7 @@ def _agency_ids_for(request: HttpRequest, slug: str | None) -> list[int] | None:
 
 
 @router.get("/readiness/sets", response={200: list[SetOut], **COMMON_ERRORS})
-def list_sets(request: HttpRequest) -> list[dict[str, Any]]:
+def list_sets(request: AuthedRequest) -> list[dict[str, Any]]:
     today = timezone.localdate()
     out = []
     for s in RequirementSet.objects.prefetch_related("versions"):
@@ -130,7 +131,7 @@ def list_sets(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.get("/readiness/sets/{code}/versions", response={200: list[VersionOut], **NOT_FOUND_ERRORS})
-def list_versions(request: HttpRequest, code: str = Slug) -> list[dict[str, Any]]:
+def list_versions(request: AuthedRequest, code: str = Slug) -> list[dict[str, Any]]:
     req_set = results.get_requirement_set(code)
     return [_version_out(v) for v in req_set.versions.select_related("supersedes")]
 
@@ -139,7 +140,7 @@ def list_versions(request: HttpRequest, code: str = Slug) -> list[dict[str, Any]
     "/readiness/sets/{code}/versions/{version}",
     response={200: VersionDetailOut, **NOT_FOUND_ERRORS},
 )
-def get_version(request: HttpRequest, code: str = Slug, version: str = Slug) -> dict[str, Any]:
+def get_version(request: AuthedRequest, code: str = Slug, version: str = Slug) -> dict[str, Any]:
     ver = results.get_version(results.get_requirement_set(code), version)
     reqs = [
         {
@@ -165,7 +166,7 @@ def get_version(request: HttpRequest, code: str = Slug, version: str = Slug) -> 
 
 
 @router.get("/readiness/scores", response={200: ScoresOut, **NOT_FOUND_ERRORS})
-def get_scores(request: HttpRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
+def get_scores(request: AuthedRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
     found = results.scores(
         agency_ids=scoping.visible_agency_ids(_user(request)),
         set_code=q.set_code,
@@ -188,7 +189,7 @@ def get_scores(request: HttpRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
     "/readiness/devices/{device_id}/results", response={200: DeviceResultsOut, **NOT_FOUND_ERRORS}
 )
 def get_device_results(
-    request: HttpRequest, q: Query[VersionQuery], device_id: int = Id
+    request: AuthedRequest, q: Query[VersionQuery], device_id: int = Id
 ) -> dict[str, Any]:
     return results.device_results(
         agency_ids=scoping.visible_agency_ids(_user(request)),
@@ -203,7 +204,7 @@ def get_device_results(
     response={200: FailingDevicesOut, **NOT_FOUND_ERRORS},
 )
 def get_failing_devices(
-    request: HttpRequest, q: Query[VersionQuery], slug: str = Slug
+    request: AuthedRequest, q: Query[VersionQuery], slug: str = Slug
 ) -> dict[str, Any]:
     return results.failing_devices(
         agency_ids=scoping.visible_agency_ids(_user(request)),
@@ -235,7 +236,7 @@ AgencyFilter = Query(
 
 @router.get("/readiness/whatif", response={200: WhatIfOut, **NOT_FOUND_ERRORS})
 def get_whatif(
-    request: HttpRequest,
+    request: AuthedRequest,
     q: Query[WhatIfQuery],
     cabinet: str | None = CabinetFilter,
     agency: str | None = AgencyFilter,
@@ -267,7 +268,7 @@ def get_whatif(
 
 @router.get("/readiness/remediation", response={200: RemediationOut, **NOT_FOUND_ERRORS})
 def get_remediation(
-    request: HttpRequest,
+    request: AuthedRequest,
     q: Query[VersionQuery],
     cabinet: str | None = CabinetFilter,
     agency: str | None = AgencyFilter,
@@ -291,7 +292,7 @@ def get_remediation(
 
 
 @router.get("/readiness/waivers", response={200: list[WaiverOut], **COMMON_ERRORS})
-def list_waivers(request: HttpRequest, q: Query[WaiverFilter]) -> list[dict[str, Any]]:
+def list_waivers(request: AuthedRequest, q: Query[WaiverFilter]) -> list[dict[str, Any]]:
     now = timezone.now()
     found = waivers.list_waivers(
         agency_ids=scoping.visible_agency_ids(_user(request)),
@@ -304,13 +305,13 @@ def list_waivers(request: HttpRequest, q: Query[WaiverFilter]) -> list[dict[str,
 
 
 @router.get("/readiness/waivers/{waiver_id}", response={200: WaiverOut, **NOT_FOUND_ERRORS})
-def get_waiver(request: HttpRequest, waiver_id: int = Id) -> dict[str, Any]:
+def get_waiver(request: AuthedRequest, waiver_id: int = Id) -> dict[str, Any]:
     found = scoping.get_visible_or_404(scoping.visible_waivers(_user(request)), pk=waiver_id)
     return _waiver_out(found, timezone.now())
 
 
 @router.post("/readiness/waivers", response={201: WaiverOut, **WRITE_ERRORS})
-def create_waiver(request: HttpRequest, payload: WaiverIn) -> Status:
+def create_waiver(request: AuthedRequest, payload: WaiverIn) -> Status:
     user = _user(request)
     agency = scoping.get_visible_agency(user, payload.agency)
     device = None
@@ -338,7 +339,7 @@ def create_waiver(request: HttpRequest, payload: WaiverIn) -> Status:
 
 
 @router.post("/readiness/waivers/{waiver_id}/revoke", response={200: WaiverOut, **WRITE_ERRORS})
-def revoke_waiver(request: HttpRequest, payload: RevokeIn, waiver_id: int = Id) -> dict[str, Any]:
+def revoke_waiver(request: AuthedRequest, payload: RevokeIn, waiver_id: int = Id) -> dict[str, Any]:
     found = scoping.get_visible_or_404(scoping.visible_waivers(_user(request)), pk=waiver_id)
     scoping.require_waiver_revoker(_user(request), found.agency_id)
     revoked = waivers.revoke_waiver(
@@ -351,7 +352,7 @@ def revoke_waiver(request: HttpRequest, payload: RevokeIn, waiver_id: int = Id) 
 
 
 @router.get("/readiness/snapshots", response={200: list[SnapshotRowOut], **NOT_FOUND_ERRORS})
-def list_snapshots(request: HttpRequest, q: Query[SnapshotQuery]) -> list[dict[str, Any]]:
+def list_snapshots(request: AuthedRequest, q: Query[SnapshotQuery]) -> list[dict[str, Any]]:
     results.get_requirement_set(q.set_code)
     qs = scoping.visible_snapshots(_user(request)).filter(version__requirement_set__code=q.set_code)
     if q.agency:
@@ -382,7 +383,7 @@ def list_snapshots(request: HttpRequest, q: Query[SnapshotQuery]) -> list[dict[s
 
 
 @router.get("/readiness/trend", response={200: list[TrendPointOut], **NOT_FOUND_ERRORS})
-def get_trend(request: HttpRequest, q: Query[TrendQuery]) -> list[dict[str, Any]]:
+def get_trend(request: AuthedRequest, q: Query[TrendQuery]) -> list[dict[str, Any]]:
     results.get_requirement_set(q.set_code)
     end = q.end or timezone.localdate()
     start = q.start or end - timedelta(days=180)
@@ -398,7 +399,7 @@ def get_trend(request: HttpRequest, q: Query[TrendQuery]) -> list[dict[str, Any]
 
 
 @router.get("/readiness/portfolios/{key}", response={200: PortfolioOut, **NOT_FOUND_ERRORS})
-def get_portfolio(request: HttpRequest, key: str = Slug) -> dict[str, Any]:
+def get_portfolio(request: AuthedRequest, key: str = Slug) -> dict[str, Any]:
     scoping.require_state_staff(_user(request))
     p = portfolios.build_portfolio(key=key)
     return {

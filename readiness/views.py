@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.errors import DomainError, InvalidInput
+from config.typing import AuthedRequest
 from readiness import (
     catalog_pages,
     charts,
@@ -46,7 +47,7 @@ def state_staff_only(view: View) -> View:
 
     @wraps(view)
     @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AuthedRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         scoping.require_state_staff(
             request.user, "This page is for state staff; your agency's page is your home page."
         )
@@ -152,7 +153,7 @@ def _live_context(scope: Scope, filters: Filters, live_url: str) -> dict[str, An
 
 
 @state_staff_only
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: AuthedRequest) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.state_scope(request.user, filters)
@@ -183,7 +184,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @state_staff_only
-def overview_live(request: HttpRequest) -> HttpResponse:
+def overview_live(request: AuthedRequest) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.state_scope(request.user, filters)
@@ -197,7 +198,7 @@ def overview_live(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def agency(request: HttpRequest, slug: str) -> HttpResponse:
+def agency(request: AuthedRequest, slug: str) -> HttpResponse:
     # Scope first: another agency's slug is a 404 before any filter is read.
     scope = scoping.agency_scope(request.user, slug)
     try:
@@ -227,7 +228,7 @@ def agency(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def agency_live(request: HttpRequest, slug: str) -> HttpResponse:
+def agency_live(request: AuthedRequest, slug: str) -> HttpResponse:
     scope = scoping.agency_scope(request.user, slug)
     try:
         filters = _filters(request)
@@ -241,7 +242,7 @@ def agency_live(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def agency_failing(request: HttpRequest, slug: str) -> HttpResponse:
+def agency_failing(request: AuthedRequest, slug: str) -> HttpResponse:
     """The agency's failing devices with reasons: evaluated live, loaded after the page."""
     scope = scoping.agency_scope(request.user, slug)
     try:
@@ -279,7 +280,7 @@ def _briefing_params(data: Any) -> BriefingParams:
     )
 
 
-def _briefing_form_context(request: HttpRequest) -> dict[str, Any]:
+def _briefing_form_context(request: AuthedRequest) -> dict[str, Any]:
     user = request.user
     set_code = request.GET.get("set") or request.POST.get("set") or ""
     choices = briefing_choices(scoping.visible_agency_ids(user), set_code=set_code)
@@ -291,7 +292,7 @@ def _briefing_form_context(request: HttpRequest) -> dict[str, Any]:
 
 
 @login_required
-def briefings(request: HttpRequest) -> HttpResponse:
+def briefings(request: AuthedRequest) -> HttpResponse:
     """The briefing form and the list of briefings the user may see; POST requests one."""
     form = request.POST if request.method == "POST" else request.GET
     if request.method == "POST":
@@ -309,20 +310,20 @@ def briefings(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def briefing(request: HttpRequest, pk: int) -> HttpResponse:
+def briefing(request: AuthedRequest, pk: int) -> HttpResponse:
     export = scoping.get_visible_briefing(request.user, pk)
     return render(request, "readiness/briefing_detail.html", {"export": export})
 
 
 @login_required
-def briefing_status(request: HttpRequest, pk: int) -> HttpResponse:
+def briefing_status(request: AuthedRequest, pk: int) -> HttpResponse:
     """The progress partial, polled every 2 s until the export is done or failed."""
     export = scoping.get_visible_briefing(request.user, pk)
     return render(request, "readiness/_briefing_status.html", {"export": export})
 
 
 @login_required
-def briefing_download(request: HttpRequest, pk: int) -> HttpResponse:
+def briefing_download(request: AuthedRequest, pk: int) -> HttpResponse:
     export = scoping.get_visible_briefing(request.user, pk)
     if export.status != BriefingExport.Status.DONE:
         raise Http404("This briefing is not built yet.")
@@ -338,14 +339,14 @@ def briefing_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @state_staff_only
-def requirement_sets(request: HttpRequest) -> HttpResponse:
+def requirement_sets(request: AuthedRequest) -> HttpResponse:
     return render(
         request, "readiness/requirement_sets.html", {"catalog": catalog_pages.requirement_catalog()}
     )
 
 
 @state_staff_only
-def requirement_set(request: HttpRequest, code: str) -> HttpResponse:
+def requirement_set(request: AuthedRequest, code: str) -> HttpResponse:
     try:
         filters = _filters(request)
         comparison = catalog_pages.set_comparison(code, as_of=filters.as_of or timezone.localdate())
@@ -372,7 +373,7 @@ def requirement_set(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @state_staff_only
-def whatif(request: HttpRequest, code: str) -> HttpResponse:
+def whatif(request: AuthedRequest, code: str) -> HttpResponse:
     """The comparison form; the results load after the page (two fleet evaluations)."""
     try:
         comparison = catalog_pages.set_comparison(code, as_of=timezone.localdate())
@@ -391,7 +392,7 @@ def whatif(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @state_staff_only
-def whatif_results(request: HttpRequest, code: str) -> HttpResponse:
+def whatif_results(request: AuthedRequest, code: str) -> HttpResponse:
     try:
         page = catalog_pages.whatif_page(
             scoping.visible_agency_ids(request.user),
@@ -412,7 +413,7 @@ def whatif_results(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @state_staff_only
-def participation(request: HttpRequest) -> HttpResponse:
+def participation(request: AuthedRequest) -> HttpResponse:
     from devices.models import FirstNetStatus
 
     try:
@@ -444,7 +445,7 @@ def participation(request: HttpRequest) -> HttpResponse:
 
 
 @state_staff_only
-def portfolio(request: HttpRequest) -> HttpResponse:
+def portfolio(request: AuthedRequest) -> HttpResponse:
     """A BRM lands on their own cabinet; others choose one."""
     from devices.models import Cabinet
 
@@ -460,7 +461,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
 
 
 @state_staff_only
-def portfolio_cabinet(request: HttpRequest, slug: str) -> HttpResponse:
+def portfolio_cabinet(request: AuthedRequest, slug: str) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.cabinet_scope(request.user, slug)

@@ -21,6 +21,7 @@ from ninja.security import HttpBasicAuth
 from config.api import COMMON_ERRORS, NOT_FOUND_ERRORS, ErrorOut
 from config.errors import InvalidInput
 from config.pagination import paginated
+from config.typing import AuthedRequest
 from devices.models import Gateway
 from telemetry.credentials import find_gateway_by_credentials
 from telemetry.ingest import InboundMessage, ingest_batch
@@ -177,7 +178,7 @@ def filter_dead_letters(
 
 @router.get("/telemetry/dead-letters", response={200: list[DeadLetterOut], **COMMON_ERRORS})
 @paginated
-def list_dead_letters(request: HttpRequest, filters: Query[DeadLetterFilter]):
+def list_dead_letters(request: AuthedRequest, filters: Query[DeadLetterFilter]):
     """Rejected messages and readings you can see, newest first, with the reason."""
     return filter_dead_letters(visible_dead_letters(request.user), filters)
 
@@ -186,7 +187,7 @@ def list_dead_letters(request: HttpRequest, filters: Query[DeadLetterFilter]):
     "/telemetry/dead-letters/{int:dead_letter_id}",
     response={200: DeadLetterDetailOut, **NOT_FOUND_ERRORS},
 )
-def get_dead_letter(request: HttpRequest, dead_letter_id: int = Path(..., ge=1, le=MAX_ID)):
+def get_dead_letter(request: AuthedRequest, dead_letter_id: int = Path(..., ge=1, le=MAX_ID)):
     """One dead letter with its (capped) payload."""
     return get_visible_or_404(visible_dead_letters(request.user), pk=dead_letter_id)
 
@@ -213,7 +214,7 @@ class GatewayStatusFilter(Schema):
 
 @router.get("/telemetry/gateways", response={200: list[GatewayStatusOut], **COMMON_ERRORS})
 @paginated
-def list_gateway_status(request: HttpRequest, filters: Query[GatewayStatusFilter]):
+def list_gateway_status(request: AuthedRequest, filters: Query[GatewayStatusFilter]):
     """Gateways' connection state (online/offline since when), message and gap counts."""
     queryset = visible_gateway_status(request.user).order_by(
         "gateway__agency__slug", "gateway__name"

@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Path, Query, Router, Schema, Status
@@ -20,6 +19,7 @@ from config.api import NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
 from config.pagination import paginated
 from config.proxies import client_address
+from config.typing import AuthedRequest
 from devices.models import Agency, Device, DeviceKind, User
 from devices.scoping import visible_agencies, visible_devices
 from telemetry import alerts, maintenance, notify, scoping, selectors
@@ -86,20 +86,20 @@ class AlertFilter(Schema):
 
 @router.get("/alerts", response={200: list[AlertOut], **NOT_FOUND_ERRORS}, tags=["alerts"])
 @paginated
-def list_alerts(request: HttpRequest, filters: Query[AlertFilter]):
+def list_alerts(request: AuthedRequest, filters: Query[AlertFilter]):
     """Alerts you can see, newest first; by default the ones not yet resolved."""
     return alerts.filter_alerts(scoping.visible_alerts(request.user), **filters.dict())
 
 
 @router.get("/alerts/{int:alert_id}", response={200: AlertOut, **NOT_FOUND_ERRORS}, tags=["alerts"])
-def get_alert(request: HttpRequest, alert_id: int = Id):
+def get_alert(request: AuthedRequest, alert_id: int = Id):
     return get_object_or_404(scoping.visible_alerts(request.user), pk=alert_id)
 
 
 @router.post(
     "/alerts/{int:alert_id}/acknowledge", response={200: AlertOut, **WRITE_ERRORS}, tags=["alerts"]
 )
-def acknowledge_alert(request: HttpRequest, alert_id: int = Id):
+def acknowledge_alert(request: AuthedRequest, alert_id: int = Id):
     """Take an alert on (agency admins for their agency, state staff for any). 409 if resolved
     or already acknowledged."""
     alert = get_object_or_404(scoping.visible_alerts(request.user), pk=alert_id)
@@ -140,7 +140,7 @@ class DeviceHealthOut(Schema):
     open_alerts: list[AlertOut]
 
 
-def _device(request: HttpRequest, device_id: int) -> Device:
+def _device(request: AuthedRequest, device_id: int) -> Device:
     return get_object_or_404(visible_devices(request.user), pk=device_id)
 
 
@@ -149,7 +149,7 @@ def _device(request: HttpRequest, device_id: int) -> Device:
     response={200: DeviceHealthOut, **NOT_FOUND_ERRORS},
     tags=["health"],
 )
-def get_device_health(request: HttpRequest, device_id: int = Id):
+def get_device_health(request: AuthedRequest, device_id: int = Id):
     """Level, since when and why, readable problems, last values and open alerts."""
     card = selectors.device_health_card(device=_device(request, device_id), now=timezone.now())
     h = card.health
@@ -191,7 +191,7 @@ def get_device_health(request: HttpRequest, device_id: int = Id):
     tags=["health"],
 )
 @paginated
-def list_device_flips(request: HttpRequest, device_id: int = Id):
+def list_device_flips(request: AuthedRequest, device_id: int = Id):
     """Every change of the device's health, newest first, with its cause."""
     device = _device(request, device_id)
     return HealthFlip.objects.filter(device=device).order_by("-at", "-id")
@@ -216,7 +216,7 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
     tags=["health"],
 )
 def get_device_uptime(
-    request: HttpRequest,
+    request: AuthedRequest,
     device_id: int = Id,
     month: str | None = Query(None, description="YYYY-MM; the current month if left out."),
 ):
@@ -288,14 +288,14 @@ def _agency_for_write(user: User, slug: str | None) -> Agency:
     tags=["maintenance"],
 )
 @paginated
-def list_maintenance_windows(request: HttpRequest):
+def list_maintenance_windows(request: AuthedRequest):
     return scoping.visible_windows(request.user)
 
 
 @router.post(
     "/maintenance-windows", response={201: WindowOut, **WRITE_ERRORS}, tags=["maintenance"]
 )
-def create_maintenance_window(request: HttpRequest, payload: WindowIn):
+def create_maintenance_window(request: AuthedRequest, payload: WindowIn):
     """A window in which silence is expected: devices go to "maintenance", no alerts."""
     agency = _agency_for_write(request.user, payload.agency)
     device = _device(request, payload.device_id) if payload.device_id else None
@@ -316,12 +316,12 @@ def create_maintenance_window(request: HttpRequest, payload: WindowIn):
     response={200: WindowOut, **NOT_FOUND_ERRORS},
     tags=["maintenance"],
 )
-def get_maintenance_window(request: HttpRequest, window_id: int = Id):
+def get_maintenance_window(request: AuthedRequest, window_id: int = Id):
     return get_object_or_404(scoping.visible_windows(request.user), pk=window_id)
 
 
 @router.delete("/maintenance-windows/{int:window_id}", response=NO_CONTENT, tags=["maintenance"])
-def delete_maintenance_window(request: HttpRequest, window_id: int = Id):
+def delete_maintenance_window(request: AuthedRequest, window_id: int = Id):
     window = get_object_or_404(scoping.visible_windows(request.user), pk=window_id)
     scoping.require_window_manager(request.user, window.agency_id)
     maintenance.delete_window(
@@ -371,14 +371,14 @@ class ChannelIn(Schema):
     tags=["alerts"],
 )
 @paginated
-def list_notification_channels(request: HttpRequest):
+def list_notification_channels(request: AuthedRequest):
     return scoping.visible_channels(request.user)
 
 
 @router.post(
     "/notification-channels", response={201: ChannelCreatedOut, **WRITE_ERRORS}, tags=["alerts"]
 )
-def create_notification_channel(request: HttpRequest, payload: ChannelIn):
+def create_notification_channel(request: AuthedRequest, payload: ChannelIn):
     """Where alerts are sent: e-mail, or a webhook signed with HMAC-SHA256 (see README)."""
     agency = None
     if payload.agency is not None:
@@ -399,7 +399,7 @@ def create_notification_channel(request: HttpRequest, payload: ChannelIn):
 
 
 @router.delete("/notification-channels/{int:channel_id}", response=NO_CONTENT, tags=["alerts"])
-def delete_notification_channel(request: HttpRequest, channel_id: int = Id):
+def delete_notification_channel(request: AuthedRequest, channel_id: int = Id):
     channel = get_object_or_404(scoping.visible_channels(request.user), pk=channel_id)
     scoping.require_channel_manager(request.user, channel.agency_id, action="remove")
     notify.delete_channel(actor=request.user, channel=channel, remote_addr=client_address(request))

@@ -11,13 +11,14 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError, InvalidInput
 from config.proxies import client_address
+from config.typing import AuthedRequest
 from devices.models import Agency, Device, DeviceKind
 from devices.scoping import visible_agencies, visible_devices
 from telemetry import alerts, charts, health, maintenance, scoping, selectors
@@ -27,7 +28,7 @@ CHART_DAYS = 7
 
 
 @login_required
-def device_health_panel(request: HttpRequest, pk: int) -> HttpResponse:
+def device_health_panel(request: AuthedRequest, pk: int) -> HttpResponse:
     """The health card of one device: level, since when and why, problems, values, flips, chart."""
     device = get_object_or_404(visible_devices(request.user), pk=pk)
     now = timezone.now()
@@ -49,7 +50,7 @@ def device_health_panel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def alert_list(request: HttpRequest) -> HttpResponse:
+def alert_list(request: AuthedRequest) -> HttpResponse:
     state = request.GET.get("state", "active")
     if state not in alerts.ALERT_STATES:
         state = "active"
@@ -79,7 +80,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def alert_acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(scoping.visible_alerts(request.user), pk=pk)
     if not scoping.can_acknowledge_alerts(request.user):
         messages.error(request, "Your role can read alerts but not acknowledge them.")
@@ -129,7 +130,7 @@ class WindowForm(forms.Form):
 
 
 @login_required
-def maintenance_list(request: HttpRequest) -> HttpResponse:
+def maintenance_list(request: AuthedRequest) -> HttpResponse:
     """Windows the user can see; agency admins and state staff add and remove them here."""
     user = request.user
     form = WindowForm(request.POST or None, user=user)
@@ -166,7 +167,7 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def maintenance_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def maintenance_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     window = get_object_or_404(scoping.visible_windows(request.user), pk=pk)
     try:
         scoping.require_window_manager(request.user, window.agency_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
+from config.typing import AuthedRequest
 from telemetry.models import DeadLetter
 from telemetry.scoping import get_visible_or_404, visible_dead_letters, visible_gateway_status
 
@@ -14,7 +15,7 @@ PAGE_SIZE = 50
 
 
 @login_required
-def dead_letter_list(request: HttpRequest) -> HttpResponse:
+def dead_letter_list(request: AuthedRequest) -> HttpResponse:
     """Rejected messages and readings, newest first, filterable by reason and agency."""
     letters = visible_dead_letters(request.user)
     reason = request.GET.get("reason", "")
@@ -37,13 +38,13 @@ def dead_letter_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def dead_letter_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def dead_letter_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     letter = get_visible_or_404(visible_dead_letters(request.user), pk=pk)
     return render(request, "telemetry/deadletter_detail.html", {"letter": letter})
 
 
 @login_required
-def gateway_status_list(request: HttpRequest) -> HttpResponse:
+def gateway_status_list(request: AuthedRequest) -> HttpResponse:
     """Each gateway online or offline, since when, with its message and gap counts."""
     statuses = visible_gateway_status(request.user).order_by(
         "is_online", "gateway__agency__name", "gateway__name"
