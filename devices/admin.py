@@ -24,15 +24,20 @@ from devices.models import (
 )
 
 
+def _actor(request: HttpRequest) -> User | None:
+    # The admin site lets only signed-in staff this far; the check narrows the type.
+    return request.user if request.user.is_authenticated else None
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """Edits made in the admin land in the audit log like every other change."""
 
     def save_model(self, request: HttpRequest, obj: Model, form: object, change: bool) -> None:
         with transaction.atomic():
-            before = audit.snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
+            before = audit.snapshot(type(obj)._default_manager.get(pk=obj.pk)) if change else None
             super().save_model(request, obj, form, change)
             audit.record(
-                actor=request.user,
+                actor=_actor(request),
                 action="update" if change else "create",
                 obj=obj,
                 before=before,
@@ -44,7 +49,7 @@ class AuditedAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
         with transaction.atomic():
             audit.record(
-                actor=request.user,
+                actor=_actor(request),
                 action="delete",
                 obj=obj,
                 before=audit.snapshot(obj),
@@ -94,7 +99,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["username", "email", "role", "agency", "is_active", "is_staff"]
     list_filter = ["role", "agency", "is_active", "is_staff"]
     list_select_related = ["agency"]
-    fieldsets = [*BaseUserAdmin.fieldsets, ("Tracker", {"fields": ["role", "agency"]})]
+    fieldsets = [*(BaseUserAdmin.fieldsets or ()), ("Tracker", {"fields": ["role", "agency"]})]
     add_fieldsets = [*BaseUserAdmin.add_fieldsets, ("Tracker", {"fields": ["role", "agency"]})]
 
 

@@ -8,9 +8,9 @@ function, return what the response schema shapes. Bulk import/export endpoints l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Model, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router, Status
@@ -61,6 +61,7 @@ from devices.schemas import (
 from devices.selectors import device_rows, filter_audit, filter_devices
 
 router = Router(tags=["devices"])
+M = TypeVar("M", bound=Model)
 
 # Lists answer 400/401/403/422 like every operation, and 404 for an unknown filter value.
 LIST_ERRORS = NOT_FOUND_ERRORS
@@ -77,7 +78,7 @@ def _agency_for_write(request: AuthedRequest, slug: str | None) -> Agency:
     """The agency a new device or gateway goes to: named, or the agency admin's own."""
     user = request.user
     if slug is None:
-        if user.agency_id is None:
+        if user.agency is None:
             raise InvalidInput("State staff must name the agency (its slug).", field="agency")
         slug = user.agency.slug
     agency = scoping.visible_agencies(user).filter(slug=slug).first()
@@ -85,6 +86,13 @@ def _agency_for_write(request: AuthedRequest, slug: str | None) -> Agency:
         raise InvalidInput(f"There is no agency {slug!r} that you can see.", field="agency")
     scoping.require_manager_of(user, agency)
     return agency
+
+
+def _shown_once(row: M, **secrets: str) -> M:
+    """``row`` carrying a secret its `...CreatedOut` schema shows this once; never saved."""
+    for name, value in secrets.items():
+        setattr(row, name, value)
+    return row
 
 
 def _catalog_model(model_id: int) -> DeviceModel:
@@ -347,8 +355,7 @@ def create_gateway(request: AuthedRequest, payload: GatewayIn):
         remote_addr=_ip(request),
         **payload.dict(exclude={"agency"}),
     )
-    gateway.secret = secret
-    return Status(201, gateway)
+    return Status(201, _shown_once(gateway, secret=secret))
 
 
 @router.get(
@@ -382,8 +389,7 @@ def rotate_gateway_credential(request: AuthedRequest, gateway_id: int = Id):
     gateway, secret = services.rotate_gateway_credential(
         actor=request.user, gateway=gateway, remote_addr=_ip(request)
     )
-    gateway.secret = secret
-    return gateway
+    return _shown_once(gateway, secret=secret)
 
 
 @router.delete("/gateways/{int:gateway_id}", response=NO_CONTENT, tags=["gateways"])
@@ -418,8 +424,7 @@ def create_token(request: AuthedRequest, payload: TokenIn):
         expires_in_days=payload.expires_in_days,
         remote_addr=_ip(request),
     )
-    row.token = token
-    return Status(201, row)
+    return Status(201, _shown_once(row, token=token))
 
 
 @router.post(

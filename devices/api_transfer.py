@@ -84,7 +84,7 @@ def _target_agency(request: AuthedRequest, slug: str | None) -> Agency:
     """The agency to import into: named, or an agency user's own. Hidden agencies are 404."""
     user = request.user
     if not slug:
-        if user.agency_id is None:
+        if user.agency is None:
             raise InvalidInput(
                 "State staff must name the agency to import into (its slug).", field="agency"
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
@@ -20,6 +20,9 @@ from django.utils import timezone
 
 from devices.importing import COLUMNS, FORMULA_PREFIXES, XLSX_MEDIA_TYPE
 from devices.models import Device
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 # Excel opens a UTF-8 CSV correctly only when it starts with a byte-order mark.
@@ -80,7 +83,7 @@ def iter_csv(devices: QuerySet[Device]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def write_csv(devices: QuerySet[Device], out: IO[str]) -> int:
+def write_csv(devices: QuerySet[Device], out: SupportsWrite[str]) -> int:
     """Write the CSV export to a text stream; returns the number of devices written."""
     count = -1
     for count, line in enumerate(iter_csv(devices)):  # noqa: B007 (count is the result)

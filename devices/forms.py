@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, TypedDict, cast
+
 from django import forms
 
 from devices.models import AuditRecord, Device, DeviceKind, DeviceNetwork, DeviceStatus
@@ -9,6 +13,38 @@ from devices.models import AuditRecord, Device, DeviceKind, DeviceNetwork, Devic
 
 def _blank(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str, str]]:
     return [("", label), *choices]
+
+
+def set_choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    """Give the form's ChoiceField ``name`` its choices (they depend on who is asking)."""
+    # Form.fields is typed as plain Field; the named field is a ChoiceField by declaration.
+    cast(forms.ChoiceField, form.fields[name]).choices = choices
+
+
+class DeviceFilters(TypedDict, total=False):
+    """The keyword arguments of `devices.selectors.filter_devices` a filter form can give."""
+
+    q: str
+    agency: str
+    kind: str
+    status: str | None
+    network: str
+
+
+class AuditFilters(TypedDict, total=False):
+    """The keyword arguments of `devices.selectors.filter_audit` a filter form can give."""
+
+    agency: str
+    object_type: str
+    action: str
+    actor: str
+    since: dt.date
+    until: dt.date
+
+
+def _given(form: forms.Form) -> dict[str, Any]:
+    form.is_valid()  # cleaned_data then holds the valid fields only
+    return {k: v for k, v in getattr(form, "cleaned_data", {}).items() if v}
 
 
 class DeviceFilterForm(forms.Form):
@@ -20,14 +56,15 @@ class DeviceFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=_blank(DeviceStatus.choices))
     network = forms.ChoiceField(required=False, choices=_blank(DeviceNetwork.choices))
 
-    def __init__(self, *args: object, agencies: list[tuple[str, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["agency"].choices = _blank(agencies, "All agencies")
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, *, agencies: list[tuple[str, str]]
+    ) -> None:
+        super().__init__(data)
+        set_choices(self, "agency", _blank(agencies, "All agencies"))
 
-    def filters(self) -> dict[str, str]:
+    def filters(self) -> DeviceFilters:
         """The valid filters given, ready for `filter_devices`; an invalid value counts as absent."""
-        self.is_valid()  # cleaned_data then holds the valid fields only
-        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v}
+        return cast(DeviceFilters, _given(self))
 
 
 class AuditFilterForm(forms.Form):
@@ -43,13 +80,15 @@ class AuditFilterForm(forms.Form):
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args: object, agencies: list[tuple[str, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["agency"].choices = _blank(agencies, "All agencies")
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, *, agencies: list[tuple[str, str]]
+    ) -> None:
+        super().__init__(data)
+        set_choices(self, "agency", _blank(agencies, "All agencies"))
 
-    def filters(self) -> dict[str, object]:
-        self.is_valid()
-        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v}
+    def filters(self) -> AuditFilters:
+        """The valid filters given, ready for `filter_audit`; an invalid value counts as absent."""
+        return cast(AuditFilters, _given(self))
 
 
 class StatusChangeForm(forms.Form):

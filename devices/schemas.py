@@ -377,9 +377,9 @@ class AuditOut(Schema):
 
 class AuditFilter(Schema):
     agency: SlugText | None = None
-    object_type: text(64) | None = Field(
+    object_type: text(64) | None = Field(  # type: ignore[valid-type]
         None, description="device, agency, devicemodel, gateway, apitoken …"
-    )  # type: ignore[valid-type]
+    )
     object_id: text(64) | None = None  # type: ignore[valid-type]
     action: AuditRecord.Action | None = None
     actor: text(150) | None = Field(None, description="Username.")  # type: ignore[valid-type]

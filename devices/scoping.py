@@ -6,18 +6,19 @@ answers 404 (not 403), so another agency's objects cannot even be confirmed to e
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from devices.models import Agency, ApiToken, AuditRecord, Device, Gateway, User
+from devices.models import Agency, ApiToken, AuditRecord, Device, DeviceQuerySet, Gateway, User
 
 M = TypeVar("M", bound=Model)
+QS = TypeVar("QS", bound=QuerySet[Any])
 
 
-def scope_to_user(queryset: QuerySet, user: User, *, agency_field: str = "agency") -> QuerySet:
+def scope_to_user(queryset: QS, user: User, *, agency_field: str = "agency") -> QS:
     """Filter any queryset with an agency relation to what ``user`` may see."""
     if not user.is_authenticated or not user.is_active:
         return queryset.none()
@@ -44,7 +45,7 @@ def visible_agencies(user: User) -> QuerySet[Agency]:
     )
 
 
-def visible_devices(user: User) -> QuerySet[Device]:
+def visible_devices(user: User) -> DeviceQuerySet:
     return scope_to_user(Device.objects.select_related("agency", "model"), user)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,18 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.http import require_POST
 
 from config.errors import InvalidInput
 from config.proxies import client_address
 from config.typing import AuthedRequest
 from devices import exporting, importing, scoping
-from devices.forms import DeviceFilterForm
+from devices.forms import DeviceFilterForm, set_choices
 from devices.models import Agency
 from devices.selectors import filter_devices
 
@@ -46,9 +49,15 @@ class ImportUploadForm(forms.Form):
     )
     agency = forms.ChoiceField(label="Into agency")
 
-    def __init__(self, *args: Any, agencies: list[tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["agency"].choices = agencies
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        files: MultiValueDict[str, UploadedFile] | None = None,
+        *,
+        agencies: list[tuple[str, str]],
+    ) -> None:
+        super().__init__(data, files)
+        set_choices(self, "agency", agencies)
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]

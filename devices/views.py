@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.functional import cached_property
@@ -15,7 +15,13 @@ from config.errors import DomainError
 from config.proxies import client_address
 from config.typing import AuthedRequest
 from devices import scoping, services
-from devices.forms import AuditFilterForm, DeviceFilterForm, GatewayForm, StatusChangeForm
+from devices.forms import (
+    AuditFilterForm,
+    DeviceFilterForm,
+    DeviceFilters,
+    GatewayForm,
+    StatusChangeForm,
+)
 from devices.models import Device, DeviceStatus, DeviceStatusChange, FirstNetStatusChange
 from devices.selectors import count_devices_by, count_devices_by_pair, filter_audit, filter_devices
 
@@ -27,7 +33,7 @@ HEALTH_LEVELS = ["online", "late", "offline", "unreachable", "maintenance", "nev
 class KnownCountPaginator(Paginator):
     """A paginator told its total, so a list whose facets already counted it skips a COUNT(*)."""
 
-    def __init__(self, object_list: object, per_page: int, *, count: int) -> None:
+    def __init__(self, object_list: QuerySet[Device], per_page: int, *, count: int) -> None:
         super().__init__(object_list, per_page)
         self._known_count = count
 
@@ -41,7 +47,7 @@ def home(request: AuthedRequest) -> HttpResponse:
     # State staff land on the statewide overview, an agency user on their agency's dashboard.
     if request.user.is_state_staff:
         return redirect("readiness:overview")
-    if request.user.agency_id is not None:
+    if request.user.agency is not None:
         return redirect("readiness:agency", slug=request.user.agency.slug)
     return render(request, "devices/home.html")
 
@@ -59,9 +65,8 @@ def device_list(request: AuthedRequest) -> HttpResponse:
     devices = filter_devices(scoped, **filters)
     # Status counts ignore the status filter, so each count says what clicking it would show;
     # health counts honour it. Both come from one scan grouped by (status, health level).
-    pairs = count_devices_by_pair(
-        filter_devices(scoped, **{**filters, "status": None}), "status", "health__level"
-    )
+    any_status: DeviceFilters = {**filters, "status": None}
+    pairs = count_devices_by_pair(filter_devices(scoped, **any_status), "status", "health__level")
     status_counts: dict[str, int] = {}
     health_counts: dict[str, int] = {}
     for (status, level), n in pairs.items():
