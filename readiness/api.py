@@ -24,6 +24,7 @@ from readiness import participation, portfolios, results, scoping, snapshots, wa
 from readiness.models import FederalExpectation, RequirementSet, RequirementSetVersion, Waiver
 from readiness.rules import describe, parse_rule
 from readiness.schemas import (
+    DecisionIn,
     DeviceResultsOut,
     ExpectationsOut,
     FailingDevicesOut,
@@ -88,6 +89,12 @@ def _waiver_out(w: Waiver, now: Any) -> dict[str, Any]:
         "device_id": w.device_id,
         "device_serial": w.device.serial if w.device_id else None,
         "reason": w.reason,
+        "status": w.status,
+        "requested_by": w.requested_by.get_username() if w.requested_by_id else None,
+        "requested_at": w.requested_at,
+        "decided_by": w.decided_by.get_username() if w.decided_by_id else None,
+        "decided_at": w.decided_at,
+        "decision_comment": w.decision_comment,
         "approver": w.approver_name,
         "starts_at": w.starts_at,
         "expires_at": w.expires_at,
@@ -299,6 +306,7 @@ def list_waivers(request: AuthedRequest, q: Query[WaiverFilter]) -> list[dict[st
         set_code=q.set_code,
         agency_slug=q.agency,
         state=q.state,
+        status=q.status,
         now=now,
     )
     return [_waiver_out(w, now) for w in found]
@@ -311,19 +319,15 @@ def get_waiver(request: AuthedRequest, waiver_id: int = Id) -> dict[str, Any]:
 
 
 @router.post("/readiness/waivers", response={201: WaiverOut, **WRITE_ERRORS})
-def create_waiver(request: AuthedRequest, payload: WaiverIn) -> Status:
+def request_waiver(request: AuthedRequest, payload: WaiverIn) -> Status:
+    """Request a waiver: it is pending, and counts nowhere until another person approves it."""
     user = _user(request)
     agency = scoping.get_visible_agency(user, payload.agency)
     device = None
     if payload.device_id is not None:
         device = scoping.get_visible_device(user, payload.device_id)
-    approver = user
-    if payload.approver:
-        approver = User.objects.filter(username=payload.approver, is_active=True).first()
-        if approver is None:
-            raise InvalidInput(f"There is no active user '{payload.approver}'.", field="approver")
-    scoping.require_waiver_roles(actor=user, approver=approver, agency=agency)
-    waiver = waivers.create_waiver(
+    scoping.require_waiver_requester(user, agency)
+    waiver = waivers.request_waiver(
         actor=user,
         agency=agency,
         set_code=payload.set_code,
@@ -331,11 +335,36 @@ def create_waiver(request: AuthedRequest, payload: WaiverIn) -> Status:
         reason=payload.reason,
         expires_at=payload.expires_at,
         device=device,
-        approver=approver,
         starts_at=payload.starts_at,
         request=request,
     )
     return Status(201, _waiver_out(waiver, timezone.now()))
+
+
+@router.post("/readiness/waivers/{waiver_id}/approve", response={200: WaiverOut, **WRITE_ERRORS})
+def approve_waiver(
+    request: AuthedRequest, payload: DecisionIn, waiver_id: int = Id
+) -> dict[str, Any]:
+    """State staff other than the requester approve a pending waiver; it counts from then on."""
+    found = scoping.get_visible_or_404(scoping.visible_waivers(_user(request)), pk=waiver_id)
+    scoping.require_waiver_decider(_user(request))
+    approved = waivers.approve_waiver(
+        actor=_user(request), waiver_id=found.pk, comment=payload.comment, request=request
+    )
+    return _waiver_out(approved, timezone.now())
+
+
+@router.post("/readiness/waivers/{waiver_id}/reject", response={200: WaiverOut, **WRITE_ERRORS})
+def reject_waiver(
+    request: AuthedRequest, payload: DecisionIn, waiver_id: int = Id
+) -> dict[str, Any]:
+    """State staff other than the requester reject a pending waiver, saying why."""
+    found = scoping.get_visible_or_404(scoping.visible_waivers(_user(request)), pk=waiver_id)
+    scoping.require_waiver_decider(_user(request))
+    rejected = waivers.reject_waiver(
+        actor=_user(request), waiver_id=found.pk, comment=payload.comment, request=request
+    )
+    return _waiver_out(rejected, timezone.now())
 
 
 @router.post("/readiness/waivers/{waiver_id}/revoke", response={200: WaiverOut, **WRITE_ERRORS})

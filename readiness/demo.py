@@ -8,7 +8,9 @@ Idempotent, in order:
 3. federal participation expectations in three versions (2018, 2021, 2024). They are
    ILLUSTRATIVE: no public source sets agency-level FirstNet participation targets for a
    state, so each is labelled as such and its note says what it is modelled on;
-4. a few waivers (one per chosen agency, within the ceiling; one expiring soon, one expired);
+4. a few waivers (one per chosen agency, within the ceiling; one expiring soon, one expired),
+   each requested by the agency's admin (or a relationship manager where the agency has no
+   admin) and approved by the state analyst, plus one request per set still pending;
 5. 180 days of snapshots. The inventory keeps no history of device attributes, so the past
    is synthesised: each day is today's fleet judged by the versions and waivers of that day,
    with a share of today's passes shown as failures that shrinks to nothing by today (the
@@ -213,10 +215,19 @@ def ensure_expectations() -> int:
 # --- waivers ------------------------------------------------------------------------------------
 
 
+# (start, end) from now of the approved demo waivers; a fourth pick is left pending.
+APPROVED_PLANS = [
+    (timedelta(days=-200), timedelta(days=-20)),
+    (timedelta(days=-30), timedelta(days=20)),
+    (timedelta(days=-10), timedelta(days=150)),
+]
+PENDING_PLAN = (timedelta(days=0), timedelta(days=90))
+
+
 def ensure_waivers(rng: random.Random) -> int:
-    """A few waivers on real failures of the CJIS set in effect, granted by the state analyst."""
+    """A few waivers on real failures of the sets in effect: requested, then approved by the
+    state analyst (two people, as always), and one pending request per set."""
     from readiness.results import evaluate_fleet, find_version_in_effect, get_requirement_set
-    from readiness.waivers import create_waiver
 
     if Waiver.objects.filter(reason__startswith=DEMO_WAIVER_PREFIX).exists():
         return 0
@@ -226,7 +237,6 @@ def ensure_waivers(rng: random.Random) -> int:
     if approver is None:
         return 0
     created = 0
-    now = timezone.now()
     for code in ("cjis-mobile", "bwc-programme", "firstnet-device-baseline"):
         try:
             req_set = get_requirement_set(code)
@@ -237,32 +247,73 @@ def ensure_waivers(rng: random.Random) -> int:
             continue
         fleet = evaluate_fleet(version=version)
         failing = fleet.results[fleet.results["status"].astype(str).eq("fail")]
-        if failing.empty:
-            continue
-        picks = failing.drop_duplicates("agency_id").sort_values(["agency_id", "device_id"]).head(3)
-        plans = [
-            (timedelta(days=-200), timedelta(days=-20)),
-            (timedelta(days=-30), timedelta(days=20)),
-            (timedelta(days=-10), timedelta(days=150)),
-        ]
-        for (start, end), rec in zip(plans, picks.to_dict("records"), strict=False):
-            device = Device.objects.get(pk=int(rec["device_id"]))
-            try:
-                create_waiver(
-                    actor=approver,
-                    agency=device.agency,
-                    set_code=code,
-                    requirement_key=str(rec["stable_key"]),
-                    device=device,
-                    reason=f"{DEMO_WAIVER_PREFIX}replacement on order; {rng.choice(['grant', 'budget'])} approved",
-                    starts_at=now + start,
-                    expires_at=now + end,
-                    now=now + start,
-                )
-                created += 1
-            except DomainError:
-                continue  # over the ceiling or a conflict: the demo simply has fewer waivers
+        picks = failing.drop_duplicates("agency_id").sort_values(["agency_id", "device_id"]).head(4)
+        plans = [*APPROVED_PLANS, PENDING_PLAN]
+        for plan, rec in zip(plans, picks.to_dict("records"), strict=False):
+            device = Device.objects.select_related("agency").get(pk=int(rec["device_id"]))
+            waiver = _demo_waiver(
+                rng, code, str(rec["stable_key"]), device, plan, approver=approver
+            )
+            created += waiver is not None
     return created
+
+
+def _demo_waiver(
+    rng: random.Random,
+    code: str,
+    key: str,
+    device: Device,
+    plan: tuple[timedelta, timedelta],
+    *,
+    approver: User,
+) -> Waiver | None:
+    """Request one waiver as the agency would, approved unless it is the pending plan."""
+    from readiness.waivers import approve_waiver, request_waiver
+
+    requester = _demo_requester(device.agency_id, approver)
+    if requester is None:
+        return None
+    now = timezone.now()
+    start, end = plan
+    funding = rng.choice(["grant", "budget"])
+    try:
+        waiver = request_waiver(
+            actor=requester,
+            agency=device.agency,
+            set_code=code,
+            requirement_key=key,
+            device=device,
+            reason=f"{DEMO_WAIVER_PREFIX}replacement on order; {funding} requested",
+            starts_at=now + start,
+            expires_at=now + end,
+            now=now + start,
+        )
+        if plan == PENDING_PLAN:
+            return waiver
+        return approve_waiver(
+            actor=approver,
+            waiver_id=waiver.pk,
+            comment=f"{DEMO_WAIVER_PREFIX}replacement funded; approved until it arrives",
+            now=now + start,
+        )
+    except DomainError:
+        return None  # over the ceiling or a conflict: the demo simply has fewer waivers
+
+
+def _demo_requester(agency_id: int, approver: User) -> User | None:
+    """The agency's admin, else another state staff member: never the approver."""
+    admins = User.objects.filter(is_active=True).exclude(pk=approver.pk)
+    return (
+        admins.filter(role=User.Role.AGENCY_ADMIN, agency_id=agency_id).order_by("id").first()
+        or admins.filter(role=User.Role.STATE_STAFF).order_by("id").first()
+    )
+
+
+def _approved_waiver_rows() -> list[tuple]:
+    """(pk, starts_at, expires_at, revoked_at) of the waivers that count (approved ones)."""
+    return list(
+        Waiver.objects.approved().values_list("pk", "starts_at", "expires_at", "revoked_at")
+    )
 
 
 # --- snapshots ----------------------------------------------------------------------------------
@@ -305,7 +356,7 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
     now = timezone.now()
     cache: dict = {}
     counts_cache: dict = {}
-    waiver_rows = list(Waiver.objects.values_list("pk", "starts_at", "expires_at", "revoked_at"))
+    waiver_rows = _approved_waiver_rows()
     part_template = participation_rows(today, computed_at=now) if todo else []
     agencies, changes = agencies_frame(None), status_changes_frame(None)
     written = 0

@@ -217,14 +217,35 @@ class RequirementRemoval(models.Model):
 # readiness.portfolios and readiness.participation.
 
 
+class WaiverQuerySet(models.QuerySet["Waiver"]):
+    def approved(self) -> WaiverQuerySet:
+        """Waivers that were approved: still so, or revoked after approval (see ``was_approved``)."""
+        return self.filter(
+            Q(status=Waiver.Status.APPROVED)
+            | Q(status=Waiver.Status.REVOKED, decided_at__isnull=False)
+        )
+
+    def pending(self) -> WaiverQuerySet:
+        return self.filter(status=Waiver.Status.PENDING)
+
+
 class Waiver(models.Model):
     """A requirement excused for one device, or a whole agency, until an expiry.
 
     Named by the requirement's stable key within its set, so a waiver outlives a
-    renumbering. Whether it counts is decided at evaluation time (``starts_at <= at <
-    expires_at`` and not revoked by then): nothing has to flip it when it expires. Created
-    and revoked only through ``readiness.waivers``, which audits every change.
+    renumbering. Two people: an agency admin (or state staff) requests it, and a state staff
+    member other than the requester approves or rejects it. Only an approved waiver counts,
+    and whether it counts is decided at evaluation time (``starts_at <= at < expires_at`` and
+    not revoked by then): nothing has to flip it when it expires. A revoked waiver that had
+    been approved keeps ``decided_at``, so an "as of" before the revocation still counts it.
+    Requested, decided and revoked only through ``readiness.waivers``, which audits every change.
     """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        REVOKED = "revoked", "Revoked"
 
     requirement_set = models.ForeignKey(
         RequirementSet, on_delete=models.PROTECT, related_name="waivers"
@@ -242,6 +263,26 @@ class Waiver(models.Model):
         related_name="readiness_waivers",
     )
     reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        "devices.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="requested_waivers",
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    # The decision (approval or rejection): who, when and why. A revocation is not a decision.
+    decided_by = models.ForeignKey(
+        "devices.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="decided_waivers",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+    # Set on approval only: the second person of the two-person rule (see the constraints).
     approved_by = models.ForeignKey(
         "devices.User",
         on_delete=models.SET_NULL,
@@ -249,7 +290,8 @@ class Waiver(models.Model):
         blank=True,
         related_name="approved_waivers",
     )
-    approver_name = models.CharField(max_length=150)
+    # The approver's username, kept if the user is deleted; empty until approved.
+    approver_name = models.CharField(max_length=150, blank=True)
     starts_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -271,6 +313,8 @@ class Waiver(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = WaiverQuerySet.as_manager()
+
     class Meta:
         ordering = ["expires_at", "id"]
         constraints = [
@@ -284,20 +328,50 @@ class Waiver(models.Model):
             models.CheckConstraint(
                 condition=~Q(requirement_key=""), name="readiness_waiver_key_not_blank"
             ),
+            # Two-person rule: nobody approves their own request. The core refuses it first,
+            # with a message; this is the backstop for any other writer.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | Q(requested_by__isnull=True)
+                | ~Q(approved_by=F("requested_by")),
+                name="readiness_waiver_approver_not_requester",
+            ),
+            # Approved and rejected waivers carry their decision time; a pending one has none.
+            models.CheckConstraint(
+                condition=Q(status__in=["approved", "rejected"], decided_at__isnull=False)
+                | Q(status="pending", decided_at__isnull=True)
+                | Q(status="revoked"),
+                name="readiness_waiver_decision_matches_status",
+            ),
         ]
         indexes = [
             # Waivers of an agency that may count at a date (results, ceiling check, portfolios).
             models.Index(fields=["agency", "expires_at"], name="readiness_waiver_agency_expiry"),
+            # The pending-approvals page (readiness.waivers.list_waivers, status=pending).
+            models.Index(
+                fields=["requested_at"],
+                condition=Q(status="pending"),
+                name="readiness_waiver_pending",
+            ),
         ]
 
     def __str__(self) -> str:
         target = f"device {self.device_id}" if self.device_id else "whole agency"
         return f"{self.requirement_key} waived for {target} until {self.expires_at:%Y-%m-%d}"
 
+    @property
+    def was_approved(self) -> bool:
+        """Approved, now or before a revocation (a pending request revoked was never approved)."""
+        return self.status == self.Status.APPROVED or (
+            self.status == self.Status.REVOKED and self.decided_at is not None
+        )
+
     def is_active_at(self, at: datetime.datetime) -> bool:
-        """Whether the waiver counts at ``at`` (started, not expired, not yet revoked)."""
-        return self.starts_at <= at < self.expires_at and (
-            self.revoked_at is None or self.revoked_at > at
+        """Whether the waiver counts at ``at`` (approved, started, not expired, not revoked by then)."""
+        return (
+            self.was_approved
+            and self.starts_at <= at < self.expires_at
+            and (self.revoked_at is None or self.revoked_at > at)
         )
 
 

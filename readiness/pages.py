@@ -469,10 +469,14 @@ def agency_summary(scope: Scope) -> AgencySummary:
 
 @dataclass(frozen=True)
 class WaiverRow:
+    waiver_id: int
     requirement_set: str
     requirement_key: str
     target: str
     reason: str
+    status: str
+    status_label: str
+    requester: str
     approver: str
     expires_at: datetime
     is_active: bool
@@ -480,19 +484,30 @@ class WaiverRow:
 
 
 def agency_waivers(scope: Scope, *, now: datetime) -> list[WaiverRow]:
-    """The scope's waivers that count at ``now`` or start later (expired and revoked ones left out)."""
+    """The scope's approved waivers that count at ``now`` or start later, and pending requests.
+
+    Expired, rejected and revoked ones are left out.
+    """
     qs = (
-        Waiver.objects.select_related("agency", "device", "requirement_set", "approved_by")
-        .filter(agency_id__in=scope.agency_ids or [], expires_at__gt=now, revoked_at__isnull=True)
+        Waiver.objects.select_related("agency", "device", "requirement_set", "requested_by")
+        .filter(
+            agency_id__in=scope.agency_ids or [],
+            expires_at__gt=now,
+            status__in=[Waiver.Status.PENDING, Waiver.Status.APPROVED],
+        )
         .order_by("expires_at")
     )
     soon = now + timedelta(days=30)
     return [
         WaiverRow(
+            waiver_id=w.pk,
             requirement_set=w.requirement_set.code,
             requirement_key=w.requirement_key,
             target=f"device {w.device.serial}" if w.device_id else "whole agency",
             reason=w.reason,
+            status=w.status,
+            status_label=w.get_status_display(),
+            requester=w.requested_by.get_username() if w.requested_by_id else "",
             approver=w.approver_name,
             expires_at=w.expires_at,
             is_active=w.is_active_at(now),

@@ -119,7 +119,7 @@ def build_portfolio(*, key: str, now: datetime | None = None) -> Portfolio:
     expiring = list(
         Waiver.objects.filter(
             agency_id__in=ids,
-            revoked_at__isnull=True,
+            status=Waiver.Status.APPROVED,
             starts_at__lte=now,
             expires_at__gt=now,
             expires_at__lte=now + EXPIRING_WITHIN,

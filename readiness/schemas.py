@@ -260,19 +260,27 @@ class WaiverIn(Schema):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     expires_at: dt.datetime
     starts_at: dt.datetime | None = None
-    approver: str | None = Field(
-        None, max_length=150, description="Username of the state approver; default you."
-    )
 
 
 class RevokeIn(Schema):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
+class DecisionIn(Schema):
+    comment: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        ..., description="Why the waiver is approved or rejected; kept with the audit."
+    )
+
+
 class WaiverFilter(Schema):
     set_code: SetCode | None = Field(None, alias="set")
     agency: str | None = Field(None, max_length=64)
-    state: Literal["active", "expired", "revoked", "all"] = "active"
+    status: Literal["pending", "approved", "rejected", "revoked"] | None = Field(
+        None, description="The decision. With a status alone, every waiver of that status."
+    )
+    state: Literal["active", "expired", "revoked", "all"] | None = Field(
+        None, description="Where an approved waiver stands now; default active (counting now)."
+    )
 
 
 class WaiverOut(Schema):
@@ -283,6 +291,12 @@ class WaiverOut(Schema):
     device_id: int | None
     device_serial: str | None
     reason: str
+    status: str
+    requested_by: str | None
+    requested_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    decision_comment: str
     approver: str
     starts_at: dt.datetime
     expires_at: dt.datetime

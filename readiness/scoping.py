@@ -11,9 +11,11 @@ The core below them (pages, results, waivers, the briefing assembler, the what-i
 takes those ids and never a user, so it cannot re-decide who sees what; inside a resolved
 list of ids it looks objects up with ``get_agency_in`` / ``get_device_in`` (404 outside it).
 
-Who may request, approve and revoke a waiver is decided here too (``require_waiver_roles``,
-``require_waiver_revoker``), at the interface; the waiver writers take the already-checked
-actor and approver for the audit record only.
+Who may request, decide (approve or reject) and revoke a waiver is decided here too
+(``require_waiver_requester``, ``require_waiver_decider``, ``require_waiver_revoker``), at the
+interface; the waiver writers take the already-checked actor for the audit record. That the
+decider is not the requester is a rule of the waiver, not of a role: ``readiness.waivers``
+refuses it (and the database backs it).
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ __all__ = [
     "get_visible_briefing",
     "get_visible_or_404",
     "in_agencies",
+    "require_waiver_decider",
+    "require_waiver_requester",
     "require_waiver_revoker",
-    "require_waiver_roles",
     "require_state_staff",
     "scope_for_briefing",
     "scope_from_key",
@@ -81,7 +84,10 @@ def visible_agency_ids(user: User) -> list[int] | None:
 
 def visible_waivers(user: User) -> QuerySet[Waiver]:
     return scope_readiness(
-        Waiver.objects.select_related("agency", "device", "requirement_set", "approved_by"), user
+        Waiver.objects.select_related(
+            "agency", "device", "requirement_set", "approved_by", "requested_by", "decided_by"
+        ),
+        user,
     )
 
 
@@ -131,19 +137,26 @@ def get_device_in(agency_ids: list[int] | None, device_id: int) -> Device:
     return get_visible_or_404(in_agencies(devices, agency_ids), pk=device_id)
 
 
-# --- who may grant and revoke waivers -----------------------------------------------------------
+# --- who may request, decide and revoke waivers -----------------------------------------------
 
 
-def require_waiver_roles(*, actor: User, approver: User, agency: Agency | int) -> None:
-    """Refuse unless ``actor`` may ask for a waiver on ``agency`` and ``approver`` may grant it.
-
-    Agency admins request waivers for their own agency and state staff for any; only state
-    staff approve one, so an agency admin's request must name a state approver.
-    """
+def require_waiver_requester(actor: User, agency: Agency | int) -> None:
+    """Agency admins request waivers for their own agency, state staff for any."""
     if not can_manage(actor, agency):
         raise PermissionDenied("Your role cannot request waivers for this agency.")
-    if not approver.is_state_staff:
-        raise PermissionDenied("A waiver must be approved by state staff.")
+
+
+def require_waiver_decider(actor: User) -> None:
+    """Only state staff approve or reject a waiver (never its own requester: readiness.waivers).
+
+    Call after the waiver was found among the waivers ``actor`` may see (another agency's is
+    a 404 before this is asked).
+    """
+    if not (actor.is_authenticated and actor.is_active and actor.is_state_staff):
+        raise PermissionDenied(
+            "Only state staff approve or reject waivers; an agency admin can request one, and "
+            "a state staff member other than the requester decides it."
+        )
 
 
 def require_waiver_revoker(actor: User, agency: Agency | int) -> None:

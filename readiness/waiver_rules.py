@@ -3,11 +3,20 @@
 Waivers name a requirement by its stable key, so a waiver granted under CJIS 5.9.5 keeps
 covering the same control after the set is renumbered in 6.0. Whether a waiver counts is
 decided at evaluation time from ``at`` (``starts_at <= at < expires_at`` and not revoked by
-then): an expired waiver stops counting by itself, with no cron flag to forget.
+then): an expired waiver stops counting by itself, with no cron flag to forget. Only an
+approved waiver counts (one revoked after approval counts before its revocation): a pending
+or rejected request never changes a score, so ``waivers_frame`` reads approved waivers only.
+
+A waiver needs two people: ``decision_refusal`` is the rule that refuses a decision by the
+requester (self-approval), on a waiver that is no longer pending, or on one that has expired
+while waiting. The database backs the first with ``readiness_waiver_approver_not_requester``.
 
 The share of an agency's applicable results that may be waived is capped
 (``READINESS_WAIVER_CEILING``, default 10%); ``ceiling_after`` says what a new waiver would do
-to it. Everything here is pure (DataFrames and plain values) except ``waivers_frame``, the one
+to it. Pending requests do not count towards the ceiling (a request that is rejected must not
+have blocked anyone), so the ceiling is checked twice: at request time, as if this request were
+approved, and again at approval, because others may have been approved meanwhile.
+Everything here is pure (DataFrames and plain values) except ``waivers_frame``, the one
 read of the waiver table. ``readiness.results`` applies these rules to every evaluation, and
 ``readiness.waivers`` (the writers) checks the ceiling with them.
 """
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import pandas as pd
 from django.conf import settings
@@ -159,6 +169,64 @@ def waiver_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class DecisionRefusal:
+    """Why an approval or rejection is refused; ``kind`` picks the status an interface answers."""
+
+    kind: Literal["self", "not_pending", "expired"]
+    message: str
+
+
+def decision_refusal(
+    *,
+    status: str,
+    requested_by_id: int | None,
+    decider_id: int,
+    expires_at: datetime,
+    now: datetime,
+    verb: str = "approve",
+) -> DecisionRefusal | None:
+    """Pure: why ``decider_id`` may not approve or reject (``verb``) this waiver now; None: may.
+
+    The requester never decides their own request, either way: a second person is the point.
+    (A requester who changes their mind revokes the request instead.)
+    """
+    if requested_by_id is not None and requested_by_id == decider_id:
+        return DecisionRefusal(
+            "self",
+            f"You requested this waiver, so you cannot {verb} it: another state staff member "
+            "must decide it.",
+        )
+    if status != Waiver.Status.PENDING:
+        return DecisionRefusal(
+            "not_pending", f"This waiver is {status}, not pending: there is nothing to {verb}."
+        )
+    if expires_at <= now:
+        return DecisionRefusal(
+            "expired",
+            f"This waiver expired on {expires_at:%Y-%m-%d} while pending; request a new one.",
+        )
+    return None
+
+
+def with_waiver(waivers: pd.DataFrame, waiver: Waiver) -> pd.DataFrame:
+    """Pure: ``waivers`` plus one waiver row, as if it counted (a request judged as approved)."""
+    row = waiver_frame(
+        [
+            {
+                "waiver_id": waiver.pk,
+                "agency_id": waiver.agency_id,
+                "device_id": waiver.device_id,
+                "stable_key": waiver.requirement_key,
+                "starts_at": waiver.starts_at,
+                "expires_at": waiver.expires_at,
+                "revoked_at": None,
+            }
+        ]
+    )
+    return row if waivers.empty else pd.concat([waivers, row], ignore_index=True)
+
+
 # --- the waivers, as a frame -----------------------------------------------------------------
 
 
@@ -189,8 +257,11 @@ def _waiver_rows(queryset: QuerySet[Waiver]) -> pd.DataFrame:
 def waivers_frame(
     *, requirement_set_id: int | None = None, agency_ids: list[int] | None = None
 ) -> pd.DataFrame:
-    """Every waiver (any state) of a set, optionally for some agencies, as WAIVER_COLUMNS."""
-    qs = Waiver.objects.all()
+    """Every approved waiver (revoked later or not) of a set, optionally for some agencies.
+
+    As WAIVER_COLUMNS; pending, rejected and never-approved revoked requests are left out.
+    """
+    qs = Waiver.objects.approved()
     if requirement_set_id is not None:
         qs = qs.filter(requirement_set_id=requirement_set_id)
     if agency_ids is not None:

@@ -117,7 +117,9 @@ def test_whatif_and_remediation(catalog, viewer_a):
     assert [s["description"] for s in plan["plan"]] == ["Enrol in mobile device management"]
 
 
-def test_waiver_crud_with_tenancy_and_audit(catalog, state_staff, viewer_a, admin_b, settings):
+def test_waiver_crud_with_tenancy_and_audit(
+    catalog, state_staff, admin_a, viewer_a, admin_b, settings
+):
     settings.READINESS_WAIVER_CEILING = 0.5
     expires = (timezone.now() + timedelta(days=30)).isoformat()
     body = {
@@ -128,18 +130,22 @@ def test_waiver_crud_with_tenancy_and_audit(catalog, state_staff, viewer_a, admi
         "reason": "MDM licence on order",
         "expires_at": expires,
     }
-    # Agency users cannot approve waivers.
+    # An agency viewer cannot even request a waiver.
     assert post(viewer_a.client, "/api/readiness/waivers", body).status_code == 403
     # Another agency's device is not even confirmed to exist.
     assert (
         post(admin_b.client, "/api/readiness/waivers", {**body, "agency": "lex-pd"}).status_code
         == 404
     )
-    created = post(state_staff.client, "/api/readiness/waivers", body)
+    created = post(admin_a.client, "/api/readiness/waivers", body)
     assert created.status_code == 201, created.json()
     waiver_id = created.json()["id"]
-    assert created.json()["state"] == "active"
+    assert created.json()["state"] == "pending"
     assert post(state_staff.client, "/api/readiness/waivers", body).status_code == 409
+    approved = post(
+        state_staff.client, f"/api/readiness/waivers/{waiver_id}/approve", {"comment": "ok"}
+    )
+    assert approved.json()["state"] == "active", approved.json()
     assert [w["id"] for w in viewer_a.client.get("/api/readiness/waivers").json()] == [waiver_id]
     assert admin_b.client.get("/api/readiness/waivers").json() == []
     assert admin_b.client.get(f"/api/readiness/waivers/{waiver_id}").status_code == 404
@@ -160,7 +166,7 @@ def test_waiver_crud_with_tenancy_and_audit(catalog, state_staff, viewer_a, admi
     )
     assert set(
         AuditRecord.objects.filter(object_type="waiver").values_list("action", flat=True)
-    ) == {"create", "revoke"}
+    ) == {"create", "update", "revoke"}
 
 
 def test_waiver_over_the_ceiling_is_a_409_with_the_figures(catalog, state_staff, settings):

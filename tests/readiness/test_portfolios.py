@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from config.errors import NotFound
 from readiness.portfolios import build_portfolio
-from readiness.waivers import create_waiver
 from telemetry.models import Alert
 from tests.factories import AgencyFactory, CabinetFactory
 from tests.readiness.catalog_helpers import MDM, make_requirement, make_set, make_version, phone
+from tests.readiness.waiver_helpers import approved_waiver
 
 pytestmark = pytest.mark.django_db
 
@@ -34,15 +34,16 @@ def cabinet(agency_a, agency_b, state_staff, settings):
     return cab
 
 
-def test_portfolio_of_a_cabinet_by_its_brm(cabinet, agency_a, agency_b, state_staff):
+def test_portfolio_of_a_cabinet_by_its_brm(cabinet, agency_a, agency_b, admin_a, state_staff):
     phone(agency_a)
     unenrolled = phone(agency_a, mdm=False)
     phone(agency_b, online=False)
     Alert.objects.create(
         agency=agency_a, device=unenrolled, cause="device_unhealthy", detail="battery 5%"
     )
-    soon = create_waiver(
-        actor=state_staff.user,
+    soon = approved_waiver(
+        requester=admin_a.user,
+        approver=state_staff.user,
         agency=agency_a,
         set_code="cjis-mobile",
         requirement_key="cjis.mdm",

@@ -16,8 +16,8 @@ from readiness.results import (
     scores,
 )
 from readiness.scoping import visible_agency_ids
-from readiness.waivers import create_waiver
 from tests.readiness.catalog_helpers import cjis_catalog, make_version, phone
+from tests.readiness.waiver_helpers import approved_waiver
 
 pytestmark = pytest.mark.django_db
 
@@ -65,14 +65,15 @@ def test_device_ready_only_when_mandatory_requirements_pass_and_it_reports(
 
 
 def test_waiver_turns_a_failure_into_waived_and_the_device_ready(
-    cjis, agency_a, state_staff, settings
+    cjis, agency_a, admin_a, state_staff, settings
 ):
     settings.READINESS_WAIVER_CEILING = 0.5
     _, v1 = cjis
     unenrolled = phone(agency_a, mdm=False)
     phone(agency_a)
-    create_waiver(
-        actor=state_staff.user,
+    approved_waiver(
+        requester=admin_a.user,
+        approver=state_staff.user,
         agency=agency_a,
         set_code="cjis-mobile",
         requirement_key="cjis.mdm",

@@ -14,8 +14,8 @@ from readiness.results import scores
 from readiness.scoping import visible_agency_ids
 from readiness.snapshots import backfill_snapshots, compute_snapshots, trend
 from readiness.tasks import compute_nightly_snapshots_task
-from readiness.waivers import create_waiver
 from tests.readiness.catalog_helpers import cjis_catalog, phone
+from tests.readiness.waiver_helpers import approved_waiver
 
 pytestmark = pytest.mark.django_db
 
@@ -80,13 +80,14 @@ def test_as_of_a_past_date_reads_that_dates_snapshot_with_that_dates_version(
 
 
 def test_snapshot_keeps_the_waivers_that_counted_that_day(
-    two_versions, agency_a, state_staff, settings, clock
+    two_versions, agency_a, admin_a, state_staff, settings, clock
 ):
     settings.READINESS_WAIVER_CEILING = 1.0
     v1, v2, today = two_versions
     device = phone(agency_a, encrypted=False)
-    create_waiver(
-        actor=state_staff.user,
+    approved_waiver(
+        requester=admin_a.user,
+        approver=state_staff.user,
         agency=agency_a,
         set_code="cjis-mobile",
         requirement_key="cjis.enc",

@@ -1,4 +1,8 @@
-"""Waivers through their service against the real database: ceiling, conflicts, audit."""
+"""Waivers through their service against the real database: ceiling, conflicts, audit.
+
+``grant`` is the whole two-person path (requested by ``actor``, approved by a second state
+staff member); the approval rules themselves are in test_waiver_approvals.py.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,17 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidInput
-from devices.models import AuditRecord
+from devices.models import AuditRecord, User
 from readiness.models import Waiver
-from readiness.scoping import require_waiver_revoker, require_waiver_roles
-from readiness.waivers import create_waiver, revoke_waiver
+from readiness.scoping import (
+    require_waiver_decider,
+    require_waiver_requester,
+    require_waiver_revoker,
+)
+from readiness.waivers import request_waiver, revoke_waiver
+from tests.conftest import make_persona
 from tests.readiness.catalog_helpers import cjis_catalog, phone
+from tests.readiness.waiver_helpers import approved_waiver
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +33,7 @@ def cjis():
     return cjis_catalog(encryption_in_59=True).v59
 
 
-def grant(actor, agency, **kw):
+def _fields(**kw):
     fields = {
         "set_code": "cjis-mobile",
         "requirement_key": "cjis.mdm",
@@ -31,7 +41,14 @@ def grant(actor, agency, **kw):
         "expires_at": timezone.now() + timedelta(days=30),
     }
     fields.update(kw)
-    return create_waiver(actor=actor, agency=agency, **fields)
+    return fields
+
+
+def grant(actor, agency, **kw):
+    approver = User.objects.filter(username="state-approver").first() or (
+        make_persona(username="state-approver", role=User.Role.STATE_STAFF, agency=None).user
+    )
+    return approved_waiver(requester=actor, approver=approver, agency=agency, **_fields(**kw))
 
 
 def test_waiver_beyond_the_ceiling_is_refused_and_nothing_is_written(
@@ -50,7 +67,8 @@ def test_waiver_beyond_the_ceiling_is_refused_and_nothing_is_written(
     )
     assert "ceiling of 10%" in refused.value.message
     assert Waiver.objects.count() == 2
-    assert AuditRecord.objects.filter(object_type="waiver").count() == 2
+    # Each granted waiver: one record for the request, one for the approval.
+    assert AuditRecord.objects.filter(object_type="waiver").count() == 4
 
 
 def test_agency_wide_waiver_counts_every_failing_device(cjis, agency_a, state_staff, settings):
@@ -100,12 +118,10 @@ def test_revocation_is_audited_with_before_and_after_and_cannot_happen_twice(
 def test_bad_input_names_every_field_to_fix(cjis, agency_a, agency_b, state_staff):
     other = phone(agency_b)
     with pytest.raises(InvalidInput) as bad:
-        grant(
-            state_staff.user,
-            agency_a,
-            reason=" ",
-            expires_at=timezone.now() - timedelta(days=1),
-            device=other,
+        request_waiver(
+            actor=state_staff.user,
+            agency=agency_a,
+            **_fields(reason=" ", expires_at=timezone.now() - timedelta(days=1), device=other),
         )
     fields = {e["field"] for e in bad.value.errors}
     assert fields == {"reason", "expires_at", "device"}
@@ -115,23 +131,19 @@ def test_bad_input_names_every_field_to_fix(cjis, agency_a, agency_b, state_staf
         grant(state_staff.user, agency_a, expires_at=timezone.now() + timedelta(days=400))
 
 
-def test_agency_roles_cannot_approve_waivers(
+def test_agency_admins_request_for_their_agency_and_only_state_staff_decide(
     cjis, agency_a, admin_a, viewer_a, admin_b, state_staff
 ):
-    # Who may ask for and grant a waiver is decided once, in readiness.scoping, at the interface.
-    def ask(actor, approver=None):
-        require_waiver_roles(actor=actor, approver=approver or actor, agency=agency_a)
-
-    with pytest.raises(PermissionDenied, match="approved by state staff"):
-        ask(admin_a.user)
-    with pytest.raises(PermissionDenied):
-        ask(viewer_a.user)
-    with pytest.raises(PermissionDenied):
-        ask(admin_b.user)
-    with pytest.raises(PermissionDenied, match="cannot request waivers"):
-        ask(admin_b.user, approver=state_staff.user)
-    ask(admin_a.user, approver=state_staff.user)
-    ask(state_staff.user)
+    # Who may request and decide a waiver is decided once, in readiness.scoping, at the interface.
+    require_waiver_requester(admin_a.user, agency_a)
+    require_waiver_requester(state_staff.user, agency_a)
+    for other in (viewer_a, admin_b):
+        with pytest.raises(PermissionDenied, match="cannot request waivers"):
+            require_waiver_requester(other.user, agency_a)
+    require_waiver_decider(state_staff.user)
+    for agency_user in (admin_a, viewer_a):
+        with pytest.raises(PermissionDenied, match="Only state staff approve or reject"):
+            require_waiver_decider(agency_user.user)
 
 
 def test_only_state_staff_and_the_agencys_admins_revoke_its_waivers(
