@@ -34,8 +34,9 @@ reasons only for the rows that fail, from small per-category tables.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,8 @@ class FrameError(ValueError):
 def to_utc_ns(values: pd.Series) -> np.ndarray:
     """A datetime column as int64 nanoseconds since the epoch, UTC; NaT as the int64 minimum."""
     ts = pd.to_datetime(values, utc=True).dt.as_unit("ns").dt.tz_localize(None)
-    return ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    result: np.ndarray = ts.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return result
 
 
 def _now_ns(now: datetime) -> int:
@@ -92,7 +94,7 @@ def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.unique(keys, return_inverse=True)
     present = np.bincount(keys, minlength=top + 1) > 0
     uniq = np.flatnonzero(present)
-    lut = np.zeros(top + 1, dtype=np.intp)
+    lut: np.ndarray = np.zeros(top + 1, dtype=np.intp)
     lut[uniq] = np.arange(len(uniq))
     return uniq, lut[keys]
 
@@ -129,17 +131,22 @@ class _Reasons:
         return out
 
 
+def _empty() -> np.ndarray:
+    return np.zeros(0)
+
+
 @dataclass
 class _Column:
     """One attribute's column, prepared once per evaluation for fast comparisons."""
 
+    # Every type fills `values`; the other fields stay empty for the types that have none.
     attr: Attribute
     missing: np.ndarray  # bool: value not set
-    values: np.ndarray | None = None  # bool / float64 / int64 ns, or category codes
-    categories: list | None = None  # enum, text, version: the distinct raw values
-    hi: np.ndarray | None = None  # version keys
-    lo: np.ndarray | None = None
-    cat_valid: np.ndarray | None = None  # version: does the category parse?
+    values: np.ndarray  # bool / float64 / int64 ns, or category codes
+    categories: list[object] = field(default_factory=list)  # enum, text, version: raw values
+    hi: np.ndarray = field(default_factory=_empty)  # version keys
+    lo: np.ndarray = field(default_factory=_empty)
+    cat_valid: np.ndarray = field(default_factory=_empty)  # version: does the category parse?
 
 
 class _Evaluator:
@@ -187,7 +194,7 @@ class _Evaluator:
             hi_name, lo_name = version_key_columns(attr.name)
             col.hi = self._series(hi_name).to_numpy(dtype=np.int64)
             col.lo = self._series(lo_name).to_numpy(dtype=np.int64)
-            valid = np.zeros(len(col.categories) + 1, dtype=bool)
+            valid: np.ndarray = np.zeros(len(col.categories) + 1, dtype=bool)
             valid[codes[col.hi >= 0]] = True  # index -1 (missing) lands in the spare last slot
             col.cat_valid = valid[:-1]
         return col
@@ -203,9 +210,11 @@ class _Evaluator:
 
     def _compute(self, node: Node) -> np.ndarray:
         if isinstance(node, All):
-            return np.minimum.reduce([self.value(c) for c in node.children])
+            lowest: np.ndarray = np.minimum.reduce([self.value(c) for c in node.children])
+            return lowest
         if isinstance(node, AnyOf):
-            return np.maximum.reduce([self.value(c) for c in node.children])
+            highest: np.ndarray = np.maximum.reduce([self.value(c) for c in node.children])
+            return highest
         if isinstance(node, Not):
             return (TRUE - self.value(node.child)).astype(np.int8)
         return self._compare(node)
@@ -215,11 +224,15 @@ class _Evaluator:
         op, t = node.op, node.attr.type
         present = ~col.missing
         if op in ("is_set", "is_not_set"):
-            return (present if op == "is_set" else col.missing).astype(np.int8) * np.int8(TRUE)
+            result: np.ndarray = (present if op == "is_set" else col.missing).astype(
+                np.int8
+            ) * np.int8(TRUE)
+            return result
         if op == "within":
             window = int(node.value.total_seconds()) * _NS_PER_S
             seen = present & (col.values >= self.now_ns - window)
-            return seen.astype(np.int8) * np.int8(TRUE)
+            within: np.ndarray = seen.astype(np.int8) * np.int8(TRUE)
+            return within
         known = present
         if t is AttrType.VERSION:
             known = present & (col.hi >= 0)
@@ -231,33 +244,38 @@ class _Evaluator:
             holds = holds if op == "in" else ~holds
         else:
             holds = _ORDER_OPS[op](col.values, node.value)
-        out = holds.astype(np.int8) * np.int8(TRUE)  # true 2, false 0
+        out: np.ndarray = holds.astype(np.int8) * np.int8(TRUE)  # true 2, false 0
         out[~known] = UNKNOWN
         return out
 
     @staticmethod
-    def _category_op(col: _Column, op: str, value: object) -> np.ndarray:
-        wanted = {value} if op in ("==", "!=") else set(value)  # type: ignore[arg-type]
+    def _category_op(col: _Column, op: str, value: Any) -> np.ndarray:
+        # ``value`` as Compare.value holds it: a str, or a tuple of them for membership.
+        wanted = {value} if op in ("==", "!=") else set(value)
         lut = np.array([c in wanted for c in col.categories] + [False], dtype=bool)
         holds = lut[col.values]  # code -1 reads the spare False slot; missing is masked anyway
-        return holds if op in ("==", "in") else ~holds
+        result: np.ndarray = holds if op in ("==", "in") else ~holds
+        return result
 
     @staticmethod
-    def _version_op(col: _Column, op: str, value: object) -> np.ndarray:
+    def _version_op(col: _Column, op: str, value: Any) -> np.ndarray:
+        # ``value`` as Compare.value holds it: a VersionKey, or a tuple of them for membership.
         hi, lo = col.hi, col.lo
         if op in ("in", "not_in"):
-            holds = np.zeros(len(hi), dtype=bool)
-            for key in value:  # type: ignore[union-attr]
+            holds: np.ndarray = np.zeros(len(hi), dtype=bool)
+            for key in value:
                 holds |= (hi == key.hi) & (lo == key.lo)
             return holds if op == "in" else ~holds
-        k_hi, k_lo = value.hi, value.lo  # type: ignore[union-attr]
+        k_hi, k_lo = value.hi, value.lo
         if op in ("==", "!="):
             eq = (hi == k_hi) & (lo == k_lo)
-            return eq if op == "==" else ~eq
+            result: np.ndarray = eq if op == "==" else ~eq
+            return result
         # Lexicographic (hi, lo) order, the same order as the versions themselves.
         above = (hi > k_hi) | ((hi == k_hi) & (lo > k_lo))
         below = (hi < k_hi) | ((hi == k_hi) & (lo < k_lo))
-        return {">": above, ">=": ~below, "<": below, "<=": ~above}[op]
+        ordered: np.ndarray = {">": above, ">=": ~below, "<": below, "<=": ~above}[op]
+        return ordered
 
     # --- reasons ---------------------------------------------------------------------------
 
@@ -272,7 +290,7 @@ class _Evaluator:
         if isinstance(node, Compare):
             return self._explain_compare(node, rows)
         val = self.value(node)[rows]
-        out = np.zeros(len(rows), dtype=np.int32)
+        out: np.ndarray = np.zeros(len(rows), dtype=np.int32)
         # all: false/unknown because of its first false/unknown part; true because of all parts.
         # any: true because of its first true part; false/unknown because of all its parts.
         first_wins = (FALSE, UNKNOWN) if isinstance(node, All) else (TRUE,)
@@ -280,8 +298,8 @@ class _Evaluator:
         if pick_first.any():
             sub = rows[pick_first]
             sub_val = val[pick_first]
-            codes = np.zeros(len(sub), dtype=np.int32)
-            todo = np.ones(len(sub), dtype=bool)
+            codes: np.ndarray = np.zeros(len(sub), dtype=np.int32)
+            todo: np.ndarray = np.ones(len(sub), dtype=bool)
             for child in node.children:
                 hit = todo & (self.value(child)[sub] == sub_val)
                 if hit.any():
@@ -301,10 +319,10 @@ class _Evaluator:
             # Few distinct actual values: a table over (actual, truth) indexed directly.
             if t is AttrType.BOOL:
                 actual = np.where(col.missing[rows], -1, col.values[rows].astype(np.int64))
-                actuals: list = [False, True]
+                actuals: list[object] = [False, True]
             else:
                 actual = col.values[rows].astype(np.int64)
-                actuals = col.categories  # type: ignore[assignment]
+                actuals = col.categories
             key = (actual + 1) * 3 + val
             uniq, inverse = _unique_inverse(key)
             table = np.array(
@@ -316,7 +334,8 @@ class _Evaluator:
                 ],
                 dtype=np.int32,
             )
-            return table[inverse]
+            result: np.ndarray = table[inverse]
+            return result
         # Numbers and timestamps: the rows' distinct values (timestamps bucketed to a
         # readable age first), then one text per distinct value.
         if t is AttrType.TIMESTAMP:
@@ -330,7 +349,7 @@ class _Evaluator:
         else:
             uniq_vals, inverse = np.unique(col.values[rows], return_inverse=True)
             codes = [None if np.isnan(u) else u for u in uniq_vals.tolist()]
-        texts = np.empty(len(rows), dtype=np.int32)
+        texts: np.ndarray = np.empty(len(rows), dtype=np.int32)
         # The truth may differ between rows with the same value only for "within" at bucket
         # edges, so the key is (value index, truth).
         key = inverse.astype(np.int64) * 3 + val
@@ -346,30 +365,37 @@ class _Evaluator:
         return texts
 
     def _text(
-        self, node: Compare, col: _Column, actual: object, actuals: list | None, truth: int
+        self,
+        node: Compare,
+        col: _Column,
+        actual: float | None,
+        actuals: list[object] | None,
+        truth: int,
     ) -> str:
         """The reason for one (actual value, truth) pair of a comparison."""
         attr, op = node.attr, node.op
         label = attr.label
-        if actuals is not None and actual is not None:
-            actual = actuals[actual]  # type: ignore[index]
         if attr.type is AttrType.TIMESTAMP:
+            # An age in seconds, never an index into ``actuals``.
             if actual is None:
                 return "never seen"
             seen = f"last seen {_age_words(int(actual))}"
             if op == "within":
                 return f"{seen}, {'within' if truth == TRUE else 'not within'} {node.raw}"
             return seen
-        if actual is None:
+        value: object = actual
+        if actuals is not None and actual is not None:
+            value = actuals[int(actual)]
+        if value is None:
             if op in ("is_set", "is_not_set"):
                 return f"{label} is not set"
             return f"{label} is unknown"
         if attr.type is AttrType.BOOL:
-            return attr.yes if actual else attr.no
-        shown = _show(attr, actual)
+            return attr.yes if value else attr.no
+        shown = _show(attr, value)
         if attr.type is AttrType.VERSION and truth == UNKNOWN:
             try:
-                parse_version(str(actual))
+                parse_version(str(value))
             except VersionProblem as exc:
                 return f"{label} {exc}"
         if op in ("is_set", "is_not_set"):
@@ -421,7 +447,8 @@ def _age_bucket(age_s: np.ndarray) -> np.ndarray:
     out = np.where(age_s < 120, 0, age_s)
     out = np.where((age_s >= 120) & (age_s < 7200), age_s // 60 * 60, out)
     out = np.where((age_s >= 7200) & (age_s < 172800), age_s // 3600 * 3600, out)
-    return np.where(age_s >= 172800, age_s // 86400 * 86400, out)
+    result: np.ndarray = np.where(age_s >= 172800, age_s // 86400 * 86400, out)
+    return result
 
 
 def _age_words(age_s: int) -> str:
@@ -455,10 +482,10 @@ def evaluate(
     kind_codes = kind.cat.codes.to_numpy() if isinstance(kind.dtype, pd.CategoricalDtype) else None
     k = len(requirements)
     # Written in place, block by block: no per-rule arrays to concatenate afterwards.
-    status_codes = np.empty(k * n, dtype=np.int8)
-    reason_codes = np.zeros(k * n, dtype=np.int32)
+    status_codes: np.ndarray = np.empty(k * n, dtype=np.int8)
+    reason_codes: np.ndarray = np.zeros(k * n, dtype=np.int32)
     for j, req in enumerate(requirements):
-        applicable = np.ones(n, dtype=bool)
+        applicable: np.ndarray = np.ones(n, dtype=bool)
         if req.applies_to:
             if kind_codes is None:
                 raise FrameError(
@@ -500,7 +527,7 @@ def evaluate(
 
 def _blocks(values: np.ndarray, k: int, n: int, dtype: type) -> np.ndarray:
     """``values`` broadcast to k blocks of n, flattened (np.tile/np.repeat, but a plain copy)."""
-    out = np.empty(k * n, dtype=dtype)
+    out: np.ndarray = np.empty(k * n, dtype=dtype)
     out.reshape(k, n)[:] = values
     return out
 
@@ -521,7 +548,8 @@ def _in_categories(values: pd.Series, wanted: frozenset[str], *, missing: bool) 
     if not isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype("category")
     lut = np.array([c in wanted for c in values.cat.categories] + [missing], dtype=bool)
-    return lut[values.cat.codes.to_numpy()]
+    result: np.ndarray = lut[values.cat.codes.to_numpy()]
+    return result
 
 
 def silent_devices(fleet: pd.DataFrame, now: datetime) -> np.ndarray:
@@ -546,14 +574,16 @@ def reporting_devices(fleet: pd.DataFrame, now: datetime) -> np.ndarray:
         late_after = fleet["health.late_after"]
         has = ~late_after.isna().to_numpy()
         deadline = np.where(has, to_utc_ns(late_after), deadline)
-    return seen & (deadline >= _now_ns(now))
+    result: np.ndarray = seen & (deadline >= _now_ns(now))
+    return result
 
 
 def _status_codes(results: pd.DataFrame) -> np.ndarray:
     status = results["status"]
     if isinstance(status.dtype, pd.CategoricalDtype) and list(status.cat.categories) == STATUSES:
-        return status.cat.codes.to_numpy()
-    codes = pd.Categorical(status, categories=STATUSES).codes
+        given: np.ndarray = status.cat.codes.to_numpy()
+        return given
+    codes: np.ndarray = pd.Categorical(status, categories=STATUSES).codes
     if (codes < 0).any():
         raise ValueError(f"status must be one of {STATUSES}")
     return codes
@@ -600,7 +630,7 @@ def _tally(
 
 def _key_codes(
     results: pd.DataFrame, requirements: Sequence[CompiledRequirement]
-) -> tuple[list, np.ndarray]:
+) -> tuple[list[str], np.ndarray]:
     """The requirement keys the results name, and each result's index into them."""
     known = {r.key for r in requirements}
     keys = results["stable_key"]
@@ -611,7 +641,7 @@ def _key_codes(
         raise ValueError(
             f"results name requirements that were not given: {', '.join(map(str, missing[:5]))}"
         )
-    codes = (
+    codes: np.ndarray = (
         keys.cat.codes.to_numpy()
         if is_categorical
         else pd.Categorical(keys, categories=key_names).codes
@@ -634,7 +664,7 @@ def _as_blocks(
     if not canonical:
         return None
     key_b = key_codes.reshape(blocks, n)
-    block_key = key_b[:, 0].astype(np.int64)
+    block_key: np.ndarray = key_b[:, 0].astype(np.int64)
     if not (key_b == block_key[:, None]).all():
         return None
     return status.reshape(blocks, n), block_key
@@ -650,7 +680,7 @@ def _tally_blocks(
     if blocks < 256:
         # Per device and weight, the four status counts packed into the 8-bit fields of
         # one int32 (1 << 8 * status), so a block costs two shifts and an add.
-        shift = np.arange(4, dtype=np.int32) * 8
+        shift: np.ndarray = np.arange(4, dtype=np.int32) * 8
         bit = np.empty(n, dtype=np.int32)
         for w in np.unique(block_weight):
             packed = np.zeros(n, dtype=np.int32)
@@ -696,10 +726,10 @@ def _tally_rows(
         counts[:, s] = np.bincount(pos[sel], minlength=n)
         weights[:, s] = np.bincount(pos[sel], weights=weight_of[key_codes[sel]], minlength=n)
     fails = (status == _S_FAIL) & mandatory_of[key_codes]
-    mfail = np.zeros(n, dtype=bool)
+    mfail: np.ndarray = np.zeros(n, dtype=bool)
     mfail[pos[fails]] = True
     # The first failing mandatory key per device, in the order the rows come.
-    mfail_key = np.full(n, -1, dtype=np.int64)
+    mfail_key: np.ndarray = np.full(n, -1, dtype=np.int64)
     order = np.flatnonzero(fails)[::-1]
     mfail_key[pos[order]] = key_codes[order]
     return _Tally(counts, weights, mfail, mfail_key)
@@ -812,6 +842,7 @@ def aggregate(
 def _group_sums(per_device: pd.DataFrame, fleet: pd.DataFrame, column: str | None) -> pd.DataFrame:
     """Per-device figures summed per value of the fleet's ``column`` (None: one statewide row),
     with the percentages of each group."""
+    codes: np.ndarray
     if column is None:
         codes, groups = np.zeros(len(fleet), dtype=np.intp), pd.Index(["statewide"])
     else:
