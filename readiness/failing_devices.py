@@ -50,6 +50,9 @@ def failing_devices(
     return failing_from_fleet(fleet, limit=limit)
 
 
+LONG_COLUMNS = ["agency", "serial", "model", "kind", "requirement", "reason"]
+
+
 def failing_from_fleet(fleet, *, limit: int = 500, long_limit: int | None = None) -> FailingDevices:  # noqa: ANN001
     """The not-ready devices of an evaluation (``results.FleetResults``), each with its reasons.
 
@@ -57,22 +60,48 @@ def failing_from_fleet(fleet, *, limit: int = 500, long_limit: int | None = None
     plus "not reporting" for a silent device, which is never ready however it scores.
     Vectorised: a statewide briefing lists tens of thousands of reasons.
     """
-    columns = ["agency", "serial", "model", "kind", "requirement", "reason"]
-    devices = fleet.devices
+    not_ready = _not_ready(fleet)
+    reasons = _reasons(fleet, not_ready)
+    models = {
+        m.pk: str(m) for m in DeviceModel.objects.filter(pk__in=set(not_ready["model_id"].tolist()))
+    }
+    agencies = dict(
+        Agency.objects.filter(pk__in=set(not_ready["agency_id"].tolist())).values_list("pk", "name")
+    )
+    kinds = {k: choice_label(DeviceKind, str(k)) for k in not_ready["kind"].unique()}
+    shown = reasons.head(long_limit) if long_limit is not None else reasons
+    long = _long_frame(shown, not_ready.set_index("device_id"), agencies, models, kinds)
+    return FailingDevices(
+        set_code=fleet.version.requirement_set.code,
+        version=fleet.version.version,
+        evaluated_at=fleet.at,
+        total=len(not_ready),
+        rows=_page_rows(not_ready.head(limit), reasons, models, kinds),
+        long=long,
+    )
+
+
+def _not_ready(fleet) -> pd.DataFrame:  # noqa: ANN001
+    """The not-ready devices with serial, model, kind and health level, by agency then serial."""
     ident = fleet.evaluation.frame.set_index("device_id")[
         ["device.serial", "model_id", "device.kind", "health.level"]
     ]
     ident = ident.rename(
         columns={"device.serial": "serial", "device.kind": "kind", "health.level": "level"}
     )
+    devices = fleet.devices
     not_ready = devices[~devices["is_ready"].astype(bool)].join(ident, on="device_id")
-    not_ready = not_ready.sort_values(["agency_id", "serial"]).reset_index(drop=True)
+    return not_ready.sort_values(["agency_id", "serial"]).reset_index(drop=True)
+
+
+def _reasons(fleet, not_ready: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+    """device_id, requirement (code), reason, silent: in the devices' order, then by code."""
     res = fleet.results
     fails = res[
         res["status"].astype(str).eq("fail") & res["device_id"].isin(not_ready["device_id"])
     ]
     code_of = dict(zip(fleet.requirements["stable_key"], fleet.requirements["code"], strict=True))
-    reasons = pd.DataFrame(
+    failed = pd.DataFrame(
         {
             "device_id": fails["device_id"].to_numpy(),
             "requirement": fails["stable_key"]
@@ -85,49 +114,49 @@ def failing_from_fleet(fleet, *, limit: int = 500, long_limit: int | None = None
         }
     )
     silent = not_ready[not_ready["is_silent"].astype(bool)]
-    reasons = pd.concat(
-        [
-            reasons,
-            pd.DataFrame(
-                {
-                    "device_id": silent["device_id"].to_numpy(),
-                    "requirement": "",
-                    "reason": [
-                        "not reporting (" + str(r) + ")" for r in silent["not_ready_reason"]
-                    ],
-                    "silent": True,
-                }
-            ),
-        ],
-        ignore_index=True,
+    not_reporting = pd.DataFrame(
+        {
+            "device_id": silent["device_id"].to_numpy(),
+            "requirement": "",
+            "reason": ["not reporting (" + str(r) + ")" for r in silent["not_ready_reason"]],
+            "silent": True,
+        }
     )
+    reasons = pd.concat([failed, not_reporting], ignore_index=True)
     order = pd.Series(range(len(not_ready)), index=not_ready["device_id"].to_numpy())
     reasons["order"] = reasons["device_id"].map(order)
-    reasons = reasons.sort_values(["order", "silent", "requirement", "reason"]).reset_index(
-        drop=True
-    )
-    models = {
-        m.pk: str(m) for m in DeviceModel.objects.filter(pk__in=set(not_ready["model_id"].tolist()))
-    }
-    agencies = dict(
-        Agency.objects.filter(pk__in=set(not_ready["agency_id"].tolist())).values_list("pk", "name")
-    )
-    info = not_ready.set_index("device_id")
-    shown = reasons.head(long_limit) if long_limit is not None else reasons
-    kinds = {k: choice_label(DeviceKind, str(k)) for k in info["kind"].unique()}
-    long = pd.DataFrame(
+    return reasons.sort_values(["order", "silent", "requirement", "reason"]).reset_index(drop=True)
+
+
+def _long_frame(
+    shown: pd.DataFrame,
+    info: pd.DataFrame,
+    agencies: dict[int, str],
+    models: dict[int, str],
+    kinds: dict[object, str],
+) -> pd.DataFrame:
+    """One row per reason in ``shown``, with the device's agency, serial, model and kind in words."""
+    device = shown["device_id"]
+    return pd.DataFrame(
         {
-            "agency": shown["device_id"].map(info["agency_id"]).map(agencies).fillna("").to_numpy(),
-            "serial": shown["device_id"].map(info["serial"]).to_numpy(),
-            "model": shown["device_id"].map(info["model_id"]).map(models).fillna("").to_numpy(),
-            "kind": shown["device_id"].map(info["kind"]).map(kinds).to_numpy(),
+            "agency": device.map(info["agency_id"]).map(agencies).fillna("").to_numpy(),
+            "serial": device.map(info["serial"]).to_numpy(),
+            "model": device.map(info["model_id"]).map(models).fillna("").to_numpy(),
+            "kind": device.map(info["kind"]).map(kinds).to_numpy(),
             "requirement": shown["requirement"].replace("", "(telemetry)").to_numpy(),
             "reason": shown["reason"].to_numpy(),
         },
-        columns=columns,
+        columns=LONG_COLUMNS,
     )
-    # The page's list: the first ``limit`` devices, each with all its reasons.
-    first = not_ready.head(limit)
+
+
+def _page_rows(
+    first: pd.DataFrame,
+    reasons: pd.DataFrame,
+    models: dict[int, str],
+    kinds: dict[object, str],
+) -> list[dict[str, object]]:
+    """The page's list: the devices of ``first``, each with all its reasons."""
     by_device: dict[int, list[str]] = {}
     for device_id, code, reason in zip(
         reasons["device_id"], reasons["requirement"], reasons["reason"], strict=True
@@ -148,14 +177,7 @@ def failing_from_fleet(fleet, *, limit: int = 500, long_limit: int | None = None
                 "reasons": by_device.get(int(dev.device_id), []),
             }
         )
-    return FailingDevices(
-        set_code=fleet.version.requirement_set.code,
-        version=fleet.version.version,
-        evaluated_at=fleet.at,
-        total=len(not_ready),
-        rows=rows,
-        long=long,
-    )
+    return rows
 
 
 def resolve_version(filters: Filters, *, today: date) -> RequirementSetVersion:
