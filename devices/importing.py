@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
@@ -113,6 +113,7 @@ MAX_LENGTHS: dict[str, int] = {
     "firmware_version": 64,
     "notes": 5000,
 }
+M = TypeVar("M", bound=Model)
 MAX_ROWS = 200_000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
@@ -829,10 +830,10 @@ def load_context(parsed: ParsedFile, agency: Agency) -> Context:
             Device.objects.filter(agency=agency) if column == "asset_tag" else Device.objects.all()
         )
         for chunk in _chunks(column_values(column, check), size):
-            rows = devices.filter(**{f"{column}__in": chunk}).values_list(
+            held = devices.filter(**{f"{column}__in": chunk}).values_list(
                 column, "manufacturer", "serial", "agency_id"
             )
-            for value, manufacturer, serial, agency_id in rows:
+            for value, manufacturer, serial, agency_id in held:
                 owners[column][value] = rules.Holder(manufacturer, serial, agency_id)
     return Context(
         agency_id=agency.pk,
@@ -971,6 +972,7 @@ def _update_devices(
     # Rows that change the same fields are written together, so each UPDATE sets only those.
     groups: dict[tuple[str, ...], list[Device]] = {}
     for c in updates:
+        assert c.device_id is not None  # the plan found the device it updates
         fields = tuple(f for f in WRITABLE_FIELDS if f in c.values)
         device = Device(pk=c.device_id, updated_at=now, **c.values)
         if "status" in c.values:
@@ -991,16 +993,17 @@ def _update_devices(
     return history
 
 
-def _insert(model: type[Model], objects: list[Model]) -> None:
+def _insert(model: type[M], objects: list[M]) -> None:
     """Insert new rows: binary COPY on PostgreSQL (`config.bulk`, several times faster than
     ``bulk_create``), ``bulk_create`` elsewhere. With COPY the objects get no primary keys."""
     if not objects:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objects, batch_size=CREATE_BATCH)
+        model._default_manager.bulk_create(objects, batch_size=CREATE_BATCH)
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns = [f.column for f in fields]
+    # A concrete field always has a column; Field.column is Optional only for the others.
+    columns = [cast(str, f.column) for f in fields]
     rows = [
         [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in objects
     ]

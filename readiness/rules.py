@@ -144,7 +144,7 @@ def parse_rule(data: object, path: str = "rule", _depth: int = 0) -> Node:
     return _parse_compare(data, path)
 
 
-def _parse_compare(data: dict, path: str) -> Compare:
+def _parse_compare(data: dict[str, Any], path: str) -> Compare:
     _no_extra_keys(data, {"attr", "op", "value"}, path)
     name = data.get("attr")
     attr = get_attribute(name) if isinstance(name, str) else None
@@ -211,7 +211,7 @@ def _typed_value(attr: Attribute, raw: object, path: str) -> Any:
     return raw
 
 
-def _no_extra_keys(data: dict, allowed: set[str], path: str) -> None:
+def _no_extra_keys(data: dict[str, Any], allowed: set[str], path: str) -> None:
     extra = sorted(set(data) - allowed)
     if extra:
         raise RuleError(f"unexpected key(s) {', '.join(map(repr, extra))}", path)
@@ -229,7 +229,7 @@ def _kind(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def node_to_json(node: Node) -> dict:
+def node_to_json(node: Node) -> dict[str, Any]:
     """The rule back as JSON data (``parse_rule(node_to_json(n)) == n``)."""
     if isinstance(node, All):
         return {"all": [node_to_json(c) for c in node.children]}

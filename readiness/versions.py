@@ -96,8 +96,8 @@ def parse_version_series(
     MISSING_KEY, so a reason can quote them.
     """
     raw = values if isinstance(values, pd.Categorical) else text_categorical(values)
-    cat_hi = np.full(len(raw.categories) + 1, MISSING_KEY, dtype=np.int64)
-    cat_lo = np.full(len(raw.categories) + 1, MISSING_KEY, dtype=np.int64)
+    cat_hi: np.ndarray = np.full(len(raw.categories) + 1, MISSING_KEY, dtype=np.int64)
+    cat_lo: np.ndarray = np.full(len(raw.categories) + 1, MISSING_KEY, dtype=np.int64)
     for i, text in enumerate(raw.categories):
         try:
             key = parse_version(str(text))

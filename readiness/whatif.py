@@ -256,12 +256,13 @@ def requirement_effects(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     keys = sorted({str(k) for k in new["key"].unique()} | {str(k) for k in old["key"].unique()})
 
     def count(side: str) -> np.ndarray:
-        return (
+        counted: np.ndarray = (
             joined.loc[joined["_merge"].eq(side), "key"]
             .value_counts()
             .reindex(keys, fill_value=0)
             .to_numpy()
         )
+        return counted
 
     return pd.DataFrame(
         {
@@ -653,7 +654,7 @@ def _replacement_gaps(
     req_keys = np.concatenate(parts.replace_keys)
     uniq, dev_idx = np.unique(devices, return_inverse=True)
     dev_idx = np.asarray(dev_idx).reshape(-1)
-    missing = np.zeros((len(uniq), len(needs)), dtype=np.int64)
+    missing: np.ndarray = np.zeros((len(uniq), len(needs)), dtype=np.int64)
     missing[dev_idx, cols] = 1
     pos = fleet_ids.get_indexer(uniq)
     models = frame["model_id"].to_numpy(dtype=np.int64)[pos]
@@ -662,12 +663,15 @@ def _replacement_gaps(
         np.column_stack([models, kind_codes, missing]), axis=0, return_inverse=True
     )
     sig_of = np.asarray(sig_of).reshape(-1)
-    first_of = np.zeros(len(signatures), dtype=np.int64)
+    first_of: np.ndarray = np.zeros(len(signatures), dtype=np.int64)
     first_of[sig_of[::-1]] = np.arange(len(sig_of))[::-1]  # a device of each signature
     own_cost = frame["model.unit_cost"].to_numpy(dtype=np.float64, na_value=np.nan)[pos]
 
+    cat_ids: np.ndarray
+    cat_kinds: np.ndarray
+    cat_costs: np.ndarray
     if catalog.empty:
-        ok = np.zeros((0, len(needs)), dtype=bool)
+        ok: np.ndarray = np.zeros((0, len(needs)), dtype=bool)
         cat_ids, cat_kinds, cat_costs = (
             np.zeros(0, np.int64),
             np.zeros(0, object),

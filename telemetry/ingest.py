@@ -441,10 +441,10 @@ def _resolve_gateways(parsed: _Parsed) -> None:
     pairs = {(i.topic.agency, i.topic.gateway) for i in items}
     missing_slugs = {a for a, _ in pairs if _agencies.get(a) is None}
     if missing_slugs:
-        for agency_id, slug in Agency.objects.filter(slug__in=missing_slugs).values_list(
+        for found_id, slug in Agency.objects.filter(slug__in=missing_slugs).values_list(
             "id", "slug"
         ):
-            _agencies.put(slug, agency_id)
+            _agencies.put(slug, found_id)
     wanted: set[tuple[int, str]] = set()
     for slug, name in pairs:
         agency_id = _agencies.get(slug)
@@ -464,7 +464,8 @@ def _resolve_gateways(parsed: _Parsed) -> None:
         if isinstance(outcome, int):
             item.gateway_id = outcome
             if isinstance(item, _Telemetry):
-                item.agency_id = agency_id  # type: ignore[assignment]  (set with a gateway)
+                assert agency_id is not None  # a known gateway's agency is known
+                item.agency_id = agency_id
             return True
         rejection = _rejection(item.raw, item.topic, Reason.UNKNOWN_GATEWAY, outcome)
         rejection.agency_id = agency_id
@@ -545,15 +546,16 @@ def _devices_by_agency_and_serial(
                 f"JOIN {DeviceModel._meta.db_table} m ON m.id = d.model_id",
                 [list(agencies), list(serials)],
             )
-            return cursor.fetchall()
+            found: list[tuple[int, str, int, int]] = cursor.fetchall()
+            return found
     by_agency: dict[int, list[str]] = {}
     for agency_id, serial in keys:
         by_agency.setdefault(agency_id, []).append(serial)
     rows: list[tuple[int, str, int, int]] = []
-    for agency_id, serials in by_agency.items():
-        for start in range(0, len(serials), 5000):
+    for agency_id, agency_serials in by_agency.items():
+        for start in range(0, len(agency_serials), 5000):
             rows += Device.objects.filter(
-                agency_id=agency_id, serial__in=serials[start : start + 5000]
+                agency_id=agency_id, serial__in=agency_serials[start : start + 5000]
             ).values_list("id", "serial", "agency_id", "model__telemetry_interval_s")
     return rows
 
@@ -628,7 +630,7 @@ def _plan_rows(
                     _reading_rejection(item, reading, now=now, unknown=hit is None)
                 )
                 continue
-            extra_json = "{}"
+            extra_json: str | None = "{}"
             if reading.extra or reading.__pydantic_extra__:
                 extra_json = _extra_json(item, reading, parsed.rejections)
                 if extra_json is None:
@@ -787,8 +789,8 @@ def _write_dead_letters(rejections: list[_Rejection], result: BatchResult) -> No
     slugs = {r.agency_slug for r in rejections if r.agency_id is None and r.agency_slug}
     unknown = {s for s in slugs if _agencies.get(s) is None}
     if unknown:
-        for agency_id, slug in Agency.objects.filter(slug__in=unknown).values_list("id", "slug"):
-            _agencies.put(slug, agency_id)
+        for found_id, slug in Agency.objects.filter(slug__in=unknown).values_list("id", "slug"):
+            _agencies.put(slug, found_id)
     rows = []
     for r in rejections:
         agency_id = (

@@ -230,7 +230,8 @@ class SqliteWriter:
             cursor.executemany(
                 f"INSERT OR IGNORE INTO telemetry_telemetryreading ({cols}) VALUES ({marks})", data
             )
-            return connection.connection.total_changes - before
+            stored: int = connection.connection.total_changes - before
+            return stored
         finally:
             cursor.close()
 
