@@ -26,6 +26,7 @@ from readiness.models import (
     ReadinessSnapshot,
     Requirement,
     RequirementSet,
+    RequirementSetVersion,
     Waiver,
 )
 from readiness.scoping import Scope
@@ -332,6 +333,57 @@ def readiness_figures(
     under a key that changes whenever a snapshot they read is rewritten.
     """
     as_of = filters.as_of or today
+    picked = _snapshot_to_read(filters, as_of=as_of)
+    if isinstance(picked, ReadinessFigures):
+        return picked  # nothing to read: the page says why
+    req_set, version, snap_date = picked
+    key = _figures_cache_key(scope, version, as_of=as_of, snap_date=snap_date)
+    cached = figures_cache.get(key, now=now)
+    if isinstance(cached, ReadinessFigures):
+        return cached
+    counts = results.snapshot_counts(version, on=snap_date, agency_ids=scope.agency_ids)
+    meta = results.agency_meta(scope.agency_ids)
+    state = group_frame(counts, meta, "state")
+    total = (
+        state.iloc[0].to_dict()
+        if not state.empty
+        else {"devices": 0, "ready": 0, "ready_pct": None, "score": None, "coverage": 0.0}
+    )
+    trend = trend_totals(
+        req_set.code, scope.agency_ids, start=as_of - timedelta(days=TREND_DAYS), end=as_of
+    )
+    fig = ReadinessFigures(
+        set_code=req_set.code,
+        set_name=req_set.name,
+        as_of=as_of,
+        snapshot_date=snap_date,
+        total=total,
+        cabinets=group_frame(counts, meta, "cabinet"),
+        agencies=group_frame(counts, meta, "agency"),
+        requirements=requirement_table(counts, version.pk),
+        trend=trend,
+        cache_key=key,
+        **_version_fields(version),
+    )
+    figures_cache.put(key, fig, now=now)
+    return fig
+
+
+def _version_fields(version: RequirementSetVersion) -> dict[str, object]:
+    return {
+        "version": version.version,
+        "version_status": version.status,
+        "version_effective_on": version.effective_on,
+    }
+
+
+def _snapshot_to_read(
+    filters: Filters, *, as_of: date
+) -> tuple[RequirementSet, RequirementSetVersion, date] | ReadinessFigures:
+    """(set, version, snapshot date) the figures read, or empty figures saying what is missing.
+
+    Raises InvalidInput for a set or version the filters name that does not exist.
+    """
     sets = requirement_sets()
     if not sets:
         return _empty_readiness(
@@ -360,11 +412,6 @@ def readiness_figures(
                 "Pick a version, or a later date.",
             )
     snap_date = results.latest_snapshot_date(version, on_or_before=as_of)
-    version_fields = {
-        "version": version.version,
-        "version_status": version.status,
-        "version_effective_on": version.effective_on,
-    }
     if snap_date is None:
         hint = (
             "Draft versions are never snapshotted: compare it with the published one on the what-if page."
@@ -378,38 +425,9 @@ def readiness_figures(
             as_of,
             f"No readiness figures for version "
             f"{version.version} on or before {as_of:%Y-%m-%d}. {hint}",
-            **version_fields,
+            **_version_fields(version),
         )
-    key = _figures_cache_key(scope, version, as_of=as_of, snap_date=snap_date)
-    cached = figures_cache.get(key, now=now)
-    if isinstance(cached, ReadinessFigures):
-        return cached
-    counts = results.snapshot_counts(version, on=snap_date, agency_ids=scope.agency_ids)
-    meta = results.agency_meta(scope.agency_ids)
-    state = group_frame(counts, meta, "state")
-    total = (
-        state.iloc[0].to_dict()
-        if not state.empty
-        else {"devices": 0, "ready": 0, "ready_pct": None, "score": None, "coverage": 0.0}
-    )
-    trend = trend_totals(
-        set_code, scope.agency_ids, start=as_of - timedelta(days=TREND_DAYS), end=as_of
-    )
-    fig = ReadinessFigures(
-        set_code=set_code,
-        set_name=req_set.name,
-        as_of=as_of,
-        snapshot_date=snap_date,
-        total=total,
-        cabinets=group_frame(counts, meta, "cabinet"),
-        agencies=group_frame(counts, meta, "agency"),
-        requirements=requirement_table(counts, version.pk),
-        trend=trend,
-        cache_key=key,
-        **version_fields,
-    )
-    figures_cache.put(key, fig, now=now)
-    return fig
+    return req_set, version, snap_date
 
 
 def _figures_cache_key(scope: Scope, version, *, as_of: date, snap_date: date) -> str:  # noqa: ANN001
