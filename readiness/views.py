@@ -14,12 +14,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from config.errors import DomainError, InvalidInput
 from config.typing import AuthedRequest
@@ -31,6 +33,7 @@ from readiness import (
     pages,
     participation_pages,
     scoping,
+    waivers,
 )
 from readiness.briefings import FORMATS
 from readiness.briefings.data import BriefingParams, briefing_choices
@@ -495,3 +498,51 @@ def portfolio_cabinet(request: AuthedRequest, slug: str) -> HttpResponse:
             "formats": BriefingExport.Format.choices,
         },
     )
+
+
+# --- waivers: a waiver's page and the pending approvals (decided by state staff) ------------------
+
+
+def _pending_page(
+    request: AuthedRequest, *, error: DomainError | None = None, status: int = 200
+) -> HttpResponse:
+    pending = waivers.list_pending_waivers(agency_ids=scoping.visible_agency_ids(request.user))
+    context = {"waivers": pending[:200], "error": error, "now": timezone.now()}
+    return render(request, "readiness/waivers_pending.html", context, status=status)
+
+
+@state_staff_only
+def waivers_pending(request: AuthedRequest) -> HttpResponse:
+    """Requests waiting for a second person, oldest first, each with approve and reject forms."""
+    return _pending_page(request)
+
+
+@login_required
+def waiver_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    """One waiver: who requested and who decided it, when, and why (another agency's: 404)."""
+    found = scoping.get_visible_or_404(scoping.visible_waivers(request.user), pk=pk)
+    context = {"w": found, "state": waivers.waiver_state(found, now=timezone.now())}
+    return render(request, "readiness/waiver_detail.html", context)
+
+
+@require_POST
+@login_required
+def waiver_decide(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Approve or reject (``decision``) with a comment; a refusal re-shows the pending list."""
+    found = scoping.get_visible_or_404(scoping.visible_waivers(request.user), pk=pk)
+    scoping.require_waiver_decider(request.user)
+    decision = request.POST.get("decision", "")
+    decide = {"approve": waivers.approve_waiver, "reject": waivers.reject_waiver}.get(decision)
+    try:
+        if decide is None:
+            raise InvalidInput("Choose approve or reject.", field="decision")
+        decided = decide(
+            actor=request.user,
+            waiver_id=found.pk,
+            comment=request.POST.get("comment", ""),
+            request=request,
+        )
+    except DomainError as exc:
+        return _pending_page(request, error=exc, status=exc.status)
+    messages.success(request, f"Waiver {decided.pk} {decided.get_status_display().lower()}.")
+    return redirect("readiness:waiver_detail", pk=decided.pk)

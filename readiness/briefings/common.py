@@ -76,6 +76,26 @@ class ChangesSince:
     participation_changes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+# The briefing's waiver list: who asked, who decided, when, and why (times as text, local time).
+WAIVER_LIST_COLUMNS = [
+    "agency",
+    "requirement",
+    "covers",
+    "status",
+    "requested_by",
+    "requested_at",
+    "decided_by",
+    "decided_at",
+    "comment",
+    "starts",
+    "expires",
+]
+
+
+def _no_waivers() -> pd.DataFrame:
+    return pd.DataFrame(columns=WAIVER_LIST_COLUMNS)
+
+
 @dataclass(frozen=True)
 class BriefingData:
     """Everything one briefing shows, and the provenance printed on its last page."""
@@ -109,6 +129,8 @@ class BriefingData:
     changes: ChangesSince | None = None
     failing_devices_total: int = 0
     generated_at: datetime | None = None
+    # WAIVER_LIST_COLUMNS: approved waivers counting at the as-of, and requests still pending.
+    waivers: pd.DataFrame = field(default_factory=_no_waivers)
 
     @property
     def data_hash(self) -> str:
@@ -277,3 +299,23 @@ def whatif_lines(whatif: WhatIf) -> list[str]:
         f"{fmt_int(whatif.newly_failing_agencies)} agencies.",
         f"Estimated cost to close the gap: {fmt_money(whatif.estimated_cost)}.",
     ]
+
+
+def waiver_lines(data: BriefingData, limit: int = 12) -> list[list[str]]:
+    """The waiver list as rows of text (requirement, covers, status, requested, decided)."""
+    rows = []
+    for w in data.waivers.head(limit).itertuples(index=False):
+        decided = f"{w.decided_by} {w.decided_at}" if w.decided_by else "not decided yet"
+        rows.append(
+            [
+                f"{w.agency}: {w.requirement}",
+                str(w.covers),
+                str(w.status),
+                f"{w.requested_by} {w.requested_at}",
+                decided,
+            ]
+        )
+    return rows
+
+
+WAIVER_LINE_HEADER = ["Waiver", "Covers", "Status", "Requested", "Decided"]

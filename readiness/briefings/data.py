@@ -22,10 +22,16 @@ from django.utils import timezone
 from config.errors import InvalidInput
 from devices.models import Agency, AgencyKind, Cabinet
 from readiness import results, scoping, snapshots, whatif
-from readiness.briefings.common import BriefingData, ChangesSince, Headline, WhatIf
+from readiness.briefings.common import (
+    WAIVER_LIST_COLUMNS,
+    BriefingData,
+    ChangesSince,
+    Headline,
+    WhatIf,
+)
 from readiness.failing_devices import FailingDevices, failing_from_fleet
 from readiness.filters import requirement_sets, set_versions
-from readiness.models import BriefingExport, RequirementSetVersion
+from readiness.models import BriefingExport, RequirementSetVersion, Waiver
 from readiness.pages import TREND_DAYS, choice_label, group_frame, requirement_table
 from readiness.participation_pages import expectations_table, participation_table
 from readiness.scoping import Scope
@@ -198,6 +204,7 @@ def build_briefing_data(
         parameters=params.as_dict(),
         whatif=summary,
         generated_at=now,
+        waivers=briefing_waivers(basis.scope, basis.set_code, at=basis.at),
     )
     if previous is not None:
         data = changes_since(data, previous)
@@ -395,6 +402,51 @@ def _current_expectation(expectations: pd.DataFrame) -> dict[str, object]:
         "label": str(row["label"]),
         "actual": float(row["actual"]),
         "target": float(row["target"]),
+    }
+
+
+# --- the waiver list -------------------------------------------------------------------------
+
+
+def briefing_waivers(scope: Scope, set_code: str, *, at: datetime) -> pd.DataFrame:
+    """The scope's waivers of the set: approved ones that count at ``at``, then open requests.
+
+    WAIVER_LIST_COLUMNS, with who requested and who decided each, and when. A request counts
+    as open if it was made by ``at``, is still pending now and has not expired by ``at``.
+    Read-only.
+    """
+    waivers = scope.filter(
+        Waiver.objects.filter(requirement_set__code=set_code).select_related(
+            "agency", "device", "requested_by", "decided_by"
+        )
+    )
+    live = Q(revoked_at__isnull=True) | Q(revoked_at__gt=at)
+    approved = waivers.approved().filter(live, starts_at__lte=at, expires_at__gt=at)
+    pending = waivers.pending().filter(requested_at__lte=at, expires_at__gt=at)
+    rows = [
+        _waiver_row(w)
+        for group in (approved, pending)
+        for w in group.order_by("agency__name", "requirement_key", "id")
+    ]
+    return pd.DataFrame(rows, columns=WAIVER_LIST_COLUMNS)
+
+
+def _waiver_row(w: Waiver) -> dict[str, str]:
+    def when(value: datetime | None) -> str:
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    return {
+        "agency": w.agency.name,
+        "requirement": w.requirement_key,
+        "covers": f"device {w.device.serial}" if w.device_id else "whole agency",
+        "status": w.get_status_display(),
+        "requested_by": w.requested_by.get_username() if w.requested_by_id else "",
+        "requested_at": when(w.requested_at),
+        "decided_by": w.decided_by.get_username() if w.decided_by_id else "",
+        "decided_at": when(w.decided_at),
+        "comment": w.decision_comment,
+        "starts": when(w.starts_at)[:10],
+        "expires": when(w.expires_at)[:10],
     }
 
 

@@ -29,6 +29,7 @@ from reportlab.platypus import (
 )
 
 from readiness.briefings.common import (
+    WAIVER_LINE_HEADER,
     BriefingData,
     change_lines,
     fmt_int,
@@ -37,6 +38,7 @@ from readiness.briefings.common import (
     provenance_rows,
     subtitle,
     top_gaps,
+    waiver_lines,
     whatif_lines,
 )
 
@@ -100,7 +102,7 @@ def _summary_page(data: BriefingData) -> list[Flowable]:
 
 
 def _details_page(data: BriefingData) -> list[Flowable]:
-    page = _gaps_section(data) + _expectations_section(data)
+    page = _gaps_section(data) + _expectations_section(data) + _waivers_section(data)
     if data.whatif is not None:
         w = data.whatif
         page.append(Paragraph(f"What-if: version {w.from_version} → {w.to_version}", H2))
@@ -159,6 +161,18 @@ def _expectations_section(data: BriefingData) -> list[Flowable]:
             [FRAME_W - 3.6 * inch, 0.8 * inch, 0.8 * inch, 1.2 * inch, 0.8 * inch],
         )
     )
+    return section
+
+
+def _waivers_section(data: BriefingData) -> list[Flowable]:
+    section: list[Flowable] = [Paragraph("Waivers", H2)]
+    rows = waiver_lines(data)
+    if not rows:
+        section.append(Paragraph("No waiver is in force or pending in this scope.", BODY))
+        return section
+    cells = [[Paragraph(value, SMALL) for value in row] for row in rows]
+    widths = [FRAME_W - 5.6 * inch, 1.4 * inch, 0.8 * inch, 1.7 * inch, 1.7 * inch]
+    section.append(_grid([WAIVER_LINE_HEADER, *cells], widths))
     return section
 
 

@@ -17,6 +17,7 @@ from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
 from pptx.util import Inches, Pt
 
 from readiness.briefings.common import (
+    WAIVER_LINE_HEADER,
     BriefingData,
     WhatIf,
     change_lines,
@@ -26,6 +27,7 @@ from readiness.briefings.common import (
     provenance_rows,
     subtitle,
     top_gaps,
+    waiver_lines,
     whatif_lines,
 )
 
@@ -46,6 +48,7 @@ def render_pptx(data: BriefingData) -> bytes:
     _ranking_slide(deck, "Readiness by agency (lowest first)", data.agencies, "agency")
     _gaps_slide(deck, data)
     _expectations_slide(deck, data)
+    _waivers_slide(deck, data)
     if data.whatif is not None:
         _whatif_slide(deck, data.whatif)
     if data.changes is not None:
@@ -294,6 +297,15 @@ def _expectations_slide(deck: _Deck, data: BriefingData) -> None:
         width=4.6,
         size=13,
     )
+
+
+def _waivers_slide(deck: _Deck, data: BriefingData) -> None:
+    s = deck.slide("Waivers: requested and approved by two people")
+    rows = waiver_lines(data)
+    if not rows:
+        deck.text(s, ["No waiver is in force or pending in this scope."])
+        return
+    deck.table(s, WAIVER_LINE_HEADER, rows, size=10)
 
 
 def _whatif_slide(deck: _Deck, whatif: WhatIf) -> None:

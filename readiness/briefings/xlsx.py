@@ -95,6 +95,17 @@ _LAYOUT: dict[str, tuple[dict[str, str], dict[str, int]]] = {
         {"action": 60},
     ),
     "Requirement changes": ({}, {"change": 60}),
+    "Waivers": (
+        {},
+        {
+            "agency": 30,
+            "requirement": 20,
+            "covers": 22,
+            "requested_at": 17,
+            "decided_at": 17,
+            "comment": 50,
+        },
+    ),
 }
 
 
@@ -189,6 +200,11 @@ def _table_sheets(data: BriefingData) -> list[tuple[str, pd.DataFrame, str]]:
             "Expectations",
             data.expectations,
             "Participation against each federal expectation version",
+        ),
+        (
+            "Waivers",
+            data.waivers,
+            "Waivers in force and requests pending approval: who requested, who decided, when",
         ),
     ]
     if data.whatif is not None:

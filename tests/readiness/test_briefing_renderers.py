@@ -41,6 +41,7 @@ def test_pptx_has_every_section_with_native_charts():
         "Readiness by agency (lowest first)",
         "Top gaps: requirements failed most",
         "FirstNet participation against federal expectations",
+        "Waivers: requested and approved by two people",
         "What-if: version 6.0 → 7.0",
         "What changed since the last briefing",
         "About this briefing",
