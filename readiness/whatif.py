@@ -634,6 +634,19 @@ def _model_names() -> dict[int, str]:
     return {m.pk: f"{m.manufacturer} {m.name}" for m in DeviceModel.objects.all()}
 
 
+@dataclass(frozen=True)
+class _Signatures:
+    """The devices needing a replacement, grouped by gap signature (model, kind, needs)."""
+
+    devices: np.ndarray  # distinct device ids
+    dev_idx: np.ndarray  # per replacement need: its device's index in ``devices``
+    pos: np.ndarray  # per device: its row in the fleet frame
+    signatures: np.ndarray  # per signature: model id, kind code, then a 0/1 per need
+    sig_of: np.ndarray  # per device: its signature
+    kind_names: Any  # kind code -> kind
+    own_cost: np.ndarray  # per signature: the unit cost of a device's own model
+
+
 def _replacement_gaps(
     parts: _GapParts,
     frame: pd.DataFrame,
@@ -649,12 +662,37 @@ def _replacement_gaps(
     set of capability comparisons it fails (over all requirements). The catalog is
     searched once per signature; each device then gets one row per requirement it fails.
     """
+    req_keys = np.concatenate(parts.replace_keys)
+    sigs = _gap_signatures(parts, frame, fleet_ids, len(needs))
+    sig_key, sig_cost, sig_text = _choose_replacements(sigs, needs, catalog, model_names, now)
+    # One row per device and requirement, however many of its comparisons need the swap.
+    pairs = (
+        pd.DataFrame({"device": sigs.dev_idx, "key": req_keys})
+        .drop_duplicates()
+        .sort_values(["device", "key"])
+    )
+    dev = pairs["device"].to_numpy()
+    sig = sigs.sig_of[dev]
+    parts.add(
+        sigs.devices[dev],
+        frame["agency_id"].to_numpy(dtype=np.int64)[sigs.pos[dev]],
+        np.array(sig_key, dtype=object)[sig],
+        REPLACE,
+        np.array(sig_cost, dtype=np.float64)[sig],
+        np.array(sig_text, dtype=object)[sig],
+        pairs["key"].to_numpy(dtype=object),
+    )
+
+
+def _gap_signatures(
+    parts: _GapParts, frame: pd.DataFrame, fleet_ids: pd.Index, n_needs: int
+) -> _Signatures:
+    """The replacement needs collected in ``parts``, grouped by signature with array work."""
     devices = np.concatenate(parts.replace_devices)
     cols = np.concatenate(parts.replace_cols)
-    req_keys = np.concatenate(parts.replace_keys)
     uniq, dev_idx = np.unique(devices, return_inverse=True)
     dev_idx = np.asarray(dev_idx).reshape(-1)
-    missing: np.ndarray = np.zeros((len(uniq), len(needs)), dtype=np.int64)
+    missing = np.zeros((len(uniq), n_needs), dtype=np.int64)
     missing[dev_idx, cols] = 1
     pos = fleet_ids.get_indexer(uniq)
     models = frame["model_id"].to_numpy(dtype=np.int64)[pos]
@@ -663,15 +701,22 @@ def _replacement_gaps(
         np.column_stack([models, kind_codes, missing]), axis=0, return_inverse=True
     )
     sig_of = np.asarray(sig_of).reshape(-1)
-    first_of: np.ndarray = np.zeros(len(signatures), dtype=np.int64)
+    first_of = np.zeros(len(signatures), dtype=np.int64)
     first_of[sig_of[::-1]] = np.arange(len(sig_of))[::-1]  # a device of each signature
     own_cost = frame["model.unit_cost"].to_numpy(dtype=np.float64, na_value=np.nan)[pos]
+    return _Signatures(uniq, dev_idx, pos, signatures, sig_of, kind_names, own_cost[first_of])
 
-    cat_ids: np.ndarray
-    cat_kinds: np.ndarray
-    cat_costs: np.ndarray
+
+def _choose_replacements(
+    sigs: _Signatures,
+    needs: list[Any],
+    catalog: pd.DataFrame,
+    model_names: dict[int, str],
+    now: datetime,
+) -> tuple[list[str], list[float], list[str]]:
+    """Per signature: (action key, unit cost, description) of its replacement."""
     if catalog.empty:
-        ok: np.ndarray = np.zeros((0, len(needs)), dtype=bool)
+        ok = np.zeros((0, len(needs)), dtype=bool)
         cat_ids, cat_kinds, cat_costs = (
             np.zeros(0, np.int64),
             np.zeros(0, object),
@@ -683,13 +728,13 @@ def _replacement_gaps(
         cat_kinds = catalog["device.kind"].to_numpy(dtype=object)
         cat_costs = catalog["model.unit_cost"].to_numpy(dtype=np.float64)
     sig_key, sig_cost, sig_text = [], [], []
-    for s, signature in enumerate(signatures):
+    for s, signature in enumerate(sigs.signatures):
         own_model, kind_code, wanted = (
             int(signature[0]),
             int(signature[1]),
             signature[2:].astype(bool),
         )
-        kind = kind_names[kind_code] if kind_code >= 0 else None
+        kind = sigs.kind_names[kind_code] if kind_code >= 0 else None
         fit = (cat_kinds == kind) & ok[:, wanted].all(axis=1)
         own = model_names.get(own_model, "model")
         if fit.any():
@@ -699,30 +744,13 @@ def _replacement_gaps(
             sig_cost.append(float(cat_costs[fit][best]))
             sig_text.append(f"Replace {own} with {model_names.get(best_id, 'model')}")
         else:
-            cost = own_cost[first_of[s]]
+            cost = sigs.own_cost[s]
             sig_key.append(f"replace:{own_model}")
             sig_cost.append(0.0 if np.isnan(cost) else float(cost))
             sig_text.append(
                 f"Replace {own} (no catalog model of this kind meets it; priced like for like)"
             )
-
-    # One row per device and requirement, however many of its comparisons need the swap.
-    pairs = (
-        pd.DataFrame({"device": dev_idx, "key": req_keys})
-        .drop_duplicates()
-        .sort_values(["device", "key"])
-    )
-    dev = pairs["device"].to_numpy()
-    sig = sig_of[dev]
-    parts.add(
-        uniq[dev],
-        frame["agency_id"].to_numpy(dtype=np.int64)[pos[dev]],
-        np.array(sig_key, dtype=object)[sig],
-        REPLACE,
-        np.array(sig_cost, dtype=np.float64)[sig],
-        np.array(sig_text, dtype=object)[sig],
-        pairs["key"].to_numpy(dtype=object),
-    )
+    return sig_key, sig_cost, sig_text
 
 
 # --- the comparison -------------------------------------------------------------------------
