@@ -150,6 +150,9 @@ def _infer(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, list[str]]:
     return SAME, details
 
 
+_CHANGE_ORDER = {ADDED: 0, TIGHTENED: 1, CHANGED: 2, RELAXED: 3, RENUMBERED: 4, REMOVED: 5, SAME: 6}
+
+
 def diff_requirements(
     old: list[dict[str, Any]], new: list[dict[str, Any]], *, new_supersedes_old: bool
 ) -> list[RequirementChange]:
@@ -160,42 +163,10 @@ def diff_requirements(
     """
     old_by_key = {r["key"]: r for r in old}
     new_by_key = {r["key"]: r for r in new}
-    changes: list[RequirementChange] = []
-    for key, req in new_by_key.items():
-        before = old_by_key.get(key)
-        if before is None:
-            changes.append(
-                RequirementChange(
-                    key=key,
-                    change=ADDED,
-                    title=req["title"],
-                    new_code=req.get("code", ""),
-                    new_section=req.get("section", ""),
-                    details=[req.get("change_note") or "new requirement"],
-                    is_declared=new_supersedes_old and req.get("relation") == "new",
-                )
-            )
-            continue
-        inferred, details = _infer(before, req)
-        declared = req.get("relation") if new_supersedes_old else None
-        change = inferred
-        if declared and declared != "new":
-            change = declared
-            if req.get("change_note"):
-                details = [req["change_note"], *details]
-        changes.append(
-            RequirementChange(
-                key=key,
-                change=change,
-                title=req["title"],
-                old_code=before.get("code", ""),
-                new_code=req.get("code", ""),
-                old_section=before.get("section", ""),
-                new_section=req.get("section", ""),
-                details=details,
-                is_declared=bool(declared and declared != "new"),
-            )
-        )
+    changes = [
+        _change_of(key, old_by_key.get(key), req, new_supersedes_old=new_supersedes_old)
+        for key, req in new_by_key.items()
+    ]
     for key, req in old_by_key.items():
         if key not in new_by_key:
             changes.append(
@@ -208,9 +179,42 @@ def diff_requirements(
                     details=["no longer required"],
                 )
             )
-    order = {ADDED: 0, TIGHTENED: 1, CHANGED: 2, RELAXED: 3, RENUMBERED: 4, REMOVED: 5, SAME: 6}
-    changes.sort(key=lambda c: (order.get(c.change, 9), c.new_code or c.old_code))
+    changes.sort(key=lambda c: (_CHANGE_ORDER.get(c.change, 9), c.new_code or c.old_code))
     return changes
+
+
+def _change_of(
+    key: str, before: dict[str, Any] | None, req: dict[str, Any], *, new_supersedes_old: bool
+) -> RequirementChange:
+    """How requirement ``key`` changed into ``req``: added when ``before`` is None."""
+    if before is None:
+        return RequirementChange(
+            key=key,
+            change=ADDED,
+            title=req["title"],
+            new_code=req.get("code", ""),
+            new_section=req.get("section", ""),
+            details=[req.get("change_note") or "new requirement"],
+            is_declared=new_supersedes_old and req.get("relation") == "new",
+        )
+    inferred, details = _infer(before, req)
+    declared = req.get("relation") if new_supersedes_old else None
+    change = inferred
+    if declared and declared != "new":
+        change = declared
+        if req.get("change_note"):
+            details = [req["change_note"], *details]
+    return RequirementChange(
+        key=key,
+        change=change,
+        title=req["title"],
+        old_code=before.get("code", ""),
+        new_code=req.get("code", ""),
+        old_section=before.get("section", ""),
+        new_section=req.get("section", ""),
+        details=details,
+        is_declared=bool(declared and declared != "new"),
+    )
 
 
 def refine_with_effects(
