@@ -899,16 +899,6 @@ def compare_versions(
     frame = _fleet_frame(agency_ids, now)
     before = _evaluate(old, frame, now=now, agency_ids=agency_ids)
     after = _evaluate(new, frame, now=now, agency_ids=agency_ids)
-
-    changes = diff_requirements(
-        _requirement_dicts(old),
-        _requirement_dicts(new),
-        new_supersedes_old=new.supersedes_id == old.pk,
-    )
-    changes = refine_with_effects(
-        changes, requirement_effects(_results_long(before), _results_long(after))
-    )
-
     ready_before = before.devices.set_index("device_id")["is_ready"].astype(bool)
     ready_after = after.devices.set_index("device_id")["is_ready"].astype(bool)
     newly = ready_before & ~ready_after.reindex(ready_before.index, fill_value=False)
@@ -922,7 +912,7 @@ def compare_versions(
         from_version=old.version,
         to_version=new.version,
         at=now,
-        changes=changes,
+        changes=_version_changes(old, new, before, after),
         devices_total=devices_total,
         ready_before=int(ready_before.sum()),
         ready_after=ready_now,
@@ -930,6 +920,18 @@ def compare_versions(
         agencies=_per_agency(before, ready_after, newly_ids, meta),
         cost=total_cost(gaps),
         plan=plan_remediation(gaps, devices_total=devices_total, ready_now=ready_now),
+    )
+
+
+def _version_changes(old: Any, new: Any, before: Any, after: Any) -> list[RequirementChange]:
+    """The requirement changes from ``old`` to ``new``, directions read from the fleet's results."""
+    changes = diff_requirements(
+        _requirement_dicts(old),
+        _requirement_dicts(new),
+        new_supersedes_old=new.supersedes_id == old.pk,
+    )
+    return refine_with_effects(
+        changes, requirement_effects(_results_long(before), _results_long(after))
     )
 
 
