@@ -24,6 +24,23 @@
     return loading;
   }
 
+  // A screen reader hears a drawn chart as one image named by the card's data-chart-label (a
+  // summary written in the template), not as plotly's hundreds of SVG shapes. The role goes on
+  // the plot's SVG rather than the card: a role="img" card would hide the toolbar's buttons
+  // (download, zoom) inside an image, where keyboard and screen reader users lose them.
+  function describe(box) {
+    var card = box.closest("[data-chart-label]");
+    var layers = box.querySelectorAll("svg.main-svg");
+    Array.prototype.forEach.call(layers, function (svg, index) {
+      if (index === 0 && card) {
+        svg.setAttribute("role", "img");
+        svg.setAttribute("aria-label", card.dataset.chartLabel);
+      } else {
+        svg.setAttribute("aria-hidden", "true");
+      }
+    });
+  }
+
   function draw(root) {
     var selector = "[data-plotly]:not([data-drawn])";
     var boxes = Array.prototype.slice.call(root.querySelectorAll(selector));
@@ -41,7 +58,11 @@
         }
         box.dataset.drawn = "true";
         var spec = JSON.parse(block.textContent);
-        window.Plotly.newPlot(box, spec.figure.data, spec.figure.layout, spec.config);
+        window.Plotly.newPlot(box, spec.figure.data, spec.figure.layout, spec.config).then(
+          function () {
+            describe(box);
+          }
+        );
       });
     });
   }
