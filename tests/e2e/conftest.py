@@ -81,3 +81,173 @@ def browser_page(chromium, live_server):
     page.set_default_timeout(20_000)
     yield page, watched
     context.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Every page of the product, in one list that the policy test and the accessibility test share.
+#
+# A page without a parameter in its route is found in the URL conf: nothing to add. A page
+# with one is a line in PAGES_WITH_PARAMETERS, its fields filled from the Site below. A page
+# a role may not open (403/404) or a download is skipped for that role.
+
+PASSWORD = "correct horse battery staple"  # noqa: S105  (tests.factories.UserFactory's)
+
+# Routes that are not pages: probes, the API's JSON and the admin (Django's own).
+NOT_PAGES = ("/api/", "/admin/", "/metrics", "/healthz", "/readyz", "/logout/")
+
+PAGES_WITH_PARAMETERS = (
+    "/api/docs",  # Swagger UI, served locally
+    "/devices/{device}/",  # the health panel arrives by HTMX and draws a chart
+    "/agencies/{agency}/",
+    "/dashboard/agencies/{agency}/",  # the failing-devices table arrives by HTMX
+    "/dashboard/requirements/{requirement_set}/",
+    "/dashboard/requirements/{requirement_set}/whatif/?from=6.0&to=7.0",  # results by HTMX
+    "/dashboard/portfolio/{cabinet}/",
+    "/telemetry/dead-letters/{dead_letter}/",
+    "/briefings/{briefing}/",
+    "/users/{user}/",  # another account's page: the role form, deactivate, history
+    "/accounts/invitation/{invitation}/",  # the e-mailed link's page
+)
+
+# Pages whose content a script draws after load: the element that shows it is drawn.
+DRAWN_BY_SCRIPT = {"/api/docs": "#swagger-ui .opblock"}
+
+
+@dataclass
+class Site:
+    """The scenario's people and the objects that fill PAGES_WITH_PARAMETERS."""
+
+    scenario: object
+    staff: object
+    admin: object
+    fields: dict[str, object]
+
+    def paths(self) -> list[str]:
+        from django.urls import get_resolver
+
+        found = _page_routes(get_resolver().url_patterns)
+        return found + [p.format(**self.fields) for p in PAGES_WITH_PARAMETERS]
+
+
+def _page_routes(patterns: list, prefix: str = "") -> list[str]:
+    from django.urls import URLResolver
+
+    routes: list[str] = []
+    for entry in patterns:
+        route = str(entry.pattern)
+        if "<" in route or route.startswith("^"):
+            continue
+        if isinstance(entry, URLResolver):
+            routes += _page_routes(entry.url_patterns, prefix + route)
+        else:
+            routes.append("/" + prefix + route)
+    return sorted({r for r in routes if not r.startswith(NOT_PAGES)})
+
+
+@pytest.fixture
+def site(agency_a, agency_b) -> Site:
+    """The dashboard scenario, plus a row for every page that shows one (a dead letter, a
+    maintenance window, an audit entry, a briefing), as state staff and as an agency admin."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from devices.models import Device
+    from readiness.models import BriefingExport
+    from telemetry.models import DeadLetter, MaintenanceWindow
+    from tests.factories import UserFactory
+    from tests.readiness.dashboard_scenario import build_scenario
+
+    staff = UserFactory(username="cio-analyst", role="state_staff", agency=None)
+    admin = UserFactory(username="ksp-admin", role="agency_admin", agency=agency_a)
+    scenario = build_scenario(agency_a, agency_b, brm=staff, snapshot_days=2)
+    now = timezone.now()
+    dead = DeadLetter.objects.create(
+        topic="tracker/v1/ksp/post-1/telemetry",
+        agency=agency_a,
+        gateway_name="post-1",
+        reason=DeadLetter.Reason.NOT_JSON,
+        detail="not JSON",
+        payload="{oops",
+        payload_bytes=5,
+    )
+    MaintenanceWindow.objects.create(
+        agency=agency_a,
+        title="Docked overnight",
+        recurrence="once",
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=1, hours=6),
+        created_by=admin,
+    )
+    briefing = BriefingExport.objects.create(
+        requested_by=admin,
+        agency=agency_a,
+        scope=f"agency:{agency_a.slug}",
+        scope_label=agency_a.name,
+        format="pdf",
+        as_of=scenario.today,
+    )
+    from devices.users import invite_user
+
+    trooper = UserFactory(username="ksp-trooper", role="agency_viewer", agency=agency_a)
+    _, invitation = invite_user(
+        actor=admin,
+        email="invited@ksp.example.gov",
+        role="agency_viewer",
+        agency_id=agency_a.pk,
+        now=now,
+    )
+    fields = {
+        "user": trooper.pk,
+        "invitation": invitation,
+        "device": Device.objects.filter(agency=agency_a).order_by("pk").first().pk,
+        "agency": agency_a.slug,
+        "cabinet": agency_a.cabinet.slug,
+        "requirement_set": scenario.v60.requirement_set.code,
+        "dead_letter": dead.pk,
+        "briefing": briefing.pk,
+    }
+    return Site(scenario=scenario, staff=staff, admin=admin, fields=fields)
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state("networkidle")
+
+
+def wait_for_charts(page, path: str) -> None:
+    """Each figure's div must end up holding plotly's SVG, named as an image: drawn from its
+    JSON block by static/js/charts.js, with no inline script."""
+    # A function, not a bare expression: Playwright evaluates an expression with eval(),
+    # which the policy forbids.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('[data-plotly]'))"
+            ".every((box) => box.querySelector('.plot-container svg.main-svg[role=img]'))",
+            timeout=30_000,
+        )
+    except PlaywrightTimeout:
+        pytest.fail(f"{path}: a chart was not drawn")
+
+
+def open_each_page(page, live_server, paths: list[str]) -> Iterator[tuple[str, object]]:
+    """Open each path this role may open, once its HTMX partials and charts are in; yield the
+    path and the response of a first plain request (its headers)."""
+    for path in paths:
+        probe = page.request.get(f"{live_server.url}{path}")
+        assert probe.status < 500, f"{path}: {probe.status}"
+        if probe.status != 200 or not probe.headers.get("content-type", "").startswith("text/html"):
+            continue  # a download, or a page this role may not open
+        if "<html" not in probe.text()[:200]:
+            continue  # an HTMX partial: it is checked inside the page that loads it
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        wait_for_charts(page, path)
+        if path in DRAWN_BY_SCRIPT:
+            page.locator(DRAWN_BY_SCRIPT[path]).first.wait_for()
+        yield path, probe

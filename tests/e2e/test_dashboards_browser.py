@@ -10,12 +10,11 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from tests.e2e.conftest import log_in
 from tests.factories import UserFactory
 from tests.readiness.dashboard_scenario import build_scenario
 
 pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -34,14 +33,6 @@ def scenario(agency_a, agency_b):
     staff = UserFactory(username="cio-analyst", role="state_staff", agency=None)
     viewer = UserFactory(username="ksp-viewer", role="agency_viewer", agency=agency_a)
     return build_scenario(agency_a, agency_b, brm=staff, snapshot_days=2), staff, viewer
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state("networkidle")
 
 
 def wait_for_plotly(page, count: int = 1) -> None:

@@ -1,0 +1,82 @@
+"""Every page passes axe-core (WCAG 2.0 and 2.1, levels A and AA) in a real browser: logged
+out, as state staff and as an agency admin, with the HTMX partials and plotly charts in.
+
+axe-core is vendored in tests/e2e/vendor (see its README). It goes in by an init script: the
+browser runs those itself, outside the page's Content-Security-Policy, so the pages are
+checked exactly as served, policy and all. No axe rule is disabled; an element is excluded
+only where a third-party widget cannot meet a rule, in AXE_EXCLUDE, with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import log_in, open_each_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_EXCLUDE: list[list[str]] = []
+RUN_AXE = """
+async ([tags, exclude]) => {
+  const result = await axe.run(
+    {include: [document], exclude: exclude},
+    {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]},
+  );
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+    nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + "  " + n.failureSummary.split("\\n").slice(1, 2).join("")),
+  }));
+}
+"""
+
+
+def _axe(page, path: str) -> list[str]:
+    found = page.evaluate(RUN_AXE, [WCAG_AA, AXE_EXCLUDE])
+    return [
+        f"{path}: {v['id']} ({v['impact']}, {v['count']}x) {v['help']}\n    "
+        + "\n    ".join(v["nodes"])
+        for v in found
+    ]
+
+
+def _new_page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(path=str(AXE))
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return context, page
+
+
+def _check_every_page(chromium, live_server, username: str, paths: list[str]) -> list[str]:
+    context, page = _new_page(chromium)
+    log_in(page, live_server, username)
+    problems: list[str] = []
+    visited = 0
+    for path, _ in open_each_page(page, live_server, paths):
+        problems += _axe(page, path)
+        visited += 1
+    context.close()
+    assert visited >= 15, f"only {visited} pages opened"
+    return problems
+
+
+def test_the_login_page_passes_axe(site, chromium, live_server):
+    context, page = _new_page(chromium)
+    page.goto(f"{live_server.url}/login/")
+    problems = _axe(page, "/login/")
+    context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_page_passes_axe_for_state_staff(site, chromium, live_server):
+    problems = _check_every_page(chromium, live_server, site.staff.username, site.paths())
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_page_passes_axe_for_an_agency_admin(site, chromium, live_server):
+    problems = _check_every_page(chromium, live_server, site.admin.username, site.paths())
+    assert problems == [], "\n".join(problems)
