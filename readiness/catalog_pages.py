@@ -117,6 +117,29 @@ def set_comparison(set_code: str, *, as_of: date) -> SetComparison:
         if snap is not None:
             table = requirement_table(results.snapshot_counts(v, on=snap, agency_ids=None), v.pk)
             pass_by_version[v.version] = dict(zip(table["key"], table["pass_pct"], strict=True))
+    order = [v.version for v in versions]
+    out_rows = _comparison_rows(versions, pass_by_version, order)
+    latest_code = {r["key"]: (r["by_version"][-1] or {}).get("code") or r["key"] for r in out_rows}  # type: ignore[index]
+    rates = pd.DataFrame({"code": [latest_code[r["key"]] for r in out_rows]})
+    for v in order:
+        if v in pass_by_version:
+            rates[v] = [pass_by_version[v].get(str(r["key"])) for r in out_rows]
+    return SetComparison(
+        code=req_set.code,
+        name=req_set.name,
+        publisher=req_set.publisher,
+        versions=infos,
+        rows=out_rows,
+        pass_rates=rates,
+    )
+
+
+def _comparison_rows(
+    versions: list[RequirementSetVersion],
+    pass_by_version: dict[str, dict[str, float | None]],
+    order: list[str],
+) -> list[dict[str, object]]:
+    """One row per requirement key (sorted), with a cell per version in ``order`` (None: absent)."""
     reqs = Requirement.objects.filter(version__in=versions).values(
         "version__version",
         "key",
@@ -148,26 +171,13 @@ def set_comparison(set_code: str, *, as_of: date) -> SetComparison:
     for r in removals:
         row = rows.setdefault(r["key"], {"key": r["key"], "title": r["key"], "cells": {}})
         row["cells"][r["version__version"]] = {"removed": True, "note": r["note"]}  # type: ignore[index]
-    order = [v.version for v in versions]
     out_rows = []
     for key in sorted(rows):
         row = rows[key]
         cells = row["cells"]
         row["by_version"] = [cells.get(v) for v in order]  # type: ignore[union-attr]
         out_rows.append(row)
-    latest_code = {r["key"]: (r["by_version"][-1] or {}).get("code") or r["key"] for r in out_rows}  # type: ignore[index]
-    rates = pd.DataFrame({"code": [latest_code[r["key"]] for r in out_rows]})
-    for v in order:
-        if v in pass_by_version:
-            rates[v] = [pass_by_version[v].get(str(r["key"])) for r in out_rows]
-    return SetComparison(
-        code=req_set.code,
-        name=req_set.name,
-        publisher=req_set.publisher,
-        versions=infos,
-        rows=out_rows,
-        pass_rates=rates,
-    )
+    return out_rows
 
 
 @dataclass
