@@ -91,38 +91,55 @@ def participation_page(scope: Scope, *, as_of: date, today: date) -> Participati
         agency_ids=scope.agency_ids, start=PARTICIPATION_START, end=as_of
     )
     funnel = participation.funnels(agency_ids=scope.agency_ids, as_of=as_of, today=today)[0]
-
-    def rows(comparisons: list, *, current_only: bool) -> list[dict[str, object]]:
-        return [
-            {
-                "scope": c.name,
-                "metric": c.expectation.get_metric_display(),
-                "version": c.expectation.version,
-                "target_pct": round(100 * c.expectation.target_value, 1),
-                "by": c.expectation.target_by,
-                "actual_pct": None if c.actual is None else round(100 * c.actual, 1),
-                "gap_pct": None if c.gap is None else round(100 * c.gap, 1),
-                "met": c.is_met,
-                "current": c.is_current,
-                "illustrative": c.expectation.is_illustrative,
-            }
-            for c in comparisons
-            if c.is_current or not current_only
-        ]
-
-    statewide = rows(
+    statewide = _comparison_rows(
         participation.compare_with_expectations(
             agency_ids=scope.agency_ids, as_of=as_of, today=today
         ),
         current_only=False,
     )
-    by_cabinet = rows(
+    by_cabinet = _comparison_rows(
         participation.compare_with_expectations(
             agency_ids=scope.agency_ids, as_of=as_of, today=today, by="cabinet"
         ),
         current_only=True,
     )
-    versions = [
+    timeline = participation.status_timeline(agency_ids=scope.agency_ids)
+    recent = sorted(timeline, key=lambda c: c["changed_on"], reverse=True)[:30]
+    return ParticipationPage(
+        as_of=as_of,
+        history=history,
+        funnel=funnel,
+        statewide=statewide,
+        by_cabinet=by_cabinet,
+        expectation_versions=_expectation_versions(),
+        agencies=participation_table(scope, as_of=as_of, today=today),
+        changes=recent,
+    )
+
+
+def _comparison_rows(comparisons: list, *, current_only: bool) -> list[dict[str, object]]:
+    """Actual against target, one row per comparison (only current expectations if asked)."""
+    return [
+        {
+            "scope": c.name,
+            "metric": c.expectation.get_metric_display(),
+            "version": c.expectation.version,
+            "target_pct": round(100 * c.expectation.target_value, 1),
+            "by": c.expectation.target_by,
+            "actual_pct": None if c.actual is None else round(100 * c.actual, 1),
+            "gap_pct": None if c.gap is None else round(100 * c.gap, 1),
+            "met": c.is_met,
+            "current": c.is_current,
+            "illustrative": c.expectation.is_illustrative,
+        }
+        for c in comparisons
+        if c.is_current or not current_only
+    ]
+
+
+def _expectation_versions() -> list[dict[str, object]]:
+    """Every version of every federal expectation, by metric then date."""
+    return [
         {
             "metric": e.get_metric_display(),
             "version": e.version,
@@ -139,18 +156,6 @@ def participation_page(scope: Scope, *, as_of: date, today: date) -> Participati
             "metric", "effective_from"
         )
     ]
-    timeline = participation.status_timeline(agency_ids=scope.agency_ids)
-    recent = sorted(timeline, key=lambda c: c["changed_on"], reverse=True)[:30]
-    return ParticipationPage(
-        as_of=as_of,
-        history=history,
-        funnel=funnel,
-        statewide=statewide,
-        by_cabinet=by_cabinet,
-        expectation_versions=versions,
-        agencies=participation_table(scope, as_of=as_of, today=today),
-        changes=recent,
-    )
 
 
 def participation_table(scope: Scope, *, as_of: date, today: date) -> pd.DataFrame:
