@@ -6,12 +6,25 @@ from django.contrib import admin
 
 from readiness.models import Requirement, RequirementRemoval, RequirementSet, RequirementSetVersion
 
+# Shown and read-only alike: the inlines display what load_requirements wrote.
+_REQUIREMENT_FIELDS = (
+    "code",
+    "section",
+    "key",
+    "title",
+    "severity",
+    "weight",
+    "relation",
+    "applies_to",
+)
+_REMOVAL_FIELDS = ("key", "previous", "note")
+
 
 class RequirementInline(admin.TabularInline):
     model = Requirement
     fk_name = "version"
-    fields = ["code", "section", "key", "title", "severity", "weight", "relation", "applies_to"]
-    readonly_fields = fields
+    fields = _REQUIREMENT_FIELDS
+    readonly_fields = _REQUIREMENT_FIELDS
     extra = 0
     can_delete = False
     show_change_link = True
@@ -20,8 +33,8 @@ class RequirementInline(admin.TabularInline):
 class RequirementRemovalInline(admin.TabularInline):
     model = RequirementRemoval
     fk_name = "version"
-    fields = ["key", "previous", "note"]
-    readonly_fields = fields
+    fields = _REMOVAL_FIELDS
+    readonly_fields = _REMOVAL_FIELDS
     extra = 0
     can_delete = False
 

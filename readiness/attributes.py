@@ -35,6 +35,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from django.db.models import TextChoices
+
 from devices.models import (
     AgencyKind,
     DeviceKind,
@@ -71,7 +73,7 @@ class Attribute:
     operators: frozenset[str] = field(default=frozenset())
 
 
-def _values(choices: type) -> tuple[str, ...]:
+def _values(choices: type[TextChoices]) -> tuple[str, ...]:
     return tuple(c.value for c in choices)
 
 
@@ -89,10 +91,28 @@ _OPS = {
 }
 
 
-def _attr(name: str, type_: AttrType, label: str, description: str, **kw: object) -> Attribute:
+def _attr(
+    name: str,
+    type_: AttrType,
+    label: str,
+    description: str,
+    *,
+    choices: tuple[str, ...] = (),
+    yes: str = "",
+    no: str = "",
+    unit: str = "",
+) -> Attribute:
     return Attribute(
-        name=name, type=type_, label=label, description=description, operators=_OPS[type_], **kw
-    )  # type: ignore[arg-type]
+        name=name,
+        type=type_,
+        label=label,
+        description=description,
+        choices=choices,
+        yes=yes,
+        no=no,
+        unit=unit,
+        operators=_OPS[type_],
+    )
 
 
 ATTRIBUTES: dict[str, Attribute] = {

@@ -33,7 +33,7 @@ class Filters:
 
     def query(self, **overrides: object) -> str:
         """The filters as a query string, e.g. for the live partial's URL."""
-        params = {
+        params: dict[str, object] = {
             "set": self.set_code,
             "version": self.version,
             "compare": self.compare_version,
@@ -42,7 +42,7 @@ class Filters:
             "county": self.county,
             "kind": self.agency_kind,
         }
-        params.update({k: v for k, v in overrides.items()})
+        params.update(overrides)
         q = QueryDict(mutable=True)
         for key, value in params.items():
             if value:

@@ -114,12 +114,12 @@ def _device_counts(
     """Per agency: cellular, firstnet, band14, firstnet_band14 counts, and where they come from."""
     cols = ["cellular", "firstnet", "band14", "firstnet_band14"]
     if on < today:
-        qs = ParticipationSnapshot.objects.filter(date__lte=on)
+        snapshots = ParticipationSnapshot.objects.filter(date__lte=on)
         if agency_ids is not None:
-            qs = qs.filter(agency_id__in=agency_ids)
-        snap_date = qs.order_by("-date").values_list("date", flat=True).first()
+            snapshots = snapshots.filter(agency_id__in=agency_ids)
+        snap_date = snapshots.order_by("-date").values_list("date", flat=True).first()
         if snap_date is not None:
-            rows = qs.filter(date=snap_date).values(
+            rows = snapshots.filter(date=snap_date).values(
                 "agency_id", "devices_cellular", "devices_firstnet", "devices_band14"
             )
             frame = pd.DataFrame(list(rows)).rename(
@@ -133,11 +133,11 @@ def _device_counts(
             # upper bound (the smaller of the two counts).
             frame["firstnet_band14"] = frame[["firstnet", "band14"]].min(axis=1)
             return frame.set_index("agency_id")[cols], f"snapshot of {snap_date}"
-    qs = Device.objects.in_service().filter(model__is_cellular=True)
+    devices = Device.objects.in_service().filter(model__is_cellular=True)
     if agency_ids is not None:
-        qs = qs.filter(agency_id__in=agency_ids)
+        devices = devices.filter(agency_id__in=agency_ids)
     frame = pd.DataFrame(
-        list(qs.values("agency_id", "network", "model__has_band14")),
+        list(devices.values("agency_id", "network", "model__has_band14")),
         columns=["agency_id", "network", "model__has_band14"],
     )
     if frame.empty:

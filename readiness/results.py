@@ -518,7 +518,7 @@ def failing_devices(
         }
         for d, r in zip(not_ready["device_id"], not_ready["not_ready_reason"], strict=True)
     ]
-    out.sort(key=lambda row: row["serial"])
+    out.sort(key=lambda row: str(row["serial"]))
     return {
         "agency": agency.slug,
         "set": ver.requirement_set.code,
