@@ -146,7 +146,7 @@ class DeadLetterOut(Schema):
 
     @staticmethod
     def resolve_agency(obj: DeadLetter) -> str | None:
-        return obj.agency.slug if obj.agency_id else None
+        return obj.agency.slug if obj.agency else None
 
 
 class DeadLetterDetailOut(DeadLetterOut):

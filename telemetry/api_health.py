@@ -63,11 +63,11 @@ class AlertOut(Schema):
 
     @staticmethod
     def resolve_device_serial(obj: Alert) -> str | None:
-        return obj.device.serial if obj.device_id else None
+        return obj.device.serial if obj.device else None
 
     @staticmethod
     def resolve_gateway_name(obj: Alert) -> str | None:
-        return obj.gateway.name if obj.gateway_id else None
+        return obj.gateway.name if obj.gateway else None
 
     @staticmethod
     def resolve_acknowledged_by(obj: Alert) -> str | None:
@@ -276,7 +276,7 @@ class WindowIn(Schema):
 
 def _agency_for_write(user: User, slug: str | None) -> Agency:
     if slug is None:
-        if user.agency_id is None:
+        if user.agency is None:
             raise InvalidInput("agency: state staff must name the agency", field="agency")
         return user.agency
     return get_object_or_404(visible_agencies(user), slug=slug)
@@ -344,7 +344,7 @@ class ChannelOut(Schema):
 
     @staticmethod
     def resolve_agency(obj: NotificationChannel) -> str | None:
-        return obj.agency.slug if obj.agency_id else None
+        return obj.agency.slug if obj.agency else None
 
 
 class ChannelCreatedOut(ChannelOut):

@@ -6,6 +6,7 @@ another agency's object answers 404.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from config.errors import DomainError, InvalidInput
 from config.proxies import client_address
 from config.typing import AuthedRequest
-from devices.models import Agency, Device, DeviceKind
+from devices.models import Agency, Device, DeviceKind, User
 from devices.scoping import visible_agencies, visible_devices
 from telemetry import alerts, charts, health, maintenance, scoping, selectors
 from telemetry.models import AlertCause, MaintenanceRecurrence
@@ -112,10 +113,11 @@ class WindowForm(forms.Form):
     daily_start = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
     daily_end = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
 
-    def __init__(self, *args, user, **kwargs) -> None:  # noqa: ANN001, ANN003 - Django's form signature
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["agency"].queryset = visible_agencies(user)
+        # Form.fields is typed as plain Field; "agency" is a ModelChoiceField by declaration.
+        cast(forms.ModelChoiceField, self.fields["agency"]).queryset = visible_agencies(user)
         if not user.is_state_staff:
             del self.fields["agency"]
 
@@ -151,9 +153,8 @@ def maintenance_list(request: AuthedRequest) -> HttpResponse:
             )
         except DomainError as exc:
             for error in exc.errors:
-                form.add_error(
-                    error["field"] if error["field"] in form.fields else None, error["message"]
-                )
+                field: str | None = error["field"] if error["field"] in form.fields else None
+                form.add_error(field, str(error["message"]))
         else:
             messages.success(request, f"Maintenance window added: {window.title}.")
             return redirect("telemetry:maintenance_list")

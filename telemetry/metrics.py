@@ -39,7 +39,14 @@ from prometheus_client.core import (
     Metric,
 )
 
-from telemetry.models import Alert, DeadLetter, DeviceHealth, GatewayStatus, IngestStat
+from telemetry.models import (
+    Alert,
+    DeadLetter,
+    DeviceHealth,
+    GatewayStatus,
+    HealthLevel,
+    IngestStat,
+)
 
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
 COMMIT_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -200,7 +207,7 @@ def _table_figures() -> Iterator[Metric]:
     by_level = dict(
         DeviceHealth.objects.values_list("level").annotate(n=Count("device")).order_by()
     )
-    for level, _label in DeviceHealth._meta.get_field("level").choices:
+    for level in HealthLevel.values:
         levels.add_metric([level], by_level.get(level, 0))
     yield levels
     # Open or acknowledged: an alert counts until it is resolved (the API's "active").

@@ -158,7 +158,7 @@ def delete_expired_rows(*, cutoff: datetime, chunk: int = RETENTION_CHUNK) -> in
     if connection.vendor == "postgresql":
         table = DEFAULT_PARTITION if is_partitioned() else TABLE
         sql = f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE ts < %s LIMIT %s)"
-        param: object = cutoff
+        param: datetime | str | None = cutoff
     else:
         sql = (
             f"DELETE FROM {TABLE} WHERE rowid IN (SELECT rowid FROM {TABLE} WHERE ts < %s LIMIT %s)"
