@@ -85,14 +85,13 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def on_model_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     if hasattr(exc, "error_dict"):
-        errors = [
-            {"field": None if f == "__all__" else f, "message": m}
-            for f, msgs in exc.message_dict.items()
-            for m in msgs
+        pairs = [
+            (None if f == "__all__" else f, m) for f, msgs in exc.message_dict.items() for m in msgs
         ]
     else:
-        errors = [{"field": None, "message": m} for m in exc.messages]
-    return _error(request, 422, "; ".join(e["message"] for e in errors), errors)
+        pairs = [(None, m) for m in exc.messages]
+    errors = [{"field": f, "message": m} for f, m in pairs]
+    return _error(request, 422, "; ".join(m for _, m in pairs), errors)
 
 
 @api.exception_handler(Http404)

@@ -30,7 +30,8 @@ class Pagination(LimitOffsetPagination):
     `devices.selectors.device_rows`, plain dicts that halve a 500-row page's time.
     """
 
-    class Input(Schema):
+    # A subclass of ninja's Input, so paginate_queryset keeps its supertype's signature.
+    class Input(LimitOffsetPagination.Input):
         limit: int = Field(
             DEFAULT_PAGE_SIZE,
             ge=1,
@@ -50,7 +51,11 @@ class Pagination(LimitOffsetPagination):
         self.rows = rows
 
     def paginate_queryset(
-        self, queryset: QuerySet, pagination: Input, request: HttpRequest, **params: Any
+        self,
+        queryset: QuerySet,
+        pagination: LimitOffsetPagination.Input,
+        request: HttpRequest,
+        **params: Any,
     ) -> dict[str, Any]:
         offset, limit = pagination.offset, pagination.limit
         return {

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -238,7 +239,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every star
 # plotly.js comes from the plotly wheel itself: served locally, never from a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("vendor/plotly", Path(__import__("plotly").__file__).parent / "package_data"),
+    ("vendor/plotly", Path(plotly.__file__).parent / "package_data"),
 ]
 MEDIA_ROOT = Path(env("TRACKER_MEDIA_ROOT", str(VAR_DIR / "media")))
 # Hashed, compressed names (cached for a year by browsers and the proxy) need `collectstatic`
