@@ -29,7 +29,7 @@ from readiness.briefings.common import (
     Headline,
     WhatIf,
 )
-from readiness.failing_devices import FailingDevices, failing_from_fleet
+from readiness.failing_devices import LONG_COLUMNS, FailingDevices, failing_from_fleet
 from readiness.filters import requirement_sets, set_versions
 from readiness.models import BriefingExport, RequirementSetVersion, Waiver
 from readiness.pages import TREND_DAYS, choice_label, group_frame, requirement_table
@@ -41,6 +41,17 @@ Progress = Callable[[int, str], None]
 
 # A statewide briefing lists at most this many failing-device reasons.
 FAILING_ROWS_LIMIT = 20_000
+# The briefing's requirements table: its columns, in order.
+REQUIREMENT_COLUMNS = [
+    "code",
+    "title",
+    "severity",
+    "applicable",
+    "passed",
+    "failed",
+    "waived",
+    "pass_pct",
+]
 
 
 @dataclass(frozen=True)
@@ -164,17 +175,7 @@ def build_briefing_data(
     expectations = expectations_table(basis.scope, as_of=basis.as_of, today=basis.today)
     step(50, "Participation and expectations")
     headline = _headline(basis, meta, participation_now, expectations)
-    summary = None
-    if params.compare_version:
-        # "Compared with version V": what moving from the briefing's version to V would do.
-        step(60, f"What-if: version {basis.version.version} to {params.compare_version}")
-        summary = briefing_whatif(
-            basis.scope,
-            basis.set_code,
-            from_version=basis.version.version,
-            to_version=params.compare_version,
-            at=now,
-        )
+    summary = _compared_version(params, basis, now=now, step=step)
     failing = basis.failing
     data = BriefingData(
         title=f"Device readiness briefing: {basis.scope.label}",
@@ -189,14 +190,8 @@ def build_briefing_data(
         trend=_trend(basis),
         cabinets=cabinets,
         agencies=agencies,
-        requirements=reqs[
-            ["code", "title", "severity", "applicable", "passed", "failed", "waived", "pass_pct"]
-        ]
-        if not reqs.empty
-        else reqs,
-        failing_devices=failing.long
-        if failing is not None
-        else pd.DataFrame(columns=["agency", "serial", "model", "kind", "requirement", "reason"]),
+        requirements=reqs[REQUIREMENT_COLUMNS] if not reqs.empty else reqs,
+        failing_devices=failing.long if failing is not None else pd.DataFrame(columns=LONG_COLUMNS),
         failing_devices_total=int(len(failing.long)) if failing is not None else 0,
         participation=participation_now,
         expectations=expectations,
@@ -210,6 +205,22 @@ def build_briefing_data(
         data = changes_since(data, previous)
     step(70, "Figures ready")
     return data
+
+
+def _compared_version(
+    params: BriefingParams, basis: _Basis, *, now: datetime, step: Progress
+) -> WhatIf | None:
+    """ "Compared with version V": what moving from the briefing's version to V would do."""
+    if not params.compare_version:
+        return None
+    step(60, f"What-if: version {basis.version.version} to {params.compare_version}")
+    return briefing_whatif(
+        basis.scope,
+        basis.set_code,
+        from_version=basis.version.version,
+        to_version=params.compare_version,
+        at=now,
+    )
 
 
 def _no_progress(pct: int, note: str) -> None:
