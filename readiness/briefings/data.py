@@ -548,10 +548,28 @@ def changes_since(data: BriefingData, previous: dict) -> BriefingData:
     versions of any set taking effect after the earlier as-of and on or before this one.
     """
     prev_as_of = date.fromisoformat(str(previous["as_of"]))
+    changes = ChangesSince(
+        previous_id=int(previous["id"]),
+        previous_as_of=prev_as_of,
+        previous_data_hash=str(previous.get("data_hash", "")),
+        devices_before=int(previous.get("devices", 0)),
+        devices_after=data.headline.devices,
+        ready_pct_before=float(previous.get("ready_pct", 0.0)),
+        ready_pct_after=data.headline.ready_pct,
+        agencies_participating_before=int(previous.get("agencies_participating", 0)),
+        agencies_participating_after=data.headline.agencies_participating,
+        requirement_changes=_requirement_changes(after=prev_as_of, until=data.as_of),
+        participation_changes=_participation_changes(
+            data.participation, previous.get("statuses") or {}
+        ),
+    )
+    return replace(data, changes=changes)
+
+
+def _requirement_changes(*, after: date, until: date) -> pd.DataFrame:
+    """set, version, status, effective, change: each non-draft version taking effect in (after, until]."""
     versions = (
-        RequirementSetVersion.objects.filter(
-            effective_on__gt=prev_as_of, effective_on__lte=data.as_of
-        )
+        RequirementSetVersion.objects.filter(effective_on__gt=after, effective_on__lte=until)
         .exclude(status=RequirementSetVersion.Status.DRAFT)
         .select_related("requirement_set")
         .order_by("effective_on", "requirement_set__code")
@@ -572,38 +590,23 @@ def changes_since(data: BriefingData, previous: dict) -> BriefingData:
                 "change": summary or "no requirement changed",
             }
         )
-    before = previous.get("statuses") or {}
-    now_statuses = dict(
-        zip(data.participation["agency"], data.participation["status"], strict=True)
-    )
+    return pd.DataFrame(req_rows, columns=["set", "version", "status", "effective", "change"])
+
+
+def _participation_changes(participation: pd.DataFrame, before: dict) -> pd.DataFrame:
+    """agency, from_status, to_status, changed_on: each agency whose status differs from ``before``."""
+    now_statuses = dict(zip(participation["agency"], participation["status"], strict=True))
     part_rows = [
         {
             "agency": name,
             "from_status": before.get(name, "(not listed)"),
             "to_status": status,
-            "changed_on": _since_for(data.participation, name),
+            "changed_on": _since_for(participation, name),
         }
         for name, status in sorted(now_statuses.items())
         if before.get(name) != status
     ]
-    changes = ChangesSince(
-        previous_id=int(previous["id"]),
-        previous_as_of=prev_as_of,
-        previous_data_hash=str(previous.get("data_hash", "")),
-        devices_before=int(previous.get("devices", 0)),
-        devices_after=data.headline.devices,
-        ready_pct_before=float(previous.get("ready_pct", 0.0)),
-        ready_pct_after=data.headline.ready_pct,
-        agencies_participating_before=int(previous.get("agencies_participating", 0)),
-        agencies_participating_after=data.headline.agencies_participating,
-        requirement_changes=pd.DataFrame(
-            req_rows, columns=["set", "version", "status", "effective", "change"]
-        ),
-        participation_changes=pd.DataFrame(
-            part_rows, columns=["agency", "from_status", "to_status", "changed_on"]
-        ),
-    )
-    return replace(data, changes=changes)
+    return pd.DataFrame(part_rows, columns=["agency", "from_status", "to_status", "changed_on"])
 
 
 def _since_for(participation: pd.DataFrame, agency: str) -> str:
