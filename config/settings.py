@@ -10,6 +10,7 @@ refuses (the shipped secret, DEBUG on, a wildcard host, MQTT TLS files that do n
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import ssl
@@ -143,6 +144,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "axes",
     "devices",
     "telemetry",
     "readiness",
@@ -161,6 +163,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a refused login into the locked-out page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: a locked-out name or address is refused before any password is checked.
+# ModelBackend runs the hasher for unknown usernames too, so timing does not tell them apart.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -226,6 +237,26 @@ if not 1 <= TRACKER_TOKEN_DEFAULT_DAYS <= TRACKER_TOKEN_MAX_DAYS:
         f"TRACKER_TOKEN_DEFAULT_DAYS={TRACKER_TOKEN_DEFAULT_DAYS} must be between 1 and "
         f"TRACKER_TOKEN_MAX_DAYS={TRACKER_TOKEN_MAX_DAYS}"
     )
+
+# Sign-in (CJIS 5.5.3): TRACKER_LOCKOUT_FAILURES consecutive failures lock the username for
+# TRACKER_LOCKOUT_MINUTES, counted by django-axes. Each username and each client address
+# is counted on its own ([["username"], ["ip_address"]]): a guesser cycling usernames from
+# one address is stopped as surely as one guessing a single password, at the cost that a
+# busy shared NAT can lock itself for the same few minutes. A name that does not exist
+# locks the same way, so the locked page tells nothing about which accounts exist.
+TRACKER_LOCKOUT_FAILURES = env_int("TRACKER_LOCKOUT_FAILURES", 5)
+TRACKER_LOCKOUT_MINUTES = env_int("TRACKER_LOCKOUT_MINUTES", 10)
+AXES_FAILURE_LIMIT = TRACKER_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = dt.timedelta(minutes=TRACKER_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # "consecutive": a good password clears the count
+# A lock lasts its ten minutes from the fifth failure; trying during it does not extend it
+# (each try is still audited as a failed logon).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The address behind the site's own proxies (config/proxies.py), as the audit log has it.
+AXES_CLIENT_IP_CALLABLE = "config.proxies.client_address"
+AXES_LOCKOUT_CALLABLE = "devices.lockout.lockout_response"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TRACKER_TIME_ZONE", "America/New_York")

@@ -49,8 +49,14 @@ def record(
     message: str = "",
     request: HttpRequest | None = None,
     remote_addr: str | None = None,
+    user_agent: str | None = None,
+    actor_name: str | None = None,
 ) -> AuditRecord:
-    """Write one audit record. Call inside the transaction of the change it describes."""
+    """Write one audit record. Call inside the transaction of the change it describes.
+
+    ``actor_name`` names someone who is not a user row (the name typed at a failed logon);
+    ``user_agent`` and ``remote_addr`` default to the request's.
+    """
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = object_id or str(obj.pk)
@@ -61,8 +67,9 @@ def record(
                 agency_id = obj.pk
     return AuditRecord.objects.create(
         actor=actor if actor is not None and actor.pk else None,
-        actor_name=actor.get_username() if actor is not None else "system",
+        actor_name=(actor_name or (actor.get_username() if actor is not None else "system"))[:150],
         remote_addr=remote_addr or client_address(request),
+        user_agent=(user_agent or request_user_agent(request))[:300],
         action=action,
         object_type=object_type or "",
         object_id=object_id,
@@ -72,3 +79,10 @@ def record(
         after=after,
         message=message[:500],
     )
+
+
+def request_user_agent(request: HttpRequest | None) -> str:
+    """The request's User-Agent header, or "" (no request, or none sent)."""
+    if request is None:
+        return ""
+    return str(request.META.get("HTTP_USER_AGENT", ""))

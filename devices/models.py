@@ -401,6 +401,14 @@ class AuditRecord(models.Model):
         DELETE = "delete", "Delete"
         IMPORT = "import", "Import"
         REVOKE = "revoke", "Revoke"
+        # Sign-in events (devices/login_audit.py): CJIS asks for every logon attempt.
+        LOGIN = "login", "Logon"
+        LOGIN_FAILED = "login_failed", "Failed logon"
+        LOCKOUT = "lockout", "Lockout"
+        UNLOCK = "unlock", "Unlock"
+        LOGOUT = "logout", "Logout"
+        SESSION_ENDED = "session_ended", "Session ended"
+        TOKEN_NEW_ADDRESS = "token_new_address", "Token used from a new address"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -408,7 +416,9 @@ class AuditRecord(models.Model):
     )
     actor_name = models.CharField(max_length=150, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    action = models.CharField(max_length=16, choices=Action.choices)
+    # Browsers send a few hundred characters at most; anything longer is cut, not refused.
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    action = models.CharField(max_length=32, choices=Action.choices)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=200, blank=True)

@@ -365,6 +365,7 @@ class AuditOut(Schema):
     at: dt.datetime
     actor: str = Field(..., alias="actor_name")
     remote_addr: str | None
+    user_agent: str
     action: AuditRecord.Action
     object_type: str
     object_id: str
