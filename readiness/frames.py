@@ -129,6 +129,14 @@ def fleet_frame_from_records(records: Iterable[dict[str, Any]] | pd.DataFrame) -
             np.where(reported.codes >= 0, reported.astype(object), recorded.astype(object))
         )
         raw["device.firmware"] = merged
+    out.update(_attribute_columns(raw, n))
+    out.update(_extra_columns(raw, n))
+    return pd.DataFrame(out, columns=list(FLEET_COLUMNS))
+
+
+def _attribute_columns(raw: pd.DataFrame, n: int) -> dict[str, Any]:
+    """Each rule attribute's column coerced to its type (versions also give their key columns)."""
+    out: dict[str, Any] = {}
     for name, attr in ATTRIBUTES.items():
         values = _column(raw, name, n)
         if attr.type is AttrType.BOOL:
@@ -153,6 +161,12 @@ def fleet_frame_from_records(records: Iterable[dict[str, Any]] | pd.DataFrame) -
             out[name] = cats
             hi_col, lo_col = version_key_columns(name)
             out[hi_col], out[lo_col] = hi, lo
+    return out
+
+
+def _extra_columns(raw: pd.DataFrame, n: int) -> dict[str, Any]:
+    """The columns the engine carries beside the attributes, coerced to EXTRA_COLUMNS' dtypes."""
+    out: dict[str, Any] = {}
     for name, dtype in EXTRA_COLUMNS.items():
         values = (
             raw[name].reset_index(drop=True)
@@ -165,7 +179,7 @@ def fleet_frame_from_records(records: Iterable[dict[str, Any]] | pd.DataFrame) -
             out[name] = pd.to_numeric(values).astype("float64")
         else:
             out[name] = values.astype(dtype)
-    return pd.DataFrame(out, columns=list(FLEET_COLUMNS))
+    return out
 
 
 def _column(raw: pd.DataFrame, name: str, n: int) -> pd.Series:
