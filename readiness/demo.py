@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from django.db import transaction
@@ -332,15 +334,8 @@ def _deficit(counts: pd.DataFrame, share: float) -> pd.DataFrame:
 
 def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = None) -> int:
     """Write the demo history (see module doc); dates that already have rows are kept."""
-    from readiness.participation import agencies_frame, status_changes_frame, statuses_on
-    from readiness.results import agency_counts, evaluate_raw, finish_results, versions_in_effect
-    from readiness.snapshots import (
-        compute_snapshots,
-        end_of_day,
-        insert_snapshots,
-        participation_rows,
-        snapshot_frame,
-    )
+    from readiness.participation import agencies_frame, status_changes_frame
+    from readiness.snapshots import compute_snapshots, participation_rows
 
     today = today or timezone.localdate()
     have = set(
@@ -354,39 +349,89 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
         if today - timedelta(days=k) not in have
     ]
     now = timezone.now()
-    cache: dict = {}
-    counts_cache: dict = {}
-    waiver_rows = _approved_waiver_rows()
-    part_template = participation_rows(today, computed_at=now) if todo else []
-    agencies, changes = agencies_frame(None), status_changes_frame(None)
+    history = _DemoHistory(
+        today=today,
+        days=days,
+        now=now,
+        waiver_rows=_approved_waiver_rows(),
+        part_template=participation_rows(today, computed_at=now) if todo else [],
+        agencies=agencies_frame(None),
+        changes=status_changes_frame(None),
+    )
     written = 0
     for day in todo:
+        _replace_demo_day(day, *history.rows_for(day))
+        written += 1
+    if today not in have:
+        compute_snapshots(as_of=today, now=now, cache=history.cache)
+        written += 1
+    return written
+
+
+@dataclass
+class _DemoHistory:
+    """Decides a past day's demo rows; evaluations are cached across days (the fleet is today's)."""
+
+    today: date
+    days: int
+    now: datetime
+    waiver_rows: list[tuple[Any, ...]]
+    part_template: list[ParticipationSnapshot]
+    agencies: pd.DataFrame
+    changes: pd.DataFrame
+    cache: dict = field(default_factory=dict)  # version pk -> raw evaluation
+    counts_cache: dict = field(default_factory=dict)  # (version pk, live waivers) -> counts
+
+    def rows_for(self, day: date) -> tuple[pd.DataFrame, list[ParticipationSnapshot]]:
+        """The readiness and participation rows of ``day``, the past made less ready."""
+        from readiness.snapshots import end_of_day
+
         at = end_of_day(day)
-        live = frozenset(pk for pk, s, e, r in waiver_rows if s <= at < e and (r is None or r > at))
-        share = DEMO_PAST_DEFICIT * (today - day).days / days
+        share = DEMO_PAST_DEFICIT * (self.today - day).days / self.days
+        return self._readiness(day, at, share), self._participation(day, share)
+
+    def _readiness(self, day: date, at: datetime, share: float) -> pd.DataFrame:
+        from readiness.results import (
+            agency_counts,
+            evaluate_raw,
+            finish_results,
+            versions_in_effect,
+        )
+        from readiness.snapshots import snapshot_frame
+
+        live = frozenset(
+            pk for pk, s, e, r in self.waiver_rows if s <= at < e and (r is None or r > at)
+        )
         frames: list[pd.DataFrame] = []
         for version in versions_in_effect(on=day):
-            if version.pk not in cache:
-                cache[version.pk] = evaluate_raw(version=version, now=now)
+            if version.pk not in self.cache:
+                self.cache[version.pk] = evaluate_raw(version=version, now=self.now)
             key = (version.pk, live)
-            if key not in counts_cache:
-                counts_cache[key] = agency_counts(finish_results(cache[version.pk], waivers_at=at))
+            if key not in self.counts_cache:
+                self.counts_cache[key] = agency_counts(
+                    finish_results(self.cache[version.pk], waivers_at=at)
+                )
             frames.append(
                 snapshot_frame(
-                    _deficit(counts_cache[key], share),
+                    _deficit(self.counts_cache[key], share),
                     day=day,
                     version=version,
-                    computed_at=now,
+                    computed_at=self.now,
                     source=ReadinessSnapshot.Source.DEMO,
                 )
             )
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def _participation(self, day: date, share: float) -> list[ParticipationSnapshot]:
+        from readiness.participation import statuses_on
+
         statuses = (
-            {int(k): str(v) for k, v in statuses_on(agencies, changes, day).items()}
-            if len(agencies)
+            {int(k): str(v) for k, v in statuses_on(self.agencies, self.changes, day).items()}
+            if len(self.agencies)
             else {}
         )
         part = []
-        for tmpl in part_template:
+        for tmpl in self.part_template:
             moved = round(tmpl.devices_firstnet * share)
             part.append(
                 ParticipationSnapshot(
@@ -397,16 +442,20 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
                     devices_firstnet=tmpl.devices_firstnet - moved,
                     devices_band14=tmpl.devices_band14,
                     source=ReadinessSnapshot.Source.DEMO,
-                    computed_at=now,
+                    computed_at=self.now,
                 )
             )
-        with transaction.atomic():
-            ReadinessSnapshot.objects.filter(date=day).delete()
-            ParticipationSnapshot.objects.filter(date=day).delete()
-            insert_snapshots(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
-            ParticipationSnapshot.objects.bulk_create(part, batch_size=2000)
-        written += 1
-    if today not in have:
-        compute_snapshots(as_of=today, now=now, cache=cache)
-        written += 1
-    return written
+        return part
+
+
+def _replace_demo_day(
+    day: date, snapshots: pd.DataFrame, participation: list[ParticipationSnapshot]
+) -> None:
+    """Replace ``day``'s readiness and participation rows in one transaction."""
+    from readiness.snapshots import insert_snapshots
+
+    with transaction.atomic():
+        ReadinessSnapshot.objects.filter(date=day).delete()
+        ParticipationSnapshot.objects.filter(date=day).delete()
+        insert_snapshots(snapshots)
+        ParticipationSnapshot.objects.bulk_create(participation, batch_size=2000)
