@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -39,7 +39,6 @@ def load_telemetry_demo(
         log("telemetry: history present, unchanged")
         return
     now = now or timezone.now()
-    rng = random.Random(seed)
     gateways = {
         g.agency_id: g
         for g in Gateway.objects.select_related("agency").order_by("agency_id", "name")
@@ -49,8 +48,23 @@ def load_telemetry_demo(
         .values_list("id", "agency_id", "serial", "firmware_version", "model__telemetry_interval_s")
         .order_by("id")
     )
+    per_gateway = _demo_readings(devices.iterator(), random.Random(seed), now=now)
+    messages = _demo_messages(per_gateway, gateways, now=now)
+    stored = 0
+    for start in range(0, len(messages), MESSAGES_PER_BATCH):
+        stored += ingest_batch(
+            messages[start : start + MESSAGES_PER_BATCH], now=now
+        ).readings_stored
+    sweep.mark_stale_devices(now=now)
+    log(f"telemetry: {stored} demo readings stored for {len(per_gateway)} gateways")
+
+
+def _demo_readings(
+    devices: Iterable[tuple[int, int, str, str, int]], rng: random.Random, *, now: datetime
+) -> dict[int, list[dict]]:
+    """Readings per agency (its gateway): some devices never report, some went silent."""
     per_gateway: dict[int, list[dict]] = {}
-    for _, agency_id, serial, firmware, interval_s in devices.iterator():
+    for _, agency_id, serial, firmware, interval_s in devices:
         roll = rng.random()
         if roll < NEVER_SHARE:
             continue
@@ -74,6 +88,13 @@ def load_telemetry_demo(
                     "gps_fix": True,
                 }
             )
+    return per_gateway
+
+
+def _demo_messages(
+    per_gateway: dict[int, list[dict]], gateways: dict[int, Gateway], *, now: datetime
+) -> list[InboundMessage]:
+    """Each gateway's retained "online", then its readings as numbered telemetry messages."""
     messages: list[InboundMessage] = []
     root = settings.MQTT_TOPIC_ROOT
     for agency_id, readings in per_gateway.items():
@@ -92,10 +113,4 @@ def load_telemetry_demo(
                 readings=readings[start : start + READINGS_PER_MESSAGE],
             )
             messages.append(InboundMessage(topic, json.dumps(body).encode(), now))
-    stored = 0
-    for start in range(0, len(messages), MESSAGES_PER_BATCH):
-        stored += ingest_batch(
-            messages[start : start + MESSAGES_PER_BATCH], now=now
-        ).readings_stored
-    sweep.mark_stale_devices(now=now)
-    log(f"telemetry: {stored} demo readings stored for {len(per_gateway)} gateways")
+    return messages
