@@ -163,6 +163,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication: ends idle and over-age sessions (devices/sessions.py).
+    "devices.sessions.SessionLimitMiddleware",
     # Last, as django-axes asks: turns a refused login into the locked-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -257,6 +259,12 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "config.proxies.client_address"
 AXES_LOCKOUT_CALLABLE = "devices.lockout.lockout_response"
 AXES_VERBOSE = False
+
+# Sessions: ended after TRACKER_SESSION_IDLE_MINUTES without a request and, whatever the
+# activity, TRACKER_SESSION_MAX_HOURS after the logon (devices/sessions.py).
+TRACKER_SESSION_IDLE_MINUTES = env_int("TRACKER_SESSION_IDLE_MINUTES", 30)
+TRACKER_SESSION_MAX_HOURS = env_int("TRACKER_SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = TRACKER_SESSION_MAX_HOURS * 3600
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TRACKER_TIME_ZONE", "America/New_York")

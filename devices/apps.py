@@ -6,6 +6,7 @@ class DevicesConfig(AppConfig):
     verbose_name = "Inventory"
 
     def ready(self) -> None:
-        from devices import login_audit
+        from devices import login_audit, sessions
 
         login_audit.connect()
+        sessions.connect()

@@ -440,6 +440,28 @@ class AuditRecord(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type} {self.object_repr}"
 
 
+class UserSession(models.Model):
+    """A signed-in browser, for "Your sessions": devices/sessions.py writes and ends it."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="browser_sessions")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    started_at = models.DateTimeField(default=timezone.now)
+    last_active_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_active_at", "-id"]
+        indexes = [
+            # "Your sessions": one user's rows, most recently active first.
+            models.Index(fields=["user", "-last_active_at"], name="devices_usersession_user"),
+        ]
+
+    def __str__(self) -> str:
+        since = f"{self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.user_id} from {self.remote_addr or '?'} since {since}"
+
+
 class PeriodicRun(models.Model):
     """One slot of a periodic task: who holds it, until when, and whether its work is done."""
 

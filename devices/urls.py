@@ -22,6 +22,14 @@ urlpatterns = [
     path("audit/", views.audit_list, name="audit_list"),
 ]
 
+# "Your sessions": devices/session_views.py.
+from devices import session_views  # noqa: E402
+
+urlpatterns += [
+    path("account/sessions/", session_views.session_list, name="session_list"),
+    path("account/sessions/<int:pk>/end/", session_views.session_end, name="session_end"),
+]
+
 # Bulk import (upload → preview → confirm) and export downloads: devices/transfer_views.py.
 from devices import transfer_views  # noqa: E402
 
