@@ -25,7 +25,8 @@ from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
 from config.errors import DomainError, Forbidden, InvalidInput
-from devices.models import ApiToken, User
+from devices.audit import record, request_user_agent
+from devices.models import ApiToken, AuditRecord, User
 
 TOKEN_PREFIX = "rt_"
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
@@ -95,7 +96,12 @@ def scope_allows(scope: str, method: str) -> bool:
 
 
 def user_for_token(
-    token: str, *, now: dt.datetime, method: str = "GET", remote_addr: str | None = None
+    token: str,
+    *,
+    now: dt.datetime,
+    method: str = "GET",
+    remote_addr: str | None = None,
+    user_agent: str = "",
 ) -> User | None:
     """The user a request with ``token`` acts as, or None (401) for an unknown, revoked or
     deactivated user's token.
@@ -117,7 +123,7 @@ def user_for_token(
             f"{row.expires_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC. To get a new one, "
             f"{NEW_TOKEN_HOWTO}."
         )
-    _record_use(row, now=now, remote_addr=remote_addr)
+    _record_use(row, now=now, remote_addr=remote_addr, user_agent=user_agent)
     if not scope_allows(row.scope, method):
         raise Forbidden(
             "This token is read-only; create a read-and-write token (scope read_write) to "
@@ -126,20 +132,37 @@ def user_for_token(
     return row.user
 
 
-def _record_use(row: ApiToken, *, now: dt.datetime, remote_addr: str | None) -> None:
+def _record_use(
+    row: ApiToken, *, now: dt.datetime, remote_addr: str | None, user_agent: str
+) -> None:
     fresh = row.last_used_at is not None and now - row.last_used_at < LAST_USED_PRECISION
     if fresh and row.last_used_ip == remote_addr:
         return
     # Forward only: a slow request finishing after a newer one must not move the time back.
-    ApiToken.objects.filter(
+    moved = ApiToken.objects.filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lte=now), pk=row.pk
     ).update(last_used_at=now, last_used_ip=remote_addr)
+    # A token seen from a new address is a login-audit event (CJIS); the first use is not.
+    if moved and row.last_used_ip is not None and row.last_used_ip != remote_addr:
+        record(
+            actor=row.user,
+            action=AuditRecord.Action.TOKEN_NEW_ADDRESS,
+            obj=row,
+            agency_id=row.user.agency_id,
+            remote_addr=remote_addr,
+            user_agent=user_agent,
+            message=f"token {row.prefix}… used from {remote_addr}, last from {row.last_used_ip}",
+        )
 
 
 class BearerTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = user_for_token(
-            token, now=timezone.now(), method=request.method or "GET", remote_addr=_address(request)
+            token,
+            now=timezone.now(),
+            method=request.method or "GET",
+            remote_addr=_address(request),
+            user_agent=request_user_agent(request),
         )
         if user is not None:
             request.user = user

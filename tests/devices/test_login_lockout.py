@@ -175,3 +175,14 @@ def test_audit_filters_and_csv_export_of_sign_in_events(trooper, state_staff, ad
     # Another agency's admin sees neither (the unknown name has no agency: state staff only).
     other = admin_b.client.get("/api/audit/export?action=login_failed")
     assert b"".join(other.streaming_content).decode().count("\n") == 1
+
+
+def test_a_token_used_from_a_new_address_is_audited_once(viewer_a):
+    viewer_a.client.get("/api/devices", REMOTE_ADDR="198.51.100.7")
+    viewer_a.client.get("/api/devices", REMOTE_ADDR="198.51.100.7")
+    assert _sign_ins("token_new_address") == []  # the first use is no change
+    viewer_a.client.get("/api/devices", REMOTE_ADDR="203.0.113.4", HTTP_USER_AGENT=UA)
+    [entry] = _sign_ins("token_new_address")
+    assert entry.remote_addr == "203.0.113.4"
+    assert entry.user_agent == UA
+    assert entry.agency_id == viewer_a.user.agency_id
