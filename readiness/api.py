@@ -75,7 +75,7 @@ def _version_out(v: RequirementSetVersion) -> dict[str, Any]:
         "issuing_authority": v.issuing_authority,
         "source_url": v.source_url,
         "source_note": v.source_note,
-        "supersedes": v.supersedes.version if v.supersedes_id else None,
+        "supersedes": v.supersedes.version if v.supersedes else None,
         "requirements": v.requirements.count(),
     }
 
@@ -87,12 +87,12 @@ def _waiver_out(w: Waiver, now: Any) -> dict[str, Any]:
         "requirement_key": w.requirement_key,
         "agency": w.agency.slug,
         "device_id": w.device_id,
-        "device_serial": w.device.serial if w.device_id else None,
+        "device_serial": w.device.serial if w.device else None,
         "reason": w.reason,
         "status": w.status,
-        "requested_by": w.requested_by.get_username() if w.requested_by_id else None,
+        "requested_by": w.requested_by.get_username() if w.requested_by else None,
         "requested_at": w.requested_at,
-        "decided_by": w.decided_by.get_username() if w.decided_by_id else None,
+        "decided_by": w.decided_by.get_username() if w.decided_by else None,
         "decided_at": w.decided_at,
         "decision_comment": w.decision_comment,
         "approver": w.approver_name,
@@ -385,8 +385,10 @@ def list_snapshots(request: AuthedRequest, q: Query[SnapshotQuery]) -> list[dict
     results.get_requirement_set(q.set_code)
     qs = scoping.visible_snapshots(_user(request)).filter(version__requirement_set__code=q.set_code)
     if q.agency:
-        qs = qs.filter(agency_id__in=_agency_ids_for(request, q.agency))
+        qs = qs.filter(agency=scoping.get_visible_agency(_user(request), q.agency))
     day = q.date or qs.order_by("-date").values_list("date", flat=True).first()
+    if day is None:
+        return []  # no snapshot of the set in scope yet
     rows = (
         qs.filter(date=day)
         .select_related("agency", "version")
@@ -443,7 +445,7 @@ def get_portfolio(request: AuthedRequest, key: str = Slug) -> dict[str, Any]:
                 "set": w.requirement_set.code,
                 "requirement_key": w.requirement_key,
                 "agency": w.agency.slug,
-                "device_serial": w.device.serial if w.device_id else None,
+                "device_serial": w.device.serial if w.device else None,
                 "expires_at": w.expires_at,
             }
             for w in p.expiring_waivers
@@ -504,7 +506,7 @@ def get_expectations(request: HttpRequest, q: Query[ParticipationQuery]) -> dict
                 "source_url": e.source_url,
                 "change_note": e.change_note,
                 "is_illustrative": e.is_illustrative,
-                "supersedes": e.supersedes.version if e.supersedes_id else None,
+                "supersedes": e.supersedes.version if e.supersedes else None,
             }
             for e in exps
         ],

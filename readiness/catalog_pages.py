@@ -8,8 +8,10 @@ caller resolved through `readiness.scoping`. Read-only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NotRequired, TypedDict
 
 import pandas as pd
 from django.db.models import Count
@@ -83,6 +85,26 @@ def requirement_catalog() -> list[SetCatalog]:
     ]
 
 
+class ComparisonCell(TypedDict, total=False):
+    """A requirement in one version; a removal has only ``removed`` and ``note``."""
+
+    code: str
+    section: str
+    relation: str
+    severity: str
+    weight: int
+    note: str
+    removed: bool
+    pass_pct: float | None
+
+
+class ComparisonRow(TypedDict):
+    key: str
+    title: str
+    cells: dict[str, ComparisonCell]  # by version number
+    by_version: NotRequired[list[ComparisonCell | None]]  # a cell per version in order
+
+
 @dataclass
 class SetComparison:
     """A set's versions side by side: each stable key across versions, and pass rates."""
@@ -91,8 +113,7 @@ class SetComparison:
     name: str
     publisher: str
     versions: list[VersionInfo]
-    # key, title, then per version: {code, section, relation, severity, weight, removed, pass_pct}
-    rows: list[dict[str, object]]
+    rows: list[ComparisonRow]
     # code (latest), and one column per version with a pass % (snapshot data)
     pass_rates: pd.DataFrame
 
@@ -119,11 +140,11 @@ def set_comparison(set_code: str, *, as_of: date) -> SetComparison:
             pass_by_version[v.version] = dict(zip(table["key"], table["pass_pct"], strict=True))
     order = [v.version for v in versions]
     out_rows = _comparison_rows(versions, pass_by_version, order)
-    latest_code = {r["key"]: (r["by_version"][-1] or {}).get("code") or r["key"] for r in out_rows}  # type: ignore[index]
+    latest_code = {r["key"]: (r["by_version"][-1] or {}).get("code") or r["key"] for r in out_rows}
     rates = pd.DataFrame({"code": [latest_code[r["key"]] for r in out_rows]})
-    for v in order:
-        if v in pass_by_version:
-            rates[v] = [pass_by_version[v].get(str(r["key"])) for r in out_rows]
+    for number in order:
+        if number in pass_by_version:
+            rates[number] = [pass_by_version[number].get(r["key"]) for r in out_rows]
     return SetComparison(
         code=req_set.code,
         name=req_set.name,
@@ -135,10 +156,10 @@ def set_comparison(set_code: str, *, as_of: date) -> SetComparison:
 
 
 def _comparison_rows(
-    versions: list[RequirementSetVersion],
+    versions: Sequence[RequirementSetVersion],
     pass_by_version: dict[str, dict[str, float | None]],
     order: list[str],
-) -> list[dict[str, object]]:
+) -> list[ComparisonRow]:
     """One row per requirement key (sorted), with a cell per version in ``order`` (None: absent)."""
     reqs = Requirement.objects.filter(version__in=versions).values(
         "version__version",
@@ -154,11 +175,11 @@ def _comparison_rows(
     removals = RequirementRemoval.objects.filter(version__in=versions).values(
         "version__version", "key", "note"
     )
-    rows: dict[str, dict[str, object]] = {}
+    rows: dict[str, ComparisonRow] = {}
     for r in reqs:
         row = rows.setdefault(r["key"], {"key": r["key"], "title": r["title"], "cells": {}})
         row["title"] = r["title"]  # the latest version's title wins (versions come in date order)
-        row["cells"][r["version__version"]] = {  # type: ignore[index]
+        row["cells"][r["version__version"]] = {
             "code": r["code"],
             "section": r["section"],
             "relation": r["relation"],
@@ -168,14 +189,14 @@ def _comparison_rows(
             "removed": False,
             "pass_pct": pass_by_version.get(r["version__version"], {}).get(r["key"]),
         }
-    for r in removals:
-        row = rows.setdefault(r["key"], {"key": r["key"], "title": r["key"], "cells": {}})
-        row["cells"][r["version__version"]] = {"removed": True, "note": r["note"]}  # type: ignore[index]
+    for rem in removals:
+        row = rows.setdefault(rem["key"], {"key": rem["key"], "title": rem["key"], "cells": {}})
+        row["cells"][rem["version__version"]] = {"removed": True, "note": rem["note"]}
     out_rows = []
     for key in sorted(rows):
         row = rows[key]
         cells = row["cells"]
-        row["by_version"] = [cells.get(v) for v in order]  # type: ignore[union-attr]
+        row["by_version"] = [cells.get(v) for v in order]
         out_rows.append(row)
     return out_rows
 

@@ -90,7 +90,7 @@ def validate_params(
                 f"There is no finished briefing #{params.since_id} you can compare with.",
                 field="since_briefing",
             )
-    agency = Agency.objects.get(pk=scope.agency_ids[0]) if scope.kind == "agency" else None  # type: ignore[index]
+    agency = Agency.objects.get(pk=scope.agency_id) if scope.kind == "agency" else None
     return scope, agency
 
 

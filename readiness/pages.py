@@ -155,6 +155,14 @@ def agency_gateways(agency_id: int) -> list[GatewayRow]:
     return rows
 
 
+def _alert_subject(alert: Alert) -> str:
+    if alert.device is not None:
+        return f"device {alert.device.serial}"
+    # The model's check constraint: an alert without a device has a gateway.
+    assert alert.gateway is not None
+    return f"gateway {alert.gateway.name}"
+
+
 def open_alerts(scope: Scope, *, limit: int = 50) -> list[AlertRow]:
     qs = scope.filter(Alert.objects.filter(resolved_at__isnull=True)).select_related(
         "device", "gateway"
@@ -164,7 +172,7 @@ def open_alerts(scope: Scope, *, limit: int = 50) -> list[AlertRow]:
             opened_at=a.opened_at,
             cause=a.cause,
             cause_label=a.get_cause_display(),
-            subject=(f"device {a.device.serial}" if a.device_id else f"gateway {a.gateway.name}"),
+            subject=_alert_subject(a),
             detail=a.detail,
             state=a.state,
         )
@@ -210,25 +218,27 @@ class ReadinessFigures:
 
 
 def _empty_readiness(
-    set_code: str, set_name: str, as_of: date, message: str, **extra: object
+    set_code: str,
+    set_name: str,
+    as_of: date,
+    message: str,
+    version: RequirementSetVersion | None = None,
 ) -> ReadinessFigures:
-    values: dict[str, object] = {
-        "set_code": set_code,
-        "set_name": set_name,
-        "version": "",
-        "version_status": "",
-        "version_effective_on": None,
-        "as_of": as_of,
-        "snapshot_date": None,
-        "total": {},
-        "cabinets": pd.DataFrame(),
-        "agencies": pd.DataFrame(),
-        "requirements": pd.DataFrame(),
-        "trend": pd.DataFrame(),
-        "empty_message": message,
-    }
-    values.update(extra)
-    return ReadinessFigures(**values)  # type: ignore[arg-type]
+    return ReadinessFigures(
+        set_code=set_code,
+        set_name=set_name,
+        version=version.version if version else "",
+        version_status=version.status if version else "",
+        version_effective_on=version.effective_on if version else None,
+        as_of=as_of,
+        snapshot_date=None,
+        total={},
+        cabinets=pd.DataFrame(),
+        agencies=pd.DataFrame(),
+        requirements=pd.DataFrame(),
+        trend=pd.DataFrame(),
+        empty_message=message,
+    )
 
 
 def requirement_table(counts: pd.DataFrame, version_id: int) -> pd.DataFrame:
@@ -363,18 +373,12 @@ def readiness_figures(
         requirements=requirement_table(counts, version.pk),
         trend=trend,
         cache_key=key,
-        **_version_fields(version),
+        version=version.version,
+        version_status=version.status,
+        version_effective_on=version.effective_on,
     )
     figures_cache.put(key, fig, now=now)
     return fig
-
-
-def _version_fields(version: RequirementSetVersion) -> dict[str, object]:
-    return {
-        "version": version.version,
-        "version_status": version.status,
-        "version_effective_on": version.effective_on,
-    }
 
 
 def _snapshot_to_read(
@@ -402,8 +406,8 @@ def _snapshot_to_read(
     if filters.version:
         version = results.get_version(req_set, filters.version)
     else:
-        version = results.find_version_in_effect(req_set, on=as_of)
-        if version is None:
+        in_effect = results.find_version_in_effect(req_set, on=as_of)
+        if in_effect is None:
             return _empty_readiness(
                 set_code,
                 req_set.name,
@@ -411,6 +415,7 @@ def _snapshot_to_read(
                 f"No version of {req_set.name} was in effect on {as_of:%Y-%m-%d}. "
                 "Pick a version, or a later date.",
             )
+        version = in_effect
     snap_date = results.latest_snapshot_date(version, on_or_before=as_of)
     if snap_date is None:
         hint = (
@@ -425,7 +430,7 @@ def _snapshot_to_read(
             as_of,
             f"No readiness figures for version "
             f"{version.version} on or before {as_of:%Y-%m-%d}. {hint}",
-            **_version_fields(version),
+            version,
         )
     return req_set, version, snap_date
 
@@ -471,7 +476,7 @@ class AgencySummary:
 
 
 def agency_summary(scope: Scope) -> AgencySummary:
-    agency = Agency.objects.select_related("cabinet").get(pk=scope.agency_ids[0])  # type: ignore[index]
+    agency = Agency.objects.select_related("cabinet").get(pk=scope.agency_id)
     return AgencySummary(
         name=agency.name,
         slug=agency.slug,
@@ -521,11 +526,11 @@ def agency_waivers(scope: Scope, *, now: datetime) -> list[WaiverRow]:
             waiver_id=w.pk,
             requirement_set=w.requirement_set.code,
             requirement_key=w.requirement_key,
-            target=f"device {w.device.serial}" if w.device_id else "whole agency",
+            target=f"device {w.device.serial}" if w.device else "whole agency",
             reason=w.reason,
             status=w.status,
             status_label=w.get_status_display(),
-            requester=w.requested_by.get_username() if w.requested_by_id else "",
+            requester=w.requested_by.get_username() if w.requested_by else "",
             approver=w.approver_name,
             expires_at=w.expires_at,
             is_active=w.is_active_at(now),

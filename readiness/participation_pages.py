@@ -149,7 +149,7 @@ def _expectation_versions() -> list[dict[str, object]]:
             "source": e.source,
             "source_url": e.source_url,
             "change_note": e.change_note,
-            "supersedes": e.supersedes.version if e.supersedes_id else "",
+            "supersedes": e.supersedes.version if e.supersedes else "",
             "illustrative": e.is_illustrative,
         }
         for e in FederalExpectation.objects.select_related("supersedes").order_by(

@@ -21,10 +21,10 @@ refuses it (and the database backs it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 
 from config.errors import InvalidInput, NotFound
 from devices.models import Agency, AgencyKind, Cabinet, Device, User
@@ -39,7 +39,8 @@ from devices.scoping import (
 from readiness.filters import Filters
 from readiness.models import BriefingExport, ReadinessSnapshot, Waiver
 
-M = TypeVar("M", bound=Model)
+# The queryset's own class (e.g. WaiverQuerySet) survives the filtering, as in devices.scoping.
+QS = TypeVar("QS", bound=QuerySet[Any])
 
 __all__ = [
     "Scope",
@@ -68,9 +69,7 @@ __all__ = [
 ]
 
 
-def scope_readiness(
-    queryset: QuerySet[M], user: User, *, agency_field: str = "agency"
-) -> QuerySet[M]:
+def scope_readiness(queryset: QS, user: User, *, agency_field: str = "agency") -> QS:
     """Filter any readiness queryset with an agency relation to what ``user`` may see."""
     return scope_to_user(queryset, user, agency_field=agency_field)
 
@@ -115,9 +114,7 @@ def get_visible_device(user: User, device_id: int) -> Device:
 # --- lookups inside an already resolved list of agency ids (what the core is given) -----------
 
 
-def in_agencies(
-    queryset: QuerySet[M], agency_ids: list[int] | None, *, field_name: str = "agency_id"
-) -> QuerySet[M]:
+def in_agencies(queryset: QS, agency_ids: list[int] | None, *, field_name: str = "agency_id") -> QS:
     """``queryset`` narrowed to ``agency_ids`` through ``field_name``; None means every agency."""
     if agency_ids is None:
         return queryset
@@ -181,7 +178,14 @@ class Scope:
     def key(self) -> str:
         return "state" if self.kind == "state" else f"{self.kind}:{self.slug}"
 
-    def filter(self, queryset: QuerySet[M], field_name: str = "agency_id") -> QuerySet[M]:
+    @property
+    def agency_id(self) -> int:
+        """The one agency of an agency scope; ValueError for a state or cabinet scope."""
+        if self.kind != "agency" or not self.agency_ids:
+            raise ValueError(f"scope {self.key} is not one agency")
+        return self.agency_ids[0]
+
+    def filter(self, queryset: QS, field_name: str = "agency_id") -> QS:
         """``queryset`` narrowed to the scope's agencies through ``field_name``."""
         return in_agencies(queryset, self.agency_ids, field_name=field_name)
 

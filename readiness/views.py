@@ -220,7 +220,7 @@ def agency(request: AuthedRequest, slug: str) -> HttpResponse:
         "agency": pages.agency_summary(scope),
         "choices": filter_choices(scoping.visible_agency_ids(request.user), set_code=fig.set_code),
         "charts": _readiness_charts(fig, by_cabinet=False),
-        "gateways": pages.agency_gateways(scope.agency_ids[0]),
+        "gateways": pages.agency_gateways(scope.agency_id),
         "alerts": pages.open_alerts(scope),
         "waivers": pages.agency_waivers(scope, now=timezone.now()),
         **_live_context(
@@ -326,7 +326,7 @@ def briefing_status(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def briefing_download(request: AuthedRequest, pk: int) -> HttpResponse:
+def briefing_download(request: AuthedRequest, pk: int) -> FileResponse:
     export = scoping.get_visible_briefing(request.user, pk)
     if export.status != BriefingExport.Status.DONE:
         raise Http404("This briefing is not built yet.")

@@ -696,7 +696,7 @@ def _gap_signatures(
     cols = np.concatenate(parts.replace_cols)
     uniq, dev_idx = np.unique(devices, return_inverse=True)
     dev_idx = np.asarray(dev_idx).reshape(-1)
-    missing = np.zeros((len(uniq), n_needs), dtype=np.int64)
+    missing: np.ndarray = np.zeros((len(uniq), n_needs), dtype=np.int64)
     missing[dev_idx, cols] = 1
     pos = fleet_ids.get_indexer(uniq)
     models = frame["model_id"].to_numpy(dtype=np.int64)[pos]
@@ -705,7 +705,7 @@ def _gap_signatures(
         np.column_stack([models, kind_codes, missing]), axis=0, return_inverse=True
     )
     sig_of = np.asarray(sig_of).reshape(-1)
-    first_of = np.zeros(len(signatures), dtype=np.int64)
+    first_of: np.ndarray = np.zeros(len(signatures), dtype=np.int64)
     first_of[sig_of[::-1]] = np.arange(len(sig_of))[::-1]  # a device of each signature
     own_cost = frame["model.unit_cost"].to_numpy(dtype=np.float64, na_value=np.nan)[pos]
     return _Signatures(uniq, dev_idx, pos, signatures, sig_of, kind_names, own_cost[first_of])
@@ -719,6 +719,10 @@ def _choose_replacements(
     now: datetime,
 ) -> tuple[list[str], list[float], list[str]]:
     """Per signature: (action key, unit cost, description) of its replacement."""
+    ok: np.ndarray
+    cat_ids: np.ndarray
+    cat_kinds: np.ndarray
+    cat_costs: np.ndarray
     if catalog.empty:
         ok = np.zeros((0, len(needs)), dtype=bool)
         cat_ids, cat_kinds, cat_costs = (

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 import pandas as pd
 from django.db.models import Count, Q
@@ -85,8 +86,8 @@ class BriefingParams:
             version=str(raw.get("version") or ""),
             compare_version=str(raw.get("compare_version") or ""),
             as_of=date.fromisoformat(str(as_of)) if as_of else None,
-            since_id=int(since) if since not in (None, "") else None,
-        )  # type: ignore[arg-type]
+            since_id=int(since) if isinstance(since, int | str) and since != "" else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,13 @@ def alerts_open_at(scope: Scope, at: datetime) -> int:
     return scope.filter(qs).count()
 
 
-def _current_expectation(expectations: pd.DataFrame) -> dict[str, object]:
+class _Expectation(TypedDict, total=False):
+    label: str
+    actual: float
+    target: float
+
+
+def _current_expectation(expectations: pd.DataFrame) -> _Expectation:
     """The latest agencies-subscribed expectation (the headline compares against it)."""
     if expectations.empty:
         return {}
@@ -449,11 +456,11 @@ def _waiver_row(w: Waiver) -> dict[str, str]:
     return {
         "agency": w.agency.name,
         "requirement": w.requirement_key,
-        "covers": f"device {w.device.serial}" if w.device_id else "whole agency",
+        "covers": f"device {w.device.serial}" if w.device else "whole agency",
         "status": w.get_status_display(),
-        "requested_by": w.requested_by.get_username() if w.requested_by_id else "",
+        "requested_by": w.requested_by.get_username() if w.requested_by else "",
         "requested_at": when(w.requested_at),
-        "decided_by": w.decided_by.get_username() if w.decided_by_id else "",
+        "decided_by": w.decided_by.get_username() if w.decided_by else "",
         "decided_at": when(w.decided_at),
         "comment": w.decision_comment,
         "starts": when(w.starts_at)[:10],
@@ -611,5 +618,7 @@ def _participation_changes(participation: pd.DataFrame, before: dict) -> pd.Data
 
 def _since_for(participation: pd.DataFrame, agency: str) -> str:
     found = participation.loc[participation["agency"] == agency, "since"]
-    value = found.iloc[0] if not found.empty else None
+    if found.empty:
+        return ""
+    value = found.iloc[0]
     return value.isoformat() if hasattr(value, "isoformat") else ""
