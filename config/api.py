@@ -121,10 +121,12 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _mount_routers() -> None:
     from devices.api import router as devices_router
     from devices.api_accounts import router as accounts_router
+    from devices.api_users import router as users_router
     from readiness.api import router as readiness_router
     from telemetry.api import router as telemetry_router
 
     api.add_router("/", devices_router)
+    api.add_router("/users", users_router)
     api.add_router("/", accounts_router)
     api.add_router("/", telemetry_router)
     api.add_router("/", readiness_router)

@@ -240,6 +240,11 @@ if not 1 <= TRACKER_TOKEN_DEFAULT_DAYS <= TRACKER_TOKEN_MAX_DAYS:
         f"TRACKER_TOKEN_MAX_DAYS={TRACKER_TOKEN_MAX_DAYS}"
     )
 
+# User invitations: how long the e-mailed one-time link works (devices.users.invite_user).
+TRACKER_INVITATION_HOURS = env_int("TRACKER_INVITATION_HOURS", 72)
+if TRACKER_INVITATION_HOURS < 1:
+    raise ImproperlyConfigured(f"TRACKER_INVITATION_HOURS={TRACKER_INVITATION_HOURS}: at least 1")
+
 # Sign-in (CJIS 5.5.3): TRACKER_LOCKOUT_FAILURES consecutive failures lock the username for
 # TRACKER_LOCKOUT_MINUTES, counted by django-axes. Each username and each client address
 # is counted on its own ([["username"], ["ip_address"]]): a guesser cycling usernames from

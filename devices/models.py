@@ -179,6 +179,59 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
 
+class Invitation(models.Model):
+    """An e-mailed, one-time offer of an account with a role; only the token's SHA-256 is kept."""
+
+    email = models.EmailField(
+        help_text="Stored lower-case, so one address has one open invitation."
+    )
+    username = models.CharField(
+        max_length=150, blank=True, help_text="Pre-set username; empty lets the person choose."
+    )
+    role = models.CharField(max_length=16, choices=User.Role.choices)
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="invitations"
+    )
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # No default: devices.users.invite_user sets it from TRACKER_INVITATION_HOURS.
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # The account the invitation became (null until accepted).
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The same rule as devices_user_role_matches_agency: the account it becomes must fit.
+            models.CheckConstraint(
+                condition=Q(role="state_staff", agency__isnull=True)
+                | (Q(role__in=["agency_admin", "agency_viewer"]) & Q(agency__isnull=False)),
+                name="devices_invitation_role_matches_agency",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")),
+                name="devices_invitation_expires_after_created",
+            ),
+            # One open invitation per address: a second one would leave two live links to
+            # two different roles. An expired one is closed (revoked_at) before a new one.
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="devices_invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.get_role_display()}"
+
+
 class DeviceKind(models.TextChoices):
     BODY_CAMERA = "body_camera", "Body camera"
     IN_CAR_CAMERA = "in_car_camera", "In-car camera"

@@ -52,3 +52,25 @@ urlpatterns += [
     ),
     path("devices/export/", transfer_views.device_export, name="device_export"),
 ]
+
+# User administration and invitations: devices/user_views.py.
+from devices import user_views  # noqa: E402
+
+urlpatterns += [
+    path("users/", user_views.user_list, name="user_list"),
+    path("users/invite/", user_views.user_invite, name="user_invite"),
+    path("users/<int:pk>/", user_views.user_detail, name="user_detail"),
+    path("users/<int:pk>/role/", user_views.user_change_role, name="user_change_role"),
+    path("users/<int:pk>/deactivate/", user_views.user_deactivate, name="user_deactivate"),
+    path("users/<int:pk>/reactivate/", user_views.user_reactivate, name="user_reactivate"),
+    path(
+        "users/invitations/<int:pk>/revoke/",
+        user_views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path(
+        "accounts/invitation/<str:token>/",
+        user_views.invitation_accept,
+        name="invitation_accept",
+    ),
+]
