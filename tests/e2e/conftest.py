@@ -107,6 +107,7 @@ PAGES_WITH_PARAMETERS = (
     "/briefings/{briefing}/",
     "/users/{user}/",  # another account's page: the role form, deactivate, history
     "/accounts/invitation/{invitation}/",  # the e-mailed link's page
+    "/waivers/{waiver}/",  # a pending waiver: the approve/reject form for state staff
 )
 
 # Pages whose content a script draws after load: the element that shows it is drawn.
@@ -145,15 +146,17 @@ def _page_routes(patterns: list, prefix: str = "") -> list[str]:
 
 
 @pytest.fixture
-def site(agency_a, agency_b) -> Site:
+def site(agency_a, agency_b, settings) -> Site:
     """The dashboard scenario, plus a row for every page that shows one (a dead letter, a
-    maintenance window, an audit entry, a briefing), as state staff and as an agency admin."""
+    maintenance window, a briefing, a pending waiver, another user, an invitation), as state staff
+    and as an agency admin."""
     from datetime import timedelta
 
     from django.utils import timezone
 
     from devices.models import Device
     from readiness.models import BriefingExport
+    from readiness.waivers import request_waiver
     from telemetry.models import DeadLetter, MaintenanceWindow
     from tests.factories import UserFactory
     from tests.readiness.dashboard_scenario import build_scenario
@@ -197,6 +200,16 @@ def site(agency_a, agency_b) -> Site:
         agency_id=agency_a.pk,
         now=now,
     )
+    settings.READINESS_WAIVER_CEILING = 0.5  # one waiver in a small fleet is above the 10%
+    waiver = request_waiver(
+        actor=admin,
+        agency=agency_a,
+        set_code=scenario.v60.requirement_set.code,
+        requirement_key="cjis.enc",
+        device=scenario.devices["ksp-noenc"],
+        reason="Encryption licence on order",
+        expires_at=now + timedelta(days=30),
+    )
     fields = {
         "user": trooper.pk,
         "invitation": invitation,
@@ -206,6 +219,7 @@ def site(agency_a, agency_b) -> Site:
         "requirement_set": scenario.v60.requirement_set.code,
         "dead_letter": dead.pk,
         "briefing": briefing.pk,
+        "waiver": waiver.pk,
     }
     return Site(scenario=scenario, staff=staff, admin=admin, fields=fields)
 
