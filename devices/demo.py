@@ -830,7 +830,7 @@ KIND_MIX: dict[str, dict[str, float]] = {
     },
 }
 LAW = {_K.STATE_POLICE, _K.SHERIFF, _K.POLICE}
-STATUS_MIX = {
+STATUS_MIX: dict[str, float] = {
     DeviceStatus.DEPLOYED: 72,
     DeviceStatus.IN_STOCK: 12,
     DeviceStatus.IN_REPAIR: 6,
@@ -838,7 +838,7 @@ STATUS_MIX = {
     DeviceStatus.RETIRED: 8,
 }
 # Final FirstNet status by discipline (law enforcement leads adoption).
-FIRSTNET_MIX = {
+FIRSTNET_MIX: dict[str, dict[str, float]] = {
     "law": {
         FirstNetStatus.SUBSCRIBED: 65,
         FirstNetStatus.PILOT: 10,
@@ -857,7 +857,7 @@ FIRSTNET_MIX = {
 PERSONAL_KINDS = {_D.BODY_CAMERA, _D.SMARTPHONE, _D.RUGGED_HANDHELD, _D.TABLET}
 CJI_KINDS = {_D.SMARTPHONE, _D.TABLET, _D.RUGGED_HANDHELD, _D.MODEM, _D.IN_VEHICLE_ROUTER}
 MDM_KINDS = {_D.SMARTPHONE, _D.TABLET, _D.RUGGED_HANDHELD}
-TITLES = {
+TITLES: dict[str, str] = {
     _K.STATE_POLICE: "Tpr.",
     _K.SHERIFF: "Dep.",
     _K.POLICE: "Ofc.",
@@ -911,7 +911,7 @@ SURNAMES = (
     "Wilson",
     "Young",
 )
-UNIT_NAMES = {
+UNIT_NAMES: dict[str, tuple[str, ...]] = {
     _K.POLICE: (
         "1st Division",
         "2nd Division",
@@ -1030,7 +1030,7 @@ def _firstnet_history(
             (FirstNetStatus.SUBSCRIBED, dt.date(2018, 11, 1)),
         ]
     final = _pick(rng, FIRSTNET_MIX["law" if spec.kind in LAW else "other"])
-    path = {
+    paths: dict[str, list[str]] = {
         FirstNetStatus.NOT_ENGAGED: [FirstNetStatus.NOT_ENGAGED],
         FirstNetStatus.EVALUATING: [FirstNetStatus.NOT_ENGAGED, FirstNetStatus.EVALUATING],
         FirstNetStatus.PILOT: [
@@ -1049,7 +1049,8 @@ def _firstnet_history(
             FirstNetStatus.EVALUATING,
             FirstNetStatus.DECLINED,
         ],
-    }[final]
+    }
+    path = paths[final]
     history = [(path[0], HISTORY_START)]
     day = HISTORY_START
     for status in path[1:]:
@@ -1298,9 +1299,8 @@ def _cellular_identity(
     network = DeviceNetwork.NONE
     iccid = ""
     imei = _luhn(f"{mspec.tac}{i % 1_000_000:06d}")
-    firstnet_share = {FirstNetStatus.SUBSCRIBED: 0.8, FirstNetStatus.PILOT: 0.35}.get(
-        agency.firstnet_status, 0.0
-    )
+    shares: dict[str, float] = {FirstNetStatus.SUBSCRIBED: 0.8, FirstNetStatus.PILOT: 0.35}
+    firstnet_share = shares.get(agency.firstnet_status, 0.0)
     draw = rng.random()
     if not mspec.has_band14:
         firstnet_share = 0.0
