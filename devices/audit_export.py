@@ -60,7 +60,7 @@ def _cell(value: object) -> str:
     if isinstance(value, dict | list):
         value = json.dumps(value, sort_keys=True, default=str)
     elif hasattr(value, "isoformat"):
-        value = value.isoformat()  # type: ignore[union-attr]
+        value = value.isoformat()
     return neutralise(str(value))
 
 

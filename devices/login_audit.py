@@ -96,12 +96,13 @@ def on_locked_out(
 ) -> None:
     # django-axes sets the failure count only on the failure that reaches the limit; a try
     # refused during the lock resends the signal without it.
-    if getattr(request, "axes_failures_since_start", None) is None:
+    failures = getattr(request, "axes_failures_since_start", None)
+    if failures is None:
         return
     audit_sign_in(
         action=AuditRecord.Action.LOCKOUT,
         username=username or "",
-        message=f"locked after {request.axes_failures_since_start} consecutive failures",
+        message=f"locked after {failures} consecutive failures",
         **_from_request(request),
     )
 
