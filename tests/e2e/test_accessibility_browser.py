@@ -35,6 +35,8 @@ async ([tags, exclude]) => {
 
 
 def _axe(page, path: str) -> list[str]:
+    # Folded content (a chart's data table) is checked too: unfold every <details> first.
+    page.evaluate("() => document.querySelectorAll('details').forEach((d) => { d.open = true; })")
     found = page.evaluate(RUN_AXE, [WCAG_AA, AXE_EXCLUDE])
     return [
         f"{path}: {v['id']} ({v['impact']}, {v['count']}x) {v['help']}\n    "
