@@ -82,3 +82,24 @@ def test_every_page_passes_axe_for_state_staff(site, chromium, live_server):
 def test_every_page_passes_axe_for_an_agency_admin(site, chromium, live_server):
     problems = _check_every_page(chromium, live_server, site.admin.username, site.paths())
     assert problems == [], "\n".join(problems)
+
+
+def test_the_import_preview_passes_axe(site, chromium, live_server, tmp_path):
+    # The preview lives in the uploader's session, so it is reached by uploading, not by URL.
+    sheet = tmp_path / "devices.csv"
+    sheet.write_text(
+        "serial,manufacturer,model,status\n"
+        "KSP-NEW-1,Axon,Body 4,in_stock\n"
+        "KSP-OK-1,Axon,Body 4,deployed\n"
+        ",Axon,Body 4,not-a-status\n"
+    )
+    context, page = _new_page(chromium)
+    log_in(page, live_server, site.admin.username)
+    page.goto(f"{live_server.url}/devices/import/")
+    page.locator("input[type=file]").set_input_files(str(sheet))
+    page.get_by_role("button", name="Upload and preview").click()
+    page.wait_for_url("**/devices/import/*/")
+    page.wait_for_load_state("networkidle")
+    problems = _axe(page, "/devices/import/<token>/")
+    context.close()
+    assert problems == [], "\n".join(problems)
