@@ -103,3 +103,16 @@ def test_the_import_preview_passes_axe(site, chromium, live_server, tmp_path):
     problems = _axe(page, "/devices/import/<token>/")
     context.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_the_one_time_gateway_secret_page_passes_axe(site, chromium, live_server):
+    # Shown once, in answer to the rotation's POST: reached by pressing the button.
+    context, page = _new_page(chromium)
+    log_in(page, live_server, site.admin.username)
+    page.goto(f"{live_server.url}/gateways/")
+    page.get_by_role("button", name="New secret").first.click()
+    page.wait_for_load_state("networkidle")
+    assert "/credential/" in page.url, page.url
+    problems = _axe(page, "/gateways/<pk>/credential/")
+    context.close()
+    assert problems == [], "\n".join(problems)
