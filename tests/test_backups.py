@@ -168,6 +168,7 @@ def test_restore_drill_gives_back_counts_audit_log_readiness_partitions_and_medi
         assert is_partitioned()
         assert len(before.history_by_partition) >= 3, before.history_by_partition
     archive = tmp_path / "tracker.tar"
+    _close_every_connection()
 
     call_command("backup", out=archive)
     _change_things()
@@ -181,6 +182,29 @@ def test_restore_drill_gives_back_counts_audit_log_readiness_partitions_and_medi
     assert after.rows == before.rows  # named again: the heart of the drill
     if not IS_SQLITE:
         assert is_partitioned()
+
+
+def _close_every_connection() -> None:
+    """Close the database connections other contexts of this process left open.
+
+    Django keeps a connection per thread and per async context; the browser tests (their
+    live server's threads, their ORM calls under Playwright's event loop) leave some behind. On SQLite the restore rightly
+    refuses a file another connection holds, so the drill closes them all first, as an
+    operator stops the processes first.
+    """
+    import gc
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from django.db import connections
+
+    ours = {id(wrapper) for wrapper in connections.all()}
+    for wrapper in [o for o in gc.get_objects() if isinstance(o, BaseDatabaseWrapper)]:
+        # Others' wrappers refuse calls from this thread (their threads may have finished):
+        # close the driver's connection under them and leave them unconnected.
+        if id(wrapper) not in ours and wrapper.connection is not None:
+            wrapper.connection.close()
+            wrapper.connection = None
 
 
 def _manifest(archive: Path) -> dict:
