@@ -194,9 +194,8 @@ def _close_every_connection() -> None:
     """
     import gc
 
-    from django.db.backends.base.base import BaseDatabaseWrapper
-
     from django.db import connections
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
     ours = {id(wrapper) for wrapper in connections.all()}
     for wrapper in [o for o in gc.get_objects() if isinstance(o, BaseDatabaseWrapper)]:
