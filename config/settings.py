@@ -233,6 +233,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # API tokens: the lifetime a new token gets unless asked otherwise, and the longest one
 # allowed (days). devices.auth.token_expiry applies both.
 TRACKER_TOKEN_DEFAULT_DAYS = env_int("TRACKER_TOKEN_DEFAULT_DAYS", 90)
+# Seconds the dashboards' "fleet now" section (devices, online, open alerts, the mix) is
+# shared between viewers of one scope before it is counted again; it shows when it was counted.
+TRACKER_LIVE_FIGURES_SECONDS = env_int("TRACKER_LIVE_FIGURES_SECONDS", 10)
 TRACKER_TOKEN_MAX_DAYS = env_int("TRACKER_TOKEN_MAX_DAYS", 365)
 if not 1 <= TRACKER_TOKEN_DEFAULT_DAYS <= TRACKER_TOKEN_MAX_DAYS:
     raise ImproperlyConfigured(

@@ -11,9 +11,11 @@ briefing's progress every 2 s.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -146,10 +148,23 @@ def _build_readiness_charts(fig: pages.ReadinessFigures, *, by_cabinet: bool) ->
 
 
 def _live_context(scope: Scope, filters: Filters, live_url: str) -> dict[str, Any]:
-    live = pages.live_figures(scope, now=timezone.now())
+    # Every viewer of a scope shares one reading for a few seconds: the section says when it
+    # was refreshed, polls every 30 s, and without this each page view would run the fleet's
+    # GROUP BY and build two plotly figures (most of the overview's time under load).
+    now = timezone.now()
+    built = figures_cache.get_or_set(
+        f"live:{scope.key}",
+        lambda: _build_live(scope, now=now),
+        now=now,
+        ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS,
+    )
+    return {**built, "live_url": live_url}
+
+
+def _build_live(scope: Scope, *, now: datetime) -> dict[str, Any]:
+    live = pages.live_figures(scope, now=now)
     return {
         "live": live,
-        "live_url": live_url,
         "health_chart": charts.render(charts.health_figure(live.health), div_id="chart-health"),
         "mix_chart": charts.render(charts.device_mix_figure(live.mix), div_id="chart-mix"),
     }

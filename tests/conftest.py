@@ -122,6 +122,8 @@ def worker() -> Iterator[None]:
 def _fast_and_isolated(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Every test counts the fleet afresh; the one test of sharing sets its own time.
+    settings.TRACKER_LIVE_FIGURES_SECONDS = 0
 
 
 @dataclass

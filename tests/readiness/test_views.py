@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
+from tests.readiness.catalog_helpers import phone
 from tests.readiness.dashboard_scenario import build_scenario
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +108,22 @@ def test_live_partial_is_a_fragment_that_polls_every_30_seconds(scenario, state_
     assert "<html" not in html
     assert 'hx-trigger="every 30s"' in html
     assert 'data-figure="devices">1<' in html  # the fire agency only
+
+
+def test_live_figures_are_shared_between_viewers_until_their_time_is_up(
+    scenario, state_staff, settings
+):
+    def devices_now() -> int:
+        html = state_staff.browser.get(reverse("readiness:overview_live")).content.decode()
+        return int(re.search(r'data-figure="devices">(\d+)<', html).group(1))
+
+    cache.clear()
+    settings.TRACKER_LIVE_FIGURES_SECONDS = 600
+    before = devices_now()
+    phone(scenario.fire, serial="FIRE-NEW", firmware="3.2.1")
+    assert devices_now() == before  # the reading shared while it lasts
+    cache.clear()  # its time is up (expiry itself: tests/readiness/test_figures_cache.py)
+    assert devices_now() == before + 1
 
 
 def test_agency_table_sorts_by_the_chosen_column(scenario, state_staff):
