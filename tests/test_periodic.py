@@ -242,7 +242,9 @@ class Workers:
 
         task_id = uuid.uuid4().hex
         sender = Celery("periodic-test", broker=REDIS_URL)
-        with sender.connection_for_write() as conn:
+        # The URL again here: Celery prefers CELERY_BROKER_URL from the environment (CI sets
+        # it to another Redis database) over the broker the app was made with.
+        with sender.connection_for_write(REDIS_URL) as conn:
             sender.send_task(
                 "tests.periodic_probe",
                 kwargs=kwargs,
