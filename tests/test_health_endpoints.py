@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +80,12 @@ def test_readyz_names_the_celery_broker_when_redis_is_down(client, settings, mqt
 
 
 def test_readyz_names_a_filesystem_queue_that_is_gone(client, settings, mqtt_listening, tmp_path):
-    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    # The embedded transport, whatever broker this run uses (CI: Redis).
+    settings.CELERY_BROKER_URL = "filesystem://"
+    folders = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
+    options = {name: str(tmp_path / name) for name in folders}
+    for folder in options.values():
+        Path(folder).mkdir()
     options["data_folder_in"] = str(tmp_path / "missing")
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
     response = client.get("/readyz")
