@@ -20,6 +20,7 @@ from datetime import date, datetime
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -122,8 +123,11 @@ def worker() -> Iterator[None]:
 def _fast_and_isolated(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
-    # Every test counts the fleet afresh; the one test of sharing sets its own time.
+    # Every test counts the fleet afresh; the one test of sharing sets its own time. The
+    # cache is emptied too: a browser left polling by the previous test can fill it between
+    # two tests, while the settings are back at their defaults.
     settings.TRACKER_LIVE_FIGURES_SECONDS = 0
+    cache.clear()
 
 
 @dataclass
