@@ -22,7 +22,7 @@ from django.db import OperationalError, close_old_connections, connection
 
 from config.periodic import claim_run, complete_run, delete_old_runs, release_run, run_once
 from devices.models import PeriodicRun
-from tests.conftest import skip_or_fail
+from tests.conftest import skip_or_fail, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -195,14 +195,6 @@ VISIBILITY_TIMEOUT_S = 3
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wait_for(check: Callable[[], object], *, timeout: float = 60.0, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
 def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
@@ -307,7 +299,7 @@ def test_a_worker_killed_mid_run_leaves_the_work_to_the_redelivery(workers, tmp_
 
     # A second beat's message for the same slot: the work is not done again.
     other = workers.send(folder=str(folder), now=(NOW + timedelta(hours=1)).isoformat())
-    wait_for(lambda: lines(folder / "skipped"), what="the second delivery")
+    wait_for(lambda: lines(folder / "skipped"), what="the second delivery", timeout=60)
     assert lines(folder / "skipped") == [other], (task_id, other, workers.logs())
     assert lines(folder / "done") == [task_id]
 
