@@ -8,7 +8,12 @@ first address that is not one of them is the client. Anything to its left was wr
 the client and proves nothing. A header that does not parse is ignored as a whole: a
 proxy writes plain addresses, so a malformed one was not written by a proxy.
 
-With no proxies listed (the default) the header is never read, which is right for
+``X-Forwarded-Proto`` gets the same treatment: Django believes it (``SECURE_PROXY_SSL_HEADER``)
+to decide whether a request came over HTTPS, which governs the redirect to HTTPS and the
+CSRF origin check, so a client reaching the server directly must not be able to claim it.
+The middleware removes it from any peer that is not a trusted proxy.
+
+With no proxies listed (the default) neither header is ever read, which is right for
 ``make run`` and for a server reached directly.
 """
 
@@ -71,7 +76,8 @@ def client_address(request: HttpRequest | None) -> str | None:
 
 
 class TrustedProxyMiddleware:
-    """Put the client's address in ``REMOTE_ADDR`` and drop X-Forwarded-For.
+    """Put the client's address in ``REMOTE_ADDR``, drop X-Forwarded-For, and drop
+    X-Forwarded-Proto unless a trusted proxy sent it.
 
     First in the chain, so every later reader (the audit log, the /metrics networks, the
     API throttles, which would otherwise read the header themselves) sees the one answer.
@@ -81,6 +87,10 @@ class TrustedProxyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not in_networks(
+            request.META.get("REMOTE_ADDR") or "", parse_networks(tuple(settings.TRUSTED_PROXIES))
+        ):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
         if "HTTP_X_FORWARDED_FOR" in request.META:
             request.META["REMOTE_ADDR"] = client_address(request) or ""
             del request.META["HTTP_X_FORWARDED_FOR"]

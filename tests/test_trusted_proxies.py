@@ -84,3 +84,17 @@ def test_a_bad_cidr_in_the_setting_stops_the_start_naming_it(monkeypatch):
     monkeypatch.setenv("DJANGO_TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/33")
     with pytest.raises(ImproperlyConfigured, match="DJANGO_TRUSTED_PROXIES: '10.0.0.0/33'"):
         env_networks("DJANGO_TRUSTED_PROXIES", "")
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected"),
+    [("198.51.100.7", 301), (PROXY, 200)],
+    ids=["from a client: redirected to HTTPS", "from a trusted proxy: served"],
+)
+def test_x_forwarded_proto_is_believed_only_from_a_trusted_proxy(client, settings, peer, expected):
+    # Believed from anyone, the header would let a plain-HTTP client pass as HTTPS and skip
+    # the redirect (and the CSRF origin check that depends on it).
+    settings.TRUSTED_PROXIES = [f"{PROXY}/32"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/login/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_PROTO="https")
+    assert response.status_code == expected
