@@ -128,6 +128,9 @@ INSECURE_DEFAULT_SECRET = "insecure-local-development-key-change-me"  # noqa: S1
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", INSECURE_DEFAULT_SECRET)
+# Previous keys, whitespace-separated (one a line in a _FILE): sessions and signed links made
+# under them stay valid while a rotation settles (docs/production.md, "Rotating secrets").
+SECRET_KEY_FALLBACKS = env("DJANGO_SECRET_KEY_FALLBACKS").split()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 

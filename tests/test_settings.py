@@ -38,3 +38,16 @@ def test_a_negative_or_unreadable_amount_is_refused(monkeypatch, raw):
     monkeypatch.setenv("TRACKER_TEST_USD", raw)
     with pytest.raises(ImproperlyConfigured, match="TRACKER_TEST_USD=.*amount in USD"):
         env_usd("TRACKER_TEST_USD", "25")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("fallbacks", "signed_in"), [(True, True), (False, False)])
+def test_a_rotated_secret_key_keeps_sessions_only_with_the_old_key_in_the_fallbacks(
+    admin_a, settings, fallbacks, signed_in
+):
+    assert admin_a.browser.get("/account/sessions/").status_code == 200
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = [old] if fallbacks else []
+    response = admin_a.browser.get("/account/sessions/")
+    assert (response.status_code == 200) is signed_in
