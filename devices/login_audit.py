@@ -63,8 +63,13 @@ def _is_http(request: HttpRequest | None) -> bool:
 def on_logged_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
     if not _is_http(request):
         return
+    # The method, when not a password: single sign-on sets it (devices/sso_views.py).
+    method = getattr(request, "login_method", "")
     audit_sign_in(
-        action=AuditRecord.Action.LOGIN, username=user.get_username(), **_from_request(request)
+        action=AuditRecord.Action.LOGIN,
+        username=user.get_username(),
+        message=f"method: {method}" if method else "",
+        **_from_request(request),
     )
 
 
