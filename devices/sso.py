@@ -19,7 +19,8 @@ The rules, each in one place here:
   `devices.users.change_user_role` (audited with before and after).
 - **First logon of an unknown subject**: linked to an existing active account only when the
   provider says the e-mail address is verified (``email_verified`` true) and exactly one
-  account has it; otherwise created when TRACKER_OIDC_CREATE_USERS is on, else refused.
+  account has it; otherwise created when TRACKER_OIDC_CREATE_USERS is on and no account has
+  that address, else refused.
   Linking on an unverified address would let anyone who can type someone's address at the
   provider take over that account.
 
@@ -157,7 +158,9 @@ def _link_or_create(claims: dict[str, Any], mapping: Mapping, now: dt.datetime) 
     matches = list(User.objects.filter(email__iexact=email, is_active=True)[:2]) if email else []
     if verified and len(matches) == 1:
         return _link(claims, matches[0], now, how=f"linked by verified e-mail {email}")
-    if settings.TRACKER_OIDC_CREATE_USERS:
+    # An account with this address exists but the provider does not vouch for it: creating a
+    # second account for the same address would be as wrong as linking.
+    if settings.TRACKER_OIDC_CREATE_USERS and not matches:
         agency_id = _resolve_agency(mapping)
         user = User(username=_free_username(claims, email), email=email, role=mapping.role)
         user.agency_id = agency_id

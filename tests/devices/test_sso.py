@@ -144,7 +144,7 @@ def test_an_unknown_subject_is_created_only_when_creation_is_on(sso, settings, c
     assert not user.has_usable_password()
 
 
-def test_an_unverified_email_links_nobody(sso, agency_a, client):
+def test_an_unverified_email_links_nobody(sso, settings, agency_a, client):
     UserFactory(username="victim", email="victim@example.gov", agency=agency_a)
     sso.add_account(
         "sub-claimer", email="victim@example.gov", groups=["ksp-admins"], email_verified=False
@@ -153,6 +153,9 @@ def test_an_unverified_email_links_nobody(sso, agency_a, client):
     assert refused.status_code == 403
     assert "does not vouch for your e-mail" in refused.content.decode()
     assert not OidcIdentity.objects.exists()
+    settings.TRACKER_OIDC_CREATE_USERS = True  # nor does it make a second account of that address
+    assert _sign_in(Client(), sso, "sub-claimer").status_code == 403
+    assert User.objects.filter(email="victim@example.gov").count() == 1
 
 
 def test_a_replayed_code_is_refused(sso, agency_a):
