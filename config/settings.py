@@ -491,18 +491,33 @@ TRACKER_OIDC_ROLE_CLAIM = env("TRACKER_OIDC_ROLE_CLAIM", "groups")
 TRACKER_OIDC_PROVIDER_NAME = env("TRACKER_OIDC_PROVIDER_NAME", "single sign-on")
 TRACKER_OIDC_CREATE_USERS = env_bool("TRACKER_OIDC_CREATE_USERS", False)
 TRACKER_LOCAL_LOGIN = env_bool("TRACKER_LOCAL_LOGIN", True)
-try:
-    TRACKER_OIDC_GROUP_MAP = json.loads(env("TRACKER_OIDC_GROUP_MAP", "{}"))
-except ValueError as exc:
-    raise ImproperlyConfigured(f"TRACKER_OIDC_GROUP_MAP is not JSON: {exc}") from exc
-if not isinstance(TRACKER_OIDC_GROUP_MAP, dict) or not all(
-    isinstance(v, dict) and v.get("role") in ("state_staff", "agency_admin", "agency_viewer")
-    for v in TRACKER_OIDC_GROUP_MAP.values()
-):
-    raise ImproperlyConfigured(
-        "TRACKER_OIDC_GROUP_MAP must map each claim value to "
-        '{"role": "state_staff" | "agency_admin" | "agency_viewer", "agency": "<slug>"}'
+
+
+def env_group_map(name: str) -> dict[str, dict[str, str]]:
+    """A JSON object {claim value: {"role": ..., "agency": slug}}; refused unless each entry
+    names a role, and an agency exactly when the role is an agency one."""
+    try:
+        value = json.loads(env(name, "{}"))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not JSON: {exc}") from exc
+    agency_roles = ("agency_admin", "agency_viewer")
+    ok = isinstance(value, dict) and all(
+        isinstance(v, dict)
+        and (
+            (v.get("role") == "state_staff" and not v.get("agency"))
+            or (v.get("role") in agency_roles and isinstance(v.get("agency"), str))
+        )
+        for v in value.values()
     )
+    if not ok:
+        raise ImproperlyConfigured(
+            f'{name} must map each claim value to {{"role": "state_staff"}} or '
+            '{"role": "agency_admin" | "agency_viewer", "agency": "<agency slug>"}'
+        )
+    return value
+
+
+TRACKER_OIDC_GROUP_MAP = env_group_map("TRACKER_OIDC_GROUP_MAP")
 if TRACKER_OIDC_ISSUER and not (TRACKER_OIDC_CLIENT_ID and TRACKER_OIDC_CLIENT_SECRET):
     raise ImproperlyConfigured(
         "TRACKER_OIDC_ISSUER is set: set TRACKER_OIDC_CLIENT_ID and TRACKER_OIDC_CLIENT_SECRET "
