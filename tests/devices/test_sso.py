@@ -94,6 +94,9 @@ def test_an_agency_admin_signs_in_and_lands_on_their_agency(sso, agency_a, clien
     change = AuditRecord.objects.get(action=AuditRecord.Action.UPDATE, object_id=str(user.pk))
     assert change.before["role"] == User.Role.AGENCY_VIEWER
     assert change.after["role"] == User.Role.AGENCY_ADMIN
+    # Signed in by the provider, they see their agency and only theirs.
+    assert client.get("/agencies/ksp/").status_code == 200
+    assert client.get("/agencies/lex-pd/").status_code == 404
 
 
 def test_a_change_of_group_moves_the_user_at_the_next_logon(sso, agency_b):
@@ -142,6 +145,9 @@ def test_an_unknown_subject_is_created_only_when_creation_is_on(sso, settings, c
     user = User.objects.get(email="new@example.gov")
     assert user.role == User.Role.STATE_STAFF
     assert not user.has_usable_password()
+    created = AuditRecord.objects.get(action=AuditRecord.Action.CREATE, object_type="oidcidentity")
+    assert created.message == f"{user.username}: created at first single sign-on"
+    assert created.after["role"] == User.Role.STATE_STAFF
 
 
 def test_an_unverified_email_links_nobody(sso, settings, agency_a, client):
