@@ -77,10 +77,12 @@ def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     locked = bool(getattr(request, "axes_locked_out", False))
+    # A refusal that is not about the password says so (devices/sso.py: local accounts off).
+    refusal = getattr(request, "login_refusal", "")
     audit_sign_in(
         action=AuditRecord.Action.LOGIN_FAILED,
         username=str(credentials.get("username") or ""),
-        message="refused: locked out" if locked else "wrong username or password",
+        message=refusal or ("refused: locked out" if locked else "wrong username or password"),
         **_from_request(request),
     )
 

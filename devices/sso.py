@@ -51,6 +51,7 @@ ROLE_STRENGTH: dict[str, int] = {
     User.Role.AGENCY_VIEWER: 1,
 }
 ASK_ADMIN = "Ask your administrator"
+LOCAL_OFF_REASON = "refused: password sign-in is turned off (TRACKER_LOCAL_LOGIN)"
 
 
 @dataclass(frozen=True)
@@ -248,5 +249,7 @@ class LocalLoginGate:
         **kwargs: Any,
     ) -> None:
         if password is not None and not password_login_allowed():
+            if request is not None:  # for the failed-logon record (devices/login_audit.py)
+                request.login_refusal = LOCAL_OFF_REASON  # type: ignore[attr-defined]
             raise PermissionDenied("password sign-in is turned off")
         return

@@ -53,7 +53,7 @@ class LoginPage(auth_views.LoginView):
             username=str(request.POST.get("username", ""))[:150],
             remote_addr=client_address(request),
             user_agent=str(request.META.get("HTTP_USER_AGENT", "")),
-            message="refused: password sign-in is turned off (TRACKER_LOCAL_LOGIN)",
+            message=sso.LOCAL_OFF_REASON,
         )
         context = self.get_context_data(form=self.get_form())
         context["refused_message"] = LOCAL_OFF_MESSAGE
