@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Swagger
-from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
 from config.errors import DomainError
 from devices.auth import api_auth
+from devices.throttling import TokenRateThrottle, over_limit_message
 
 
 class FieldError(Schema):
@@ -31,6 +32,7 @@ COMMON_ERRORS: dict[int, type[Schema]] = {
     401: ErrorOut,
     403: ErrorOut,
     422: ErrorOut,
+    429: ErrorOut,  # a bearer token over TRACKER_API_TOKEN_RATE (devices/throttling.py)
 }
 NOT_FOUND_ERRORS: dict[int, type[Schema]] = {**COMMON_ERRORS, 404: ErrorOut}
 WRITE_ERRORS: dict[int, type[Schema]] = {**NOT_FOUND_ERRORS, 409: ErrorOut}
@@ -44,6 +46,8 @@ api = NinjaAPI(
         "`{message, errors: [{field, message}]}`."
     ),
     auth=api_auth,
+    # Per bearer token (devices/throttling.py): 429 with Retry-After over TRACKER_API_TOKEN_RATE.
+    throttle=[TokenRateThrottle()],
     urls_namespace="api",
     # Deep links put a link inside each operation's summary button, where keyboard and screen
     # reader users cannot reach it (WCAG 4.1.2); the cost is no #/tag/operation URLs.
@@ -111,6 +115,12 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
 @api.exception_handler(PermissionDenied)
 def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return _error(request, 403, str(exc) or "Your role does not allow this.")
+
+
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    # ninja adds the Retry-After header to this response.
+    return _error(request, 429, over_limit_message(exc.wait))
 
 
 @api.exception_handler(HttpError)

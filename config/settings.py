@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 import ssl
 from decimal import Decimal, InvalidOperation
@@ -174,8 +175,10 @@ MIDDLEWARE = [
 
 # django-axes first: a locked-out name or address is refused before any password is checked.
 # ModelBackend runs the hasher for unknown usernames too, so timing does not tell them apart.
+# devices.sso's gate before it refuses every password while local accounts are turned off.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "devices.sso.LocalLoginGate",
     "django.contrib.auth.backends.ModelBackend",
 ]
 
@@ -475,3 +478,55 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Single sign-on with OpenID Connect (devices/sso.py). On when TRACKER_OIDC_ISSUER is set:
+# discovery at <issuer>/.well-known/openid-configuration, the client registered there
+# (secret from TRACKER_OIDC_CLIENT_SECRET or TRACKER_OIDC_CLIENT_SECRET_FILE). The role and
+# agency come from TRACKER_OIDC_ROLE_CLAIM's values through TRACKER_OIDC_GROUP_MAP, a JSON
+# object {"<claim value>": {"role": "<role>", "agency": "<agency slug>"}} (state staff take
+# no agency). TRACKER_LOCAL_LOGIN=off refuses passwords on the login page once SSO is on;
+# API tokens are not sign-ins and keep working.
+TRACKER_OIDC_ISSUER = env("TRACKER_OIDC_ISSUER").rstrip("/")
+TRACKER_OIDC_CLIENT_ID = env("TRACKER_OIDC_CLIENT_ID")
+TRACKER_OIDC_CLIENT_SECRET = env("TRACKER_OIDC_CLIENT_SECRET")
+TRACKER_OIDC_SCOPES = env("TRACKER_OIDC_SCOPES", "openid email profile")
+TRACKER_OIDC_ROLE_CLAIM = env("TRACKER_OIDC_ROLE_CLAIM", "groups")
+TRACKER_OIDC_PROVIDER_NAME = env("TRACKER_OIDC_PROVIDER_NAME", "single sign-on")
+TRACKER_OIDC_CREATE_USERS = env_bool("TRACKER_OIDC_CREATE_USERS", False)
+TRACKER_LOCAL_LOGIN = env_bool("TRACKER_LOCAL_LOGIN", True)
+
+
+def env_group_map(name: str) -> dict[str, dict[str, str]]:
+    """A JSON object {claim value: {"role": ..., "agency": slug}}; refused unless each entry
+    names a role, and an agency exactly when the role is an agency one."""
+    try:
+        value = json.loads(env(name, "{}"))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not JSON: {exc}") from exc
+    agency_roles = ("agency_admin", "agency_viewer")
+    ok = isinstance(value, dict) and all(
+        isinstance(v, dict)
+        and (
+            (v.get("role") == "state_staff" and not v.get("agency"))
+            or (v.get("role") in agency_roles and isinstance(v.get("agency"), str))
+        )
+        for v in value.values()
+    )
+    if not ok:
+        raise ImproperlyConfigured(
+            f'{name} must map each claim value to {{"role": "state_staff"}} or '
+            '{"role": "agency_admin" | "agency_viewer", "agency": "<agency slug>"}'
+        )
+    return value
+
+
+TRACKER_OIDC_GROUP_MAP = env_group_map("TRACKER_OIDC_GROUP_MAP")
+if TRACKER_OIDC_ISSUER and not (TRACKER_OIDC_CLIENT_ID and TRACKER_OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "TRACKER_OIDC_ISSUER is set: set TRACKER_OIDC_CLIENT_ID and TRACKER_OIDC_CLIENT_SECRET "
+        "(or TRACKER_OIDC_CLIENT_SECRET_FILE) to the client registered at the provider"
+    )
+
+# API bearer tokens: requests allowed per token ("<n>/<second|minute|hour|day>"), counted in
+# the cache (shared by every process when the cache is Redis). devices/throttling.py.
+TRACKER_API_TOKEN_RATE = env("TRACKER_API_TOKEN_RATE", "600/minute")

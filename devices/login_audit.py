@@ -63,8 +63,13 @@ def _is_http(request: HttpRequest | None) -> bool:
 def on_logged_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
     if not _is_http(request):
         return
+    # The method, when not a password: single sign-on sets it (devices/sso_views.py).
+    method = getattr(request, "login_method", "")
     audit_sign_in(
-        action=AuditRecord.Action.LOGIN, username=user.get_username(), **_from_request(request)
+        action=AuditRecord.Action.LOGIN,
+        username=user.get_username(),
+        message=f"method: {method}" if method else "",
+        **_from_request(request),
     )
 
 
@@ -72,10 +77,12 @@ def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     locked = bool(getattr(request, "axes_locked_out", False))
+    # A refusal that is not about the password says so (devices/sso.py: local accounts off).
+    refusal = getattr(request, "login_refusal", "")
     audit_sign_in(
         action=AuditRecord.Action.LOGIN_FAILED,
         username=str(credentials.get("username") or ""),
-        message="refused: locked out" if locked else "wrong username or password",
+        message=refusal or ("refused: locked out" if locked else "wrong username or password"),
         **_from_request(request),
     )
 

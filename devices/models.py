@@ -539,3 +539,32 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}@{self.slot}"
+
+
+class OidcIdentity(models.Model):
+    """Who a user is at an OpenID provider: (issuer, subject), linked at their first SSO logon.
+
+    The subject is the provider's stable, never-reassigned id (OIDC Core 2); e-mail addresses
+    change and get reused, so they never identify anyone after the first link (devices/sso.py).
+    """
+
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="oidc_identities")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "subject"], name="devices_oidc_identity_unique_subject"
+            ),
+            # One identity per provider per user: a second subject for the same person at the
+            # same provider would be a second way in nobody chose.
+            models.UniqueConstraint(
+                fields=["user", "issuer"], name="devices_oidc_identity_one_per_issuer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

@@ -1,14 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from devices import views
+from devices import sso_views, views
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="registration/login.html"),
-        name="login",
-    ),
+    path("login/", sso_views.LoginPage.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("devices/", views.device_list, name="device_list"),
@@ -73,4 +69,10 @@ urlpatterns += [
         user_views.invitation_accept,
         name="invitation_accept",
     ),
+]
+
+# Single sign-on with OpenID Connect: devices/sso_views.py.
+urlpatterns += [
+    path("sso/login/", sso_views.sso_begin, name="sso_begin"),
+    path("sso/callback/", sso_views.sso_callback, name="sso_callback"),
 ]

@@ -316,16 +316,18 @@ def revoke_invitation(
 
 def change_user_role(
     *,
-    actor: User,
+    actor: User | None,
     user_id: int,
     role: str,
     agency_id: int | None,
     remote_addr: str | None = None,
+    reason: str = "changed role or agency",
 ) -> User:
     """Give user ``user_id`` ``role`` in ``agency_id`` (None for state staff).
 
     Idempotent: asking for the current role and agency writes nothing. Otherwise one
-    transaction (the row locked) with one audit record holding before and after.
+    transaction (the row locked) with one audit record holding before and after. ``actor``
+    is None for a change nobody made by hand (single sign-on applying the provider's claim).
     """
     _check_role_agency(role, agency_id)
     with transaction.atomic():
@@ -335,12 +337,12 @@ def change_user_role(
         before = user_state(user)
         user.role, user.agency_id = role, agency_id
         user.save(update_fields=["role", "agency"])
-        _record_user_change(actor, user, before, "changed role or agency", remote_addr)
+        _record_user_change(actor, user, before, reason, remote_addr)
     return user
 
 
 def _record_user_change(
-    actor: User, user: User, before: dict[str, Any], message: str, remote_addr: str | None
+    actor: User | None, user: User, before: dict[str, Any], message: str, remote_addr: str | None
 ) -> None:
     audit.record(
         actor=actor,
@@ -356,12 +358,18 @@ def _record_user_change(
 
 
 def deactivate_user(
-    *, actor: User, user_id: int, now: dt.datetime, remote_addr: str | None = None
+    *,
+    actor: User | None,
+    user_id: int,
+    now: dt.datetime,
+    remote_addr: str | None = None,
+    reason: str = "deactivated",
 ) -> User:
     """Stop user ``user_id`` at once: inactive, every session deleted, every token revoked.
 
     Idempotent: an inactive user is left as is, with no second record. One transaction with
-    one audit record; see the module docstring for how sessions are found.
+    one audit record; see the module docstring for how sessions are found. ``actor`` is None
+    when nobody did it by hand (single sign-on: the provider's mapping is gone).
     """
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
@@ -376,7 +384,7 @@ def deactivate_user(
             actor,
             user,
             before,
-            f"deactivated; ended {sessions} session(s), revoked {tokens} API token(s)",
+            f"{reason}; ended {sessions} session(s), revoked {tokens} API token(s)",
             remote_addr,
         )
     return user
