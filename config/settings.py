@@ -114,6 +114,19 @@ def env_ca_file(name: str) -> str:
     return path
 
 
+def env_cache(name: str) -> dict[str, dict[str, str]]:
+    """CACHES from a URL: ``redis://host:6379/1`` (shared by every process), or empty for
+    each process's own memory (the demo and the tests)."""
+    url = env(name, "").strip()
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(
+            f"{name}={url!r}: expected a Redis URL such as redis://127.0.0.1:6379/1"
+        )
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+
+
 def env_origin(name: str, default: str) -> str:
     """A site's scheme and host (``https://tracker.example.gov``), without a trailing slash."""
     raw = env(name, default).strip().rstrip("/")
@@ -208,6 +221,9 @@ TEMPLATES = [
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Per-token API rates, sign-in throttles and the shared "fleet now" figures count in the
+# cache: with several web processes only a shared one (Redis) makes them site-wide.
+CACHES = env_cache("TRACKER_CACHE_URL")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the ingest writes; the timeout rides out
     # the short write locks of a batch commit instead of failing with "database is locked".

@@ -51,3 +51,18 @@ def test_a_rotated_secret_key_keeps_sessions_only_with_the_old_key_in_the_fallba
     settings.SECRET_KEY_FALLBACKS = [old] if fallbacks else []
     response = admin_a.browser.get("/account/sessions/")
     assert (response.status_code == 200) is signed_in
+
+
+def test_the_cache_is_each_process_memory_by_default_and_redis_from_a_url(monkeypatch):
+    from config.settings import env_cache
+
+    monkeypatch.delenv("TRACKER_CACHE_URL", raising=False)
+    assert env_cache("TRACKER_CACHE_URL")["default"]["BACKEND"].endswith("LocMemCache")
+    monkeypatch.setenv("TRACKER_CACHE_URL", "redis://127.0.0.1:6379/1")
+    assert env_cache("TRACKER_CACHE_URL")["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/1",
+    }
+    monkeypatch.setenv("TRACKER_CACHE_URL", "memcached://127.0.0.1:11211")
+    with pytest.raises(ImproperlyConfigured, match="TRACKER_CACHE_URL=.*Redis URL"):
+        env_cache("TRACKER_CACHE_URL")
