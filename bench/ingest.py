@@ -3,7 +3,8 @@
 Run by hand (not part of the tests):
 
     .venv/bin/python bench/ingest.py [--db postgres|sqlite|both] [--readings 200000]
-                                     [--live-seconds 60] [--live-rate 16700] [--skip-live]
+                                     [--members 1,2] [--live-seconds 60]
+                                     [--live-rate 16700,22300] [--skip-drain] [--skip-live]
 
 For each database (PostgreSQL: ``tracker_bench_ingest`` on DATABASE_URL's server, default
 postgres://postgres@127.0.0.1:5432; SQLite: /tmp/tracker_bench_ingest.sqlite3) it migrates,
@@ -23,15 +24,25 @@ loopback port, with persistence off and no passwords. Then:
    and counts; and a raw driver write of the same rows in the same batches (PostgreSQL:
    psycopg binary COPY into a staging table, then the history insert and the latest-state upsert;
    SQLite: sqlite3 executemany of both). Each figure is printed with its ratio;
-3. **live**: 16,700 readings/s (100,000 devices in a 10x burst, 10 readings a message, about
-   1,670 messages/s from several publisher processes) for 60 s into the running ingest:
+3. **live**, at each ``--live-rate`` in turn (by default 16,700 readings/s, a state the size
+   of Kentucky, 100,000 devices, in a 10x burst; then 22,300 readings/s, FirstNet's national
+   scale of about 6.7 million connections at one reading each every 5 minutes), 10 readings a
+   message from several publisher processes, for ``--live-seconds`` into the running ingest:
    p50/p95/p99 from publish (the message's ``sent_at``) to commit, lost and duplicated, and
    the ingest's memory at the start and the end of the stream.
+
+``--members N`` runs N ingest processes on one MQTT 5 shared subscription
+(``$share/bench/...``, client ids ``bench-ingest-1`` ...), as the ``tracker-ingest@N`` units
+do; a list (``--members 1,2``) runs every scenario for each count, one after the other on
+the same fleet, and prints the 1-reading drain rate of each count against the first's. In a
+drain the members' sessions exist before the backlog is published, and Mosquitto deals the
+messages round-robin between them, offline or not; each report prints how evenly.
 
 Targets (2 cores, PostgreSQL): 1 reading a message >= 35% of the bare subscriber's rate;
 10 a message >= 50,000 readings/s; the ingest's writer (readings / time inside its batch
 transactions, rows in hand to commit, on the same messages in the same batches in this
-process) >= 70% of the raw driver; live p95 < 1 s; memory flat. SQLite: >= 30% of the bare
+process) >= 70% of the raw driver; live p95 < 1 s and nothing lost at both rates; memory
+flat; two members >= 1.3x one member's drain rate at 1 reading a message. SQLite: >= 30% of the bare
 subscriber's rate. The same writer figure from the MQTT process's IngestStat row is printed
 beside it: there paho's network thread shares the interpreter (and the GIL) with the writer.
 """
@@ -75,6 +86,11 @@ FLEET = 100_000
 INTERVAL_S = 300
 SESSION_EXPIRY_S = 3600
 BATCH_SIZE = 5000  # the ingest's default --batch-size (the warm-up batches)
+# Live rates: a state the size of Kentucky (100,000 devices at one reading a minute) in a 10x
+# burst, and FirstNet's national scale (about 6.7 million connections, one reading each
+# every 5 minutes), both at 10 readings a message.
+KENTUCKY_BURST = 16_700
+NATIONAL_RATE = 22_300
 
 
 # ---------------------------------------------------------------------------------------
@@ -706,13 +722,22 @@ def bare_subscriber(
 
 
 class Ingest:
-    """``manage.py ingest_mqtt`` as a subprocess on the bench database."""
+    """``manage.py ingest_mqtt`` as a subprocess on the bench database (one member)."""
 
     CLIENT_ID = "bench-ingest"
 
-    def __init__(self, directory: Path, broker: Mosquitto, db: str) -> None:
-        self.latency_log = directory / "latency.jsonl"
-        self.log_path = directory / "ingest.log"
+    def __init__(
+        self,
+        directory: Path,
+        broker: Mosquitto,
+        db: str,
+        *,
+        client_id: str = CLIENT_ID,
+        shared: str | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.latency_log = directory / f"latency-{client_id}.jsonl"
+        self.log_path = directory / f"{client_id}.log"
         self.args = [
             sys.executable,
             str(ROOT / "manage.py"),
@@ -720,9 +745,10 @@ class Ingest:
             "--url",
             broker.url,
             "--client-id",
-            self.CLIENT_ID,
+            client_id,
             "--latency-log",
             str(self.latency_log),
+            *(["--shared", shared] if shared else []),
         ]
         self.env = {
             **os.environ,
@@ -743,7 +769,7 @@ class Ingest:
         self.started_at = time.time()
         return self
 
-    def wait_connected(self, timeout: float = 30) -> None:
+    def wait_connected(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
@@ -783,6 +809,74 @@ class Ingest:
         ]
 
 
+class IngestGroup:
+    """``members`` ingest processes on one MQTT 5 shared subscription (``$share/bench/...``),
+    each with its own client id and persistent session, as ``tracker-ingest@N`` units run.
+
+    With one member it subscribes without ``$share``, exactly as a single ingest does. The
+    interface is Ingest's: start and stop all, batches of all (by commit time), memory summed.
+    """
+
+    GROUP = "bench"
+
+    def __init__(self, directory: Path, broker: Mosquitto, db: str, *, members: int) -> None:
+        if members == 1:
+            self.members = [Ingest(directory, broker, db)]
+        else:
+            self.members = [
+                Ingest(
+                    directory, broker, db, client_id=f"{Ingest.CLIENT_ID}-{i}", shared=self.GROUP
+                )
+                for i in range(1, members + 1)
+            ]
+
+    @property
+    def client_ids(self) -> list[str]:
+        return [member.client_id for member in self.members]
+
+    def start(self) -> IngestGroup:
+        for member in self.members:
+            member.start()
+        return self
+
+    def wait_connected(self, timeout: float = 120) -> None:
+        for member in self.members:
+            member.wait_connected(timeout)
+
+    def memory_kib(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for member in self.members:
+            for key, kib in member.memory_kib().items():
+                found[key] = found.get(key, 0) + kib
+        return found
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()
+
+    def batches(self) -> list[dict[str, Any]]:
+        return sorted((b for m in self.members for b in m.batches()), key=lambda b: b["t"])
+
+    def messages_by_member(self) -> list[int]:
+        """Messages each member committed: how evenly the broker split the load."""
+        return [sum(b["n"] for b in member.batches()) for member in self.members]
+
+
+def report_split(report: Report, label: str, ingest: IngestGroup) -> None:
+    """Each member's share of the messages, when there is more than one."""
+    shares = ingest.messages_by_member()
+    total = sum(shares)
+    if len(shares) < 2 or not total:
+        return
+    parts = ", ".join(f"{n:,} ({n / total:.1%})" for n in shares)
+    report.add(
+        f"{label}: split between {len(shares)} members",
+        max(shares) / total,
+        "largest share",
+        f"({parts}; even is {1 / len(shares):.1%})",
+    )
+
+
 def wait_for_rows(expected: int, *, stall_s: float = 20.0) -> int:
     """Poll the history table until it holds ``expected`` rows or stops growing."""
     from django.db import connection
@@ -802,14 +896,15 @@ def wait_for_rows(expected: int, *, stall_s: float = 20.0) -> int:
         time.sleep(0.25)
 
 
-def ingest_writer_rate() -> tuple[int, float]:
-    """(readings stored, seconds inside batch transactions) from the ingest's IngestStat row."""
+def ingest_writer_rate(client_ids: list[str]) -> tuple[int, float]:
+    """(readings stored, seconds inside batch transactions) from the members' IngestStat rows."""
     from telemetry.models import IngestStat
 
-    row = IngestStat.objects.filter(worker=Ingest.CLIENT_ID).first()
-    if row is None:
-        return 0, 0.0
-    return row.readings_total, float((row.commit_seconds or {}).get("sum", 0.0))
+    stored, seconds = 0, 0.0
+    for row in IngestStat.objects.filter(worker__in=client_ids):
+        stored += row.readings_total
+        seconds += float((row.commit_seconds or {}).get("sum", 0.0))
+    return stored, seconds
 
 
 # ---------------------------------------------------------------------------------------
@@ -858,7 +953,7 @@ def _split(items: list[int], parts: int) -> list[list[int]]:
 def drain(
     report: Report,
     broker: Mosquitto,
-    ingest: Ingest,
+    ingest: IngestGroup,
     *,
     per_message: int,
     readings: int,
@@ -898,7 +993,7 @@ def drain(
     process.join()
     bare_rate = (bare_n - 1) / bare_s if bare_s > 0 else None
 
-    ingest.start()
+    ingest.start().wait_connected()  # a slow start is not a stall of the drain
     rows = wait_for_rows(devices * per_device)
     memory = ingest.memory_kib()
     ingest.stop()
@@ -908,7 +1003,7 @@ def drain(
     msg_rate = (committed - batches[0]["n"]) / span if span > 0 else None
     rows_total, distinct = count_readings()
     expected = devices * per_device
-    stored, write_s = ingest_writer_rate()
+    stored, write_s = ingest_writer_rate(ingest.client_ids)
 
     report.add(
         f"{label}: bare subscriber (validate + count)",
@@ -943,6 +1038,7 @@ def drain(
                 "target >= 50,000",
                 reading_rate is not None and reading_rate >= 50_000,
             )
+    report_split(report, label, ingest)
     report.add(
         f"{label}: batches",
         len(batches),
@@ -1025,7 +1121,7 @@ def drain(
 def live(
     report: Report,
     broker: Mosquitto,
-    ingest: Ingest,
+    ingest: IngestGroup,
     *,
     rate: float,
     seconds: float,
@@ -1077,7 +1173,8 @@ def live(
     def pct(p: float) -> float | None:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else None
 
-    label = "live"
+    label = f"live {rate:,.0f}/s"
+    report_split(report, label, ingest)
     report.add(
         f"{label}: offered",
         readings / took,
@@ -1147,52 +1244,93 @@ def warm_up_fleet(devices: int = FLEET, *, at: float | None = None) -> int:
     return stored
 
 
-def run(db: str, args: argparse.Namespace) -> Report:
+def run(db: str, args: argparse.Namespace) -> list[Report]:
+    """Every scenario for each member count in ``--members``, one report each."""
     setup_django(db)
     from devices.models import Device, Gateway
 
-    report = Report(db)
     print(f"== {db}: preparing the fleet", flush=True)
     ensure_fleet(FLEET)
     device_ids = dict(Device.objects.filter(serial__startswith="BN").values_list("serial", "id"))
     gateway_ids = dict(
         Gateway.objects.filter(agency__slug__startswith="bench-").values_list("name", "id")
     )
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        directory = Path(tmp)
-        broker = Mosquitto(directory).start()
-        ingest = Ingest(directory, broker, db)
-        try:
-            if not args.skip_drain:
-                for per_message in (1, 10):
-                    drain(
-                        report,
-                        broker,
-                        ingest,
-                        per_message=per_message,
-                        readings=args.readings,
-                        publishers=args.publishers,
-                        device_ids=device_ids,
-                        gateway_ids=gateway_ids,
-                    )
-            if not args.skip_live:
-                live(
-                    report,
-                    broker,
-                    ingest,
-                    rate=args.live_rate,
-                    seconds=args.live_seconds,
-                    publishers=args.publishers,
-                )
-        finally:
-            ingest.stop()
-            broker.stop()
-    return report
+    reports = []
+    for members in args.members:
+        name = db if len(args.members) == 1 else f"{db} x{members}"
+        report = Report(name)
+        print(f"== {name}: {members} ingest member(s)", flush=True)
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            directory = Path(tmp)
+            broker = Mosquitto(directory).start()
+            ingest = IngestGroup(directory, broker, db, members=members)
+            try:
+                run_scenarios(report, broker, ingest, args, device_ids, gateway_ids)
+            finally:
+                ingest.stop()
+                broker.stop()
+        reports.append(report)
+    report_scaling(reports, args.members)
+    return reports
+
+
+def run_scenarios(
+    report: Report,
+    broker: Mosquitto,
+    ingest: IngestGroup,
+    args: argparse.Namespace,
+    device_ids: dict[str, int],
+    gateway_ids: dict[str, int],
+) -> None:
+    if not args.skip_drain:
+        for per_message in (1, 10):
+            drain(
+                report,
+                broker,
+                ingest,
+                per_message=per_message,
+                readings=args.readings,
+                publishers=args.publishers,
+                device_ids=device_ids,
+                gateway_ids=gateway_ids,
+            )
+    if not args.skip_live:
+        for rate in args.live_rate:
+            live(
+                report,
+                broker,
+                ingest,
+                rate=rate,
+                seconds=args.live_seconds,
+                publishers=args.publishers,
+            )
+
+
+def report_scaling(reports: list[Report], members: list[int]) -> None:
+    """The drain rate at 1 reading a message of each member count against the first's."""
+    if len(reports) < 2:
+        return
+
+    def drain_rate(report: Report) -> float | None:
+        found = [f.value for f in report.figures if f.name == "drain 1/msg: ingest"]
+        return found[0] if found else None
+
+    base = drain_rate(reports[0])
+    for count, report in zip(members[1:], reports[1:], strict=True):
+        rate = drain_rate(report)
+        ratio = rate / base if rate and base else None
+        report.add(
+            f"drain 1/msg: {count} members / {members[0]}",
+            ratio,
+            "",
+            "target >= 1.3 for 2 members",
+            None if ratio is None or count != 2 else ratio >= 1.3,
+        )
 
 
 def print_table(reports: list[Report]) -> None:
     print()
-    print(f"{'database':9} {'figure':62} {'value':>14}  {'unit':11} target")
+    print(f"{'database':12} {'figure':62} {'value':>14}  {'unit':11} target")
     for report in reports:
         for f in report.figures:
             if f.value is None:
@@ -1202,7 +1340,7 @@ def print_table(reports: list[Report]) -> None:
             else:
                 value = f"{f.value:,.3f}"
             mark = "" if f.ok is None else ("  OK" if f.ok else "  MISSED")
-            print(f"{report.db:9} {f.name:62} {value:>14}  {f.unit:11} {f.target}{mark}")
+            print(f"{report.db:12} {f.name:62} {value:>14}  {f.unit:11} {f.target}{mark}")
 
 
 def main() -> None:
@@ -1213,7 +1351,18 @@ def main() -> None:
     )
     parser.add_argument("--publishers", type=int, default=2, help="Publisher processes.")
     parser.add_argument(
-        "--live-rate", type=float, default=16_700, help="Readings a second in the live stream."
+        "--live-rate",
+        type=lambda raw: [float(r) for r in raw.split(",")],
+        default=[KENTUCKY_BURST, NATIONAL_RATE],
+        help="Readings a second in each live stream, comma-separated (default: the Kentucky "
+        f"burst, {KENTUCKY_BURST:,}, then FirstNet's national rate, {NATIONAL_RATE:,}).",
+    )
+    parser.add_argument(
+        "--members",
+        type=lambda raw: [int(n) for n in raw.split(",")],
+        default=[1],
+        help="Ingest processes on one shared subscription (distinct client ids); a list such as "
+        "1,2 runs everything for each count and prints the drain rate's ratio.",
     )
     parser.add_argument("--live-seconds", type=float, default=60)
     parser.add_argument("--skip-drain", action="store_true")
@@ -1239,13 +1388,17 @@ def main() -> None:
                 ]
                 subprocess.run(cmd, check=True)
                 data = json.loads(Path(out.name).read_text())
-            reports.append(Report(db, [Figure(**f) for f in data]))
+            reports += [Report(r["db"], [Figure(**f) for f in r["figures"]]) for r in data]
         print_table(reports)
     else:
-        report = run(args.db, args)
-        print_table([report])
+        reports = run(args.db, args)
+        print_table(reports)
         if args.json:
-            Path(args.json).write_text(json.dumps([f.__dict__ for f in report.figures]))
+            Path(args.json).write_text(
+                json.dumps(
+                    [{"db": r.db, "figures": [f.__dict__ for f in r.figures]} for r in reports]
+                )
+            )
     print(f"load average after: {os.getloadavg()}")
 
 
@@ -1256,7 +1409,9 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
         "--publishers",
         str(args.publishers),
         "--live-rate",
-        str(args.live_rate),
+        ",".join(f"{r:g}" for r in args.live_rate),
+        "--members",
+        ",".join(str(n) for n in args.members),
         "--live-seconds",
         str(args.live_seconds),
     ]
