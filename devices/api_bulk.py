@@ -106,10 +106,11 @@ def bulk_edit_devices(request: AuthedRequest, payload: BulkEditIn):
     nothing. Otherwise all change in one transaction with one audit record, or none does:
     409 lists every device that may not change. At most 10,000 devices a request.
     """
+    # The change is checked first: a bad value is a 422 before any device is looked up.
+    change = bulk_edits.make_change(payload.action, payload.value())
     ids = selection.resolve_for_writer(
         request.user, payload.selection(), limit=bulk_edits.MAX_DEVICES, task="a bulk edit"
     )
-    change = bulk_edits.make_change(payload.action, payload.value())
     if payload.dry_run:
         plan = bulk_edits.plan_bulk_edit(device_ids=ids, change=change)
         if plan.is_refused:

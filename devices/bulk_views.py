@@ -71,8 +71,8 @@ def device_bulk_preview(request: AuthedRequest) -> HttpResponse:
     """What a bulk edit would change, per device, and every reason it would be refused."""
     form = BulkEditForm(request.GET)
     try:
-        ids = _selected_ids(request, request.GET, limit=bulk_edits.MAX_DEVICES, task=EDIT_TASK)
         change = form.change()
+        ids = _selected_ids(request, request.GET, limit=bulk_edits.MAX_DEVICES, task=EDIT_TASK)
         plan = bulk_edits.plan_bulk_edit(device_ids=ids, change=change)
     except DomainError as exc:
         return _refused(request, exc, title="Bulk edit refused")
@@ -85,8 +85,8 @@ def device_bulk_apply(request: AuthedRequest) -> HttpResponse:
     """Apply the previewed bulk edit in one transaction, or show why it is refused whole."""
     form = BulkEditForm(request.POST)
     try:
-        ids = _selected_ids(request, request.POST, limit=bulk_edits.MAX_DEVICES, task=EDIT_TASK)
         change = form.change()
+        ids = _selected_ids(request, request.POST, limit=bulk_edits.MAX_DEVICES, task=EDIT_TASK)
     except DomainError as exc:
         return _refused(request, exc, title="Bulk edit refused")
     try:
