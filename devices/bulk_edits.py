@@ -50,6 +50,14 @@ ACTION_FIELDS: dict[str, str] = {
     "mdm": "is_mdm_enrolled",
     "encryption": "is_encryption_enabled",
 }
+# The changed field as the preview and the audit message name it.
+FIELD_LABELS: dict[str, str] = {
+    "status": "status",
+    "assigned_unit": "unit",
+    "network": "network",
+    "is_mdm_enrolled": "MDM enrolment",
+    "is_encryption_enabled": "encryption",
+}
 ACTION_LABELS: dict[str, str] = {
     "status": "Change status",
     "unit": "Change unit",
@@ -71,11 +79,15 @@ class BulkChange:
     def field(self) -> str:
         return ACTION_FIELDS[self.action]
 
+    @property
+    def field_label(self) -> str:
+        return FIELD_LABELS[self.field]
+
     def describe(self) -> str:
         """The change in words, for the preview's heading and the audit record's message."""
         if self.action == "retire":
             return "retire"
-        return f"{self.field} → {display(self.field, self.value)}"
+        return f"{self.field_label} → {display(self.field, self.value)}"
 
 
 @dataclass(frozen=True)

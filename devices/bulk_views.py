@@ -58,7 +58,7 @@ def _preview(
         "plan": plan,
         "rows": plan.devices[:PREVIEW_ROWS],
         "more": max(0, len(plan.devices) - PREVIEW_ROWS),
-        "field": plan.change.field,
+        "field_label": plan.change.field_label,
         "ids": ",".join(str(d.id) for d in plan.devices),
         "hidden": form.hidden_values(),
     }

@@ -35,8 +35,8 @@ def test_a_column_sorts_ascending_then_descending_from_its_heading(admin_a, flee
     descending = admin_a.browser.get("/devices/?sort=-asset_tag").content.decode()
     assert _serials(ascending) == ["C-3", "A-1", "B-2"]
     assert _serials(descending) == ["B-2", "A-1", "C-3"]
-    assert 'aria-sort="ascending"><a href="?sort=-asset_tag"' in ascending
-    assert 'aria-sort="descending"><a href="?sort=asset_tag"' in descending
+    assert 'aria-sort="ascending"><a class="sort" href="?sort=-asset_tag"' in ascending
+    assert 'aria-sort="descending"><a class="sort" href="?sort=asset_tag"' in descending
 
 
 def test_an_unknown_sort_falls_back_to_the_default_order(admin_a, fleet):
