@@ -449,3 +449,7 @@ def list_audit(request: AuthedRequest, filters: Query[AuditFilter]):
 from devices.api_transfer import router as transfer_router  # noqa: E402
 
 router.add_router("", transfer_router)
+
+from devices.api_bulk import router as bulk_router  # noqa: E402
+
+router.add_router("", bulk_router)

@@ -222,6 +222,22 @@ def retirement_violation(*, serial: str, current: str) -> Violation | None:
     return None
 
 
+def retired_edit_violation(*, serial: str, current: str) -> Violation | None:
+    """A retired device's record stays as it left service: a bulk edit does not touch it.
+
+    Its unit, network and flags were true on the day it was retired; changing them later
+    would rewrite what the readiness history says about that day.
+    """
+    if current == RETIRED:
+        return Violation(
+            "status",
+            f"Device {serial} is retired; a retired device's record is kept as it left "
+            "service. Leave it out of the selection.",
+            is_conflict=True,
+        )
+    return None
+
+
 def deletion_violation(
     *, serial: str, status: str, has_history: bool, has_telemetry: bool
 ) -> Violation | None:

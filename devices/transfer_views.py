@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 from config.errors import InvalidInput
 from config.proxies import client_address
 from config.typing import AuthedRequest
-from devices import exporting, importing, scoping
+from devices import exporting, importing, listing, scoping
 from devices.forms import DeviceFilterForm, set_choices
 from devices.models import Agency
 from devices.selectors import filter_devices
@@ -238,4 +238,6 @@ def device_export(request: AuthedRequest) -> HttpResponseBase:
     filters = DeviceFilterForm(request.GET or None, agencies=agencies).filters()
     fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
     devices = filter_devices(scoping.visible_devices(request.user), **filters)
+    # The list's sort too (?sort=), so the file is in the order the list shows.
+    devices = listing.sort_devices(devices, listing.parse_sort(request.GET.get("sort")))
     return exporting.export_response(devices, fmt, agency=filters.get("agency"))

@@ -76,3 +76,12 @@ urlpatterns += [
     path("sso/login/", sso_views.sso_begin, name="sso_begin"),
     path("sso/callback/", sso_views.sso_callback, name="sso_callback"),
 ]
+
+# Bulk edits (preview → confirm) and asset labels of the list's selection: devices/bulk_views.py.
+from devices import bulk_views  # noqa: E402
+
+urlpatterns += [
+    path("devices/bulk/", bulk_views.device_bulk_preview, name="device_bulk_preview"),
+    path("devices/bulk/apply/", bulk_views.device_bulk_apply, name="device_bulk_apply"),
+    path("devices/labels/", bulk_views.device_labels, name="device_labels"),
+]

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 from config.errors import DomainError
 from config.proxies import client_address
 from config.typing import AuthedRequest
-from devices import scoping, services
+from devices import listing, scoping, services
+from devices.bulk_forms import BulkEditForm, LabelForm
 from devices.forms import (
     AuditFilterForm,
     DeviceFilterForm,
@@ -62,7 +63,9 @@ def device_list(request: AuthedRequest) -> HttpResponse:
     form = DeviceFilterForm(request.GET or None, agencies=_agency_choices(request))
     filters = form.filters()
     scoped = scoping.visible_devices(request.user)
-    devices = filter_devices(scoped, **filters)
+    sort = listing.parse_sort(request.GET.get("sort"))
+    columns = listing.chosen_columns(request.GET.getlist("cols"))
+    devices = listing.sort_devices(filter_devices(scoped, **filters), sort)
     # Status counts ignore the status filter, so each count says what clicking it would show;
     # health counts honour it. Both come from one scan grouped by (status, health level).
     any_status: DeviceFilters = {**filters, "status": None}
@@ -84,9 +87,29 @@ def device_list(request: AuthedRequest) -> HttpResponse:
         "status_counts": [(s, label, status_counts.get(s, 0)) for s, label in DeviceStatus.choices],
         "health_counts": [(level, health_counts.get(level, 0)) for level in HEALTH_LEVELS],
         "current_status": filters.get("status", ""),
+        **_list_tools(request, filters, columns, sort),
     }
     template = "devices/_device_results.html" if request.htmx else "devices/device_list.html"
     return render(request, template, context)
+
+
+def _list_tools(
+    request: AuthedRequest,
+    filters: DeviceFilters,
+    columns: list[listing.Column],
+    sort: listing.Sort | None,
+) -> dict[str, object]:
+    """The list's sort headings, column chooser, export links and bulk actions."""
+    return {
+        "headings": listing.headings(columns, sort),
+        "column_keys": [c.key for c in columns],
+        "all_columns": listing.COLUMNS,
+        "sort": sort.param if sort else "",
+        "filter_items": [(name, value) for name, value in filters.items() if value],
+        "can_bulk": request.user.can_manage_inventory,
+        "bulk_form": BulkEditForm(),
+        "label_form": LabelForm(),
+    }
 
 
 def _visible_device(request: AuthedRequest, pk: int) -> Device:

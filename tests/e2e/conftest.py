@@ -108,6 +108,10 @@ PAGES_WITH_PARAMETERS = (
     "/users/{user}/",  # another account's page: the role form, deactivate, history
     "/accounts/invitation/{invitation}/",  # the e-mailed link's page
     "/waivers/{waiver}/",  # a pending waiver: the approve/reject form for state staff
+    # A bulk edit's preview (before → after per device, then the confirm button).
+    "/devices/bulk/?ids={device}&action=status&new_status=in_repair",
+    # The list sorted and with chosen columns: sort headings and the column chooser.
+    "/devices/?sort=-serial&cols=serial&cols=imei&cols=mdm&cols=status_since",
 )
 
 # Pages whose content a script draws after load: the element that shows it is drawn.
