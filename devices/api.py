@@ -449,3 +449,8 @@ def list_audit(request: AuthedRequest, filters: Query[AuditFilter]):
 from devices.api_transfer import router as transfer_router  # noqa: E402
 
 router.add_router("", transfer_router)
+
+# Officers, check-out and check-in: devices/api_inventory.py.
+from devices.api_inventory import router as inventory_router  # noqa: E402
+
+router.add_router("", inventory_router)

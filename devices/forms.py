@@ -8,7 +8,15 @@ from typing import Any, TypedDict, cast
 
 from django import forms
 
-from devices.models import AuditRecord, Device, DeviceKind, DeviceNetwork, DeviceStatus
+from devices.models import (
+    AssignmentCondition,
+    AuditRecord,
+    Device,
+    DeviceKind,
+    DeviceModel,
+    DeviceNetwork,
+    DeviceStatus,
+)
 
 
 def _blank(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str, str]]:
@@ -103,3 +111,92 @@ class GatewayForm(forms.Form):
         max_length=64, help_text="Used in MQTT topics: letters, digits, - and _."
     )
     description = forms.CharField(required=False, max_length=200)
+
+
+# --- device, officer and check-out forms (devices/inventory_views.py) --------------------
+# These check presence and length only: every device rule (identifiers, uniqueness, what a
+# model without a radio may have) is `devices.rules`, applied by `devices.services` for the
+# API, the import and these pages alike, and its message is put next to the field it names.
+
+
+class DeviceForm(forms.Form):
+    agency = forms.ChoiceField(help_text="The agency that owns the device.")
+    model = forms.ModelChoiceField(
+        queryset=DeviceModel.objects.order_by("manufacturer", "name"),
+        label="Model",
+        empty_label="Choose a catalog model",
+    )
+    serial = forms.CharField(max_length=64)
+    asset_tag = forms.CharField(label="Asset tag", required=False, max_length=64)
+    imei = forms.CharField(
+        label="IMEI",
+        required=False,
+        max_length=40,
+        help_text="15 digits; spaces and dashes are fine.",
+    )
+    iccid = forms.CharField(
+        label="ICCID",
+        required=False,
+        max_length=40,
+        help_text="The SIM number, 19 or 20 digits.",
+    )
+    status = forms.ChoiceField(
+        choices=[c for c in DeviceStatus.choices if c[0] != DeviceStatus.RETIRED],
+        initial=DeviceStatus.IN_STOCK,
+    )
+    network = forms.ChoiceField(choices=DeviceNetwork.choices, initial=DeviceNetwork.NONE)
+    firmware_version = forms.CharField(label="Firmware version", required=False, max_length=64)
+    is_mdm_enrolled = forms.BooleanField(label="MDM enrolled", required=False)
+    is_encryption_enabled = forms.BooleanField(label="Encryption enabled", required=False)
+    has_cji_access = forms.BooleanField(label="CJI access", required=False)
+    notes = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        *,
+        agencies: list[tuple[str, str]],
+        editing: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(data, **kwargs)
+        set_choices(self, "agency", agencies)
+        if len(agencies) == 1:
+            # An agency admin registers for their own agency only: nothing to choose.
+            self.fields["agency"].widget = forms.HiddenInput()
+            self.fields["agency"].initial = agencies[0][0]
+        if editing:
+            # Moving a device between agencies is a transfer, and its status has its own form
+            # with the lifecycle history on the device page.
+            del self.fields["agency"]
+            del self.fields["status"]
+
+
+class CheckOutForm(forms.Form):
+    officer = forms.TypedChoiceField(coerce=int, label="Officer")
+    unit = forms.CharField(
+        required=False, max_length=100, help_text="Left empty: the officer's usual unit."
+    )
+    notes = forms.CharField(label="Check-out notes", required=False, max_length=2000)
+
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, *, officers: list[tuple[int, str]]
+    ) -> None:
+        super().__init__(data)
+        set_choices(self, "officer", [("", "Choose an officer"), *officers])  # type: ignore[list-item]
+
+
+class CheckInForm(forms.Form):
+    condition = forms.ChoiceField(
+        label="Condition on return",
+        choices=[("", "Choose the condition"), *AssignmentCondition.choices],
+    )
+    notes = forms.CharField(label="Return notes", required=False, max_length=2000)
+
+
+class OfficerForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    badge = forms.CharField(label="Badge or ID", max_length=32)
+    unit = forms.CharField(label="Usual unit", required=False, max_length=100)

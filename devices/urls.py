@@ -74,3 +74,17 @@ urlpatterns += [
         name="invitation_accept",
     ),
 ]
+
+# Daily inventory work (add and edit a device, check-out and check-in, officers, scan to
+# find): devices/inventory_views.py.
+from devices import inventory_views  # noqa: E402
+
+urlpatterns += [
+    path("devices/new/", inventory_views.device_create, name="device_create"),
+    path("devices/scan/", inventory_views.scan, name="device_scan"),
+    path("devices/<int:pk>/edit/", inventory_views.device_edit, name="device_edit"),
+    path("devices/<int:pk>/checkout/", inventory_views.device_checkout, name="device_checkout"),
+    path("devices/<int:pk>/checkin/", inventory_views.device_checkin, name="device_checkin"),
+    path("officers/", inventory_views.officer_list, name="officer_list"),
+    path("officers/<int:pk>/", inventory_views.officer_detail, name="officer_detail"),
+]
