@@ -190,3 +190,26 @@ def test_the_api_refuses_an_unknown_condition_naming_the_field(camera, admin_a):
     )
     assert response.status_code == 422
     assert "condition" in str(response.json()["errors"])
+
+
+def test_the_xlsx_export_carries_the_holder_and_a_history_sheet(camera, trooper, admin_a):
+    import io
+
+    import openpyxl
+
+    assignments.check_out(actor=admin_a.user, device_id=camera.pk, officer_id=trooper.pk)
+    assignments.check_in(actor=admin_a.user, device_id=camera.pk, condition="good", notes="=cmd")
+    assignments.check_out(actor=admin_a.user, device_id=camera.pk, officer_id=trooper.pk)
+    response = admin_a.client.get("/api/devices/export?format=xlsx")
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    devices = list(workbook["devices"].iter_rows(values_only=True))
+    assert devices[1][devices[0].index("assigned_officer")] == "Dana Reyes (1042)"
+    rows = list(workbook["assignments"].iter_rows(values_only=True))
+    history = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [(h["serial"], h["officer"], h["checked_out_by"]) for h in history] == [
+        ("AX100", "Dana Reyes", "ksp-admin"),
+        ("AX100", "Dana Reyes", "ksp-admin"),
+    ]
+    assert history[0]["condition"] == "good"
+    assert history[0]["return_notes"] == "'=cmd"  # a would-be formula stays text
+    assert history[1]["checked_in_at"] is None

@@ -108,6 +108,10 @@ PAGES_WITH_PARAMETERS = (
     "/users/{user}/",  # another account's page: the role form, deactivate, history
     "/accounts/invitation/{invitation}/",  # the e-mailed link's page
     "/waivers/{waiver}/",  # a pending waiver: the approve/reject form for state staff
+    "/devices/{device}/edit/",  # the device form, filled
+    "/officers/{officer}/",  # what an officer holds now and held before, and the edit form
+    "/devices/{checked_out_device}/",  # a device out to an officer: the check-in form
+    "/devices/scan/?code=LEX-OK",  # scan to find: for an agency admin, another agency's device
 )
 
 # Pages whose content a script draws after load: the element that shows it is drawn.
@@ -210,7 +214,15 @@ def site(agency_a, agency_b, settings) -> Site:
         reason="Encryption licence on order",
         expires_at=now + timedelta(days=30),
     )
+    from devices.assignments import check_out
+    from devices.models import Officer
+
+    officer = Officer.objects.create(agency=agency_a, name="Dana Reyes", badge="1042")
+    out = Device.objects.filter(agency=agency_a).exclude(status="retired").order_by("pk").last()
+    check_out(actor=admin, device_id=out.pk, officer_id=officer.pk, unit="Post 12")
     fields = {
+        "officer": officer.pk,
+        "checked_out_device": out.pk,
         "user": trooper.pk,
         "invitation": invitation,
         "device": Device.objects.filter(agency=agency_a).order_by("pk").first().pk,
