@@ -9,13 +9,18 @@ from typing import Any, TypedDict, cast
 from django import forms
 
 from devices.models import (
+    AgencyKind,
     AssignmentCondition,
     AuditRecord,
+    Cabinet,
     Device,
     DeviceKind,
     DeviceModel,
     DeviceNetwork,
     DeviceStatus,
+    FirstNetProgram,
+    FirstNetStatus,
+    User,
 )
 
 
@@ -200,3 +205,80 @@ class OfficerForm(forms.Form):
     name = forms.CharField(max_length=100)
     badge = forms.CharField(label="Badge or ID", max_length=32)
     unit = forms.CharField(label="Usual unit", required=False, max_length=100)
+
+
+# --- state staff's setup forms and the gateway edit form (devices/setup_views.py) --------
+
+
+class AgencyForm(forms.Form):
+    slug = forms.SlugField(max_length=64, help_text="Short name used in links and MQTT topics.")
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=AgencyKind.choices)
+    cabinet = forms.ModelChoiceField(queryset=Cabinet.objects.order_by("name"))
+    county = forms.CharField(required=False, max_length=100)
+    ori = forms.CharField(label="NCIC ORI", required=False, max_length=9)
+    firstnet_status = forms.ChoiceField(label="FirstNet status", choices=FirstNetStatus.choices)
+    firstnet_status_changed_on = forms.DateField(
+        label="FirstNet status since",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Today if left empty.",
+    )
+    firstnet_note = forms.CharField(
+        label="Why the FirstNet status changed", required=False, max_length=300
+    )
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["slug"]  # links, topics and exports name the agency by it
+        else:
+            del self.fields["firstnet_note"]
+
+    def clean_slug(self) -> str:
+        slug = str(self.cleaned_data["slug"])
+        if slug in ("new",):
+            raise forms.ValidationError("This word is reserved for the page that adds an agency.")
+        return slug
+
+
+class CabinetForm(forms.Form):
+    slug = forms.SlugField(max_length=64)
+    name = forms.CharField(max_length=200)
+    brm = forms.ModelChoiceField(
+        label="Business relationship manager",
+        queryset=User.objects.filter(role=User.Role.STATE_STAFF, is_active=True).order_by(
+            "username"
+        ),
+        required=False,
+        empty_label="None yet",
+    )
+
+
+class DeviceModelForm(forms.Form):
+    manufacturer = forms.CharField(max_length=100)
+    name = forms.CharField(max_length=100)
+    kind = forms.ChoiceField(choices=DeviceKind.choices)
+    is_cellular = forms.BooleanField(label="Cellular (has a radio)", required=False)
+    has_band14 = forms.BooleanField(label="Band 14", required=False)
+    firstnet_program = forms.ChoiceField(label="FirstNet program", choices=FirstNetProgram.choices)
+    fips_140_level = forms.TypedChoiceField(
+        label="FIPS 140 level",
+        choices=[("", "None"), ("1", "1"), ("2", "2"), ("3", "3"), ("4", "4")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    has_mcptt = forms.BooleanField(label="MCPTT", required=False)
+    has_encryption_at_rest = forms.BooleanField(label="Encryption at rest", required=False)
+    telemetry_interval_s = forms.IntegerField(
+        label="Expected telemetry interval (seconds)", min_value=10, max_value=7 * 24 * 3600
+    )
+    unit_cost = forms.DecimalField(min_value=0, max_digits=10, decimal_places=2)
+
+
+class GatewayEditForm(forms.Form):
+    description = forms.CharField(required=False, max_length=200)
+    is_active = forms.BooleanField(
+        label="Active", required=False, help_text="An inactive gateway's messages are refused."
+    )

@@ -42,7 +42,7 @@ _DEVICE_FIELDS = (
 )
 
 
-def _put_error(form: Form, exc: DomainError) -> None:
+def put_error(form: Form, exc: DomainError) -> None:
     """A refusal from the core, shown next to the field it names (or above the form)."""
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
@@ -79,7 +79,7 @@ def device_create(request: AuthedRequest) -> HttpResponse:
                 **{name: data[name] for name in _DEVICE_FIELDS if name != "serial"},
             )
         except DomainError as exc:
-            _put_error(form, exc)
+            put_error(form, exc)
         else:
             messages.success(request, f"{device.serial} is added to the inventory.")
             return _done(request, device.pk)
@@ -108,7 +108,7 @@ def device_edit(request: AuthedRequest, pk: int) -> HttpResponse:
                 remote_addr=client_address(request),
             )
         except DomainError as exc:
-            _put_error(form, exc)
+            put_error(form, exc)
         else:
             messages.success(request, f"{changes['serial']} is saved.")
             return _done(request, device.pk)
@@ -217,7 +217,7 @@ def officer_list(request: AuthedRequest) -> HttpResponse:
                     **form.cleaned_data,
                 )
             except DomainError as exc:
-                _put_error(form, exc)
+                put_error(form, exc)
             else:
                 messages.success(request, f"{officer} is added.")
                 return redirect("officer_detail", pk=officer.pk)
@@ -252,7 +252,7 @@ def officer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                     remote_addr=client_address(request),
                 )
             except DomainError as exc:
-                _put_error(form, exc)
+                put_error(form, exc)
             else:
                 messages.success(request, "The officer is saved.")
                 return redirect("officer_detail", pk=officer.pk)
