@@ -158,6 +158,11 @@ def check_out(
                 "Choose an officer of the device's own agency (add them on the officers page).",
                 field="officer",
             )
+        if not officer.is_active:
+            raise InvalidInput(
+                f"{officer} is marked inactive; reactivate them on their page first.",
+                field="officer",
+            )
         current = open_assignment(device.pk)
         violation = rules.checkout_violation(
             serial=device.serial,

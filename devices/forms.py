@@ -207,6 +207,12 @@ class OfficerForm(forms.Form):
     unit = forms.CharField(label="Usual unit", required=False, max_length=100)
 
 
+class OfficerEditForm(OfficerForm):
+    is_active = forms.BooleanField(
+        label="Active", required=False, help_text="An inactive officer is not offered at check-out."
+    )
+
+
 # --- state staff's setup forms and the gateway edit form (devices/setup_views.py) --------
 
 

@@ -24,7 +24,7 @@ from config.errors import DomainError
 from config.proxies import client_address
 from config.typing import AuthedRequest
 from devices import assignments, scoping, services
-from devices.forms import CheckInForm, CheckOutForm, DeviceForm, OfficerForm
+from devices.forms import CheckInForm, CheckOutForm, DeviceForm, OfficerEditForm, OfficerForm
 from devices.models import Assignment, Device, Officer
 from devices.scanning import MAX_CODE, lookup
 
@@ -120,7 +120,7 @@ def officer_choices(agency_id: int) -> list[tuple[int, str]]:
     return [(o.pk, str(o)) for o in officers.order_by("name", "badge")]
 
 
-def assignment_context(user: Any, device: Device) -> dict[str, Any]:
+def assignment_context(device: Device) -> dict[str, Any]:
     """What the device page shows of its holders: the history and the forms that fit."""
     history = list(assignments.history(device.pk))
     current = next((a for a in history if a.is_open), None)
@@ -239,8 +239,13 @@ def officer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    initial = {"name": officer.name, "badge": officer.badge, "unit": officer.unit}
-    form = OfficerForm(request.POST or None, initial=initial)
+    initial = {
+        "name": officer.name,
+        "badge": officer.badge,
+        "unit": officer.unit,
+        "is_active": officer.is_active,
+    }
+    form = OfficerEditForm(request.POST or None, initial=initial)
     if request.method == "POST":
         scoping.require_manager_of(request.user, officer.agency_id)
         if form.is_valid():

@@ -108,7 +108,7 @@ def device_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "device": device,
             "can_manage": scoping.can_manage(request.user, device.agency_id),
             "status_form": StatusChangeForm(initial={"status": device.status}),
-            **assignment_context(request.user, device),
+            **assignment_context(device),
         },
     )
 

@@ -213,3 +213,13 @@ def test_the_xlsx_export_carries_the_holder_and_a_history_sheet(camera, trooper,
     assert history[0]["condition"] == "good"
     assert history[0]["return_notes"] == "'=cmd"  # a would-be formula stays text
     assert history[1]["checked_in_at"] is None
+
+
+def test_an_inactive_officer_is_not_handed_a_device(camera, trooper, admin_a):
+    admin_a.browser.post(
+        f"/officers/{trooper.pk}/", {"name": "Dana Reyes", "badge": "1042", "unit": "Post 12"}
+    )
+    trooper.refresh_from_db()
+    assert trooper.is_active is False  # the unticked box
+    with pytest.raises(InvalidInput, match="marked inactive"):
+        assignments.check_out(actor=admin_a.user, device_id=camera.pk, officer_id=trooper.pk)

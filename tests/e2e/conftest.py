@@ -112,6 +112,10 @@ PAGES_WITH_PARAMETERS = (
     "/officers/{officer}/",  # what an officer holds now and held before, and the edit form
     "/devices/{checked_out_device}/",  # a device out to an officer: the check-in form
     "/devices/scan/?code=LEX-OK",  # scan to find: for an agency admin, another agency's device
+    "/agencies/{agency}/edit/",  # state staff's agency form
+    "/cabinets/{cabinet}/edit/",
+    "/catalog/{device_model}/edit/",
+    "/gateways/{gateway}/edit/",
 )
 
 # Pages whose content a script draws after load: the element that shows it is drawn.
@@ -220,7 +224,12 @@ def site(agency_a, agency_b, settings) -> Site:
     officer = Officer.objects.create(agency=agency_a, name="Dana Reyes", badge="1042")
     out = Device.objects.filter(agency=agency_a).exclude(status="retired").order_by("pk").last()
     check_out(actor=admin, device_id=out.pk, officer_id=officer.pk, unit="Post 12")
+    from devices.models import Gateway
+
+    gateway, _ = Gateway.objects.get_or_create(agency=agency_a, name="post-1")
     fields = {
+        "gateway": gateway.pk,
+        "device_model": out.model_id,
         "officer": officer.pk,
         "checked_out_device": out.pk,
         "user": trooper.pk,
