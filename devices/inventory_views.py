@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -194,7 +194,7 @@ def device_checkin(request: AuthedRequest, pk: int) -> HttpResponse:
 # --- officers --------------------------------------------------------------------------
 
 
-def _visible_officers(request: AuthedRequest):  # noqa: ANN202 (a QuerySet[Officer])
+def _visible_officers(request: AuthedRequest) -> QuerySet[Officer]:
     return scoping.scope_to_user(Officer.objects.select_related("agency"), request.user)
 
 
