@@ -453,3 +453,8 @@ router.add_router("", transfer_router)
 from devices.api_bulk import router as bulk_router  # noqa: E402
 
 router.add_router("", bulk_router)
+
+# Officers, check-out and check-in: devices/api_inventory.py.
+from devices.api_inventory import router as inventory_router  # noqa: E402
+
+router.add_router("", inventory_router)

@@ -19,7 +19,7 @@ from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 
 from devices.importing import COLUMNS, FORMULA_PREFIXES, XLSX_MEDIA_TYPE
-from devices.models import Device
+from devices.models import Assignment, Device
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -91,14 +91,68 @@ def write_csv(devices: QuerySet[Device], out: SupportsWrite[str]) -> int:
     return max(count, 0)
 
 
+# The check-out history of the exported devices, a second XLSX sheet (the import reads the
+# first sheet only, so a re-import is unchanged): who held each device, when, and who handed
+# it out and took it back.
+ASSIGNMENT_COLUMNS: tuple[str, ...] = (
+    "serial",
+    "manufacturer",
+    "officer",
+    "badge",
+    "unit",
+    "checked_out_at",
+    "checked_out_by",
+    "checked_in_at",
+    "checked_in_by",
+    "condition",
+    "notes",
+    "return_notes",
+)
+_ASSIGNMENT_FIELDS: tuple[str, ...] = (
+    "device__serial",
+    "device__manufacturer",
+    "officer__name",
+    "officer__badge",
+    "unit",
+    "checked_out_at",
+    "checked_out_by__username",
+    "checked_in_at",
+    "checked_in_by__username",
+    "condition",
+    "notes",
+    "return_notes",
+)
+
+
+def assignment_rows(devices: QuerySet[Device]) -> Iterator[list[str]]:
+    """Every check-out of ``devices`` as text cells in ASSIGNMENT_COLUMNS order, oldest first."""
+    assignments = Assignment.objects.filter(device__in=devices.order_by().values("pk"))
+    ordered = assignments.order_by("device__serial", "checked_out_at", "pk")
+    for values in ordered.values_list(*_ASSIGNMENT_FIELDS).iterator(chunk_size=_CHUNK):
+        yield [_cell(v.isoformat() if hasattr(v, "isoformat") else v) for v in values]
+
+
+def _text_row(sheet: Any, row: list[str]) -> list[Any]:
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = []
+    for value in row:
+        cell = WriteOnlyCell(sheet, value=value)
+        # openpyxl takes any string starting with "=" for a formula; these are text.
+        cell.data_type = "s"
+        cells.append(cell)
+    return cells
+
+
 def write_xlsx(devices: QuerySet[Device], out: IO[bytes]) -> int:
-    """Write the XLSX export (one sheet, "devices") to a binary stream; returns the row count.
+    """Write the XLSX export ("devices", then "assignments") to a binary stream.
+
+    Returns the number of devices written.
 
     Every cell is a typed string, never a formula, and would-be formulas also carry the
     apostrophe, so the sheet stays safe if it is later saved as CSV.
     """
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
     # write_only streams rows to a temporary file instead of holding the sheet in memory.
     workbook = Workbook(write_only=True)
@@ -106,14 +160,12 @@ def write_xlsx(devices: QuerySet[Device], out: IO[bytes]) -> int:
     sheet.append(list(COLUMNS))
     count = 0
     for row in device_rows(devices):
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            # openpyxl takes any string starting with "=" for a formula; these are text.
-            cell.data_type = "s"
-            cells.append(cell)
-        sheet.append(cells)
+        sheet.append(_text_row(sheet, row))
         count += 1
+    history = workbook.create_sheet("assignments")
+    history.append(list(ASSIGNMENT_COLUMNS))
+    for row in assignment_rows(devices):
+        history.append(_text_row(history, row))
     workbook.save(out)
     return count
 

@@ -568,3 +568,95 @@ class OidcIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+
+
+class Officer(models.Model):
+    """A person of an agency who holds devices (a trooper, a deputy, a medic).
+
+    A row of its own rather than a name typed on each check-out: the same person checked out
+    twice is one officer, so their page lists what they hold now and held before, and a
+    badge number is unique within the agency.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="officers")
+    name = models.CharField(max_length=100)
+    badge = models.CharField("badge or ID", max_length=32)
+    unit = models.CharField("usual unit", max_length=100, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["agency_id", "name", "badge"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "badge"], name="devices_officer_badge_unique_per_agency"
+            ),
+            models.CheckConstraint(
+                condition=~Q(badge="") & ~Q(name=""), name="devices_officer_name_badge_not_blank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.badge})"
+
+
+class AssignmentCondition(models.TextChoices):
+    GOOD = "good", "Good"
+    WORN = "worn", "Worn"
+    DAMAGED = "damaged", "Damaged"
+    MISSING_PARTS = "missing_parts", "Missing parts"
+    NOT_WORKING = "not_working", "Not working"
+
+
+class Assignment(models.Model):
+    """One check-out of a device to an officer and unit, and its check-in (open until then)."""
+
+    Condition = AssignmentCondition
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="assignments")
+    officer = models.ForeignKey(Officer, on_delete=models.PROTECT, related_name="assignments")
+    unit = models.CharField(max_length=100, blank=True)
+    checked_out_at = models.DateTimeField(default=timezone.now)
+    checked_out_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    condition = models.CharField(
+        "condition on return", max_length=16, choices=Condition.choices, blank=True
+    )
+    notes = models.TextField(blank=True)
+    return_notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["device", "-checked_out_at", "-id"]
+        constraints = [
+            # A device is in one pair of hands at a time.
+            models.UniqueConstraint(
+                fields=["device"],
+                condition=Q(checked_in_at__isnull=True),
+                name="devices_assignment_one_open_per_device",
+            ),
+            models.CheckConstraint(
+                condition=Q(checked_in_at__isnull=True)
+                | Q(checked_in_at__gte=models.F("checked_out_at")),
+                name="devices_assignment_in_after_out",
+            ),
+            models.CheckConstraint(
+                condition=Q(condition="") | Q(condition__in=[c.value for c in AssignmentCondition]),
+                name="devices_assignment_condition_valid",
+            ),
+        ]
+        indexes = [
+            # An officer's page: what they hold now and held before, newest first.
+            models.Index(fields=["officer", "-checked_out_at"], name="devices_assignment_officer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} → {self.officer_id} since {self.checked_out_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.checked_in_at is None

@@ -252,3 +252,35 @@ def deletion_violation(
         f"Device {serial} has a lifecycle or telemetry history; retire it instead of deleting it.",
         is_conflict=True,
     )
+
+
+# --- check-out and check-in ------------------------------------------------------------
+
+
+def checkout_violation(*, serial: str, status: str, holder: str | None) -> Violation | None:
+    """A device goes out only when in service and not already out (``holder``: who has it)."""
+    if status == RETIRED:
+        return Violation(
+            None,
+            f"Device {serial} is retired; a retired device cannot be checked out.",
+            is_conflict=True,
+        )
+    if holder is not None:
+        return Violation(
+            None,
+            f"Device {serial} is already checked out to {holder}; check it in first.",
+            is_conflict=True,
+        )
+    return None
+
+
+def checkin_violation(*, serial: str, is_checked_out: bool) -> Violation | None:
+    """Only a device that is out can come back."""
+    if is_checked_out:
+        return None
+    return Violation(
+        None,
+        f"Device {serial} is not checked out, so there is nothing to check in; "
+        "check it out to an officer first, or pick the device that was handed back.",
+        is_conflict=True,
+    )

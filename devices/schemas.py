@@ -16,6 +16,7 @@ from pydantic import AfterValidator, StringConstraints
 from devices.models import (
     AgencyKind,
     ApiToken,
+    AssignmentCondition,
     AuditRecord,
     DeviceKind,
     DeviceNetwork,
@@ -386,3 +387,71 @@ class AuditFilter(Schema):
     actor: text(150) | None = Field(None, description="Username.")  # type: ignore[valid-type]
     since: dt.date | None = Field(None, description="On or after this day.")
     until: dt.date | None = Field(None, description="On or before this day.")
+
+
+# --- officers, check-out and check-in (devices/api_inventory.py) -----------------------
+
+
+class OfficerIn(Schema):
+    agency: SlugText | None = Field(
+        None, description="Agency slug; an agency admin's own agency if left out."
+    )
+    name: text(100, min_length=1)  # type: ignore[valid-type]
+    badge: text(32, min_length=1)  # type: ignore[valid-type]
+    unit: text(100) = ""  # type: ignore[valid-type]
+
+
+class OfficerPatch(Schema):
+    name: text(100, min_length=1) | None = None  # type: ignore[valid-type]
+    badge: text(32, min_length=1) | None = None  # type: ignore[valid-type]
+    unit: text(100) | None = None  # type: ignore[valid-type]
+    is_active: bool | None = None
+
+
+class OfficerOut(Schema):
+    id: int
+    agency: str = Field(..., alias="agency.slug")
+    name: str
+    badge: str
+    unit: str
+    is_active: bool
+
+
+class CheckOutIn(Schema):
+    officer_id: int = Field(..., ge=1, le=MAX_ID)
+    unit: text(100) = Field("", description="Left empty: the officer's usual unit.")  # type: ignore[valid-type]
+    notes: Notes = ""
+
+
+class CheckInIn(Schema):
+    condition: AssignmentCondition
+    notes: Notes = ""
+
+
+class AssignmentOut(Schema):
+    id: int
+    device_id: int
+    serial: str = Field(..., alias="device.serial")
+    officer_id: int
+    officer: str = Field(..., alias="officer.name")
+    badge: str = Field(..., alias="officer.badge")
+    unit: str
+    checked_out_at: dt.datetime
+    checked_out_by: str | None = Field(None, alias="checked_out_by.username")
+    checked_in_at: dt.datetime | None
+    checked_in_by: str | None = Field(None, alias="checked_in_by.username")
+    condition: AssignmentCondition | None = Field(
+        None, description="Condition on return; null while the device is out."
+    )
+    notes: str
+    return_notes: str
+
+    @staticmethod
+    def resolve_condition(obj: object) -> str | None:
+        return getattr(obj, "condition", "") or None
+
+
+class OfficerDetailOut(OfficerOut):
+    assignments: list[AssignmentOut] = Field(
+        ..., description="What the officer holds now and held before, newest first."
+    )

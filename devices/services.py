@@ -393,6 +393,47 @@ def update_agency(
     return agency
 
 
+# --- cabinets --------------------------------------------------------------------------
+
+
+def save_cabinet(
+    *,
+    actor: User | None,
+    cabinet: Cabinet,
+    changes: Mapping[str, Any],
+    remote_addr: str | None = None,
+) -> Cabinet:
+    """Create (``cabinet`` unsaved) or change a cabinet: slug, name, relationship manager."""
+    unknown = set(changes) - {"slug", "name", "brm"}
+    if unknown:
+        raise TypeError(f"unknown cabinet fields: {sorted(unknown)}")
+    with transaction.atomic():
+        before = audit.snapshot(cabinet) if cabinet.pk else None
+        for field, value in changes.items():
+            setattr(cabinet, field, value.strip() if isinstance(value, str) else value)
+        others = Cabinet.objects.exclude(pk=cabinet.pk) if cabinet.pk else Cabinet.objects.all()
+        for field in ("slug", "name"):
+            if others.filter(**{field: getattr(cabinet, field)}).exists():
+                raise Conflict(
+                    f"Another cabinet already has the {field} {getattr(cabinet, field)!r}.",
+                    field=field,
+                )
+        if cabinet.brm is not None and not cabinet.brm.is_state_staff:
+            raise InvalidInput(
+                "The relationship manager must be a state staff account.", field="brm"
+            )
+        _save(cabinet)
+        audit.record(
+            actor=actor,
+            action=AuditRecord.Action.UPDATE if before else AuditRecord.Action.CREATE,
+            obj=cabinet,
+            before=before,
+            after=audit.snapshot(cabinet),
+            remote_addr=remote_addr,
+        )
+    return cabinet
+
+
 # --- catalog ---------------------------------------------------------------------------
 
 _MODEL_FIELDS = {

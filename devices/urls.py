@@ -85,3 +85,32 @@ urlpatterns += [
     path("devices/bulk/apply/", bulk_views.device_bulk_apply, name="device_bulk_apply"),
     path("devices/labels/", bulk_views.device_labels, name="device_labels"),
 ]
+
+# Daily inventory work (add and edit a device, check-out and check-in, officers, scan to
+# find): devices/inventory_views.py.
+from devices import inventory_views  # noqa: E402
+
+urlpatterns += [
+    path("devices/new/", inventory_views.device_create, name="device_create"),
+    path("devices/scan/", inventory_views.scan, name="device_scan"),
+    path("devices/<int:pk>/edit/", inventory_views.device_edit, name="device_edit"),
+    path("devices/<int:pk>/checkout/", inventory_views.device_checkout, name="device_checkout"),
+    path("devices/<int:pk>/checkin/", inventory_views.device_checkin, name="device_checkin"),
+    path("officers/", inventory_views.officer_list, name="officer_list"),
+    path("officers/<int:pk>/", inventory_views.officer_detail, name="officer_detail"),
+]
+
+# Setup pages (agencies, cabinets, the catalog, gateway edits): devices/setup_views.py.
+from devices import setup_views  # noqa: E402
+
+# First, so "new" is not taken for an agency's slug by agencies/<slug>/ above.
+urlpatterns.insert(0, path("agencies/new/", setup_views.agency_create, name="agency_create"))
+urlpatterns += [
+    path("agencies/<slug:slug>/edit/", setup_views.agency_edit, name="agency_edit"),
+    path("cabinets/", setup_views.cabinet_list, name="cabinet_list"),
+    path("cabinets/<slug:slug>/edit/", setup_views.cabinet_edit, name="cabinet_edit"),
+    path("catalog/", setup_views.catalog_list, name="catalog_list"),
+    path("catalog/new/", setup_views.catalog_edit, name="catalog_create"),
+    path("catalog/<int:pk>/edit/", setup_views.catalog_edit, name="catalog_edit"),
+    path("gateways/<int:pk>/edit/", setup_views.gateway_edit, name="gateway_edit"),
+]

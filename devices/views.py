@@ -23,6 +23,7 @@ from devices.forms import (
     GatewayForm,
     StatusChangeForm,
 )
+from devices.inventory_views import assignment_context
 from devices.models import Device, DeviceStatus, DeviceStatusChange, FirstNetStatusChange
 from devices.selectors import count_devices_by, count_devices_by_pair, filter_audit, filter_devices
 
@@ -130,6 +131,7 @@ def device_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "device": device,
             "can_manage": scoping.can_manage(request.user, device.agency_id),
             "status_form": StatusChangeForm(initial={"status": device.status}),
+            **assignment_context(device),
         },
     )
 

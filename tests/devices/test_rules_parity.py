@@ -148,3 +148,37 @@ def test_api_and_import_give_the_same_verdict_and_message(fleet, admin_a, tmp_pa
     assert answered.accepted is (case.refused_on is None)
     assert answered.field == case.refused_on
     assert answered.stored == case.stored
+
+
+def through_page(persona: Persona, case: Case, model: DeviceModel) -> Verdict:
+    """The device form of /devices/new/ (a lifecycle change has its own form: not here)."""
+    form = {"agency": "ksp", "model": model.pk, "serial": case.serial, "status": "in_stock"}
+    form = {"network": "none", **form, **case.fields}
+    savepoint = transaction.savepoint()
+    try:
+        response = persona.browser.post("/devices/new/", form)
+        if response.status_code == 302:
+            device = Device.objects.values(*case.stored).get(
+                manufacturer=model.manufacturer, serial=case.serial
+            )
+            return Verdict(True, stored=dict(device))
+    finally:
+        transaction.savepoint_rollback(savepoint)
+    errors = response.context["form"].errors
+    assert len(errors) == 1, errors
+    [(field, [message])] = errors.items()
+    return Verdict(False, field, message)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES.values() if not c.existing],
+    ids=[k for k, c in CASES.items() if not c.existing],
+)
+def test_the_device_form_gives_the_api_verdict_and_message(fleet, admin_a, case):
+    model = fleet[case.model]
+
+    shown = through_page(admin_a, case, model)
+    answered = through_api(admin_a, case, model)
+
+    assert shown == answered

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from devices.models import ApiToken
+from devices.assignments import check_out
+from devices.models import ApiToken, Officer
 from devices.scoping import visible_devices
 from tests.factories import DeviceFactory, DeviceModelFactory, GatewayFactory, luhn_complete
 
@@ -53,6 +54,17 @@ ENDPOINTS = [
         "/api/gateways/{gateway_id}",
         expect={**DEVICE_WRITE, "state_staff": 204, "admin_a": 204},
     ),
+    # Check-out and check-in, and officers (devices/api_inventory.py).
+    Endpoint(
+        "post",
+        "/api/devices/{device_id}/checkout",
+        {"officer_id": "{officer_id}"},
+        {**DEVICE_WRITE, "state_staff": 201, "admin_a": 201},
+    ),
+    Endpoint("post", "/api/devices/{out_device_id}/checkin", {"condition": "good"}, DEVICE_WRITE),
+    Endpoint("get", "/api/devices/{out_device_id}/assignments", expect=READ),
+    Endpoint("get", "/api/officers/{officer_id}", expect=READ),
+    Endpoint("patch", "/api/officers/{officer_id}", {"unit": "Post 9"}, DEVICE_WRITE),
     # The viewer's own token: only the viewer and state staff may see or revoke it.
     Endpoint(
         "post",
@@ -68,7 +80,12 @@ def world(agency_a, state_staff, admin_a, viewer_a, admin_b) -> dict[str, Any]:
     device = DeviceFactory(agency=agency_a, model=model, serial="AX100", status="deployed")
     stock = DeviceFactory(agency=agency_a, model=model, serial="AX101", status="in_stock")
     gateway = GatewayFactory(agency=agency_a, name="post-12")
+    officer = Officer.objects.create(agency=agency_a, name="Dana Reyes", badge="1042")
+    out = DeviceFactory(agency=agency_a, model=model, serial="AX102", status="deployed")
+    check_out(actor=None, device_id=out.pk, officer_id=officer.pk)
     return {
+        "officer_id": officer.pk,
+        "out_device_id": out.pk,
         "agency_slug": agency_a.slug,
         "device_id": device.pk,
         "stock_device_id": stock.pk,
@@ -88,7 +105,12 @@ def _call(persona, endpoint: Endpoint, world: dict[str, Any]):
     method = getattr(persona.client, endpoint.method)
     if endpoint.body is None:
         return method(path)
-    return method(path, endpoint.body, content_type="application/json")
+    # A body value naming a world field ("{officer_id}") is that object's id.
+    body = {
+        k: world[v[1:-1]] if isinstance(v, str) and v.startswith("{") else v
+        for k, v in endpoint.body.items()
+    }
+    return method(path, body, content_type="application/json")
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
@@ -110,6 +132,7 @@ LISTS = [
     ("/api/devices", "serial"),
     ("/api/gateways", "name"),
     ("/api/audit", "object_repr"),
+    ("/api/officers", "badge"),
 ]
 
 
@@ -117,6 +140,7 @@ LISTS = [
 def test_lists_show_agency_b_nothing_of_agency_a(world, path, key, admin_b, agency_b):
     DeviceFactory(agency=agency_b, serial="LEX1")
     GatewayFactory(agency=agency_b, name="lex-hq")
+    Officer.objects.create(agency=agency_b, name="Lee Park", badge="77")
     # Write something into A's audit log through the API, so the audit list has an A row.
     world["personas"]["admin_a"].client.patch(
         f"/api/devices/{world['device_id']}", {"notes": "x"}, content_type="application/json"

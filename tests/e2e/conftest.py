@@ -112,6 +112,14 @@ PAGES_WITH_PARAMETERS = (
     "/devices/bulk/?ids={device}&action=status&new_status=in_repair",
     # The list sorted and with chosen columns: sort headings and the column chooser.
     "/devices/?sort=-serial&cols=serial&cols=imei&cols=mdm&cols=status_since",
+    "/devices/{device}/edit/",  # the device form, filled
+    "/officers/{officer}/",  # what an officer holds now and held before, and the edit form
+    "/devices/{checked_out_device}/",  # a device out to an officer: the check-in form
+    "/devices/scan/?code=LEX-OK",  # scan to find: for an agency admin, another agency's device
+    "/agencies/{agency}/edit/",  # state staff's agency form
+    "/cabinets/{cabinet}/edit/",
+    "/catalog/{device_model}/edit/",
+    "/gateways/{gateway}/edit/",
 )
 
 # Pages whose content a script draws after load: the element that shows it is drawn.
@@ -214,7 +222,20 @@ def site(agency_a, agency_b, settings) -> Site:
         reason="Encryption licence on order",
         expires_at=now + timedelta(days=30),
     )
+    from devices.assignments import check_out
+    from devices.models import Officer
+
+    officer = Officer.objects.create(agency=agency_a, name="Dana Reyes", badge="1042")
+    out = Device.objects.filter(agency=agency_a).exclude(status="retired").order_by("pk").last()
+    check_out(actor=admin, device_id=out.pk, officer_id=officer.pk, unit="Post 12")
+    from devices.models import Gateway
+
+    gateway, _ = Gateway.objects.get_or_create(agency=agency_a, name="post-1")
     fields = {
+        "gateway": gateway.pk,
+        "device_model": out.model_id,
+        "officer": officer.pk,
+        "checked_out_device": out.pk,
         "user": trooper.pk,
         "invitation": invitation,
         "device": Device.objects.filter(agency=agency_a).order_by("pk").first().pk,
