@@ -19,6 +19,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Path, Query, Router, Schema
+from pydantic import field_validator
 
 from config.api import NOT_FOUND_ERRORS
 from config.errors import InvalidInput
@@ -47,6 +48,12 @@ class RangeFilter(Schema):
         max_length=200,
         description=f"Comma-separated measurements; default all: {', '.join(readings.FIELDS)}.",
     )
+
+    @field_validator("start", "end", "fields", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        # A page's GET form sends an empty date it was not given: the default applies.
+        return None if value == "" else value
 
 
 class ReadingsFilter(RangeFilter):
