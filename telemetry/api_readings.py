@@ -11,21 +11,23 @@ Times in answers are ISO 8601 in UTC with microseconds, exactly as stored. Mount
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import field_validator
 
-from config.api import NOT_FOUND_ERRORS
+from config.api import NOT_FOUND_ERRORS, ErrorOut
 from config.errors import InvalidInput
 from config.typing import AuthedRequest
 from devices.scoping import visible_devices
-from telemetry import readings, readings_export
+from telemetry import readings, readings_export, readings_jobs
 from telemetry.models import TelemetryReading
 from telemetry.scoping import visible_readings
 
@@ -164,24 +166,99 @@ def list_readings(
     return _answer(queryset, filters)
 
 
-def _export(queryset: QuerySet[TelemetryReading], filters: ExportFilter, *, label: str):
+class ExportJobOut(Schema):
+    id: str
+    status: str = Field(..., description="queued, running, done or failed.")
+    progress: int = Field(..., description="Percent done.")
+    rows_total: int
+    rows_written: int
+    format: str
+    start: str
+    end: str
+    error: str
+    status_url: str
+    download_url: str | None = Field(None, description="Once done: the file.")
+    page_url: str = Field(..., description="The page that shows the progress and the link.")
+
+
+def job_out(job: readings_jobs.ExportJob) -> dict[str, Any]:
+    return {
+        **{k: getattr(job, k) for k in ("id", "status", "progress", "rows_total")},
+        **{k: getattr(job, k) for k in ("rows_written", "format", "start", "end", "error")},
+        "status_url": f"/api/readings/exports/{job.id}",
+        "download_url": f"/api/readings/exports/{job.id}/file" if job.status == "done" else None,
+        "page_url": reverse("telemetry:readings_export_job", args=[job.id]),
+    }
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export, checked; `start_export` answers it inline or as a job."""
+
+    selected: QuerySet[TelemetryReading]
+    span: readings.TimeRange
+    fields: tuple[str, ...]
+    fmt: str
+    label: str
+    # The selection by ids, for a job: device_id, or scope_agency_id with agency and kind.
+    what: dict[str, Any]
+
+
+def check_export(
+    queryset: QuerySet[TelemetryReading], filters: ExportFilter, *, label: str, **what: Any
+) -> ExportRequest:
     span = readings.check_range(filters.start, filters.end, now=timezone.now())
     fields = readings.check_fields(filters.fields)
     fmt = readings_export.check_format(filters.format)
-    selected = queryset.filter(ts__gte=span.start, ts__lt=span.end)
-    name = readings_export.filename(label=label, span=span, fmt=fmt)
-    if fmt == "csv":
-        response: HttpResponse | StreamingHttpResponse = StreamingHttpResponse(
-            readings_export.csv_lines(selected, fields=fields, span=span),
-            content_type=readings_export.CONTENT_TYPES[fmt],
+    return ExportRequest(
+        selected=queryset.filter(ts__gte=span.start, ts__lt=span.end),
+        span=span,
+        fields=fields,
+        fmt=fmt,
+        label=label,
+        what=what,
+    )
+
+
+def start_export(
+    request: AuthedRequest, export: ExportRequest
+) -> HttpResponse | StreamingHttpResponse | readings_jobs.ExportJob:
+    """The file itself for an ordinary export; a queued job for one past the row threshold."""
+    rows = export.selected.count()
+    if readings_jobs.is_large(rows):
+        return readings_jobs.request_readings_export(
+            requested_by_id=request.user.pk,
+            rows_total=rows,
+            fmt=export.fmt,
+            span=export.span,
+            fields=list(export.fields),
+            label=export.label,
+            **export.what,
         )
+    content_type = readings_export.CONTENT_TYPES[export.fmt]
+    response: HttpResponse | StreamingHttpResponse
+    if export.fmt == "csv":
+        lines = readings_export.csv_lines(export.selected, fields=export.fields, span=export.span)
+        response = StreamingHttpResponse(lines, content_type=content_type)
     else:
-        response = HttpResponse(
-            readings_export.parquet_bytes(selected, fields=fields, span=span),
-            content_type=readings_export.CONTENT_TYPES[fmt],
+        blob = readings_export.parquet_bytes(
+            export.selected, fields=export.fields, span=export.span
         )
+        response = HttpResponse(blob, content_type=content_type)
+    name = readings_export.filename(label=export.label, span=export.span, fmt=export.fmt)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _answer_export(request: AuthedRequest, export: ExportRequest) -> Any:
+    answer = start_export(request, export)
+    if isinstance(answer, readings_jobs.ExportJob):
+        # A person following a page's link sees the job's page (progress, then the link);
+        # a program gets the job as JSON.
+        if "text/html" in request.headers.get("Accept", ""):
+            return HttpResponseRedirect(job_out(answer)["page_url"], status=303)
+        return Status(202, job_out(answer))
+    return answer
 
 
 EXPORT_DOC = {
@@ -192,11 +269,12 @@ EXPORT_DOC = {
         }
     }
 }
+EXPORT_RESPONSES: dict[int, Any] = {202: ExportJobOut, **NOT_FOUND_ERRORS}
 
 
 @router.get(
     "/devices/{int:device_id}/readings/export",
-    response=NOT_FOUND_ERRORS,
+    response=EXPORT_RESPONSES,
     openapi_extra=EXPORT_DOC,
 )
 def export_device_readings(
@@ -204,16 +282,57 @@ def export_device_readings(
     filters: Query[ExportFilter],
     device_id: int = Path(..., ge=1, le=MAX_ID),
 ):
-    """One device's readings in a range as CSV (streamed) or Parquet, times in UTC."""
-    return _export(_device_readings(request, device_id), filters, label=f"device-{device_id}")
+    """One device's readings in a range as CSV (streamed) or Parquet, times in UTC.
+
+    More rows than the server's threshold: 202 with a job to follow (status_url) instead.
+    """
+    export = check_export(
+        _device_readings(request, device_id),
+        filters,
+        label=f"device-{device_id}",
+        device_id=device_id,
+    )
+    return _answer_export(request, export)
 
 
-@router.get("/readings/export", response=NOT_FOUND_ERRORS, openapi_extra=EXPORT_DOC)
+def fleet_export(
+    request: AuthedRequest, filters: ExportFilter, fleet: FleetFilter
+) -> ExportRequest:
+    kind = readings.check_kind(fleet.kind)
+    queryset = readings.filter_fleet(visible_readings(request.user), agency=fleet.agency, kind=kind)
+    scope = None if request.user.is_state_staff else request.user.agency_id
+    return check_export(
+        queryset,
+        filters,
+        label=fleet.agency or "all",
+        scope_agency_id=scope,
+        agency=fleet.agency,
+        kind=kind,
+    )
+
+
+@router.get("/readings/export", response=EXPORT_RESPONSES, openapi_extra=EXPORT_DOC)
 def export_readings(
     request: AuthedRequest, filters: Query[ExportFilter], fleet: Query[FleetFilter]
 ):
-    """Readings of your scope (or one agency, one kind) as CSV (streamed) or Parquet."""
-    queryset = readings.filter_fleet(
-        visible_readings(request.user), agency=fleet.agency, kind=readings.check_kind(fleet.kind)
-    )
-    return _export(queryset, filters, label=fleet.agency or "all")
+    """Readings of your scope (or one agency, one kind) as CSV (streamed) or Parquet.
+
+    More rows than the server's threshold: 202 with a job to follow (status_url) instead.
+    """
+    return _answer_export(request, fleet_export(request, filters, fleet))
+
+
+@router.get("/readings/exports/{job_id}", response={200: ExportJobOut, **NOT_FOUND_ERRORS})
+def get_readings_export(request: AuthedRequest, job_id: str = Path(..., max_length=32)):
+    """A large export's progress; its download_url once built. Only its requester sees it."""
+    return job_out(readings_jobs.find_job(job_id, user_id=request.user.pk))
+
+
+@router.get(
+    "/readings/exports/{job_id}/file",
+    response={409: ErrorOut, **NOT_FOUND_ERRORS},
+    openapi_extra=EXPORT_DOC,
+)
+def download_readings_export(request: AuthedRequest, job_id: str = Path(..., max_length=32)):
+    """The built file of a large export (409 while it is still being built)."""
+    return readings_jobs.open_file(readings_jobs.find_job(job_id, user_id=request.user.pk))
