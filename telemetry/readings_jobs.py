@@ -93,7 +93,7 @@ def _record_path(job_id: str) -> str:
     return f"{FOLDER}/{job_id}.json"
 
 
-def _save(job: ExportJob) -> None:
+def save_job(job: ExportJob) -> None:
     job.updated_at = timezone.now().isoformat()
     path = _record_path(job.id)
     # Replaced whole: the storage has no in-place write, and a reader sees old or new.
@@ -140,7 +140,7 @@ def request_readings_export(
         rows_total=rows_total,
         **what,
     )
-    _save(job)
+    save_job(job)
     transaction.on_commit(
         partial(current_app.send_task, BUILD_READINGS_EXPORT_TASK, args=(job.id,))
     )
@@ -171,12 +171,12 @@ def build_readings_export(job_id: str, *, now: datetime | None = None) -> Export
     if job is None or job.is_finished or not _claim(job_id, now or timezone.now()):
         return job
     job.status, job.progress = "running", 1
-    _save(job)
+    save_job(job)
 
     def progress(done: int, total: int | None) -> None:
         job.rows_written = done
         job.progress = min(99, int(100 * done / max(total or 1, 1)))
-        _save(job)
+        save_job(job)
 
     try:
         _write_file(job, progress)
@@ -185,7 +185,7 @@ def build_readings_export(job_id: str, *, now: datetime | None = None) -> Export
         default_storage.delete(f"{FOLDER}/{job_id}.claim")
         raise
     job.status, job.progress = "done", 100
-    _save(job)
+    save_job(job)
     log.info("readings export %s built: %s, %d rows", job_id, job.format, job.rows_written)
     return job
 
