@@ -390,6 +390,8 @@ HEALTH_FIRMWARE_MAX_AGE_DAYS = env_int("HEALTH_FIRMWARE_MAX_AGE_DAYS", 365)
 # A gateway back from its Last Will gives its devices this long before they count as silent.
 HEALTH_GATEWAY_RECONNECT_GRACE_S = env_int("HEALTH_GATEWAY_RECONNECT_GRACE_S", 300)
 TELEMETRY_RETENTION_DAYS = env_int("TELEMETRY_RETENTION_DAYS", 90)
+# A readings export of more rows than this is built by a worker, with progress and a link.
+TELEMETRY_EXPORT_ASYNC_ROWS = env_int("TELEMETRY_EXPORT_ASYNC_ROWS", 200_000)
 
 # Readiness: the most of an agency's applicable results that waivers may turn into "waived"
 # (a share, 0.1 = 10%); a waiver that would pass it is refused.

@@ -229,3 +229,7 @@ def list_gateway_status(request: AuthedRequest, filters: Query[GatewayStatusFilt
 from telemetry.api_health import router as health_router  # noqa: E402
 
 router.add_router("", health_router)
+
+from telemetry.api_readings import router as readings_router  # noqa: E402
+
+router.add_router("", readings_router)

@@ -32,15 +32,23 @@ def downsample(frame: pd.DataFrame, *, start: datetime, end: datetime) -> pd.Dat
 
 
 def device_telemetry_figure(
-    frame: pd.DataFrame, *, now: datetime, days: int = 7, thresholds: Thresholds | None = None
+    frame: pd.DataFrame,
+    *,
+    now: datetime,
+    days: int = 7,
+    thresholds: Thresholds | None = None,
+    span: timedelta | None = None,
+    label: str | None = None,
 ) -> go.Figure:
-    """Battery and storage (%, left axis) and signal (dBm, right axis) over the last ``days``.
+    """Battery and storage (%, left axis) and signal (dBm, right axis) over the last ``days``
+    (or ``span``, titled ``label``, e.g. "last 24 hours").
 
     ``frame`` has columns ts (aware), battery_pct, storage_pct, rsrp_dbm; missing values
     leave gaps. Threshold lines show where each measure becomes a problem.
     """
     thresholds = thresholds or Thresholds()
-    start = now - timedelta(days=days)
+    start = now - (span or timedelta(days=days))
+    label = label or f"last {days} days"
     data = downsample(frame, start=start, end=now) if len(frame) else frame
     fig = go.Figure()
     if len(data):
@@ -73,7 +81,7 @@ def device_telemetry_figure(
         yaxis={"range": [0, 100], "title": "%"},
         yaxis2={"overlaying": "y", "side": "right", "range": [-140, -44], "title": "dBm"},
         title={
-            "text": f"Last {days} days" if len(data) else f"No readings in the last {days} days",
+            "text": label.capitalize() if len(data) else f"No readings in the {label}",
             "x": 0,
         },
         plot_bgcolor="#fff",

@@ -5,7 +5,7 @@ another agency's object answers 404.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC
 from typing import Any, cast
 
 from django import forms
@@ -25,26 +25,35 @@ from devices.scoping import visible_agencies, visible_devices
 from telemetry import alerts, charts, health, maintenance, scoping, selectors
 from telemetry.models import AlertCause, MaintenanceRecurrence
 
-CHART_DAYS = 7
-
 
 @login_required
 def device_health_panel(request: AuthedRequest, pk: int) -> HttpResponse:
-    """The health card of one device: level, since when and why, problems, values, flips, chart."""
+    """The health card of one device: level, since when and why, problems, values, flips, and
+    the history chart over the range picked (``?range=24h|7d|30d``, a plain GET form)."""
     device = get_object_or_404(visible_devices(request.user), pk=pk)
     now = timezone.now()
     card = selectors.device_health_card(device=device, now=now)
-    frame = selectors.recent_readings_frame(
-        device_id=device.pk, since=now - timedelta(days=CHART_DAYS)
+    chosen = selectors.HISTORY_RANGES.get(
+        request.GET.get("range", ""), selectors.HISTORY_RANGES[selectors.DEFAULT_HISTORY_RANGE]
+    )
+    frame = selectors.history_frame(
+        device_id=device.pk, span=chosen.span, bucket=chosen.bucket, now=now
     )
     figure = charts.device_telemetry_figure(
-        frame, now=now, days=CHART_DAYS, thresholds=health.thresholds_from_settings()
+        frame,
+        now=now,
+        span=chosen.span,
+        label=chosen.label,
+        thresholds=health.thresholds_from_settings(),
     )
     context = {
         "card": card,
         "device": device,
         "chart": charts.figure_html(figure, div_id=f"health-chart-{device.pk}"),
-        "chart_days": CHART_DAYS,
+        "chart_range": chosen,
+        "chart_ranges": selectors.HISTORY_RANGES.values(),
+        "export_from": (now - chosen.span).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "export_to": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
     template = "telemetry/_device_health.html" if request.htmx else "telemetry/device_health.html"
     return render(request, template, context)

@@ -6,7 +6,7 @@ length.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import F
 
 from devices.models import Device
-from telemetry import maintenance
+from telemetry import maintenance, readings
 from telemetry.health import month_bounds, uptime_fraction
 from telemetry.models import Alert, DeviceHealth, HealthFlip, HealthLevel, TelemetryReading
 
@@ -110,6 +110,52 @@ def recent_readings_frame(*, device_id: int, since: datetime) -> pd.DataFrame:
         list(rows), columns=["ts", "battery_pct", "storage_pct", "rsrp_dbm"]
     )
     for column in ("battery_pct", "storage_pct", "rsrp_dbm"):
+        frame[column] = frame[column].astype("float64")
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
+
+
+@dataclass(frozen=True)
+class HistoryRange:
+    """A range the device page's history chart offers, with the bucket that draws it."""
+
+    key: str
+    span: timedelta
+    bucket: str
+    label: str
+
+
+HISTORY_RANGES = {
+    r.key: r
+    for r in (
+        HistoryRange("24h", timedelta(hours=24), "5m", "last 24 hours"),
+        HistoryRange("7d", timedelta(days=7), "1h", "last 7 days"),
+        HistoryRange("30d", timedelta(days=30), "1h", "last 30 days"),
+    )
+}
+DEFAULT_HISTORY_RANGE = "7d"
+
+
+def history_frame(*, device_id: int, span: timedelta, bucket: str, now: datetime) -> pd.DataFrame:
+    """The device's bucketed means over ``span`` up to ``now``, as a DataFrame for the chart.
+
+    The same database-side buckets as ``GET /api/devices/{id}/readings?bucket=``: a month of
+    minute readings is 720 rows, not 43,200.
+    """
+    columns = ["battery_pct", "storage_pct", "rsrp_dbm"]
+    series = readings.bucketed_series(
+        TelemetryReading.objects.filter(device_id=device_id, ts__gte=now - span, ts__lt=now),
+        seconds=readings.BUCKETS[bucket],
+        fields=columns,
+    )
+    frame = pd.DataFrame.from_records(
+        [
+            {"ts": item["start"], **{c: item["measurements"][c]["mean"] for c in columns}}
+            for item in series
+        ],
+        columns=["ts", *columns],
+    )
+    for column in columns:
         frame[column] = frame[column].astype("float64")
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame

@@ -142,3 +142,22 @@ def deliver_notification_task(self, notification_id: int) -> bool:  # noqa: ANN0
             return False
         countdown = min(600, 2 ** (self.request.retries + 1) * 5)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(
+    name="telemetry.build_readings_export",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+    soft_time_limit=1500,
+    time_limit=1800,
+    ignore_result=True,
+)
+def build_readings_export_task(job_id: str) -> dict:
+    """Build one large readings export. Safe to run twice: a finished or claimed job is left."""
+    from telemetry.readings_jobs import build_readings_export
+
+    job = build_readings_export(job_id)
+    return {"id": job_id, "status": job.status if job else "missing"}

@@ -21,3 +21,19 @@ urlpatterns += [
         "maintenance/<int:pk>/delete/", health_views.maintenance_delete, name="maintenance_delete"
     ),
 ]
+
+# Large readings exports: a job's progress and its file.
+from telemetry import readings_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "telemetry/readings-exports/<str:job_id>/",
+        readings_views.readings_export_job,
+        name="readings_export_job",
+    ),
+    path(
+        "telemetry/readings-exports/<str:job_id>/download/",
+        readings_views.readings_export_download,
+        name="readings_export_download",
+    ),
+]

@@ -98,6 +98,7 @@ NOT_PAGES = ("/api/", "/admin/", "/metrics", "/healthz", "/readyz", "/logout/")
 PAGES_WITH_PARAMETERS = (
     "/api/docs",  # Swagger UI, served locally
     "/devices/{device}/",  # the health panel arrives by HTMX and draws a chart
+    "/devices/{device}/health/?range=30d",  # the history range form without JavaScript
     "/agencies/{agency}/",
     "/dashboard/agencies/{agency}/",  # the failing-devices table arrives by HTMX
     "/dashboard/requirements/{requirement_set}/",
@@ -105,6 +106,7 @@ PAGES_WITH_PARAMETERS = (
     "/dashboard/portfolio/{cabinet}/",
     "/telemetry/dead-letters/{dead_letter}/",
     "/briefings/{briefing}/",
+    "/telemetry/readings-exports/{readings_export}/",  # a large export's progress (its requester's)
     "/users/{user}/",  # another account's page: the role form, deactivate, history
     "/accounts/invitation/{invitation}/",  # the e-mailed link's page
     "/waivers/{waiver}/",  # a pending waiver: the approve/reject form for state staff
@@ -231,11 +233,26 @@ def site(agency_a, agency_b, settings) -> Site:
     from devices.models import Gateway
 
     gateway, _ = Gateway.objects.get_or_create(agency=agency_a, name="post-1")
+    from telemetry import readings_jobs
+
+    export = readings_jobs.ExportJob(
+        id="0" * 31 + "1",
+        requested_by_id=admin.pk,
+        format="parquet",
+        start=(now - timedelta(days=7)).isoformat(),
+        end=now.isoformat(),
+        fields=["battery_pct"],
+        label=agency_a.slug,
+        scope_agency_id=agency_a.pk,
+        rows_total=250_000,
+    )
+    readings_jobs.save_job(export)
     fields = {
         "gateway": gateway.pk,
         "device_model": out.model_id,
         "officer": officer.pk,
         "checked_out_device": out.pk,
+        "readings_export": export.id,
         "user": trooper.pk,
         "invitation": invitation,
         "device": Device.objects.filter(agency=agency_a).order_by("pk").first().pk,
