@@ -274,3 +274,31 @@ def test_a_production_start_says_so_when_mfa_is_not_required(settings):
     assert "TRACKER_MFA_REQUIRED is off" in site_warnings()[0]
     settings.TRACKER_MFA_REQUIRED = True
     assert site_warnings() == []
+
+
+def test_the_api_resets_a_users_mfa_within_the_admins_scope(
+    admin_a, admin_b, viewer_a, state_staff
+):
+    device = _app(viewer_a.user)
+    path = f"/api/users/{viewer_a.user.pk}/mfa-reset"
+
+    other_agency = admin_b.client.post(path)
+    viewer = viewer_a.client.post(f"/api/users/{admin_a.user.pk}/mfa-reset")
+    own = admin_a.client.post(f"/api/users/{admin_a.user.pk}/mfa-reset")
+
+    assert (other_agency.status_code, viewer.status_code, own.status_code) == (404, 403, 403)
+    assert all(r.json()["message"] for r in (other_agency, viewer, own))
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+    done = admin_a.client.post(path, HTTP_USER_AGENT=AGENT)
+
+    assert done.status_code == 200
+    assert done.json() == {"user_id": viewer_a.user.pk, "username": "ksp-viewer", "removed": 1}
+    reset = AuditRecord.objects.latest("pk")
+    assert (reset.actor, reset.before, reset.after) == (
+        admin_a.user,
+        {"factors": [f"totp:{device.pk} Authenticator app"]},
+        {"factors": []},
+    )
+    _assert_from_browser(reset)
+    assert state_staff.client.post(path).json()["removed"] == 0
