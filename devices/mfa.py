@@ -39,7 +39,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django_otp.models import Device
 from django_otp.oath import TOTP
@@ -86,8 +85,12 @@ def mfa_enabled_ids(user_ids: list[int]) -> set[int]:
 
 
 def has_factor(user_id: int) -> bool:
-    """Whether the user must pass the second step: a confirmed app or key."""
-    return bool(_primary_ids([user_id]))
+    """Whether the user must pass the second step: a confirmed app or key (one or two
+    EXISTS queries)."""
+    return (
+        TOTPDevice.objects.filter(user_id=user_id, confirmed=True).exists()
+        or WebAuthnCredential.objects.filter(user_id=user_id, confirmed=True).exists()
+    )
 
 
 def session_is_verified(user: Any) -> bool:
@@ -380,7 +383,3 @@ def verify_second_step(
 def provisioning_uri(device: TOTPDevice) -> str:
     """The otpauth:// URI an authenticator app scans (issuer: TRACKER_MFA_ISSUER)."""
     return str(device.config_url)
-
-
-def issuer() -> str:
-    return str(settings.TRACKER_MFA_ISSUER)

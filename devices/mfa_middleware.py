@@ -9,7 +9,7 @@ Left alone either way: logging in and out, the pages of the step itself, static 
 probes (/healthz, /readyz, /metrics) and invitation acceptance. The API answers its bearer
 tokens as before (a token is its own credential); a half-signed-in browser session calling
 the API gets a 403 in JSON saying what to finish. A verified session costs no query here;
-an unverified one costs the one that finds its factors.
+an unverified one one or two EXISTS queries (`mfa.has_factor`).
 """
 
 from __future__ import annotations
