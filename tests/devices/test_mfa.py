@@ -186,8 +186,8 @@ def test_removing_a_factor_takes_the_password_and_takes_the_recovery_codes_with_
     trooper, clock
 ):
     device = _app(trooper)
-    mfa.generate_recovery_codes(user_id=trooper.pk)
     browser = _verified("trooper", device, clock.now)
+    browser.post("/account/security/recovery-codes/")
     form = {"kind": "totp", "device_id": device.pk}
 
     refused = browser.post("/account/security/remove/", {**form, "secret": "a guess"}, follow=True)
@@ -199,7 +199,9 @@ def test_removing_a_factor_takes_the_password_and_takes_the_recovery_codes_with_
 
     assert not TOTPDevice.objects.filter(user=trooper).exists()
     assert not StaticDevice.objects.filter(user=trooper).exists()
-    removed = _mfa_records(trooper)[-1]
+    generated, removed = _mfa_records(trooper)
+    assert generated.message == "two-factor sign-in: 10 recovery codes generated"
+    _assert_from_browser(generated)
     assert (removed.action, removed.after) == ("delete", {"factors": []})
     assert f"totp:{device.pk} Authenticator app" in removed.before["factors"]
     _assert_from_browser(removed)
