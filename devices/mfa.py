@@ -369,15 +369,24 @@ def verify_second_step(
                     user_agent=user_agent,
                 )
             return device
-    _audit(
-        user=user,
+    record_failed_second_step(
+        user_id=user_id, what="code", remote_addr=remote_addr, user_agent=user_agent
+    )
+    return None
+
+
+def record_failed_second_step(
+    *, user_id: int, what: str, remote_addr: str | None = None, user_agent: str = ""
+) -> AuditRecord:
+    """Audit a refused second step (``what``: "code" or "security key") as a failed logon."""
+    return _audit(
+        user=User.objects.get(pk=user_id),
         actor=None,
         action=AuditRecord.Action.LOGIN_FAILED,
-        message="wrong second-factor code",
+        message=f"wrong second-factor {what}",
         remote_addr=remote_addr,
         user_agent=user_agent,
     )
-    return None
 
 
 def provisioning_uri(device: TOTPDevice) -> str:

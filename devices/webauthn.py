@@ -4,7 +4,8 @@ audits what it saves.
 The relying party id is TRACKER_WEBAUTHN_RP_ID, or the host the request came to (one site
 name per deployment); the origins accepted are that host's own, with the request's scheme,
 so a credential made on one site is refused on another. The library's own views do the
-ceremonies; `AuditedRegistration` only adds the audit record after a registration succeeds.
+ceremonies; `AuditedRegistration` adds the audit record of a registration that succeeded, and
+`AuditedAuthentication` that of a second step a key failed.
 """
 
 from __future__ import annotations
@@ -59,6 +60,22 @@ class AuditedRegistration(webauthn_views.CompleteCredentialRegistrationView):
         return response
 
 
+class AuditedAuthentication(webauthn_views.CompleteCredentialAuthenticationView):
+    """Completes a second step with a key as the library does; a refusal (a key not on the
+    account, a stale or replayed challenge, a bad signature) is audited as a failed logon."""
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        response: HttpResponse = super().handle_exception(exc)
+        if self.request.user.is_authenticated:
+            mfa.record_failed_second_step(
+                user_id=self.request.user.pk,
+                what="security key",
+                remote_addr=client_address(self.request),
+                user_agent=request_user_agent(self.request),
+            )
+        return response
+
+
 # Included under the library's own namespace, so its template tags find the same names.
 app_name = "otp_webauthn"
 urlpatterns = [
@@ -79,7 +96,7 @@ urlpatterns = [
     ),
     path(
         "authentication/complete/",
-        webauthn_views.CompleteCredentialAuthenticationView.as_view(),
+        AuditedAuthentication.as_view(),
         name="credential-authentication-complete",
     ),
 ]

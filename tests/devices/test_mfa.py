@@ -304,3 +304,22 @@ def test_the_api_resets_a_users_mfa_within_the_admins_scope(
     )
     _assert_from_browser(reset)
     assert state_staff.client.post(path).json()["removed"] == 0
+
+
+def test_a_refused_security_key_at_the_second_step_is_audited(trooper):
+    _app(trooper)
+    browser = _signed_in("trooper")
+    before = AuditRecord.objects.count()
+
+    # No ceremony was begun: the library refuses the answer, as it would a replayed one.
+    response = browser.post(
+        "/webauthn/authentication/complete/", data="{}", content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["detail"]
+    assert browser.get("/devices/").status_code == 302  # still held at the second step
+    assert AuditRecord.objects.count() == before + 1
+    refused = AuditRecord.objects.latest("pk")
+    assert (refused.action, refused.message) == ("login_failed", "wrong second-factor security key")
+    _assert_from_browser(refused)
