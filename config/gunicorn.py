@@ -69,8 +69,10 @@ def on_starting(server: Any) -> None:
         django.setup()
     except ImproperlyConfigured as exc:
         sys.exit(f"refusing to start: {exc}")
-    from config.production import refusal
+    from config.production import refusal, site_warnings
 
     line = refusal()
     if line:
         sys.exit(line)
+    for warning in site_warnings():
+        print(f"warning: {warning}", file=sys.stderr)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 # Django's own advice (security.W009) asks for at least 50 characters.
@@ -61,6 +61,20 @@ def site_problems() -> list[str]:
     return problems
 
 
+def site_warnings() -> list[str]:
+    """Settings a production start allows but says aloud: a deliberate choice, not a mistake.
+
+    Two-factor sign-in off is one: CJIS asks for it, yet a site behind its own single sign-on
+    with MFA may turn it off. Said on every start (gunicorn) and by ``check --deploy``.
+    """
+    if not settings.TRACKER_MFA_REQUIRED:
+        return [
+            "TRACKER_MFA_REQUIRED is off: users without a second factor sign in with a "
+            "password alone (CJIS 5.6.2.2 asks for multi-factor authentication)"
+        ]
+    return []
+
+
 def mqtt_problems() -> list[str]:
     """MQTT_URL and the MQTT_*_FILE TLS files, loaded the way the ingest loads them."""
     # Imported here, not at the top: this module is loaded with the config package (to
@@ -83,4 +97,6 @@ def check_production_settings(
     The MQTT half is left to telemetry.checks (telemetry.E001/E002), which reports the same
     problems from the same function; listing them here too would print each twice.
     """
-    return [Error(problem, id="tracker.E001") for problem in site_problems()]
+    return [Error(problem, id="tracker.E001") for problem in site_problems()] + [
+        Warning(line, id="tracker.W001") for line in site_warnings()
+    ]

@@ -162,6 +162,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "axes",
+    # Two-factor sign-in (devices/mfa.py): django-otp's TOTP and recovery codes, and
+    # WebAuthn passkeys and security keys as django-otp devices.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "devices",
     "telemetry",
     "readiness",
@@ -177,11 +183,15 @@ MIDDLEWARE = [
     "config.middleware.RejectNulCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): True once the session passed a second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # After authentication: ends idle and over-age sessions (devices/sessions.py).
     "devices.sessions.SessionLimitMiddleware",
+    # After the session checks: the second step, or enrolment, before anything else.
+    "devices.mfa_middleware.SecondFactorMiddleware",
     # Last, as django-axes asks: turns a refused login into the locked-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -296,6 +306,23 @@ TRACKER_SESSION_IDLE_MINUTES = env_int("TRACKER_SESSION_IDLE_MINUTES", 30)
 TRACKER_SESSION_MAX_HOURS = env_int("TRACKER_SESSION_MAX_HOURS", 12)
 SESSION_COOKIE_AGE = TRACKER_SESSION_MAX_HOURS * 3600
 
+# Two-factor sign-in (CJIS 5.6.2.2): a signed-in user without a confirmed factor is sent to
+# enrol before anything else (devices/mfa_middleware.py). On unless turned off; `make run`
+# turns it off for the demo and config/production.py warns when a production start has it off.
+# A user who has a factor always passes the second step, whatever this says.
+TRACKER_MFA_REQUIRED = env_bool("TRACKER_MFA_REQUIRED", True)
+# The name authenticator apps and passkey prompts show.
+TRACKER_MFA_ISSUER = "Device Readiness Tracker"
+OTP_TOTP_ISSUER = TRACKER_MFA_ISSUER
+# WebAuthn relying party: its id is the site's domain (credentials are bound to it); empty
+# means the host the request came to, which suits one site name per deployment.
+TRACKER_WEBAUTHN_RP_ID = env("TRACKER_WEBAUTHN_RP_ID", "")
+OTP_WEBAUTHN_RP_ID_CALLABLE = "devices.webauthn.relying_party_id"
+OTP_WEBAUTHN_RP_NAME = TRACKER_MFA_ISSUER
+OTP_WEBAUTHN_HELPER_CLASS = "devices.webauthn.WebAuthnHelper"
+# A passkey is a second factor here, after the password, never a login on its own.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TRACKER_TIME_ZONE", "America/New_York")
 USE_I18N = True
@@ -356,11 +383,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
     ]
 )
-# Browser features no page uses, denied to the site and anything it might embed.
+# Browser features no page uses, denied to the site and anything it might embed; WebAuthn
+# sign-in (publickey-credentials-get) is the site's own and only its own.
 PERMISSIONS_POLICY = (
     "accelerometer=(), autoplay=(), bluetooth=(), camera=(), display-capture=(), "
     "geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), midi=(), "
-    "payment=(), publickey-credentials-get=(), serial=(), usb=(), xr-spatial-tracking=()"
+    "payment=(), publickey-credentials-get=(self), serial=(), usb=(), xr-spatial-tracking=()"
 )
 
 # /metrics answers a bearer token (Prometheus' `authorization` block) or these networks.
@@ -487,6 +515,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "tracker@localhost")
 # The site's public address as people reach it (behind the proxy): links in e-mail are built
 # from it, because a Celery worker has no request to take the host from.
 TRACKER_BASE_URL = env_origin("TRACKER_BASE_URL", "http://127.0.0.1:8000")
+# WebAuthn accepts the site's own address and the one a request came to (ALLOWED_HOSTS).
+# Browsers allow it over https, or on localhost (an IP address is no relying party id): the
+# demo's security keys work at http://localhost:8000, not at 127.0.0.1.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = (
+    [TRACKER_BASE_URL]
+    if TRACKER_BASE_URL.startswith(("https://", "http://localhost"))
+    else ["http://localhost:8000"]
+)
 
 LOGGING = {
     "version": 1,
@@ -512,6 +548,11 @@ TRACKER_OIDC_ROLE_CLAIM = env("TRACKER_OIDC_ROLE_CLAIM", "groups")
 TRACKER_OIDC_PROVIDER_NAME = env("TRACKER_OIDC_PROVIDER_NAME", "single sign-on")
 TRACKER_OIDC_CREATE_USERS = env_bool("TRACKER_OIDC_CREATE_USERS", False)
 TRACKER_LOCAL_LOGIN = env_bool("TRACKER_LOCAL_LOGIN", True)
+# An SSO sign-in counts as two-factor when the ID token's `amr` shows a second factor
+# (RFC 8176: "mfa", "mca", or two kinds of method); otherwise the person also passes the
+# tracker's own second factor. On: count every SSO sign-in, for a provider that enforces MFA
+# by policy but does not send `amr` (devices/sso.py, provider_did_mfa).
+TRACKER_OIDC_TRUST_PROVIDER_MFA = env_bool("TRACKER_OIDC_TRUST_PROVIDER_MFA", False)
 
 
 def env_group_map(name: str) -> dict[str, dict[str, str]]:

@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("devices.urls")),
     path("", include("telemetry.urls")),
     path("", include("readiness.urls")),
+    # WebAuthn ceremonies of two-factor sign-in (django-otp-webauthn's views): devices/webauthn.py.
+    path("webauthn/", include("devices.webauthn")),
 ]
 
 

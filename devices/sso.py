@@ -65,6 +65,26 @@ def password_login_allowed() -> bool:
     return settings.TRACKER_LOCAL_LOGIN or not enabled()
 
 
+# RFC 8176 method values: each names a kind of factor; "mfa" and "mca" say there were several.
+MULTI_FACTOR_AMR = frozenset({"mfa", "mca"})
+KNOWLEDGE_AMR = frozenset({"pwd", "pin", "kba"})
+POSSESSION_AMR = frozenset({"otp", "hwk", "swk", "sms", "tel", "sc"})
+INHERENCE_AMR = frozenset({"fpt", "face", "iris", "retina", "vbm"})
+
+
+def provider_did_mfa(claims: dict[str, Any], *, trust_provider: bool) -> bool:
+    """Whether the provider's sign-in was multi-factor (pure): ``amr`` says "mfa"/"mca" or
+    holds methods of two kinds (something known, held, or one is). ``trust_provider``
+    counts every sign-in, for providers that enforce MFA by policy without saying so."""
+    if trust_provider:
+        return True
+    methods = set(claim_values(claims, "amr"))
+    if methods & MULTI_FACTOR_AMR:
+        return True
+    kinds = [methods & kind for kind in (KNOWLEDGE_AMR, POSSESSION_AMR, INHERENCE_AMR)]
+    return sum(1 for found in kinds if found) >= 2
+
+
 def claim_values(claims: dict[str, Any], claim: str) -> list[str]:
     """The claim as a list of strings (providers send a list, or one string)."""
     value = claims.get(claim)

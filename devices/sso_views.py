@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
 from config.proxies import client_address
-from devices import oidc, sso
+from devices import mfa, oidc, sso
 from devices.login_audit import audit_sign_in
 from devices.models import AuditRecord, User
 
@@ -103,4 +103,8 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     wanted = request.session.pop(NEXT_KEY, "")
     request.login_method = f"single sign-on ({claims['iss']})"  # type: ignore[attr-defined]
     login(request, user, backend=BACKEND)
+    # After login(), which starts a new session: the provider's second factor counts for this
+    # session only, so the tracker asks for none of its own (devices/mfa_middleware.py).
+    if sso.provider_did_mfa(claims, trust_provider=settings.TRACKER_OIDC_TRUST_PROVIDER_MFA):
+        request.session[mfa.PROVIDER_MFA_SESSION_KEY] = claims["iss"]
     return HttpResponseRedirect(wanted or resolve_url(settings.LOGIN_REDIRECT_URL))

@@ -114,3 +114,15 @@ urlpatterns += [
     path("catalog/<int:pk>/edit/", setup_views.catalog_edit, name="catalog_edit"),
     path("gateways/<int:pk>/edit/", setup_views.gateway_edit, name="gateway_edit"),
 ]
+
+# Two-factor sign-in: devices/mfa_views.py; WebAuthn ceremonies: devices/webauthn.py.
+from devices import mfa_views  # noqa: E402
+
+urlpatterns += [
+    path("account/security/", mfa_views.security, name="mfa_security"),
+    path("account/security/totp/", mfa_views.totp_enrol, name="mfa_totp"),
+    path("account/security/recovery-codes/", mfa_views.recovery_codes, name="mfa_recovery_codes"),
+    path("account/security/remove/", mfa_views.factor_remove, name="mfa_remove"),
+    path("account/verify/", mfa_views.verify, name="mfa_verify"),
+    path("users/<int:pk>/mfa-reset/", mfa_views.user_mfa_reset, name="user_mfa_reset"),
+]

@@ -249,6 +249,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 )
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            # The MFA slice sends the new user to enrol a second factor here, before home.
+            # When two-factor sign-in is required, devices.mfa_middleware sends the new user
+            # to enrol a factor before home.
             return redirect("home")
     return render(request, "accounts/invitation.html", {"form": form, "invitation": invitation})

@@ -26,7 +26,6 @@ import logging
 import secrets
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
@@ -37,7 +36,7 @@ from django.urls import reverse
 
 from config.email import describe_failure
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
-from devices import audit
+from devices import audit, mfa
 from devices.auth import hash_token
 from devices.models import ApiToken, AuditRecord, Invitation, User, UserSession
 
@@ -65,18 +64,9 @@ def user_state(user: User) -> dict[str, Any]:
 
 
 def mfa_enabled_ids(user_ids: list[int]) -> set[int]:
-    """Which of ``user_ids`` have a second factor enrolled: one query, or none at all.
-
-    Always empty until the MFA slice installs django-allauth's MFA app; then its
-    `Authenticator` rows say it. The one place the list, the detail and the API read it.
-    """
-    if not user_ids or not apps.is_installed("allauth.mfa"):
-        return set()
-    # The stubs plugin resolves get_model's literal names against the installed apps, and
-    # allauth.mfa is not installed until the MFA slice: the check above guards the call.
-    authenticator = apps.get_model("mfa", "Authenticator")  # type: ignore[misc]
-    rows = authenticator.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True)
-    return set(rows)
+    """Which of ``user_ids`` have a confirmed second factor: the one place the list, the
+    detail and the API read it (`devices.mfa` knows the factors)."""
+    return mfa.mfa_enabled_ids(user_ids)
 
 
 def invitation_status(invitation: Invitation, *, now: dt.datetime) -> str:

@@ -13,3 +13,6 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("DJANGO_DEBUG", "true")
+# Two-factor sign-in off, as in the demo, so tests about other things sign in with a password;
+# the tests of two-factor sign-in turn it on with the settings fixture.
+os.environ.setdefault("TRACKER_MFA_REQUIRED", "false")

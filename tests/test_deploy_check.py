@@ -41,9 +41,24 @@ def test_check_deploy_passes_with_production_values(tmp_path):
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=SECRET,
         DJANGO_ALLOWED_HOSTS="tracker.example.gov",
+        TRACKER_MFA_REQUIRED="true",  # the suite's environment turns it off
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_two_factor_sign_in_is_off(tmp_path):
+    result = _manage(
+        tmp_path,
+        "check",
+        "--deploy",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=SECRET,
+        DJANGO_ALLOWED_HOSTS="tracker.example.gov",
+        TRACKER_MFA_REQUIRED="false",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tracker.W001" in result.stderr + result.stdout
 
 
 def test_check_deploy_fails_in_debug_mode(tmp_path):

@@ -13,6 +13,7 @@ from django.test import Client, RequestFactory
 from joserfc.jwk import RSAKey
 
 from devices.models import AuditRecord, OidcIdentity, User, UserSession
+from devices.sso import provider_did_mfa
 from tests.factories import UserFactory
 from tests.oidc import CLIENT_ID, CLIENT_SECRET, CraftedProvider, NodeProvider
 
@@ -271,3 +272,43 @@ def test_local_accounts_off_hide_the_form_and_refuse_passwords(sso, settings, ag
 def test_without_a_provider_there_is_no_button_and_no_sso_route(client):
     assert "Sign in with" not in client.get("/login/").content.decode()
     assert client.get("/sso/login/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("amr", "trust", "counts"),
+    [
+        (["pwd", "mfa"], False, True),
+        (["pwd", "otp"], False, True),
+        (["hwk", "fpt"], False, True),
+        (["pwd"], False, False),
+        (["pwd", "pin"], False, False),
+        (None, False, False),
+        (None, True, True),
+    ],
+)
+def test_the_providers_amr_decides_whether_its_sign_in_was_multi_factor(amr, trust, counts):
+    claims = {} if amr is None else {"amr": amr}
+    assert provider_did_mfa(claims, trust_provider=trust) is counts
+
+
+@pytest.mark.parametrize(("amr", "held_for_enrolment"), [(["pwd", "mfa"], False), (["pwd"], True)])
+def test_with_mfa_required_an_sso_sign_in_without_a_second_factor_is_sent_to_enrol(
+    settings, crafted, agency_a, client, amr, held_for_enrolment
+):
+    settings.TRACKER_MFA_REQUIRED = True
+    _configure(settings, crafted.issuer)
+    UserFactory(username="trooper", email="crafted@example.gov", agency=agency_a)
+    start = parse_qs(urlsplit(client.get("/sso/login/")["Location"]).query)
+    crafted.signing_key = crafted.trusted_key
+    crafted.id_token_claims = crafted.claims(nonce=start["nonce"][0], amr=amr)
+    assert (
+        client.get("/sso/callback/", {"code": "c", "state": start["state"][0]}).status_code == 302
+    )
+
+    page = client.get("/devices/")
+
+    if held_for_enrolment:
+        assert page.status_code == 302
+        assert page["Location"].startswith("/account/security/")
+    else:
+        assert page.status_code == 200

@@ -92,8 +92,9 @@ def browser_page(chromium, live_server):
 
 PASSWORD = "correct horse battery staple"  # noqa: S105  (tests.factories.UserFactory's)
 
-# Routes that are not pages: probes, the API's JSON and the admin (Django's own).
-NOT_PAGES = ("/api/", "/admin/", "/metrics", "/healthz", "/readyz", "/logout/")
+# Routes that are not pages: probes, the API's JSON, the admin (Django's own) and the WebAuthn
+# ceremonies' JSON (django-otp-webauthn's views, driven by a page's script).
+NOT_PAGES = ("/api/", "/admin/", "/metrics", "/healthz", "/readyz", "/logout/", "/webauthn/")
 
 PAGES_WITH_PARAMETERS = (
     "/api/docs",  # Swagger UI, served locally
