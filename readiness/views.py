@@ -22,6 +22,7 @@ from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -30,6 +31,7 @@ from config.typing import AuthedRequest
 from readiness import (
     catalog_pages,
     charts,
+    evaluations,
     exports,
     figures_cache,
     pages,
@@ -41,7 +43,7 @@ from readiness.briefings import FORMATS
 from readiness.briefings.data import BriefingParams, briefing_choices
 from readiness.failing_devices import failing_devices
 from readiness.filters import Filters, filter_choices, parse_filters
-from readiness.models import BriefingExport
+from readiness.models import BriefingExport, ReadinessEvaluation
 from readiness.scoping import Scope
 
 View = Callable[..., HttpResponse]
@@ -170,14 +172,49 @@ def _build_live(scope: Scope, *, now: datetime) -> dict[str, Any]:
     }
 
 
+def wants_live(request: HttpRequest) -> bool:
+    """``?live=true``: evaluate now instead of reading the evaluation of record (marked "live")."""
+    return request.GET.get("live", "").lower() in ("true", "1", "yes")
+
+
+def _figures(request: HttpRequest, scope: Scope, filters: Filters) -> pages.ReadinessFigures:
+    """Readiness figures of the page: the latest evaluation of record for today (recorded
+    first on a fresh install), live when asked for, a snapshot for a past date."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    live = wants_live(request)
+    record = None
+    if not live and (filters.as_of is None or filters.as_of == today):
+        record = evaluations.current_evaluation(now=now)
+    return pages.readiness_figures(
+        scope, filters, today=today, now=now, evaluation=record, live=live
+    )
+
+
+@require_POST
+@state_staff_only
+def reevaluate(request: AuthedRequest) -> HttpResponse:
+    """Record a new evaluation of record now (state staff), then go back where the user was."""
+    record = evaluations.record_evaluation(
+        now=timezone.now(), trigger=ReadinessEvaluation.Trigger.REQUESTED
+    )
+    messages.success(
+        request,
+        f"Re-evaluated: figures as of {timezone.localtime(record.evaluated_at):%H:%M:%S} "
+        f"({record.devices} devices).",
+    )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("readiness:overview")
+    return redirect(back or reverse("readiness:overview"))
+
+
 @state_staff_only
 def overview(request: AuthedRequest) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.state_scope(request.user, filters)
-        fig = pages.readiness_figures(
-            scope, filters, today=timezone.localdate(), now=timezone.now()
-        )
+        fig = _figures(request, scope, filters)
         participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
     except DomainError as exc:
         return _error_page(request, exc, title="Statewide overview")
@@ -221,9 +258,7 @@ def agency(request: AuthedRequest, slug: str) -> HttpResponse:
     scope = scoping.agency_scope(request.user, slug)
     try:
         filters = _filters(request)
-        fig = pages.readiness_figures(
-            scope, filters, today=timezone.localdate(), now=timezone.now()
-        )
+        fig = _figures(request, scope, filters)
         participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
     except DomainError as exc:
         return _error_page(request, exc, title=scope.label)
