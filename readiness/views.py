@@ -22,8 +22,8 @@ from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError, InvalidInput
@@ -31,6 +31,7 @@ from config.typing import AuthedRequest
 from readiness import (
     catalog_pages,
     charts,
+    evaluation_store,
     evaluations,
     exports,
     figures_cache,
@@ -323,6 +324,9 @@ def _briefing_params(data: Any) -> BriefingParams:
     since = (data.get("since") or "").strip()
     if since and not since.isdigit():
         raise InvalidInput("Choose an earlier briefing from the list.", field="since")
+    evaluation = (data.get("evaluation") or "").strip()
+    if evaluation and not evaluation.isdigit():
+        raise InvalidInput("Choose an evaluation of today from the list.", field="evaluation")
     return BriefingParams(
         scope=(data.get("scope") or "state").strip(),
         set_code=(data.get("set") or "").strip(),
@@ -330,6 +334,7 @@ def _briefing_params(data: Any) -> BriefingParams:
         compare_version=(data.get("compare") or "").strip(),
         as_of=as_of,
         since_id=int(since) if since else None,
+        evaluation_id=int(evaluation) if evaluation else None,
     )
 
 
@@ -340,7 +345,10 @@ def _briefing_form_context(request: AuthedRequest) -> dict[str, Any]:
     return {
         "choices": choices,
         "exports": scoping.visible_briefings(user)[:30],
-        "formats": BriefingExport.Format.choices,
+        "formats": [*BriefingExport.Format.choices, (exports.ALL_FORMATS, "All three formats")],
+        "evaluations": evaluation_store.evaluations_since(
+            timezone.make_aware(datetime.combine(timezone.localdate(), datetime.min.time()))
+        ),
     }
 
 
@@ -350,13 +358,24 @@ def briefings(request: AuthedRequest) -> HttpResponse:
     form = request.POST if request.method == "POST" else request.GET
     if request.method == "POST":
         try:
-            export = exports.request_briefing_export(
-                requested_by=request.user, params=_briefing_params(form), fmt=form.get("format", "")
+            made = exports.request_briefing_exports(
+                requested_by=request.user,
+                params=_briefing_params(form),
+                fmt=form.get("format", ""),
+                now=timezone.now(),
             )
         except DomainError as exc:
             context = {**_briefing_form_context(request), "form": form, "error": exc}
             return render(request, "readiness/briefings.html", context, status=exc.status)
-        return redirect("readiness:briefing", pk=export.pk)
+        if len(made) == 1:
+            return redirect("readiness:briefing", pk=made[0].pk)
+        messages.success(
+            request,
+            "Requested "
+            + ", ".join(f"#{e.pk} ({e.format.upper()})" for e in made)
+            + ": the same figures in every format.",
+        )
+        return redirect("readiness:briefings")
     return render(
         request, "readiness/briefings.html", {**_briefing_form_context(request), "form": form}
     )
