@@ -64,7 +64,8 @@ def test_scores_are_scoped_to_the_callers_agency(catalog, viewer_a, state_staff)
     assert [r["group"] for r in mine["rows"]] == ["ksp"]
     # A fresh install: the first request records the first evaluation of record.
     assert mine["source"] == "evaluation"
-    assert mine["evaluated_at"] is not None and len(mine["data_hash"]) == 64
+    assert mine["evaluated_at"] is not None
+    assert len(mine["data_hash"]) == 64
     assert mine["rows"][0]["ready"] == 2
     everyone = state_staff.client.get("/api/readiness/scores?set=cjis-mobile&group_by=state").json()
     assert everyone["rows"][0]["devices"] == 4
