@@ -454,7 +454,10 @@ def get_trend(request: AuthedRequest, q: Query[TrendQuery]) -> list[dict[str, An
 @router.get("/readiness/portfolios/{key}", response={200: PortfolioOut, **NOT_FOUND_ERRORS})
 def get_portfolio(request: AuthedRequest, key: str = Slug) -> dict[str, Any]:
     scoping.require_state_staff(_user(request))
-    p = portfolios.build_portfolio(key=key)
+    now = timezone.now()
+    p = portfolios.build_portfolio(
+        key=key, now=now, evaluation=evaluations.current_evaluation(now=now)
+    )
     return {
         "cabinet": p.cabinet.slug,
         "cabinet_name": p.cabinet.name,

@@ -676,17 +676,30 @@ class PortfolioPage:
     set_columns: list[tuple[str, str]]  # (set code, version) in the agencies table
 
 
-def portfolio_page(scope: Scope, filters: Filters, *, today: date, now: datetime) -> PortfolioPage:
+def portfolio_page(
+    scope: Scope,
+    filters: Filters,
+    *,
+    today: date,
+    now: datetime,
+    evaluation: ReadinessEvaluation | None = None,
+    live: bool = False,
+) -> PortfolioPage:
     """A cabinet at a glance (``readiness.portfolios.build_portfolio``: agencies' readiness per set
     in effect, coverage, open alerts, waivers expiring in 30 days, versions taking effect in 90),
-    plus the trend of the chosen set from the snapshots. ``scope`` is a cabinet scope. Read-only."""
-    found = portfolios.build_portfolio(key=scope.slug, now=now)
+    plus the trend of the chosen set from the snapshots. ``scope`` is a cabinet scope. Read-only.
+    Today reads ``evaluation`` (of record), or evaluates at ``now`` when ``live``."""
+    found = portfolios.build_portfolio(
+        key=scope.slug, now=now, evaluation=None if live else evaluation
+    )
     columns: dict[str, str] = {}
     for line in found.agencies:
         for code, figures in line.readiness.items():
             columns.setdefault(code, figures["version"])
     return PortfolioPage(
         portfolio=found,
-        readiness=readiness_figures(scope, filters, today=today, now=now),
+        readiness=readiness_figures(
+            scope, filters, today=today, now=now, evaluation=evaluation, live=live
+        ),
         set_columns=sorted(columns.items()),
     )

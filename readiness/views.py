@@ -182,14 +182,26 @@ def _figures(request: HttpRequest, scope: Scope, filters: Filters) -> pages.Read
     """Readiness figures of the page: the latest evaluation of record for today (recorded
     first on a fresh install), live when asked for, a snapshot for a past date."""
     now = timezone.now()
-    today = timezone.localdate(now)
-    live = wants_live(request)
-    record = None
-    if not live and (filters.as_of is None or filters.as_of == today):
-        record = evaluations.current_evaluation(now=now)
     return pages.readiness_figures(
-        scope, filters, today=today, now=now, evaluation=record, live=live
+        scope,
+        filters,
+        today=timezone.localdate(now),
+        now=now,
+        evaluation=_record_for(request, filters, now=now),
+        live=wants_live(request),
     )
+
+
+def _record_for(
+    request: HttpRequest, filters: Filters, *, now: datetime
+) -> ReadinessEvaluation | None:
+    """The evaluation of record a page reads for today (recorded first on a fresh install);
+    None when live figures were asked for or the page is about a past date."""
+    if wants_live(request) or (
+        filters.as_of is not None and filters.as_of != timezone.localdate(now)
+    ):
+        return None
+    return evaluations.current_evaluation(now=now)
 
 
 @require_POST
@@ -537,7 +549,15 @@ def portfolio_cabinet(request: AuthedRequest, slug: str) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.cabinet_scope(request.user, slug)
-        page = pages.portfolio_page(scope, filters, today=timezone.localdate(), now=timezone.now())
+        now = timezone.now()
+        page = pages.portfolio_page(
+            scope,
+            filters,
+            today=timezone.localdate(now),
+            now=now,
+            evaluation=_record_for(request, filters, now=now),
+            live=wants_live(request),
+        )
     except DomainError as exc:
         return _error_page(request, exc, title="Portfolio")
     fig = page.readiness
