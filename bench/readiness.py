@@ -337,6 +337,7 @@ def bench_reference(n: int, reqs) -> None:
 def bench_evaluation_of_record(requests: int) -> None:
     import statistics
 
+    from django.conf import settings
     from django.core.cache import cache
     from django.test import Client
 
@@ -346,6 +347,9 @@ def bench_evaluation_of_record(requests: int) -> None:
     from readiness.loader import load_requirements
     from readiness.models import EvaluationCount, ReadinessEvaluation
 
+    # Run with DJANGO_DEBUG=true (plain static files, no HTTPS redirect) as bench/dashboards.py
+    # is; DEBUG off from here so the pages' queries are not kept in memory.
+    settings.DEBUG = False
     load_requirements([ROOT / "readiness" / "requirement_sets"])
     now = datetime.now(UTC)
     runs = []
