@@ -1,8 +1,10 @@
 """The data behind the overview, agency and portfolio pages, as plain dataclasses and DataFrames.
 
 Reads only: inventory and health come from small aggregate queries (counts grouped in the
-database, never one row per device), readiness from the nightly snapshot table through
-`readiness.results`. Nothing here scores a device: the overview of 100,000 devices is a
+database, never one row per device), readiness from the latest evaluation of record
+(`readiness.evaluation_store`, resolved by the view) for today and from the nightly snapshot
+table for a past date, through `readiness.results`. Nothing here scores a device unless live
+figures were asked for (``?live=true``): the overview of 100,000 devices is a
 handful of GROUP BY queries over small tables. Every function takes the scope (the agencies
 it covers) already resolved by `readiness.scoping`, never a user. The participation pages
 are in `readiness.participation_pages`, the requirement catalog and what-if pages in

@@ -2,8 +2,9 @@
 
 Reads only, from the same functions the API and the pages use (``readiness.results``,
 ``readiness.pages``, ``readiness.participation_pages``, ``readiness.whatif``). Today's as-of
-evaluates the scope's fleet now (as the API does for today); a past as-of reads the
-snapshot of that date. The scope is named by the request's key and resolved by
+reads the evaluation of record the request is pinned to (``BriefingParams.evaluation_id``, as
+the dashboard and the API read the latest), or evaluates the scope's fleet now when it is not
+pinned; a past as-of reads the snapshot of that date. The scope is named by the request's key and resolved by
 ``readiness.scoping.scope_for_briefing``: the request was authorised when it was made
 (``readiness.exports.validate_params``), so nothing here looks at a user. The renderers
 (``pptx``, ``xlsx``, ``pdf``) turn the result into bytes without touching the database.
@@ -168,7 +169,7 @@ def build_briefing_data(
 ) -> BriefingData:
     """Everything a briefing shows, from the same functions the API uses (``readiness.results``).
 
-    Today's as-of evaluates the scope's fleet now (as the API does for today); a past as-of
+    Today's as-of reads the pinned evaluation of record (see the module doc); a past as-of
     reads the snapshot of that date (latest on or before it), with the version in effect
     then unless one is named. ``previous`` is an earlier export's ``figures`` (see
     ``briefing_figures``) for the "what changed" section. ``progress(pct, note)`` hears
