@@ -51,6 +51,14 @@
           entries.forEach(function (entry) {
             var box = entry.target;
             var width = Math.round(entry.contentRect.width);
+            if (!box.isConnected) {
+              watcher.unobserve(box); // swapped out by HTMX
+              return;
+            }
+            // A hidden plot (in a closed panel, or leaving the page) has nothing to resize.
+            if (!box.offsetParent || width === 0) {
+              return;
+            }
             if (box.dataset.drawn && box.dataset.width !== String(width)) {
               box.dataset.width = String(width);
               window.Plotly.Plots.resize(box);
