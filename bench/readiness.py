@@ -14,7 +14,13 @@ Prints, in one run:
    defaults to postgres://postgres@127.0.0.1:5432/tracker_rdy_bench; the database is created
    and migrated if missing and the devices (with health rows) are bulk-created once;
 3. the reference evaluator (tests/readiness/test_reference.py) on 100,000 devices x the same
-   30 rules against the vectorised path on the same devices, and the ratio (target >= 20x).
+   30 rules against the vectorised path on the same devices, and the ratio (target >= 20x);
+4. the scheduled evaluation of record (``readiness.evaluations.record_evaluation``) of the
+   same 100,000 devices against every version in effect (the shipped requirement files,
+   loaded if missing): frame, evaluation and writing the record, best of 3 (target under
+   5 s), its peak memory (tracemalloc, target about 1 GiB), and the statewide overview's
+   server time reading it, p50/p95 over ``--requests`` requests, with the figures cache
+   warm and emptied before each request (target p95 under 300 ms).
 """
 
 from __future__ import annotations
@@ -328,11 +334,87 @@ def bench_reference(n: int, reqs) -> None:
     )
 
 
+def bench_evaluation_of_record(requests: int) -> None:
+    import statistics
+
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.test import Client
+
+    from devices.models import User
+    from readiness.evaluation_store import prune_evaluations
+    from readiness.evaluations import Timings, record_evaluation
+    from readiness.loader import load_requirements
+    from readiness.models import EvaluationCount, ReadinessEvaluation
+
+    # Run with DJANGO_DEBUG=true (plain static files, no HTTPS redirect) as bench/dashboards.py
+    # is; DEBUG off from here so the pages' queries are not kept in memory.
+    settings.DEBUG = False
+    load_requirements([ROOT / "readiness" / "requirement_sets"])
+    now = datetime.now(UTC)
+    runs = []
+    for i in range(3):
+        gc.collect()
+        timings = Timings()
+        t0 = time.perf_counter()
+        record = record_evaluation(now=now + timedelta(seconds=i), timings=timings)
+        runs.append((time.perf_counter() - t0, timings))
+    total, best = min(runs, key=lambda run: run[0])
+    rows = EvaluationCount.objects.filter(evaluation=record).count()
+    print(
+        f"  scheduled evaluation, {record.devices:,} devices x "
+        f"{EvaluationCount.objects.filter(evaluation=record).values('version').distinct().count()} "
+        f"versions in effect: {total:.2f} s (frame {best.frame:.2f} s, evaluation "
+        f"{best.evaluate:.2f} s, writing {rows:,} rows {best.write:.2f} s; best of 3; runs "
+        f"{', '.join(f'{r[0]:.2f}' for r in runs)} s)"
+    )
+    gc.collect()
+    tracemalloc.start()
+    record = record_evaluation(now=now + timedelta(seconds=5))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"  peak memory allocated by one evaluation of record: {peak / 2**20:.0f} MiB; "
+        f"process max RSS so far: {peak_rss_mib():.0f} MiB"
+    )
+    staff, _ = User.objects.get_or_create(
+        username="bench-rdy-staff", defaults={"role": "state_staff"}
+    )
+    client = Client()
+    client.force_login(staff)
+    for label, clear in (("cache warm", False), ("figures cache emptied", True)):
+        for _ in range(2):
+            assert client.get("/dashboard/", secure=True).status_code == 200
+        times = []
+        for _ in range(requests):
+            if clear:
+                cache.clear()
+            t0 = time.perf_counter()
+            response = client.get("/dashboard/", secure=True)
+            times.append(time.perf_counter() - t0)
+            assert response.status_code == 200
+        ordered = sorted(times)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+        print(
+            f"  overview /dashboard/ reading evaluation #{record.pk} ({label}): "
+            f"p50 {1000 * statistics.median(times):.0f} ms, p95 {1000 * p95:.0f} ms "
+            f"({requests} requests)"
+        )
+    ReadinessEvaluation.objects.exclude(pk=record.pk).delete()
+    prune_evaluations(now=now)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=1_000_000)
     parser.add_argument("--db-devices", type=int, default=100_000)
     parser.add_argument("--ref-devices", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--only-evaluation",
+        action="store_true",
+        help="Run only 4. (seeding the database's devices if missing).",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -348,12 +430,16 @@ def main() -> None:
     print(
         f"readiness benchmark: {len(reqs)} rules from the shipped requirement files, now={NOW:%Y-%m-%d %H:%M}Z"
     )
-    print("1. vectorised evaluation")
-    bench_evaluation(args.devices, reqs)
+    if not args.only_evaluation:
+        print("1. vectorised evaluation")
+        bench_evaluation(args.devices, reqs)
     print("2. fleet frame from the database")
     bench_frame_from_db(args.db_devices)
-    print("3. reference evaluator")
-    bench_reference(args.ref_devices, reqs)
+    if not args.only_evaluation:
+        print("3. reference evaluator")
+        bench_reference(args.ref_devices, reqs)
+    print("4. the scheduled evaluation of record, and the overview reading it")
+    bench_evaluation_of_record(args.requests)
 
 
 if __name__ == "__main__":

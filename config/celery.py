@@ -11,6 +11,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,6 +24,13 @@ app.conf.beat_schedule = {
     "readiness-nightly-snapshots": {
         "task": "readiness.compute_nightly_snapshots",
         "schedule": crontab(hour=0, minute=15),
+    },
+    # Readiness: the evaluation of record "now" reads everywhere (every
+    # TRACKER_EVALUATION_MINUTES; the task's slot guard makes a second beat a no-op).
+    "readiness-evaluation-of-record": {
+        "task": "readiness.record_evaluation",
+        "schedule": 60.0 * settings.TRACKER_EVALUATION_MINUTES,
+        "options": {"expires": 55.0 * settings.TRACKER_EVALUATION_MINUTES},
     },
     # Health: mark silent devices late / offline (or maintenance) and open offline alerts.
     # Expires before the next run so a backlog after a worker outage is not replayed.

@@ -268,6 +268,13 @@ TRACKER_TOKEN_DEFAULT_DAYS = env_int("TRACKER_TOKEN_DEFAULT_DAYS", 90)
 # Seconds the dashboards' "fleet now" section (devices, online, open alerts, the mix) is
 # shared between viewers of one scope before it is counted again; it shows when it was counted.
 TRACKER_LIVE_FIGURES_SECONDS = env_int("TRACKER_LIVE_FIGURES_SECONDS", 10)
+# Minutes between evaluations of record (readiness.evaluations): "now" on every page, the
+# API and briefings is the latest one, so they all show the same figures.
+TRACKER_EVALUATION_MINUTES = env_int("TRACKER_EVALUATION_MINUTES", 15)
+if TRACKER_EVALUATION_MINUTES < 1:
+    raise ImproperlyConfigured(
+        f"TRACKER_EVALUATION_MINUTES={TRACKER_EVALUATION_MINUTES}: at least 1"
+    )
 TRACKER_TOKEN_MAX_DAYS = env_int("TRACKER_TOKEN_MAX_DAYS", 365)
 if not 1 <= TRACKER_TOKEN_DEFAULT_DAYS <= TRACKER_TOKEN_MAX_DAYS:
     raise ImproperlyConfigured(

@@ -20,7 +20,16 @@ from config.api import COMMON_ERRORS, NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
 from config.typing import AuthedRequest
 from devices.models import User
-from readiness import participation, portfolios, results, scoping, snapshots, waivers, whatif
+from readiness import (
+    evaluations,
+    participation,
+    portfolios,
+    results,
+    scoping,
+    snapshots,
+    waivers,
+    whatif,
+)
 from readiness.models import FederalExpectation, RequirementSet, RequirementSetVersion, Waiver
 from readiness.rules import describe, parse_rule
 from readiness.schemas import (
@@ -172,14 +181,25 @@ def get_version(request: AuthedRequest, code: str = Slug, version: str = Slug) -
 # --- scores and results -------------------------------------------------------------------------
 
 
+def _evaluation_for(*, live: bool, as_of: date | None, now: Any) -> Any:
+    """The evaluation of record "now" reads (recorded first on a fresh install); None when a
+    live evaluation was asked for or the date is past (its snapshot answers)."""
+    if live or (as_of is not None and as_of < timezone.localdate(now)):
+        return None
+    return evaluations.current_evaluation(now=now)
+
+
 @router.get("/readiness/scores", response={200: ScoresOut, **NOT_FOUND_ERRORS})
 def get_scores(request: AuthedRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
+    now = timezone.now()
     found = results.scores(
         agency_ids=scoping.visible_agency_ids(_user(request)),
         set_code=q.set_code,
         version=q.version,
         as_of=q.as_of,
         group_by=q.group_by,
+        now=now,
+        evaluation=_evaluation_for(live=q.live, as_of=q.as_of, now=now),
     )
     return {
         "set": found.version.requirement_set.code,
@@ -188,6 +208,8 @@ def get_scores(request: AuthedRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
         "group_by": found.group_by,
         "source": found.source,
         "snapshot_date": found.snapshot_date,
+        "evaluated_at": found.evaluated_at,
+        "data_hash": found.data_hash,
         "rows": found.rows.to_dict("records"),
     }
 
@@ -432,7 +454,10 @@ def get_trend(request: AuthedRequest, q: Query[TrendQuery]) -> list[dict[str, An
 @router.get("/readiness/portfolios/{key}", response={200: PortfolioOut, **NOT_FOUND_ERRORS})
 def get_portfolio(request: AuthedRequest, key: str = Slug) -> dict[str, Any]:
     scoping.require_state_staff(_user(request))
-    p = portfolios.build_portfolio(key=key)
+    now = timezone.now()
+    p = portfolios.build_portfolio(
+        key=key, now=now, evaluation=evaluations.current_evaluation(now=now)
+    )
     return {
         "cabinet": p.cabinet.slug,
         "cabinet_name": p.cabinet.name,

@@ -67,8 +67,11 @@ PLOTLY_CONFIG: dict[str, object] = {
 
 def _layout(fig: go.Figure, *, title: str, height: int = 320, **extra: object) -> go.Figure:
     # template "none" keeps each embedded figure small (the default template is ~8 KB of JSON).
+    # No width: autosize takes the card's, and static/js/charts.js redraws the plot whenever
+    # the card changes width (a window from 1024 to 1920 pixels, a sidebar, a font loading).
     fig.update_layout(
         template="none",
+        autosize=True,
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
         height=height,
         margin={"l": 60, "r": 20, "t": 48, "b": 48},

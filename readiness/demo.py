@@ -11,10 +11,13 @@ Idempotent, in order:
 4. a few waivers (one per chosen agency, within the ceiling; one expiring soon, one expired),
    each requested by the agency's admin (or a relationship manager where the agency has no
    admin) and approved by the state analyst, plus one request per set still pending;
-5. 180 days of snapshots. The inventory keeps no history of device attributes, so the past
-   is synthesised: each day is today's fleet judged by the versions and waivers of that day,
-   with a share of today's passes shown as failures that shrinks to nothing by today (the
-   fleet "improving"), and rows marked ``source=demo``. Today's snapshot is computed.
+5. the first evaluation of record (``readiness.evaluations``), unless one was recorded today;
+6. 180 days of snapshots. The inventory keeps no history of device attributes, so the past
+   is synthesised backwards from that first evaluation: each day is its fleet judged by the
+   versions and waivers of that day, with a share of its passes shown as failures that
+   shrinks to nothing by yesterday (the fleet "improving"), and rows marked
+   ``source=demo``. Yesterday therefore ends exactly at the evaluation's figures, and
+   today's snapshot is written at the evaluation's moment: no chart jumps into today.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from django.utils import timezone
 
 from config.errors import DomainError
 from devices.models import Agency, Device, FirstNetStatusChange, User
-from readiness.models import FederalExpectation, ParticipationSnapshot, ReadinessSnapshot, Waiver
+from readiness.models import (
+    FederalExpectation,
+    ParticipationSnapshot,
+    ReadinessEvaluation,
+    ReadinessSnapshot,
+    Waiver,
+)
 
 REQUIREMENT_SETS_DIR = Path(__file__).resolve().parent / "requirement_sets"
 HISTORY_START = date(2017, 3, 30)  # FirstNet's partnership award, the start of agency decisions
@@ -57,7 +66,12 @@ def load_readiness_demo(*, seed: int = 7, log: Log = print, days: int = BACKFILL
     log(f"FirstNet history: {ensure_firstnet_history(rng)} agencies given a history")
     log(f"federal expectations: {ensure_expectations()} created")
     log(f"waivers: {ensure_waivers(rng)} created")
-    written = backfill_demo_snapshots(days=days)
+    record = first_evaluation()
+    log(
+        f"evaluation of record: #{record.pk} at {timezone.localtime(record.evaluated_at):%H:%M}, "
+        f"{record.devices} devices"
+    )
+    written = backfill_demo_snapshots(days=days, now=record.evaluated_at, evaluation=record)
     log(f"snapshots: {written} days written" if written else "snapshots: already present")
 
 
@@ -332,12 +346,35 @@ def _deficit(counts: pd.DataFrame, share: float) -> pd.DataFrame:
     return out
 
 
-def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = None) -> int:
-    """Write the demo history (see module doc); dates that already have rows are kept."""
+def first_evaluation() -> ReadinessEvaluation:
+    """Today's latest evaluation of record, or one recorded now (the demo's "now")."""
+    from readiness.evaluation_store import latest_evaluation
+    from readiness.evaluations import record_evaluation
+
+    now = timezone.now()
+    found = latest_evaluation()
+    if found is not None and timezone.localdate(found.evaluated_at) == timezone.localdate(now):
+        return found
+    return record_evaluation(now=now, trigger=ReadinessEvaluation.Trigger.DEMO)
+
+
+def backfill_demo_snapshots(
+    *,
+    days: int = BACKFILL_DAYS,
+    today: date | None = None,
+    now: datetime | None = None,
+    evaluation: ReadinessEvaluation | None = None,
+) -> int:
+    """Write the demo history (see module doc); dates that already have rows are kept.
+
+    ``evaluation`` (recorded at ``now``) is where the history ends: the days whose waivers
+    are those counting at ``now`` start from its counts exactly.
+    """
     from readiness.participation import agencies_frame, status_changes_frame
     from readiness.snapshots import compute_snapshots, participation_rows
 
-    today = today or timezone.localdate()
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
     have = set(
         ReadinessSnapshot.objects.filter(date__gte=today - timedelta(days=days - 1))
         .values_list("date", flat=True)
@@ -348,7 +385,6 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
         for k in range(days - 1, 0, -1)
         if today - timedelta(days=k) not in have
     ]
-    now = timezone.now()
     history = _DemoHistory(
         today=today,
         days=days,
@@ -358,6 +394,8 @@ def backfill_demo_snapshots(*, days: int = BACKFILL_DAYS, today: date | None = N
         agencies=agencies_frame(None),
         changes=status_changes_frame(None),
     )
+    if evaluation is not None and todo:
+        history.start_from(evaluation)
     written = 0
     for day in todo:
         _replace_demo_day(day, *history.rows_for(day))
@@ -382,12 +420,29 @@ class _DemoHistory:
     cache: dict = field(default_factory=dict)  # version pk -> raw evaluation
     counts_cache: dict = field(default_factory=dict)  # (version pk, live waivers) -> counts
 
+    def _live_waivers(self, at: datetime) -> frozenset:
+        return frozenset(
+            pk for pk, s, e, r in self.waiver_rows if s <= at < e and (r is None or r > at)
+        )
+
+    def start_from(self, evaluation: ReadinessEvaluation) -> None:
+        """Days with the waivers counting now start from ``evaluation``'s counts exactly."""
+        from readiness.evaluation_store import evaluation_counts
+        from readiness.results import versions_in_effect
+
+        live = self._live_waivers(self.now)
+        for version in versions_in_effect(on=self.today):
+            counts = evaluation_counts(evaluation, version=version, agency_ids=None)
+            if not counts.empty:
+                self.counts_cache[(version.pk, live)] = counts
+
     def rows_for(self, day: date) -> tuple[pd.DataFrame, list[ParticipationSnapshot]]:
-        """The readiness and participation rows of ``day``, the past made less ready."""
+        """The readiness and participation rows of ``day``, the past made less ready (none
+        yesterday, so the history meets today's evaluation)."""
         from readiness.snapshots import end_of_day
 
-        at = end_of_day(day)
-        share = DEMO_PAST_DEFICIT * (self.today - day).days / self.days
+        at = end_of_day(day, now=self.now)
+        share = DEMO_PAST_DEFICIT * ((self.today - day).days - 1) / max(1, self.days - 2)
         return self._readiness(day, at, share), self._participation(day, share)
 
     def _readiness(self, day: date, at: datetime, share: float) -> pd.DataFrame:
@@ -399,9 +454,7 @@ class _DemoHistory:
         )
         from readiness.snapshots import snapshot_frame
 
-        live = frozenset(
-            pk for pk, s, e, r in self.waiver_rows if s <= at < e and (r is None or r > at)
-        )
+        live = self._live_waivers(at)
         frames: list[pd.DataFrame] = []
         for version in versions_in_effect(on=day):
             if version.pk not in self.cache:

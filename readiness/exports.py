@@ -11,7 +11,7 @@ management command ``briefing`` calls the same core without the queue.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import partial
 
@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from config.errors import InvalidInput, NotFound
 from devices.models import Agency, User
-from readiness import scoping
+from readiness import evaluation_store, evaluations, scoping
 from readiness.briefings import BriefingData, render_briefing
 from readiness.briefings.data import BriefingParams, briefing_figures, build_briefing_data
 from readiness.filters import requirement_sets
@@ -94,18 +94,62 @@ def validate_params(
     return scope, agency
 
 
+def pin_evaluation(params: BriefingParams, *, now: datetime) -> BriefingParams:
+    """A today briefing names one evaluation of record: the chosen one (it must exist), else
+    the latest (recorded first on a fresh install). A past date reads its snapshot instead."""
+    today = timezone.localdate(now)
+    if params.as_of is not None and params.as_of < today:
+        return replace(params, evaluation_id=None)
+    if params.evaluation_id is not None:
+        found = evaluation_store.get_evaluation(params.evaluation_id)
+        if found is None:
+            raise NotFound(
+                f"There is no evaluation #{params.evaluation_id} (today's are kept): "
+                "choose one from the list.",
+                field="evaluation",
+            )
+        return params
+    return replace(params, evaluation_id=evaluations.current_evaluation(now=now).pk)
+
+
+ALL_FORMATS = "all"
+
+
+def request_briefing_exports(
+    *, requested_by: User, params: BriefingParams, fmt: str, now: datetime
+) -> list[BriefingExport]:
+    """One request for one format, or for all three (``fmt`` "all"): every export is pinned to
+    the same evaluation, so the three files carry the same figures and hash."""
+    fmts = list(BriefingExport.Format.values) if fmt == ALL_FORMATS else [fmt]
+    for one in fmts:
+        if one not in BriefingExport.Format.values:
+            raise InvalidInput(
+                f"Unknown format '{one}': use pptx, xlsx, pdf or all three.", field="format"
+            )
+    validate_params(requested_by, params, today=timezone.localdate(now))
+    pinned = pin_evaluation(params, now=now)
+    with transaction.atomic():
+        return [
+            request_briefing_export(requested_by=requested_by, params=pinned, fmt=one)
+            for one in fmts
+        ]
+
+
 def request_briefing_export(
     *, requested_by: User, params: BriefingParams, fmt: str
 ) -> BriefingExport:
     """Create a queued export and enqueue its build once the row is committed.
 
     One transaction: if it rolls back, no row is left and nothing is enqueued. Not idempotent
-    (each call is a new export); the build it enqueues is.
+    (each call is a new export); the build it enqueues is. A today request is pinned to an
+    evaluation of record here (``pin_evaluation``), so a rebuild reads the same counts.
     """
     if fmt not in BriefingExport.Format.values:
         raise InvalidInput(f"Unknown format '{fmt}': use pptx, xlsx or pdf.", field="format")
-    today = timezone.localdate()
+    now = timezone.now()
+    today = timezone.localdate(now)
     scope, agency = validate_params(requested_by, params, today=today)
+    params = pin_evaluation(params, now=now)
     with transaction.atomic():
         export = BriefingExport.objects.create(
             requested_by=requested_by,
@@ -226,6 +270,7 @@ def build_briefing_file(
     """For the ``briefing`` command: validate, build and render, with no row and no queue."""
     if fmt not in BriefingExport.Format.values:
         raise InvalidInput(f"Unknown format '{fmt}': use pptx, xlsx or pdf.", field="format")
-    validate_params(None, params, today=timezone.localdate(now or timezone.now()))
-    data = build_briefing_data_for(params, now=now)
+    now = now or timezone.now()
+    validate_params(None, params, today=timezone.localdate(now))
+    data = build_briefing_data_for(pin_evaluation(params, now=now), now=now)
     return CommandResult(data=data, blob=render_briefing(data, fmt))

@@ -637,3 +637,87 @@ class BriefingExport(models.Model):
         params = self.parameters or {}
         scope = self.scope.replace(":", "-")
         return f"briefing-{self.pk}-{scope}-{params.get('set', '')}-{self.as_of:%Y-%m-%d}.{self.format}"
+
+
+# --- Evaluations of record --------------------------------------------------------------------
+# Written by readiness.evaluations (the periodic task, the "re-evaluate now" button, the first
+# request of a fresh install); "now" on every page, the API and briefings reads the latest.
+
+
+class EvaluationTrigger(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    REQUESTED = "requested", "Re-evaluated on request"
+    FIRST_READ = "first_read", "First request (none recorded yet)"
+    DEMO = "demo", "Demo load"
+
+
+class ReadinessEvaluation(models.Model):
+    """The fleet evaluated against every version in effect at one moment: "now" for everyone.
+
+    ``data_hash`` is the SHA-256 of its count rows (``readiness.evaluations.counts_hash``):
+    the dashboard, the API and every briefing file built from it print the same hash.
+    """
+
+    Trigger = EvaluationTrigger
+
+    evaluated_at = models.DateTimeField()
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    data_hash = models.CharField(max_length=64)
+    devices = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-evaluated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(trigger__in=[c.value for c in EvaluationTrigger]),
+                name="readiness_evaluation_trigger_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(data_hash=""), name="readiness_evaluation_hash_not_blank"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-evaluated_at"], name="readiness_evaluation_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Evaluation #{self.pk} at {self.evaluated_at:%Y-%m-%d %H:%M} ({self.trigger})"
+
+
+class EvaluationCount(models.Model):
+    """One agency's counts for one version and requirement in an evaluation (as a snapshot row).
+
+    ``requirement_key`` empty is the agency's whole-version row (``n_pass`` ready devices,
+    ``n_fail`` not ready), exactly as in ``ReadinessSnapshot``.
+    """
+
+    evaluation = models.ForeignKey(
+        ReadinessEvaluation, on_delete=models.CASCADE, related_name="counts"
+    )
+    version = models.ForeignKey(
+        RequirementSetVersion, on_delete=models.CASCADE, related_name="evaluation_counts"
+    )
+    agency = models.ForeignKey(
+        "devices.Agency", on_delete=models.CASCADE, related_name="evaluation_counts"
+    )
+    requirement_key = models.CharField(max_length=100, blank=True)
+    weight = models.PositiveSmallIntegerField(default=1)
+    is_mandatory = models.BooleanField(default=True)
+    n_pass = models.PositiveIntegerField(default=0)
+    n_fail = models.PositiveIntegerField(default=0)
+    n_waived = models.PositiveIntegerField(default=0)
+    n_na = models.PositiveIntegerField(default=0)
+    n_reporting = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["evaluation_id", "version_id", "agency_id", "requirement_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evaluation", "version", "agency", "requirement_key"],
+                name="readiness_evaluation_count_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evaluation_id} {self.version_id} {self.agency_id} {self.requirement_key}"

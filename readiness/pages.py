@@ -1,8 +1,10 @@
 """The data behind the overview, agency and portfolio pages, as plain dataclasses and DataFrames.
 
 Reads only: inventory and health come from small aggregate queries (counts grouped in the
-database, never one row per device), readiness from the nightly snapshot table through
-`readiness.results`. Nothing here scores a device: the overview of 100,000 devices is a
+database, never one row per device), readiness from the latest evaluation of record
+(`readiness.evaluation_store`, resolved by the view) for today and from the nightly snapshot
+table for a past date, through `readiness.results`. Nothing here scores a device unless live
+figures were asked for (``?live=true``): the overview of 100,000 devices is a
 handful of GROUP BY queries over small tables. Every function takes the scope (the agencies
 it covers) already resolved by `readiness.scoping`, never a user. The participation pages
 are in `readiness.participation_pages`, the requirement catalog and what-if pages in
@@ -20,9 +22,10 @@ from django.db.models import Count, Max, Sum
 
 from config.errors import InvalidInput
 from devices.models import Agency, Device, DeviceKind, DeviceModel, DeviceNetwork, Gateway
-from readiness import figures_cache, portfolios, results
+from readiness import evaluation_store, figures_cache, portfolios, results
 from readiness.filters import Filters, requirement_sets
 from readiness.models import (
+    ReadinessEvaluation,
     ReadinessSnapshot,
     Requirement,
     RequirementSet,
@@ -210,6 +213,12 @@ class ReadinessFigures:
     # Names this exact data (scope, filters, the snapshots' computed_at): the key its charts are
     # cached under too. Empty for an empty state.
     cache_key: str = ""
+    # Today's figures: "evaluation" (of record) or "live" (asked for); "snapshot" otherwise.
+    source: str = "snapshot"
+    # The moment today's figures describe, and the evaluation's data hash (empty when live).
+    evaluated_at: datetime | None = None
+    data_hash: str = ""
+    evaluation_id: int | None = None
 
     @property
     def ready_pct(self) -> float | None:
@@ -335,14 +344,32 @@ def trend_totals(
 
 
 def readiness_figures(
-    scope: Scope, filters: Filters, *, today: date, now: datetime
+    scope: Scope,
+    filters: Filters,
+    *,
+    today: date,
+    now: datetime,
+    evaluation: ReadinessEvaluation | None = None,
+    live: bool = False,
 ) -> ReadinessFigures:
-    """Readiness for the overview and the agency page: snapshot rows only, a few queries.
+    """Readiness for the overview and the agency page: stored counts only, a few queries.
 
-    Read-only. The figures are cached (``readiness.figures_cache``, expiry judged at ``now``)
-    under a key that changes whenever a snapshot they read is rewritten.
+    Today reads ``evaluation`` (of record, resolved by the interface) when it covers the
+    version, or evaluates the scope at ``now`` when ``live`` was asked for; otherwise (a past
+    date, or no evaluation given) the latest snapshot on or before the date. Read-only. The
+    figures are cached (``readiness.figures_cache``, expiry judged at ``now``) under a key
+    that changes whenever a snapshot or the evaluation they read changes.
     """
     as_of = filters.as_of or today
+    if as_of == today and (live or evaluation is not None):
+        chosen = _version_to_read(filters, as_of=as_of)
+        if isinstance(chosen, ReadinessFigures):
+            return chosen
+        req_set, version = chosen
+        if live or (evaluation is not None and evaluation_store.has_version(evaluation, version)):
+            return _figures_now(
+                scope, req_set, version, as_of=as_of, now=now, evaluation=evaluation, live=live
+            )
     picked = _snapshot_to_read(filters, as_of=as_of)
     if isinstance(picked, ReadinessFigures):
         return picked  # nothing to read: the page says why
@@ -381,10 +408,98 @@ def readiness_figures(
     return fig
 
 
-def _snapshot_to_read(
+def _figures_now(
+    scope: Scope,
+    req_set: RequirementSet,
+    version: RequirementSetVersion,
+    *,
+    as_of: date,
+    now: datetime,
+    evaluation: ReadinessEvaluation | None,
+    live: bool,
+) -> ReadinessFigures:
+    """Today's figures from the evaluation of record, or live at ``now``; the trend's past
+    days from the snapshots, its last point these figures (so the line ends where the page
+    says it is)."""
+    key = ""
+    if live or evaluation is None:
+        counts = results.agency_counts(
+            results.evaluate_fleet(version=version, at=now, agency_ids=scope.agency_ids)
+        )
+        evaluated_at, data_hash, evaluation_id = now, "", None
+    else:
+        key = (
+            _figures_cache_key(scope, version, as_of=as_of, snap_date=as_of)
+            + f":evaluation:{evaluation.pk}"
+        )
+        cached = figures_cache.get(key, now=now)
+        if isinstance(cached, ReadinessFigures):
+            return cached
+        counts = evaluation_store.evaluation_counts(
+            evaluation, version=version, agency_ids=scope.agency_ids
+        )
+        evaluated_at, data_hash, evaluation_id = (
+            evaluation.evaluated_at,
+            evaluation.data_hash,
+            evaluation.pk,
+        )
+    meta = results.agency_meta(scope.agency_ids)
+    state = group_frame(counts, meta, "state")
+    total = (
+        state.iloc[0].to_dict()
+        if not state.empty
+        else {"devices": 0, "ready": 0, "ready_pct": None, "score": None, "coverage": 0.0}
+    )
+    past = trend_totals(
+        req_set.code,
+        scope.agency_ids,
+        start=as_of - timedelta(days=TREND_DAYS),
+        end=as_of - timedelta(days=1),
+    )
+    fig = ReadinessFigures(
+        set_code=req_set.code,
+        set_name=req_set.name,
+        as_of=as_of,
+        snapshot_date=None,
+        total=total,
+        cabinets=group_frame(counts, meta, "cabinet"),
+        agencies=group_frame(counts, meta, "agency"),
+        requirements=requirement_table(counts, version.pk),
+        trend=with_today(past, as_of, total),
+        cache_key=key,
+        version=version.version,
+        version_status=version.status,
+        version_effective_on=version.effective_on,
+        source="live" if live or evaluation is None else "evaluation",
+        evaluated_at=evaluated_at,
+        data_hash=data_hash,
+        evaluation_id=evaluation_id,
+    )
+    if key:
+        figures_cache.put(key, fig, now=now)
+    return fig
+
+
+def with_today(past: pd.DataFrame, today: date, total: dict[str, object]) -> pd.DataFrame:
+    """Pure: ``trend_totals`` rows with today's point (from ``total``) appended."""
+    devices = int(total.get("devices") or 0)  # type: ignore[call-overload]
+    point = pd.DataFrame(
+        {
+            "date": [today],
+            "devices": [devices],
+            "ready_pct": [round(float(total.get("ready_pct") or 0.0), 2)],  # type: ignore[arg-type]
+            "coverage_pct": [round(100.0 * float(total.get("coverage") or 0.0), 2)],  # type: ignore[arg-type]
+        }
+    )
+    if past.empty:
+        return point
+    return pd.concat([past, point], ignore_index=True)
+
+
+def _version_to_read(
     filters: Filters, *, as_of: date
-) -> tuple[RequirementSet, RequirementSetVersion, date] | ReadinessFigures:
-    """(set, version, snapshot date) the figures read, or empty figures saying what is missing.
+) -> tuple[RequirementSet, RequirementSetVersion] | ReadinessFigures:
+    """(set, version) the figures are for, or empty figures saying what is missing.
 
     Raises InvalidInput for a set or version the filters name that does not exist.
     """
@@ -416,6 +531,18 @@ def _snapshot_to_read(
                 "Pick a version, or a later date.",
             )
         version = in_effect
+    return req_set, version
+
+
+def _snapshot_to_read(
+    filters: Filters, *, as_of: date
+) -> tuple[RequirementSet, RequirementSetVersion, date] | ReadinessFigures:
+    """(set, version, snapshot date) the figures read, or empty figures saying what is missing."""
+    chosen = _version_to_read(filters, as_of=as_of)
+    if isinstance(chosen, ReadinessFigures):
+        return chosen
+    req_set, version = chosen
+    set_code = req_set.code
     snap_date = results.latest_snapshot_date(version, on_or_before=as_of)
     if snap_date is None:
         hint = (
@@ -551,17 +678,30 @@ class PortfolioPage:
     set_columns: list[tuple[str, str]]  # (set code, version) in the agencies table
 
 
-def portfolio_page(scope: Scope, filters: Filters, *, today: date, now: datetime) -> PortfolioPage:
+def portfolio_page(
+    scope: Scope,
+    filters: Filters,
+    *,
+    today: date,
+    now: datetime,
+    evaluation: ReadinessEvaluation | None = None,
+    live: bool = False,
+) -> PortfolioPage:
     """A cabinet at a glance (``readiness.portfolios.build_portfolio``: agencies' readiness per set
     in effect, coverage, open alerts, waivers expiring in 30 days, versions taking effect in 90),
-    plus the trend of the chosen set from the snapshots. ``scope`` is a cabinet scope. Read-only."""
-    found = portfolios.build_portfolio(key=scope.slug, now=now)
+    plus the trend of the chosen set from the snapshots. ``scope`` is a cabinet scope. Read-only.
+    Today reads ``evaluation`` (of record), or evaluates at ``now`` when ``live``."""
+    found = portfolios.build_portfolio(
+        key=scope.slug, now=now, evaluation=None if live else evaluation
+    )
     columns: dict[str, str] = {}
     for line in found.agencies:
         for code, figures in line.readiness.items():
             columns.setdefault(code, figures["version"])
     return PortfolioPage(
         portfolio=found,
-        readiness=readiness_figures(scope, filters, today=today, now=now),
+        readiness=readiness_figures(
+            scope, filters, today=today, now=now, evaluation=evaluation, live=live
+        ),
         set_columns=sorted(columns.items()),
     )

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from config.errors import NotFound
 from devices.models import Cabinet, User
-from readiness.models import RequirementSetVersion, Waiver
+from readiness import evaluation_store
+from readiness.models import ReadinessEvaluation, RequirementSetVersion, Waiver
 from readiness.results import (
     agency_counts,
     agency_meta,
@@ -82,8 +83,11 @@ def open_alert_counts(agency_ids: list[int]) -> dict[int, int]:
     return {r["agency_id"]: r["n"] for r in rows}
 
 
-def build_portfolio(*, key: str, now: datetime | None = None) -> Portfolio:
-    """The portfolio of one cabinet. Read-only; one live evaluation per set in effect."""
+def build_portfolio(
+    *, key: str, now: datetime | None = None, evaluation: ReadinessEvaluation | None = None
+) -> Portfolio:
+    """The portfolio of one cabinet. Read-only. Each set in effect is read from ``evaluation``
+    (of record, resolved by the interface) when it covers it, else evaluated live at ``now``."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     cabinet = find_cabinet(key)
@@ -104,8 +108,11 @@ def build_portfolio(*, key: str, now: datetime | None = None) -> Portfolio:
     for version in versions_in_effect(on=today):
         if not ids:
             break
-        fleet = evaluate_fleet(version=version, at=now, agency_ids=ids)
-        rows = aggregate_counts(agency_counts(fleet), meta, group_by="agency")
+        if evaluation is not None and evaluation_store.has_version(evaluation, version):
+            counts = evaluation_store.evaluation_counts(evaluation, version=version, agency_ids=ids)
+        else:
+            counts = agency_counts(evaluate_fleet(version=version, at=now, agency_ids=ids))
+        rows = aggregate_counts(counts, meta, group_by="agency")
         by_slug = rows.set_index("group") if not rows.empty else pd.DataFrame()
         for line in lines.values():
             if line.slug in by_slug.index:
@@ -130,7 +137,7 @@ def build_portfolio(*, key: str, now: datetime | None = None) -> Portfolio:
     return Portfolio(
         cabinet=cabinet,
         brm=cabinet.brm,
-        as_of=now,
+        as_of=evaluation.evaluated_at if evaluation is not None else now,
         agencies=list(lines.values()),
         expiring_waivers=expiring,
         upcoming_versions=upcoming_versions(after=today, until=today + UPCOMING_WITHIN),

@@ -32,8 +32,14 @@ from django.utils import timezone
 
 from config.errors import InvalidInput, NotFound
 from devices.models import Agency
+from readiness import evaluation_store
 from readiness.fleet import Evaluation, evaluate_version, requirement_table
-from readiness.models import ReadinessSnapshot, RequirementSet, RequirementSetVersion
+from readiness.models import (
+    ReadinessEvaluation,
+    ReadinessSnapshot,
+    RequirementSet,
+    RequirementSetVersion,
+)
 from readiness.scoping import get_agency_in, get_device_in
 from readiness.scoring import device_readiness
 from readiness.waiver_rules import NOT_APPLICABLE, PASS, WAIVED, apply_waivers, waivers_frame
@@ -180,17 +186,20 @@ def evaluate_fleet(
     at: datetime | None = None,
     agency_ids: list[int] | None = None,
     device_ids: list[int] | None = None,
+    waivers_at: datetime | None = None,
 ) -> FleetResults:
     """Evaluate today's fleet (optionally some agencies or devices) against ``version``.
 
-    Read-only. Waivers count as they stand at ``at`` (default now); the device attributes and
-    health are today's, since the inventory keeps no history of them.
+    Read-only. ``at`` is the moment evaluated: silence is judged against it and waivers count
+    as they stand at it, or at ``waivers_at`` when a waiver's own start is judged (the caller
+    passes its clock; None reads the clock for operator tools). The device attributes and health are the inventory's current ones, since it keeps
+    no history of them.
     """
-    now = timezone.now()
+    now = at or timezone.now()
     evaluation = evaluate_raw(
         version=version, now=now, agency_ids=agency_ids, device_ids=device_ids
     )
-    return finish_results(evaluation, waivers_at=at or now, agency_ids=agency_ids)
+    return finish_results(evaluation, waivers_at=waivers_at or now, agency_ids=agency_ids)
 
 
 def agency_counts(fleet: FleetResults) -> pd.DataFrame:
@@ -206,12 +215,14 @@ def agency_counts(fleet: FleetResults) -> pd.DataFrame:
     if res.empty:
         per_req = pd.DataFrame(columns=COUNT_COLUMNS)
     else:
-        status = res["status"].astype(str)
+        # Compared and grouped as they are (categoricals): turning a million results into
+        # strings first was most of an evaluation of record's time.
+        status = res["status"]
         applicable = ~status.eq(NOT_APPLICABLE)
         flags = pd.DataFrame(
             {
                 "agency_id": res["agency_id"].to_numpy(),
-                "key": res["stable_key"].astype(str).to_numpy(),
+                "key": res["stable_key"],
                 "n_pass": status.eq(PASS).to_numpy(),
                 "n_fail": status.eq("fail").to_numpy(),
                 "n_waived": status.eq(WAIVED).to_numpy(),
@@ -221,7 +232,14 @@ def agency_counts(fleet: FleetResults) -> pd.DataFrame:
                 ).to_numpy(),
             }
         )
-        per_req = flags.groupby(["agency_id", "key"], sort=True).sum().astype("int64").reset_index()
+        per_req = (
+            flags.groupby(["agency_id", "key"], sort=True, observed=True)
+            .sum()
+            .astype("int64")
+            .reset_index()
+        )
+        per_req["key"] = per_req["key"].astype(str)
+        per_req = per_req.sort_values(["agency_id", "key"], ignore_index=True)
         meta = fleet.requirements.set_index("stable_key")
         per_req["weight"] = per_req["key"].map(meta["weight"]).astype("int64")
         per_req["is_mandatory"] = per_req["key"].map(meta["is_mandatory"]).astype(bool)
@@ -339,9 +357,14 @@ class Scores:
     version: RequirementSetVersion
     as_of: date
     group_by: str
-    source: str  # "live" or "snapshot"
+    source: str  # "evaluation" (of record), "live" (asked for) or "snapshot" (a past date)
     snapshot_date: date | None
     rows: pd.DataFrame
+    # The moment the figures describe (the evaluation's, or now for a live one) and the
+    # evaluation's data hash; None for a past date's snapshot.
+    evaluated_at: datetime | None = None
+    data_hash: str = ""
+    evaluation_id: int | None = None
 
 
 def latest_snapshot_date(version: RequirementSetVersion, *, on_or_before: date) -> date | None:
@@ -375,8 +398,12 @@ def scores(
     as_of: date | None = None,
     group_by: str = "agency",
     now: datetime | None = None,
+    evaluation: ReadinessEvaluation | None = None,
 ) -> Scores:
-    """Readiness scores of ``agency_ids``: live for today, from snapshots for a past date.
+    """Readiness scores of ``agency_ids``: ``evaluation`` (of record, which the interface
+    resolved) for today, from snapshots for a past date. Without an evaluation, or for a
+    version it did not cover (a draft), today is evaluated live at ``now``: the caller asked
+    for that (``?live=true``) or must say so.
 
     Without ``version`` the version in effect on ``as_of`` is used (so "as of 2024-03-01"
     honours what applied then). A past date reads the latest snapshot on or before it.
@@ -395,10 +422,8 @@ def scores(
     ver = resolve_version(set_code, version=version, on=as_of)
     meta = agency_meta(agency_ids)
     if as_of == today:
-        fleet = evaluate_fleet(version=ver, at=now, agency_ids=agency_ids)
-        counts = agency_counts(fleet)
-        return Scores(
-            ver, as_of, group_by, "live", None, aggregate_counts(counts, meta, group_by=group_by)
+        return _scores_now(
+            ver, meta, agency_ids=agency_ids, group_by=group_by, now=now, evaluation=evaluation
         )
     snap_date = latest_snapshot_date(ver, on_or_before=as_of)
     if snap_date is None:
@@ -415,6 +440,43 @@ def scores(
         "snapshot",
         snap_date,
         aggregate_counts(counts, meta, group_by=group_by),
+    )
+
+
+def _scores_now(
+    ver: RequirementSetVersion,
+    meta: pd.DataFrame,
+    *,
+    agency_ids: list[int] | None,
+    group_by: str,
+    now: datetime,
+    evaluation: ReadinessEvaluation | None,
+) -> Scores:
+    """Today's scores: from ``evaluation`` when it covers the version, else live at ``now``."""
+    today = timezone.localdate(now)
+    if evaluation is not None and evaluation_store.has_version(evaluation, ver):
+        record = evaluation
+        counts = evaluation_store.evaluation_counts(record, version=ver, agency_ids=agency_ids)
+        return Scores(
+            ver,
+            today,
+            group_by,
+            "evaluation",
+            None,
+            aggregate_counts(counts, meta, group_by=group_by),
+            evaluated_at=record.evaluated_at,
+            data_hash=record.data_hash,
+            evaluation_id=record.pk,
+        )
+    counts = agency_counts(evaluate_fleet(version=ver, at=now, agency_ids=agency_ids))
+    return Scores(
+        ver,
+        today,
+        group_by,
+        "live",
+        None,
+        aggregate_counts(counts, meta, group_by=group_by),
+        evaluated_at=now,
     )
 
 

@@ -73,9 +73,14 @@ class ScoresQuery(Schema):
         None, description="A version; default: the one in effect on as_of."
     )
     as_of: dt.date | None = Field(
-        None, description="A past date reads that date's snapshot; default today (live)."
+        None,
+        description="A past date reads that date's snapshot; default today (the latest "
+        "evaluation of record).",
     )
     group_by: GroupBy = "agency"
+    live: bool = Field(
+        False, description="Evaluate today's fleet now instead of reading the latest evaluation."
+    )
 
 
 class ScoreRow(Schema):
@@ -100,8 +105,14 @@ class ScoresOut(Schema):
     version: str
     as_of: dt.date
     group_by: str
-    source: Literal["live", "snapshot"]
+    source: Literal["evaluation", "live", "snapshot"]
     snapshot_date: dt.date | None
+    evaluated_at: dt.datetime | None = Field(
+        None, description="The moment today's figures describe (None for a past date)."
+    )
+    data_hash: str = Field(
+        "", description="SHA-256 of the evaluation of record read (empty when live or past)."
+    )
     rows: list[ScoreRow]
 
 

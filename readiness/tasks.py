@@ -54,6 +54,40 @@ def compute_nightly_snapshots_task(self, as_of: str | None = None) -> dict:  # n
 
 
 @shared_task(
+    bind=True,
+    name="readiness.record_evaluation",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def record_evaluation_task(self) -> dict:  # noqa: ANN001 - Celery's bound task
+    """Record the evaluation of record once per TRACKER_EVALUATION_MINUTES slot, then prune
+    the days before today. A second beat's delivery of the same slot does nothing."""
+    from django.conf import settings
+
+    from readiness.evaluations import run_scheduled
+
+    now = timezone.now()
+    ran = run_periodic_task(
+        self,
+        every_seconds=60 * settings.TRACKER_EVALUATION_MINUTES,
+        now=now,
+        work=lambda: run_scheduled(now=now),
+    )
+    if ran is None:
+        return {"skipped": True}
+    return {
+        "evaluation": ran.result.pk,
+        "evaluated_at": ran.result.evaluated_at.isoformat(),
+        "devices": ran.result.devices,
+        "data_hash": ran.result.data_hash,
+    }
+
+
+@shared_task(
     name=BUILD_BRIEFING_EXPORT_TASK,
     acks_late=True,
     autoretry_for=(OperationalError,),

@@ -8,6 +8,7 @@ app_name = "readiness"
 urlpatterns = [
     path("dashboard/", views.overview, name="overview"),
     path("dashboard/live/", views.overview_live, name="overview_live"),
+    path("dashboard/reevaluate/", views.reevaluate, name="reevaluate"),
     path("dashboard/agencies/<slug:slug>/", views.agency, name="agency"),
     path("dashboard/agencies/<slug:slug>/live/", views.agency_live, name="agency_live"),
     path("dashboard/agencies/<slug:slug>/failing/", views.agency_failing, name="agency_failing"),

@@ -23,6 +23,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError, InvalidInput
@@ -30,6 +31,8 @@ from config.typing import AuthedRequest
 from readiness import (
     catalog_pages,
     charts,
+    evaluation_store,
+    evaluations,
     exports,
     figures_cache,
     pages,
@@ -41,7 +44,7 @@ from readiness.briefings import FORMATS
 from readiness.briefings.data import BriefingParams, briefing_choices
 from readiness.failing_devices import failing_devices
 from readiness.filters import Filters, filter_choices, parse_filters
-from readiness.models import BriefingExport
+from readiness.models import BriefingExport, ReadinessEvaluation
 from readiness.scoping import Scope
 
 View = Callable[..., HttpResponse]
@@ -170,14 +173,61 @@ def _build_live(scope: Scope, *, now: datetime) -> dict[str, Any]:
     }
 
 
+def wants_live(request: HttpRequest) -> bool:
+    """``?live=true``: evaluate now instead of reading the evaluation of record (marked "live")."""
+    return request.GET.get("live", "").lower() in ("true", "1", "yes")
+
+
+def _figures(request: HttpRequest, scope: Scope, filters: Filters) -> pages.ReadinessFigures:
+    """Readiness figures of the page: the latest evaluation of record for today (recorded
+    first on a fresh install), live when asked for, a snapshot for a past date."""
+    now = timezone.now()
+    return pages.readiness_figures(
+        scope,
+        filters,
+        today=timezone.localdate(now),
+        now=now,
+        evaluation=_record_for(request, filters, now=now),
+        live=wants_live(request),
+    )
+
+
+def _record_for(
+    request: HttpRequest, filters: Filters, *, now: datetime
+) -> ReadinessEvaluation | None:
+    """The evaluation of record a page reads for today (recorded first on a fresh install);
+    None when live figures were asked for or the page is about a past date."""
+    if wants_live(request) or (
+        filters.as_of is not None and filters.as_of != timezone.localdate(now)
+    ):
+        return None
+    return evaluations.current_evaluation(now=now)
+
+
+@require_POST
+@state_staff_only
+def reevaluate(request: AuthedRequest) -> HttpResponse:
+    """Record a new evaluation of record now (state staff), then go back where the user was."""
+    record = evaluations.record_evaluation(
+        now=timezone.now(), trigger=ReadinessEvaluation.Trigger.REQUESTED
+    )
+    messages.success(
+        request,
+        f"Re-evaluated: figures as of {timezone.localtime(record.evaluated_at):%H:%M:%S} "
+        f"({record.devices} devices).",
+    )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("readiness:overview")
+    return redirect(back or reverse("readiness:overview"))
+
+
 @state_staff_only
 def overview(request: AuthedRequest) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.state_scope(request.user, filters)
-        fig = pages.readiness_figures(
-            scope, filters, today=timezone.localdate(), now=timezone.now()
-        )
+        fig = _figures(request, scope, filters)
         participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
     except DomainError as exc:
         return _error_page(request, exc, title="Statewide overview")
@@ -221,9 +271,7 @@ def agency(request: AuthedRequest, slug: str) -> HttpResponse:
     scope = scoping.agency_scope(request.user, slug)
     try:
         filters = _filters(request)
-        fig = pages.readiness_figures(
-            scope, filters, today=timezone.localdate(), now=timezone.now()
-        )
+        fig = _figures(request, scope, filters)
         participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
     except DomainError as exc:
         return _error_page(request, exc, title=scope.label)
@@ -288,6 +336,9 @@ def _briefing_params(data: Any) -> BriefingParams:
     since = (data.get("since") or "").strip()
     if since and not since.isdigit():
         raise InvalidInput("Choose an earlier briefing from the list.", field="since")
+    evaluation = (data.get("evaluation") or "").strip()
+    if evaluation and not evaluation.isdigit():
+        raise InvalidInput("Choose an evaluation of today from the list.", field="evaluation")
     return BriefingParams(
         scope=(data.get("scope") or "state").strip(),
         set_code=(data.get("set") or "").strip(),
@@ -295,6 +346,7 @@ def _briefing_params(data: Any) -> BriefingParams:
         compare_version=(data.get("compare") or "").strip(),
         as_of=as_of,
         since_id=int(since) if since else None,
+        evaluation_id=int(evaluation) if evaluation else None,
     )
 
 
@@ -305,7 +357,10 @@ def _briefing_form_context(request: AuthedRequest) -> dict[str, Any]:
     return {
         "choices": choices,
         "exports": scoping.visible_briefings(user)[:30],
-        "formats": BriefingExport.Format.choices,
+        "formats": [*BriefingExport.Format.choices, (exports.ALL_FORMATS, "All three formats")],
+        "evaluations": evaluation_store.evaluations_since(
+            timezone.make_aware(datetime.combine(timezone.localdate(), datetime.min.time()))
+        ),
     }
 
 
@@ -315,13 +370,24 @@ def briefings(request: AuthedRequest) -> HttpResponse:
     form = request.POST if request.method == "POST" else request.GET
     if request.method == "POST":
         try:
-            export = exports.request_briefing_export(
-                requested_by=request.user, params=_briefing_params(form), fmt=form.get("format", "")
+            made = exports.request_briefing_exports(
+                requested_by=request.user,
+                params=_briefing_params(form),
+                fmt=form.get("format", ""),
+                now=timezone.now(),
             )
         except DomainError as exc:
             context = {**_briefing_form_context(request), "form": form, "error": exc}
             return render(request, "readiness/briefings.html", context, status=exc.status)
-        return redirect("readiness:briefing", pk=export.pk)
+        if len(made) == 1:
+            return redirect("readiness:briefing", pk=made[0].pk)
+        messages.success(
+            request,
+            "Requested "
+            + ", ".join(f"#{e.pk} ({e.format.upper()})" for e in made)
+            + ": the same figures in every format.",
+        )
+        return redirect("readiness:briefings")
     return render(
         request, "readiness/briefings.html", {**_briefing_form_context(request), "form": form}
     )
@@ -483,7 +549,15 @@ def portfolio_cabinet(request: AuthedRequest, slug: str) -> HttpResponse:
     try:
         filters = _filters(request)
         scope = scoping.cabinet_scope(request.user, slug)
-        page = pages.portfolio_page(scope, filters, today=timezone.localdate(), now=timezone.now())
+        now = timezone.now()
+        page = pages.portfolio_page(
+            scope,
+            filters,
+            today=timezone.localdate(now),
+            now=now,
+            evaluation=_record_for(request, filters, now=now),
+            live=wants_live(request),
+        )
     except DomainError as exc:
         return _error_page(request, exc, title="Portfolio")
     fig = page.readiness

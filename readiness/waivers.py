@@ -174,7 +174,9 @@ def _apply_request(asked: _Request, *, request: HttpRequest | None) -> Waiver:
     with transaction.atomic():
         Agency.objects.select_for_update().filter(pk=a.agency.pk).first()
         _refuse_overlap(a)
-        before = evaluate_fleet(version=a.version, at=a.starts_at, agency_ids=[a.agency.pk]).results
+        before = evaluate_fleet(
+            version=a.version, at=a.now, waivers_at=a.starts_at, agency_ids=[a.agency.pk]
+        ).results
         waiver = Waiver.objects.create(
             requirement_set=a.req_set,
             requirement_key=a.requirement_key,
@@ -287,7 +289,9 @@ def approve_waiver(
         locked = _locked_for_decision(waiver_id, actor=actor, now=now, verb="approve")
         at = max(locked.starts_at, now)
         version = get_version_in_effect(locked.requirement_set, on=timezone.localdate(now))
-        results = evaluate_fleet(version=version, at=at, agency_ids=[agency_id]).results
+        results = evaluate_fleet(
+            version=version, at=now, waivers_at=at, agency_ids=[agency_id]
+        ).results
         before = snapshot(locked)
         locked.status = Waiver.Status.APPROVED
         locked.approved_by = actor

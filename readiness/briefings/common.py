@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,15 @@ class BriefingData:
     generated_at: datetime | None = None
     # WAIVER_LIST_COLUMNS: approved waivers counting at the as-of, and requests still pending.
     waivers: pd.DataFrame = field(default_factory=_no_waivers)
+    # A today briefing: the evaluation of record it is pinned to, its moment and data hash.
+    evaluated_at: datetime | None = None
+    evaluation_hash: str = ""
 
     @property
     def data_hash(self) -> str:
-        return data_hash(self)
+        """The evaluation's hash for a briefing pinned to one (the dashboard and the API print
+        the same), else the hash of the figures themselves."""
+        return self.evaluation_hash or data_hash(self)
 
 
 def _plain(value: Any) -> Any:
@@ -244,6 +250,12 @@ def provenance_rows(data: BriefingData) -> list[tuple[str, str]]:
         ("Versions in effect", "; ".join(data.versions_in_effect) or "none"),
         ("As of", data.as_of.isoformat()),
         (
+            "Evaluated at",
+            data.evaluated_at.isoformat(timespec="seconds")
+            if data.evaluated_at
+            else "end of day (snapshot)",
+        ),
+        (
             "Generated at",
             data.generated_at.isoformat(timespec="seconds") if data.generated_at else "n/a",
         ),
@@ -253,9 +265,12 @@ def provenance_rows(data: BriefingData) -> list[tuple[str, str]]:
 
 def subtitle(data: BriefingData) -> str:
     compare = f", compared with version {data.compare_version}" if data.compare_version else ""
+    moment = (
+        f" {timezone.localtime(data.evaluated_at):%H:%M}" if data.evaluated_at is not None else ""
+    )
     return (
         f"{data.scope_label} · {data.set_name} version {data.version}{compare} · "
-        f"as of {data.as_of.isoformat()}"
+        f"as of {data.as_of.isoformat()}{moment}"
     )
 
 

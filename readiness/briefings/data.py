@@ -2,8 +2,9 @@
 
 Reads only, from the same functions the API and the pages use (``readiness.results``,
 ``readiness.pages``, ``readiness.participation_pages``, ``readiness.whatif``). Today's as-of
-evaluates the scope's fleet now (as the API does for today); a past as-of reads the
-snapshot of that date. The scope is named by the request's key and resolved by
+reads the evaluation of record the request is pinned to (``BriefingParams.evaluation_id``, as
+the dashboard and the API read the latest), or evaluates the scope's fleet now when it is not
+pinned; a past as-of reads the snapshot of that date. The scope is named by the request's key and resolved by
 ``readiness.scoping.scope_for_briefing``: the request was authorised when it was made
 (``readiness.exports.validate_params``), so nothing here looks at a user. The renderers
 (``pptx``, ``xlsx``, ``pdf``) turn the result into bytes without touching the database.
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from config.errors import InvalidInput
 from devices.models import Agency, AgencyKind, Cabinet
-from readiness import results, scoping, snapshots, whatif
+from readiness import evaluation_store, results, scoping, snapshots, whatif
 from readiness.briefings.common import (
     WAIVER_LIST_COLUMNS,
     BriefingData,
@@ -32,7 +33,7 @@ from readiness.briefings.common import (
 )
 from readiness.failing_devices import LONG_COLUMNS, FailingDevices, failing_from_fleet
 from readiness.filters import requirement_sets, set_versions
-from readiness.models import BriefingExport, RequirementSetVersion, Waiver
+from readiness.models import BriefingExport, ReadinessEvaluation, RequirementSetVersion, Waiver
 from readiness.pages import TREND_DAYS, choice_label, group_frame, requirement_table
 from readiness.participation_pages import expectations_table, participation_table
 from readiness.scoping import Scope
@@ -65,6 +66,9 @@ class BriefingParams:
     compare_version: str = ""
     as_of: date | None = None
     since_id: int | None = None
+    # Today's briefing is pinned to one evaluation of record (the latest when requested, or
+    # one chosen from today's): every format and every rebuild reads the same counts.
+    evaluation_id: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,12 +78,14 @@ class BriefingParams:
             "compare_version": self.compare_version,
             "as_of": self.as_of.isoformat() if self.as_of else "",
             "since_briefing": self.since_id,
+            "evaluation": self.evaluation_id,
         }
 
     @classmethod
     def from_dict(cls, raw: dict[str, object]) -> BriefingParams:
         as_of = raw.get("as_of") or None
         since = raw.get("since_briefing")
+        evaluation = raw.get("evaluation")
         return cls(
             scope=str(raw.get("scope") or "state"),
             set_code=str(raw.get("set") or ""),
@@ -87,6 +93,9 @@ class BriefingParams:
             compare_version=str(raw.get("compare_version") or ""),
             as_of=date.fromisoformat(str(as_of)) if as_of else None,
             since_id=int(since) if isinstance(since, int | str) and since != "" else None,
+            evaluation_id=int(evaluation)
+            if isinstance(evaluation, int | str) and evaluation != ""
+            else None,
         )
 
 
@@ -145,9 +154,10 @@ class _Basis:
     version: RequirementSetVersion
     as_of: date
     today: date
-    at: datetime  # the moment the figures describe: now, or the end of the as-of day
+    at: datetime  # the moment the figures describe: the evaluation's, or the end of the as-of day
     counts: pd.DataFrame
     failing: FailingDevices | None
+    evaluation_hash: str = ""
 
 
 def build_briefing_data(
@@ -159,7 +169,7 @@ def build_briefing_data(
 ) -> BriefingData:
     """Everything a briefing shows, from the same functions the API uses (``readiness.results``).
 
-    Today's as-of evaluates the scope's fleet now (as the API does for today); a past as-of
+    Today's as-of reads the pinned evaluation of record (see the module doc); a past as-of
     reads the snapshot of that date (latest on or before it), with the version in effect
     then unless one is named. ``previous`` is an earlier export's ``figures`` (see
     ``briefing_figures``) for the "what changed" section. ``progress(pct, note)`` hears
@@ -201,6 +211,8 @@ def build_briefing_data(
         whatif=summary,
         generated_at=now,
         waivers=briefing_waivers(basis.scope, basis.set_code, at=basis.at),
+        evaluated_at=basis.at if basis.as_of == basis.today else None,
+        evaluation_hash=basis.evaluation_hash,
     )
     if previous is not None:
         data = changes_since(data, previous)
@@ -249,11 +261,21 @@ def _read_basis(params: BriefingParams, *, now: datetime, step: Progress) -> _Ba
     version = results.resolve_version(set_code, version=params.version or None, on=as_of)
     step(10, f"Evaluating {_version_label(version)}")
     failing: FailingDevices | None = None
+    evaluation_hash = ""
     if as_of == today:
-        fleet = results.evaluate_fleet(version=version, at=now, agency_ids=scope.agency_ids)
-        counts = results.agency_counts(fleet)
+        record = _pinned_evaluation(params, version)
+        # The failing-device list names devices, which an evaluation of record does not
+        # keep: it is read at the evaluation's moment from the inventory as it stands.
+        at = record.evaluated_at if record is not None else now
+        fleet = results.evaluate_fleet(version=version, at=at, agency_ids=scope.agency_ids)
         failing = failing_from_fleet(fleet, limit=0, long_limit=FAILING_ROWS_LIMIT)
-        at = now
+        if record is not None:
+            counts = evaluation_store.evaluation_counts(
+                record, version=version, agency_ids=scope.agency_ids
+            )
+            evaluation_hash = record.data_hash
+        else:
+            counts = results.agency_counts(fleet)
     else:
         snap_date = results.latest_snapshot_date(version, on_or_before=as_of)
         if snap_date is None:
@@ -273,7 +295,35 @@ def _read_basis(params: BriefingParams, *, now: datetime, step: Progress) -> _Ba
         at=at,
         counts=counts,
         failing=failing,
+        evaluation_hash=evaluation_hash,
     )
+
+
+def _pinned_evaluation(
+    params: BriefingParams, version: RequirementSetVersion
+) -> ReadinessEvaluation | None:
+    """The evaluation a today briefing is pinned to (None: not pinned, evaluated live).
+
+    A pinned evaluation that no longer exists (pruned after its day) or did not cover the
+    version is refused with what to do, rather than silently evaluated afresh.
+    """
+    if params.evaluation_id is None:
+        return None
+    record = evaluation_store.get_evaluation(params.evaluation_id)
+    if record is None:
+        raise InvalidInput(
+            f"Evaluation #{params.evaluation_id} is no longer kept (evaluations are kept for "
+            "their day): brief on the latest one, or on that day's snapshot with --as-of.",
+            field="evaluation",
+        )
+    if not evaluation_store.has_version(record, version):
+        raise InvalidInput(
+            f"Evaluation #{record.pk} did not evaluate {version.requirement_set.code} "
+            f"{version.version} (not in effect then): choose the version in effect, or "
+            "brief on a past date's snapshot.",
+            field="version",
+        )
+    return record
 
 
 def _agency_tables(

@@ -41,6 +41,32 @@
     });
   }
 
+  // A plot takes its card's width when drawn; plotly's own "responsive" option follows only
+  // the window's resize event. A card also changes width without one (the grid reflows, a
+  // scrollbar appears, a web font loads), which left plots wider than their card and cut off
+  // their right-hand end. Each drawn plot is resized whenever its box changes width.
+  var watcher =
+    typeof ResizeObserver === "function"
+      ? new ResizeObserver(function (entries) {
+          entries.forEach(function (entry) {
+            var box = entry.target;
+            var width = Math.round(entry.contentRect.width);
+            if (!box.isConnected) {
+              watcher.unobserve(box); // swapped out by HTMX
+              return;
+            }
+            // A hidden plot (in a closed panel, or leaving the page) has nothing to resize.
+            if (!box.offsetParent || width === 0) {
+              return;
+            }
+            if (box.dataset.drawn && box.dataset.width !== String(width)) {
+              box.dataset.width = String(width);
+              window.Plotly.Plots.resize(box);
+            }
+          });
+        })
+      : null;
+
   function draw(root) {
     var selector = "[data-plotly]:not([data-drawn])";
     var boxes = Array.prototype.slice.call(root.querySelectorAll(selector));
@@ -61,6 +87,10 @@
         window.Plotly.newPlot(box, spec.figure.data, spec.figure.layout, spec.config).then(
           function () {
             describe(box);
+            if (watcher) {
+              box.dataset.width = String(Math.round(box.getBoundingClientRect().width));
+              watcher.observe(box);
+            }
           }
         );
       });

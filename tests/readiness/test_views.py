@@ -94,7 +94,9 @@ def test_overview_shows_headline_figures_trend_and_agencies_with_data_times(scen
     assert 'data-figure="alerts">1<' in html
     assert 'data-figure="ready-pct">57.1%<' in html
     assert 'data-figure="participating">1 / 3<' in html
-    assert f'snapshot of <time datetime="{scenario.today:%Y-%m-%d}"' in html
+    # Today's figures are the latest evaluation of record's, with its time.
+    assert f'as of <time datetime="{scenario.today:%Y-%m-%d}T' in html
+    assert "(evaluation of record)" in html
     assert "Data as of" in html  # the footer's render time
     assert 'id="chart-trend"' in html
     assert "/static/vendor/plotly/plotly.min.js" in html

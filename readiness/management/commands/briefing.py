@@ -41,7 +41,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--compare-version", default="", help="Add a what-if against this version."
         )
-        parser.add_argument("--as-of", default="", help="YYYY-MM-DD (default today: live figures).")
+        parser.add_argument(
+            "--as-of",
+            default="",
+            help="YYYY-MM-DD (default today: the latest evaluation of record).",
+        )
         parser.add_argument(
             "--since-briefing",
             type=int,
