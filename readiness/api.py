@@ -20,7 +20,16 @@ from config.api import COMMON_ERRORS, NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import InvalidInput
 from config.typing import AuthedRequest
 from devices.models import User
-from readiness import participation, portfolios, results, scoping, snapshots, waivers, whatif
+from readiness import (
+    api_drafts,
+    participation,
+    portfolios,
+    results,
+    scoping,
+    snapshots,
+    waivers,
+    whatif,
+)
 from readiness.models import FederalExpectation, RequirementSet, RequirementSetVersion, Waiver
 from readiness.rules import describe, parse_rule
 from readiness.schemas import (
@@ -507,6 +516,7 @@ def get_expectations(request: HttpRequest, q: Query[ParticipationQuery]) -> dict
                 "change_note": e.change_note,
                 "is_illustrative": e.is_illustrative,
                 "supersedes": e.supersedes.version if e.supersedes else None,
+                "scope": e.scope,
             }
             for e in exps
         ],
@@ -546,4 +556,11 @@ def get_history(request: HttpRequest, q: Query[HistoryQuery]) -> dict[str, Any]:
     }
 
 
+participation_router.add_api_operation(
+    "/participation/expectations",
+    ["POST"],
+    api_drafts.record_expectation,
+    response=api_drafts.RECORD_EXPECTATION_RESPONSES,
+)
 router.add_router("", participation_router)
+router.add_router("", api_drafts.router)

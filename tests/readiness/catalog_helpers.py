@@ -60,21 +60,27 @@ def make_requirement(
     change_note: str = "",
     title: str | None = None,
 ) -> Requirement:
-    return Requirement.objects.create(
-        version=version,
-        key=key,
-        code=code,
-        section=section or code,
-        title=title or key,
-        explanation=f"{key} explained",
-        applies_to=applies_to or [],
-        severity=severity,
-        weight=weight,
-        rule=rule,
-        relation=relation,
-        previous=previous,
-        change_note=change_note,
-    )
+    # bulk_create, as a fixture of an already issued version: saving one requirement at a
+    # time is for drafts only (readiness.models.require_draft_version).
+    return Requirement.objects.bulk_create(
+        [
+            Requirement(
+                version=version,
+                key=key,
+                code=code,
+                section=section or code,
+                title=title or key,
+                explanation=f"{key} explained",
+                applies_to=applies_to or [],
+                severity=severity,
+                weight=weight,
+                rule=rule,
+                relation=relation,
+                previous=previous,
+                change_note=change_note,
+            )
+        ]
+    )[0]
 
 
 def phone_model(**overrides) -> DeviceModel:
