@@ -22,6 +22,11 @@ def _key(name: str) -> str:
     return name if _BARE_KEY.match(name) else json.dumps(name, ensure_ascii=False)
 
 
+def toml_value(value: Any) -> str:
+    """One value in TOML (a rule as an inline table): what the draft form shows and reads."""
+    return _value(value)
+
+
 def _value(value: Any) -> str:
     # bool before int: a bool is an int to Python, not to TOML.
     if isinstance(value, bool):
