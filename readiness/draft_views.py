@@ -57,7 +57,7 @@ def _draft_or_404(request: AuthedRequest, code: str, pk: int) -> RequirementSetV
 def _errors_by_field(exc: DomainError) -> dict[str, str]:
     out: dict[str, str] = {}
     for e in exc.errors:
-        out.setdefault(e.get("field") or "general", e["message"])
+        out.setdefault(str(e.get("field") or "general"), str(e["message"]))
     return out
 
 
