@@ -34,6 +34,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.errors import InvalidInput
+from readiness.deadlines import DeadlineRow, deadline_rows, due_dates
 from readiness.remediation import (
     CONFIGURE,
     FIRMWARE,
@@ -293,6 +294,8 @@ class WhatIfResult:
     agencies: pd.DataFrame  # agency_id, slug, name, ready_before, ready_after, newly_failing
     cost: dict[str, Decimal]
     plan: list[Any]  # readiness.remediation.PlanStep
+    # Requirements of the "to" version with a due date, with the devices failing each under it.
+    deadlines: list[DeadlineRow] = field(default_factory=list)
 
     def count(self, change: str) -> int:
         return sum(1 for c in self.changes if c.change == change)
@@ -923,7 +926,16 @@ def compare_versions(
         newly_failing_devices=_newly_failing_frame(frame, before, after, newly_ids, meta),
         agencies=_per_agency(before, ready_after, newly_ids, meta),
         cost=total_cost(gaps),
-        plan=plan_remediation(gaps, devices_total=devices_total, ready_now=ready_now),
+        plan=plan_remediation(
+            gaps, devices_total=devices_total, ready_now=ready_now, due=due_dates(new.pk)
+        ),
+        deadlines=deadline_rows(
+            after.results,
+            after.requirements,
+            due_dates(new.pk),
+            today=timezone.localdate(now),
+            per_agency=False,
+        ),
     )
 
 
@@ -1010,7 +1022,7 @@ def remediation_plan(
     return (
         ver,
         total_cost(gaps),
-        plan_remediation(gaps, devices_total=total, ready_now=ready),
+        plan_remediation(gaps, devices_total=total, ready_now=ready, due=due_dates(ver.pk)),
         total,
         ready,
     )
