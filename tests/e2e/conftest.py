@@ -108,6 +108,10 @@ PAGES_WITH_PARAMETERS = (
     "/users/{user}/",  # another account's page: the role form, deactivate, history
     "/accounts/invitation/{invitation}/",  # the e-mailed link's page
     "/waivers/{waiver}/",  # a pending waiver: the approve/reject form for state staff
+    "/dashboard/requirements/{requirement_set}/drafts/",  # a draft's start form
+    "/dashboard/requirements/{requirement_set}/drafts/{draft}/",  # requirements and publish
+    "/dashboard/requirements/{requirement_set}/drafts/{draft}/requirements/new/",
+    "/dashboard/requirements/{requirement_set}/drafts/{draft}/requirements/{draft_key}/",
 )
 
 # Pages whose content a script draws after load: the element that shows it is drawn.
@@ -210,7 +214,14 @@ def site(agency_a, agency_b, settings) -> Site:
         reason="Encryption licence on order",
         expires_at=now + timedelta(days=30),
     )
+    from readiness.drafts import create_draft
+
+    draft = create_draft(
+        set_code=scenario.v60.requirement_set.code, version="9.9", actor=staff, today=scenario.today
+    )
     fields = {
+        "draft": draft.pk,
+        "draft_key": draft.requirements.order_by("key").first().key,
         "user": trooper.pk,
         "invitation": invitation,
         "device": Device.objects.filter(agency=agency_a).order_by("pk").first().pk,
