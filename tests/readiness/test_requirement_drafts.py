@@ -279,3 +279,21 @@ def test_checked_requirement_uses_the_loaders_words():
     fields = {e["field"] for e in caught.value.errors}
     assert fields == {"severity", "rule"}
     assert drafts.checked_requirement({**NEW_REQUIREMENT, "rule": MDM}).due_on == date(2031, 3, 1)
+
+
+def test_the_admin_shows_a_published_versions_requirements_read_only(fleet, state_staff, rf):
+    from django.contrib import admin
+
+    from tests.factories import UserFactory
+
+    superuser = UserFactory(username="root", role="state_staff", agency=None)
+    superuser.is_staff = superuser.is_superuser = True
+    request = rf.get("/admin/")
+    request.user = superuser
+    model_admin = admin.site._registry[Requirement]
+    published = Requirement.objects.get(version__version="5.9", key="cjis.mdm")
+    assert not model_admin.has_change_permission(request, published)
+    assert not model_admin.has_delete_permission(request, published)
+    draft = make_draft(state_staff)
+    copy = Requirement.objects.get(version_id=draft["id"], key="cjis.mdm")
+    assert model_admin.has_change_permission(request, copy)
