@@ -103,6 +103,15 @@ def _rule_text(value: Any) -> str:
     return "" if value is None else toml_value(value)
 
 
+def _field_text(name: str, value: Any) -> Any:
+    """A stored field as the form shows it: rules in TOML, dates as YYYY-MM-DD, none as ""."""
+    if name in ("rule", "applies_when"):
+        return _rule_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else value
+
+
 def _draft_page_context(request: AuthedRequest, version: RequirementSetVersion) -> dict[str, Any]:
     today = timezone.localdate()
     in_effect = results.find_version_in_effect(version.requirement_set, on=today)
@@ -199,20 +208,15 @@ def _requirement_form(
         else:
             messages.success(request, "Requirement saved.")
             return redirect("readiness:draft", code=version.requirement_set.code, pk=version.pk)
-    values = (
-        {k: v for k, v in request.POST.items()}
-        if request.method == "POST"
-        else {
-            name: (
-                _rule_text(getattr(existing, name))
-                if name in ("rule", "applies_when")
-                else getattr(existing, name)
-            )
-            for name in drafts.EDITABLE
-        }
-        if existing
-        else {"severity": Severity.MANDATORY, "weight": 1}
-    )
+    values: dict[str, Any] = {name: "" for name in (*drafts.EDITABLE, "relation")}
+    if request.method == "POST":
+        values.update(request.POST.items())
+    elif existing is not None:
+        values.update(
+            {name: _field_text(name, getattr(existing, name)) for name in drafts.EDITABLE}
+        )
+    else:
+        values.update(severity=Severity.MANDATORY, weight=1)
     kinds = (
         request.POST.getlist("applies_to")
         if request.method == "POST"

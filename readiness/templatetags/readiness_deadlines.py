@@ -14,7 +14,8 @@ register = template.Library()
 @register.inclusion_tag("readiness/_deadlines.html")
 def requirement_deadlines(fig: Any, scope: Any) -> dict[str, Any]:
     # Without a resolved scope the agencies to count are unknown: show nothing rather than guess.
-    if fig is None or scope is None or not getattr(fig, "version", ""):
+    # (The portfolio page names its scope by a string: it shows no deadlines.)
+    if fig is None or not hasattr(scope, "agency_ids") or not getattr(fig, "version", ""):
         return {"deadlines": []}
     return {
         "deadlines": scope_deadlines(
