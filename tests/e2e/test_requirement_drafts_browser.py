@@ -40,7 +40,7 @@ def test_draft_and_expectation_pages_pass_axe_with_errors_shown(site, chromium, 
     assert "device.nothing" in page.locator("#r-rule-error").inner_text()
     problems += _axe(page, f"{base}requirements/new/ (refused)")
     page.goto(f"{live_server.url}/dashboard/participation/expectations/")
-    page.get_by_label("Version").fill("x")
+    page.get_by_label("Version", exact=True).fill("x")
     page.get_by_role("button", name="Record the expectation").click()
     page.wait_for_load_state("networkidle")
     problems += _axe(page, "/dashboard/participation/expectations/ (refused)")
