@@ -175,3 +175,15 @@ def test_a_bad_expectation_file_is_refused_with_file_line_problem_and_changes_no
     assert problem in str(caught.value)
     assert FederalExpectation.objects.count() == 0
     assert not AuditRecord.objects.filter(object_type="federalexpectation").exists()
+
+
+def test_a_cabinets_expectation_is_compared_with_that_cabinet_only(fleet, state_staff):
+    for scope, version in (("cabinet:justice", "J1"), ("cabinet:health", "H1")):
+        body = {**REAL, "version": version, "scope": scope}
+        assert post(state_staff.client, "/api/participation/expectations", body).status_code == 201
+    statewide = state_staff.client.get("/api/participation/expectations").json()["comparisons"]
+    assert statewide == []
+    by_cabinet = state_staff.client.get("/api/participation/expectations?by=cabinet").json()
+    assert [(c["scope"], c["version"], c["is_current"]) for c in by_cabinet["comparisons"]] == [
+        ("justice", "J1", True)
+    ]
