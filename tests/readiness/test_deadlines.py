@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 from openpyxl import load_workbook
+from pptx import Presentation
 
 from readiness.deadlines import days_left, due_label
 from readiness.models import Requirement
@@ -111,6 +112,25 @@ def test_whatif_and_briefing_carry_the_deadlines(
         ("cjis.mdm", "due in 5 days", 1)
     ]
     assert result.plan[0].requirements == ["cjis.mdm"]  # the action due first goes first
+    page = state_staff.browser.get(
+        "/dashboard/requirements/cjis-mobile/whatif/results/?from=5.9&to=6.0"
+    ).content.decode()
+    assert 'data-deadline="cjis.mdm">due in 5 days</span>' in page
+    deck = tmp_path / "b.pptx"
+    call_command(
+        "briefing",
+        "--format",
+        "pptx",
+        "--out",
+        str(deck),
+        "--set",
+        "cjis-mobile",
+        stdout=io.StringIO(),
+    )
+    slides = {s.shapes.title.text: s for s in Presentation(str(deck)).slides}
+    text = " ".join(sh.text_frame.text for sh in slides["Due dates"].shapes if sh.has_text_frame)
+    overdue_on = clock.today - timedelta(days=3)
+    assert f"ENC-1 cjis.enc: due {overdue_on} (overdue by 3 days), 2 devices failing" in text
     out = tmp_path / "b.xlsx"
     call_command(
         "briefing",
