@@ -19,7 +19,7 @@ from config.api import NOT_FOUND_ERRORS, WRITE_ERRORS
 from config.errors import NotFound
 from devices.models import User
 from readiness import drafts, expectations, results, scoping
-from readiness.models import FederalExpectation, Requirement, RequirementSetVersion, VersionStatus
+from readiness.models import FederalExpectation, Requirement, RequirementSetVersion
 from readiness.requirement_export import export_version
 from readiness.rules import describe, parse_rule
 
@@ -135,10 +135,14 @@ def _staff(request: HttpRequest) -> User:
 
 
 def _visible_version(request: HttpRequest, version_id: int) -> RequirementSetVersion:
-    """A version by id; a draft is invisible (404) to anyone but state staff."""
+    """A version by id; a draft in progress is invisible (404) to anyone but state staff."""
     version = drafts.get_version(version_id)
-    if version.status == VersionStatus.DRAFT and not _user(request).is_state_staff:
-        raise NotFound(f"There is no requirement set version {version_id}.", field="version")
+    try:
+        scoping.require_visible_version(_user(request), version)
+    except NotFound:
+        raise NotFound(
+            f"There is no requirement set version {version_id}.", field="version"
+        ) from None
     return version
 
 

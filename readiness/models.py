@@ -128,6 +128,13 @@ class RequirementSetVersion(models.Model):
         return f"{self.requirement_set.code} {self.version} ({self.status})"
 
 
+def drafts_in_progress() -> Q:
+    """Drafts being written in the product (not loaded from a publisher's file): only state
+    staff see them (``readiness.scoping.visible_versions``). A publisher's draft, loaded
+    from its file, is public like the rest of the catalog."""
+    return Q(status=VersionStatus.DRAFT, source_file="")
+
+
 class Severity(models.TextChoices):
     MANDATORY = "mandatory", "Mandatory"
     RECOMMENDED = "recommended", "Recommended"

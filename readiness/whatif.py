@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from config.errors import InvalidInput
 from readiness.deadlines import DeadlineRow, deadline_rows, due_dates
+from readiness.models import drafts_in_progress
 from readiness.remediation import (
     CONFIGURE,
     FIRMWARE,
@@ -786,7 +787,12 @@ def _requirement_dicts(version: Any) -> list[dict[str, Any]]:
 
 
 def pick_versions(
-    req_set: Any, *, from_version: str | None, to_version: str | None, today: Any
+    req_set: Any,
+    *,
+    from_version: str | None,
+    to_version: str | None,
+    today: Any,
+    with_drafts_in_progress: bool = True,
 ) -> tuple[Any, Any]:
     """The two versions to compare; the defaults answer "what would the next version do?".
 
@@ -807,6 +813,8 @@ def pick_versions(
     if to_version:
         return old, get_version(req_set, to_version)
     newer = req_set.versions.filter(effective_on__gt=old.effective_on).exclude(pk=old.pk)
+    if not with_drafts_in_progress:
+        newer = newer.exclude(drafts_in_progress())
     new = newer.order_by("-effective_on", "-id").first()
     if new is not None:
         return old, new
@@ -882,6 +890,7 @@ def compare_versions(
     from_version: str | None = None,
     to_version: str | None = None,
     now: datetime | None = None,
+    with_drafts_in_progress: bool = True,
 ) -> WhatIfResult:
     """Compare two versions of a set over the fleet of ``agency_ids`` (None: every agency). Read-only.
 
@@ -898,7 +907,11 @@ def compare_versions(
     now = now or timezone.now()
     req_set = get_requirement_set(set_code)
     old, new = pick_versions(
-        req_set, from_version=from_version, to_version=to_version, today=timezone.localdate(now)
+        req_set,
+        from_version=from_version,
+        to_version=to_version,
+        today=timezone.localdate(now),
+        with_drafts_in_progress=with_drafts_in_progress,
     )
     if new.pk == old.pk:
         raise InvalidInput("Choose two different versions to compare.", field="to")

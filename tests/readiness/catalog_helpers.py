@@ -42,6 +42,8 @@ def make_version(
         issuing_authority="FBI CJIS Division",
         source_note="test",
         supersedes=supersedes,
+        # As loaded from a publisher's file: even a draft is public catalog data then.
+        source_file=f"{req_set.code}-{number}.toml",
     )
 
 

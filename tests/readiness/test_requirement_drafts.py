@@ -297,3 +297,20 @@ def test_the_admin_shows_a_published_versions_requirements_read_only(fleet, stat
     draft = make_draft(state_staff)
     copy = Requirement.objects.get(version_id=draft["id"], key="cjis.mdm")
     assert model_admin.has_change_permission(request, copy)
+
+
+def test_a_draft_in_progress_stays_out_of_the_catalog_and_whatif_of_agency_users(
+    fleet, state_staff, viewer_a
+):
+    make_draft(state_staff, number="6.0")
+    sets = viewer_a.client.get("/api/readiness/sets").json()
+    assert sets[0]["versions"] == ["5.9"]
+    versions = viewer_a.client.get("/api/readiness/sets/cjis-mobile/versions").json()
+    assert [v["version"] for v in versions] == ["5.9"]
+    assert viewer_a.client.get("/api/readiness/sets/cjis-mobile/versions/6.0").status_code == 404
+    named = viewer_a.client.get("/api/readiness/whatif?set=cjis-mobile&to=6.0")
+    assert named.status_code == 404
+    # By default the what-if looks for a newer version: for an agency user there is none.
+    assert viewer_a.client.get("/api/readiness/whatif?set=cjis-mobile").status_code == 422
+    staff = state_staff.client.get("/api/readiness/whatif?set=cjis-mobile").json()
+    assert staff["to_version"] == "6.0"
