@@ -47,8 +47,12 @@ listed under ``removed``); "new" is only for keys the superseded version lacks; 
 "renumbered" keep the rule, scope, severity and weight ("renumbered" changes the section),
 and "tightened"/"relaxed" change something. Any mistake raises ``RequirementFileError``
 listing each as ``file: requirement CODE: problem`` and nothing is written. Loading an
-unchanged file again changes nothing (its SHA-256 is stored); a changed file updates its
-version in place, requirements matched by key.
+unchanged file again changes nothing (its SHA-256 is stored); a changed file of a draft
+updates it in place, requirements matched by key. A version already published (or retired)
+never changes its requirements, removals, effective date or lineage: a file that would is
+refused, and one with the same content (an exported file loaded back) changes nothing.
+Versions are written as drafts and then given their file's status, so requirements are only
+ever written to a draft (``readiness.models.require_draft_version``).
 """
 
 from __future__ import annotations
