@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from readiness.models import Requirement, RequirementRemoval, RequirementSet, RequirementSetVersion
+from readiness.models import (
+    Requirement,
+    RequirementRemoval,
+    RequirementSet,
+    RequirementSetVersion,
+    VersionStatus,
+)
 
 # Shown and read-only alike: the inlines display what load_requirements wrote.
 _REQUIREMENT_FIELDS = (
@@ -64,6 +70,16 @@ class RequirementSetVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Requirement)
 class RequirementAdmin(admin.ModelAdmin):
+    # Only a draft's requirements may change (readiness.models.require_draft_version refuses
+    # the rest); the admin shows the others read-only instead of failing on save.
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        editable = obj is None or obj.version.status == VersionStatus.DRAFT
+        return editable and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        editable = obj is None or obj.version.status == VersionStatus.DRAFT
+        return editable and super().has_delete_permission(request, obj)
+
     list_display = ["code", "section", "key", "title", "version", "severity", "weight", "relation"]
     list_filter = ["severity", "relation", "version__requirement_set"]
     search_fields = ["code", "key", "title", "explanation"]

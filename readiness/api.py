@@ -21,6 +21,7 @@ from config.errors import InvalidInput
 from config.typing import AuthedRequest
 from devices.models import User
 from readiness import (
+    api_drafts,
     evaluations,
     participation,
     portfolios,
@@ -140,7 +141,9 @@ def list_sets(request: AuthedRequest) -> list[dict[str, Any]]:
                 "publisher": s.publisher,
                 "description": s.description,
                 "in_effect": current.version if current else None,
-                "versions": [v.version for v in s.versions.all()],
+                "versions": [
+                    v.version for v in scoping.visible_versions(_user(request), s.versions.all())
+                ],
             }
         )
     return out
@@ -149,7 +152,8 @@ def list_sets(request: AuthedRequest) -> list[dict[str, Any]]:
 @router.get("/readiness/sets/{code}/versions", response={200: list[VersionOut], **NOT_FOUND_ERRORS})
 def list_versions(request: AuthedRequest, code: str = Slug) -> list[dict[str, Any]]:
     req_set = results.get_requirement_set(code)
-    return [_version_out(v) for v in req_set.versions.select_related("supersedes")]
+    versions = scoping.visible_versions(_user(request), req_set.versions.all())
+    return [_version_out(v) for v in versions.select_related("supersedes")]
 
 
 @router.get(
@@ -158,6 +162,7 @@ def list_versions(request: AuthedRequest, code: str = Slug) -> list[dict[str, An
 )
 def get_version(request: AuthedRequest, code: str = Slug, version: str = Slug) -> dict[str, Any]:
     ver = results.get_version(results.get_requirement_set(code), version)
+    scoping.require_visible_version(_user(request), ver)
     reqs = [
         {
             "key": r.key,
@@ -270,12 +275,18 @@ def get_whatif(
     cabinet: str | None = CabinetFilter,
     agency: str | None = AgencyFilter,
 ) -> dict[str, Any]:
-    agency_ids = scoping.agency_ids_for(_user(request), cabinet=cabinet, agency=agency)
+    user = _user(request)
+    agency_ids = scoping.agency_ids_for(user, cabinet=cabinet, agency=agency)
+    req_set = results.get_requirement_set(q.set_code)
+    for named in (q.from_version, q.to_version):
+        if named:
+            scoping.require_visible_version(user, results.get_version(req_set, named))
     found = whatif.compare_versions(
         agency_ids=agency_ids,
         set_code=q.set_code,
         from_version=q.from_version,
         to_version=q.to_version,
+        with_drafts_in_progress=user.is_state_staff,
     )
     return {
         "set": found.set_code,
@@ -532,6 +543,7 @@ def get_expectations(request: HttpRequest, q: Query[ParticipationQuery]) -> dict
                 "change_note": e.change_note,
                 "is_illustrative": e.is_illustrative,
                 "supersedes": e.supersedes.version if e.supersedes else None,
+                "scope": e.scope,
             }
             for e in exps
         ],
@@ -571,4 +583,11 @@ def get_history(request: HttpRequest, q: Query[HistoryQuery]) -> dict[str, Any]:
     }
 
 
+participation_router.add_api_operation(
+    "/participation/expectations",
+    ["POST"],
+    api_drafts.record_expectation,
+    response=api_drafts.RECORD_EXPECTATION_RESPONSES,
+)
 router.add_router("", participation_router)
+router.add_router("", api_drafts.router)

@@ -9,7 +9,7 @@ caller resolved through `readiness.scoping`. Read-only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NotRequired, TypedDict
 
@@ -210,6 +210,8 @@ class WhatIfPage:
     newly_failing_total: int
     cost: dict[str, float]
     evaluated_at: datetime
+    # readiness.deadlines.DeadlineRow of the "to" version's requirements with a due date.
+    deadlines: list[object] = field(default_factory=list)
 
 
 def whatif_page(
@@ -239,4 +241,5 @@ def whatif_page(
         newly_failing_total=len(newly),
         cost={k: float(v) for k, v in result.cost.items()},
         evaluated_at=result.at,
+        deadlines=list(result.deadlines),
     )

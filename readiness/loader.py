@@ -47,8 +47,12 @@ listed under ``removed``); "new" is only for keys the superseded version lacks; 
 "renumbered" keep the rule, scope, severity and weight ("renumbered" changes the section),
 and "tightened"/"relaxed" change something. Any mistake raises ``RequirementFileError``
 listing each as ``file: requirement CODE: problem`` and nothing is written. Loading an
-unchanged file again changes nothing (its SHA-256 is stored); a changed file updates its
-version in place, requirements matched by key.
+unchanged file again changes nothing (its SHA-256 is stored); a changed file of a draft
+updates it in place, requirements matched by key. A version already published (or retired)
+never changes its requirements, removals, effective date or lineage: a file that would is
+refused, and one with the same content (an exported file loaded back) changes nothing.
+Versions are written as drafts and then given their file's status, so requirements are only
+ever written to a draft (``readiness.models.require_draft_version``).
 """
 
 from __future__ import annotations
@@ -249,6 +253,11 @@ def _describe(error: ErrorDetails, model: type[BaseModel]) -> str:
     return template.format(name=name, value=error["input"], msg=error["msg"], **ctx)
 
 
+def describe_problem(error: ErrorDetails, model: type[BaseModel]) -> str:
+    """One pydantic error of any strict table model, worded as the loader words its own."""
+    return _describe(error, model)
+
+
 def _validated(model: type[_M], data: object, add: Callable[[str], None]) -> _M | None:
     try:
         return model.model_validate(data)
@@ -319,7 +328,10 @@ class _Problems:
 
 
 def _read_file(path: Path, problems: _Problems) -> _VersionFile | None:
-    content = path.read_bytes()
+    return _read_content(path, path.read_bytes(), problems)
+
+
+def _read_content(path: Path, content: bytes, problems: _Problems) -> _VersionFile | None:
     try:
         data = tomllib.loads(content.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -386,24 +398,7 @@ def _previous_from_db(set_code: str, version: str) -> _Previous | None:
     ).first()
     if found is None:
         return None
-    reqs = {
-        r.key: RequirementTable.model_construct(
-            key=r.key,
-            code=r.code,
-            section=r.section,
-            title=r.title,
-            explanation=r.explanation,
-            applies_to=list(r.applies_to or []),
-            applies_when=r.applies_when,
-            severity=r.severity,
-            weight=r.weight,
-            due_on=r.due_on,
-            relation=r.relation,
-            change_note=r.change_note,
-            rule=r.rule,
-        )
-        for r in found.requirements.all()
-    }
+    reqs = {r.key: table_of(r) for r in found.requirements.all()}
     return _Previous(found.effective_on, reqs)
 
 
@@ -532,6 +527,56 @@ def validate_files(paths: Iterable[str | Path]) -> list[_VersionFile]:
     return files
 
 
+def check_document(name: str, content: str) -> list[str]:
+    """The problems of one version document, worded as ``validate_files`` words them.
+
+    Nothing is loaded. The draft editor (``readiness.drafts``) checks a draft with it before
+    publishing, so a version published in the product passes exactly the checks of a file.
+    """
+    path = Path(name)
+    problems = _Problems(name)
+    vf = _read_content(path, content.encode("utf-8"), problems)
+    if vf is not None and not problems.items:
+        _check_together([vf], {path: problems})
+    return problems.items
+
+
+def requirement_problems(data: object) -> tuple[RequirementTable | None, list[tuple[str, str]]]:
+    """One requirement checked as a file's ``[[requirement]]`` is: (the table, [(field, problem)]).
+
+    ``data`` is JSON text (dates as ISO strings) or a dict with TOML's types. The draft editor
+    shows each problem next to its field.
+    """
+    try:
+        if isinstance(data, str | bytes):
+            return RequirementTable.model_validate_json(data), []
+        return RequirementTable.model_validate(data), []
+    except ValidationError as exc:
+        return None, [
+            (str(e["loc"][0]) if e["loc"] else "", _describe(e, RequirementTable))
+            for e in exc.errors()
+        ]
+
+
+def table_of(r: Requirement) -> RequirementTable:
+    """A stored requirement as the table a file would hold (already validated when stored)."""
+    return RequirementTable.model_construct(
+        key=r.key,
+        code=r.code,
+        section=r.section,
+        title=r.title,
+        explanation=r.explanation,
+        applies_to=list(r.applies_to or []),
+        applies_when=r.applies_when,
+        severity=r.severity,
+        weight=r.weight,
+        due_on=r.due_on,
+        relation=r.relation,
+        change_note=r.change_note,
+        rule=r.rule,
+    )
+
+
 def _load_order(files: list[_VersionFile]) -> list[_VersionFile]:
     """Superseded versions before the versions that supersede them."""
     by_version = {(f.set_code, f.version): f for f in files}
@@ -580,7 +625,9 @@ def _load_version(vf: _VersionFile) -> str:
     ).first()
     if existing is not None and existing.content_hash == vf.digest:
         return "unchanged"
-    fields = vf.info.model_dump(exclude={"version", "supersedes"})
+    if existing is not None and existing.status != VersionStatus.DRAFT:
+        return _reload_issued(existing, vf)
+    fields = vf.info.model_dump(exclude={"version", "supersedes", "status"})
     supersedes = None
     if vf.info.supersedes:
         supersedes = RequirementSetVersion.objects.get(
@@ -591,6 +638,9 @@ def _load_version(vf: _VersionFile) -> str:
         version=vf.version,
         defaults={
             **fields,
+            # Written as a draft, then given the file's status: requirements are only ever
+            # written to a draft (readiness.models.require_draft_version).
+            "status": VersionStatus.DRAFT,
             "supersedes": supersedes,
             "source_file": vf.path.name,
             "content_hash": vf.digest,
@@ -616,4 +666,44 @@ def _load_version(vf: _VersionFile) -> str:
         RequirementRemoval(version=version, key=r.key, previous=previous[r.key], note=r.note)
         for r in vf.removed
     )
+    RequirementSetVersion.objects.filter(pk=version.pk).update(status=vf.info.status)
     return "created" if created else "updated"
+
+
+def _content_of(
+    effective_on: date, supersedes: str, reqs: Iterable[RequirementTable], removed: Iterable
+) -> tuple:
+    return (
+        effective_on,
+        supersedes,
+        sorted((r.model_dump() for r in reqs), key=lambda r: r["key"]),
+        sorted((r.key, r.note) for r in removed),
+    )
+
+
+def _reload_issued(existing: RequirementSetVersion, vf: _VersionFile) -> str:
+    """A file of a version already published (or retired): unchanged content or refused.
+
+    The requirements, removals, effective date and lineage of an issued version never change
+    (a new version supersedes it instead); its description (title, source, status) may.
+    """
+    stored = _content_of(
+        existing.effective_on,
+        existing.supersedes.version if existing.supersedes else "",
+        [table_of(r) for r in existing.requirements.all()],
+        existing.removals.all(),
+    )
+    loaded = _content_of(vf.info.effective_on, vf.info.supersedes, vf.requirements, vf.removed)
+    if stored != loaded or vf.info.status == VersionStatus.DRAFT:
+        raise RequirementFileError(
+            [
+                f"{vf.path.name}: version {vf.version} of {vf.set_code} is {existing.status} and "
+                "its requirements cannot change; give the changed content a new version that "
+                "supersedes it"
+            ]
+        )
+    described = vf.info.model_dump(exclude={"version", "supersedes", "effective_on"})
+    if all(getattr(existing, name) == value for name, value in described.items()):
+        return "unchanged"
+    RequirementSetVersion.objects.filter(pk=existing.pk).update(**described)
+    return "updated"

@@ -11,10 +11,40 @@ versions never has to guess.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+from config.errors import Conflict
+
+
+class PublishedVersionError(Conflict):
+    """A write to a version that is no longer a draft (409): published versions never change."""
+
+
+def require_draft_version(version_id: int | None) -> None:
+    """Refuse any change to the requirements of a version that is not a draft.
+
+    The one home of the immutability rule: the requirement and removal models call it on
+    every save and delete, the draft editor (``readiness.drafts``) before every write, and
+    the file loader refuses a changed file of a published version before reaching it. A
+    published version is changed by publishing a new version that supersedes it.
+    """
+    if version_id is None:
+        return
+    row = RequirementSetVersion.objects.filter(pk=version_id).values_list(
+        "status", "version", "requirement_set__code"
+    )
+    found = row.first()
+    if found is not None and found[0] != VersionStatus.DRAFT:
+        status, number, code = found
+        raise PublishedVersionError(
+            f"Version {number} of {code} is {status} and cannot change; create a draft from it "
+            "and publish that instead.",
+            field="version",
+        )
 
 
 class RequirementSet(models.Model):
@@ -96,6 +126,13 @@ class RequirementSetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requirement_set.code} {self.version} ({self.status})"
+
+
+def drafts_in_progress() -> Q:
+    """Drafts being written in the product (not loaded from a publisher's file): only state
+    staff see them (``readiness.scoping.visible_versions``). A publisher's draft, loaded
+    from its file, is public like the rest of the catalog."""
+    return Q(status=VersionStatus.DRAFT, source_file="")
 
 
 class Severity(models.TextChoices):
@@ -184,6 +221,14 @@ class Requirement(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        require_draft_version(self.version_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        require_draft_version(self.version_id)
+        return super().delete(*args, **kwargs)
+
 
 class RequirementRemoval(models.Model):
     """A requirement of the superseded version that this version no longer contains."""
@@ -210,6 +255,14 @@ class RequirementRemoval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}: removed {self.key}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        require_draft_version(self.version_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        require_draft_version(self.version_id)
+        return super().delete(*args, **kwargs)
 
 
 # --- Waivers, snapshots and participation targets -----------------------------------------
@@ -478,6 +531,11 @@ class FederalExpectation(models.Model):
         max_length=500, blank=True, help_text="What changed from the previous version."
     )
     is_illustrative = models.BooleanField(default=False)
+    scope = models.CharField(
+        max_length=80,
+        default="state",
+        help_text='Whom the target is for: "state" (the whole state) or "cabinet:<slug>".',
+    )
     supersedes = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
@@ -496,6 +554,10 @@ class FederalExpectation(models.Model):
             models.CheckConstraint(
                 condition=Q(metric__in=[c.value for c in ParticipationMetric]),
                 name="readiness_expectation_metric_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(scope="state") | Q(scope__startswith="cabinet:"),
+                name="readiness_expectation_scope_valid",
             ),
         ]
 

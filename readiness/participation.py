@@ -259,14 +259,20 @@ def funnels(
     return [_funnel_for(frame, as_of=as_of, scope="statewide", name="Statewide", source=source)]
 
 
-def expectations_in_effect(*, on: date) -> dict[str, FederalExpectation]:
-    """Per metric, the expectation version in effect on ``on``."""
+def expectations_in_effect(*, on: date, scope: str = "state") -> dict[str, FederalExpectation]:
+    """Per metric, the expectation version in effect on ``on`` for ``scope`` ("state" or
+    "cabinet:<slug>")."""
     out: dict[str, FederalExpectation] = {}
-    for exp in FederalExpectation.objects.filter(effective_from__lte=on).order_by(
+    for exp in FederalExpectation.objects.filter(effective_from__lte=on, scope=scope).order_by(
         "metric", "effective_from"
     ):
         out[exp.metric] = exp
     return out
+
+
+def _applies_to(exp: FederalExpectation, funnel_scope: str) -> bool:
+    """A statewide target applies to every funnel; a cabinet's only to that cabinet's."""
+    return exp.scope == "state" or exp.scope == f"cabinet:{funnel_scope}"
 
 
 @dataclass
@@ -285,10 +291,17 @@ def compare_with_expectations(
 ) -> list[ExpectationComparison]:
     """Actual participation against every expectation version, statewide or per cabinet."""
     current = {e.pk for e in expectations_in_effect(on=as_of).values()}
+    current |= {
+        e.pk
+        for scope in FederalExpectation.objects.exclude(scope="state")
+        .values_list("scope", flat=True)
+        .distinct()
+        for e in expectations_in_effect(on=as_of, scope=scope).values()
+    }
     expectations = list(FederalExpectation.objects.order_by("metric", "effective_from"))
     out = []
     for funnel in funnels(agency_ids=agency_ids, as_of=as_of, today=today, by=by):
-        for exp in expectations:
+        for exp in (e for e in expectations if _applies_to(e, funnel.scope)):
             actual = funnel.metrics.get(exp.metric)
             gap = None if actual is None else round(actual - exp.target_value, 4)
             out.append(

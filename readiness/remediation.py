@@ -1,10 +1,11 @@
 """Pure: what closing a readiness gap costs, and in which order to close it.
 
 A gap is one device needing one action (replace it, update its firmware, fix its
-configuration, get it reporting again). ``plan_remediation`` orders actions greedily by
-readiness gained per device touched: at each step the action that makes the most devices
-fully ready for each device it touches goes first, because a device missing two fixes is no
-more ready after one of them. Nothing here touches the database; ``readiness.whatif`` builds
+configuration, get it reporting again). ``plan_remediation`` orders actions by deadline
+first (the earliest due date among the requirements an action serves; actions for
+requirements without a due date come after), then greedily by readiness gained per device
+touched: at each step the action that makes the most devices fully ready for each device it
+touches goes first, because a device missing two fixes is no more ready after one of them. Nothing here touches the database; ``readiness.whatif`` builds
 the gap frame and prices it.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
@@ -51,6 +53,8 @@ class PlanStep:
     readiness_after_pct: float
     gain_per_device: float
     requirements: list[str] = field(default_factory=list)
+    # The earliest due date among ``requirements``; None when none has one.
+    due_on: date | None = None
 
 
 def drop_superseded(gaps: pd.DataFrame) -> pd.DataFrame:
@@ -73,8 +77,18 @@ def total_cost(gaps: pd.DataFrame) -> dict[str, Decimal]:
     return costs
 
 
-def plan_remediation(gaps: pd.DataFrame, *, devices_total: int, ready_now: int) -> list[PlanStep]:
-    """Rank actions by devices made ready per device touched (greedy, deterministic).
+_NO_DEADLINE = date.max.toordinal()
+
+
+def plan_remediation(
+    gaps: pd.DataFrame,
+    *,
+    devices_total: int,
+    ready_now: int,
+    due: dict[str, date] | None = None,
+) -> list[PlanStep]:
+    """Rank actions by deadline, then by devices made ready per device touched (greedy,
+    deterministic). ``due`` is the due date by requirement key (``stable_key``).
 
     ``gaps`` has GAP_COLUMNS, one row per device, action and requirement. ``devices_total``
     and ``ready_now`` are the readiness percentages' denominator and starting point (the
@@ -99,11 +113,16 @@ def plan_remediation(gaps: pd.DataFrame, *, devices_total: int, ready_now: int) 
     descriptions = per_action["description"].to_numpy(dtype=object)[first]
     pairs = gaps[["action_key", "stable_key"]].drop_duplicates()
     reqs = pairs.groupby("action_key")["stable_key"].agg(lambda s: sorted(map(str, s)))
+    deadline = np.array(
+        [_deadline(reqs.get(k, []), due or {}) for k in action_keys], dtype=np.int64
+    )
     n_actions, n_devices = len(action_keys), int(device.max()) + 1
     ready = ready_now
     steps: list[PlanStep] = []
     while len(action):
-        best, touched, made_ready = _best_action(action, device, unit_cost, n_actions, n_devices)
+        best, touched, made_ready = _best_action(
+            action, device, unit_cost, n_actions, n_devices, deadline
+        )
         key = str(action_keys[best])
         chosen = action == best
         ready += made_ready
@@ -122,18 +141,31 @@ def plan_remediation(gaps: pd.DataFrame, *, devices_total: int, ready_now: int) 
                 else 0.0,
                 gain_per_device=round(float(made_ready / touched), 4),
                 requirements=list(reqs.get(key, [])),
+                due_on=None
+                if deadline[best] == _NO_DEADLINE
+                else date.fromordinal(int(deadline[best])),
             )
         )
         device, action, unit_cost = device[~chosen], action[~chosen], unit_cost[~chosen]
     return steps
 
 
+def _deadline(keys: list[str], due: dict[str, date]) -> int:
+    dates = [due[k] for k in keys if k in due]
+    return min(dates).toordinal() if dates else _NO_DEADLINE
+
+
 def _best_action(
-    action: np.ndarray, device: np.ndarray, unit_cost: np.ndarray, n_actions: int, n_devices: int
+    action: np.ndarray,
+    device: np.ndarray,
+    unit_cost: np.ndarray,
+    n_actions: int,
+    n_devices: int,
+    deadline: np.ndarray,
 ) -> tuple[int, int, int]:
     """(action, devices it touches, devices it makes ready) of the next step over the remaining
-    (device, action) pairs: most devices made ready per device touched, then the tie-breaks of
-    ``plan_remediation``."""
+    (device, action) pairs: earliest deadline, then most devices made ready per device
+    touched, then the tie-breaks of ``plan_remediation``."""
     needs = np.bincount(device, minlength=n_devices)[
         device
     ]  # actions each row's device still needs
@@ -145,6 +177,8 @@ def _best_action(
     n = touched[live]
     gain = made_ready[live] / n
     # np.lexsort: the last key sorts first.
-    order = np.lexsort((live, np.round(cost[live] / n, 6), -np.round(progress[live] / n, 9), -gain))
+    order = np.lexsort(
+        (live, np.round(cost[live] / n, 6), -np.round(progress[live] / n, 9), -gain, deadline[live])
+    )
     best = int(live[order[0]])
     return best, int(touched[best]), int(made_ready[best])

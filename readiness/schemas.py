@@ -432,6 +432,7 @@ class ExpectationOut(Schema):
     change_note: str
     is_illustrative: bool
     supersedes: str | None
+    scope: str = "state"
 
 
 class ComparisonOut(Schema):

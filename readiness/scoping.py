@@ -37,7 +37,13 @@ from devices.scoping import (
     visible_devices,
 )
 from readiness.filters import Filters
-from readiness.models import BriefingExport, ReadinessSnapshot, Waiver
+from readiness.models import (
+    BriefingExport,
+    ReadinessSnapshot,
+    RequirementSetVersion,
+    Waiver,
+    drafts_in_progress,
+)
 
 # The queryset's own class (e.g. WaiverQuerySet) survives the filtering, as in devices.scoping.
 QS = TypeVar("QS", bound=QuerySet[Any])
@@ -79,6 +85,23 @@ def visible_agency_ids(user: User) -> list[int] | None:
     if user.is_authenticated and user.is_active and user.is_state_staff:
         return None
     return list(visible_agencies(user).values_list("pk", flat=True))
+
+
+def visible_versions(
+    user: User, queryset: QuerySet[RequirementSetVersion]
+) -> QuerySet[RequirementSetVersion]:
+    """Versions of the catalog a user may see: all for state staff; for anyone else, all but
+    the drafts in progress in the product (``readiness.models.drafts_in_progress``)."""
+    return queryset if user.is_state_staff else queryset.exclude(drafts_in_progress())
+
+
+def require_visible_version(user: User, version: RequirementSetVersion) -> None:
+    """404, as for a version that does not exist, when ``version`` is hidden from ``user``."""
+    if not visible_versions(user, RequirementSetVersion.objects.filter(pk=version.pk)).exists():
+        raise NotFound(
+            f"'{version.requirement_set.code}' has no version '{version.version}'.",
+            field="version",
+        )
 
 
 def visible_waivers(user: User) -> QuerySet[Waiver]:

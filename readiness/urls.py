@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from readiness import views
+from readiness import draft_views, views
 
 app_name = "readiness"
 urlpatterns = [
@@ -19,6 +19,38 @@ urlpatterns = [
         "dashboard/requirements/<slug:code>/whatif/results/",
         views.whatif_results,
         name="whatif_results",
+    ),
+    path("dashboard/requirements/<slug:code>/drafts/", draft_views.draft_list, name="drafts"),
+    path("dashboard/requirements/<slug:code>/drafts/<int:pk>/", draft_views.draft, name="draft"),
+    path(
+        "dashboard/requirements/<slug:code>/drafts/<int:pk>/requirements/new/",
+        draft_views.requirement_new,
+        name="draft_requirement_new",
+    ),
+    path(
+        "dashboard/requirements/<slug:code>/drafts/<int:pk>/requirements/<str:key>/",
+        draft_views.requirement_edit,
+        name="draft_requirement",
+    ),
+    path(
+        "dashboard/requirements/<slug:code>/drafts/<int:pk>/requirements/<str:key>/remove/",
+        draft_views.requirement_remove,
+        name="draft_requirement_remove",
+    ),
+    path(
+        "dashboard/requirements/<slug:code>/drafts/<int:pk>/publish/",
+        draft_views.draft_publish,
+        name="draft_publish",
+    ),
+    path(
+        "dashboard/requirements/<slug:code>/versions/<str:version>/file/",
+        draft_views.version_file,
+        name="version_file",
+    ),
+    path(
+        "dashboard/participation/expectations/",
+        draft_views.expectations_page,
+        name="expectations",
     ),
     path("dashboard/participation/", views.participation, name="participation"),
     path("dashboard/portfolio/", views.portfolio, name="portfolio"),

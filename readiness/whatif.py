@@ -34,6 +34,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.errors import InvalidInput
+from readiness.deadlines import DeadlineRow, deadline_rows, due_dates
+from readiness.models import drafts_in_progress
 from readiness.remediation import (
     CONFIGURE,
     FIRMWARE,
@@ -293,6 +295,8 @@ class WhatIfResult:
     agencies: pd.DataFrame  # agency_id, slug, name, ready_before, ready_after, newly_failing
     cost: dict[str, Decimal]
     plan: list[Any]  # readiness.remediation.PlanStep
+    # Requirements of the "to" version with a due date, with the devices failing each under it.
+    deadlines: list[DeadlineRow] = field(default_factory=list)
 
     def count(self, change: str) -> int:
         return sum(1 for c in self.changes if c.change == change)
@@ -783,7 +787,12 @@ def _requirement_dicts(version: Any) -> list[dict[str, Any]]:
 
 
 def pick_versions(
-    req_set: Any, *, from_version: str | None, to_version: str | None, today: Any
+    req_set: Any,
+    *,
+    from_version: str | None,
+    to_version: str | None,
+    today: Any,
+    with_drafts_in_progress: bool = True,
 ) -> tuple[Any, Any]:
     """The two versions to compare; the defaults answer "what would the next version do?".
 
@@ -804,6 +813,8 @@ def pick_versions(
     if to_version:
         return old, get_version(req_set, to_version)
     newer = req_set.versions.filter(effective_on__gt=old.effective_on).exclude(pk=old.pk)
+    if not with_drafts_in_progress:
+        newer = newer.exclude(drafts_in_progress())
     new = newer.order_by("-effective_on", "-id").first()
     if new is not None:
         return old, new
@@ -879,6 +890,7 @@ def compare_versions(
     from_version: str | None = None,
     to_version: str | None = None,
     now: datetime | None = None,
+    with_drafts_in_progress: bool = True,
 ) -> WhatIfResult:
     """Compare two versions of a set over the fleet of ``agency_ids`` (None: every agency). Read-only.
 
@@ -895,7 +907,11 @@ def compare_versions(
     now = now or timezone.now()
     req_set = get_requirement_set(set_code)
     old, new = pick_versions(
-        req_set, from_version=from_version, to_version=to_version, today=timezone.localdate(now)
+        req_set,
+        from_version=from_version,
+        to_version=to_version,
+        today=timezone.localdate(now),
+        with_drafts_in_progress=with_drafts_in_progress,
     )
     if new.pk == old.pk:
         raise InvalidInput("Choose two different versions to compare.", field="to")
@@ -923,7 +939,16 @@ def compare_versions(
         newly_failing_devices=_newly_failing_frame(frame, before, after, newly_ids, meta),
         agencies=_per_agency(before, ready_after, newly_ids, meta),
         cost=total_cost(gaps),
-        plan=plan_remediation(gaps, devices_total=devices_total, ready_now=ready_now),
+        plan=plan_remediation(
+            gaps, devices_total=devices_total, ready_now=ready_now, due=due_dates(new.pk)
+        ),
+        deadlines=deadline_rows(
+            after.results,
+            after.requirements,
+            due_dates(new.pk),
+            today=timezone.localdate(now),
+            per_agency=False,
+        ),
     )
 
 
@@ -1010,7 +1035,7 @@ def remediation_plan(
     return (
         ver,
         total_cost(gaps),
-        plan_remediation(gaps, devices_total=total, ready_now=ready),
+        plan_remediation(gaps, devices_total=total, ready_now=ready, due=due_dates(ver.pk)),
         total,
         ready,
     )

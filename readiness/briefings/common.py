@@ -97,6 +97,13 @@ def _no_waivers() -> pd.DataFrame:
     return pd.DataFrame(columns=WAIVER_LIST_COLUMNS)
 
 
+DEADLINE_COLUMNS = ["code", "title", "due_on", "due", "failing"]
+
+
+def _no_deadlines() -> pd.DataFrame:
+    return pd.DataFrame(columns=DEADLINE_COLUMNS)
+
+
 @dataclass(frozen=True)
 class BriefingData:
     """Everything one briefing shows, and the provenance printed on its last page."""
@@ -135,6 +142,8 @@ class BriefingData:
     # A today briefing: the evaluation of record it is pinned to, its moment and data hash.
     evaluated_at: datetime | None = None
     evaluation_hash: str = ""
+    # DEADLINE_COLUMNS: requirements with a due date, as of the as-of, and devices failing each.
+    deadlines: pd.DataFrame = field(default_factory=_no_deadlines)
 
     @property
     def data_hash(self) -> str:
@@ -303,6 +312,14 @@ def top_gaps(requirements: pd.DataFrame, limit: int = 8) -> pd.DataFrame:
         return requirements
     failing = requirements[requirements["failed"] > 0]
     return failing.sort_values(["failed", "code"], ascending=[False, True]).head(limit)
+
+
+def deadline_lines(data: BriefingData) -> list[str]:
+    """One line per requirement with a due date: "CODE title: due DATE (due in N days), N failing"."""
+    return [
+        f"{r.code} {r.title}: due {r.due_on} ({r.due}), {int(r.failing):,} devices failing"
+        for r in data.deadlines.itertuples()
+    ]
 
 
 def whatif_lines(whatif: WhatIf) -> list[str]:

@@ -23,8 +23,9 @@ from django.utils import timezone
 
 from config.errors import InvalidInput
 from devices.models import Agency, AgencyKind, Cabinet
-from readiness import evaluation_store, results, scoping, snapshots, whatif
+from readiness import deadlines, evaluation_store, results, scoping, snapshots, whatif
 from readiness.briefings.common import (
+    DEADLINE_COLUMNS,
     WAIVER_LIST_COLUMNS,
     BriefingData,
     ChangesSince,
@@ -213,11 +214,30 @@ def build_briefing_data(
         waivers=briefing_waivers(basis.scope, basis.set_code, at=basis.at),
         evaluated_at=basis.at if basis.as_of == basis.today else None,
         evaluation_hash=basis.evaluation_hash,
+        deadlines=_deadlines(reqs, basis.version.pk, as_of=basis.as_of),
     )
     if previous is not None:
         data = changes_since(data, previous)
     step(70, "Figures ready")
     return data
+
+
+def _deadlines(reqs: pd.DataFrame, version_id: int, *, as_of: date) -> pd.DataFrame:
+    """Requirements with a due date, as of the briefing's date, with the devices failing each."""
+    rows = deadlines.rows_from_counts(reqs, deadlines.due_dates(version_id), today=as_of)
+    return pd.DataFrame(
+        [
+            {
+                "code": r.code,
+                "title": r.title,
+                "due_on": r.due_on,
+                "due": r.label,
+                "failing": r.failing,
+            }
+            for r in rows
+        ],
+        columns=DEADLINE_COLUMNS,
+    )
 
 
 def _compared_version(

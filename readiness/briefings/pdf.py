@@ -32,6 +32,7 @@ from readiness.briefings.common import (
     WAIVER_LINE_HEADER,
     BriefingData,
     change_lines,
+    deadline_lines,
     fmt_int,
     fmt_pct,
     headline_rows,
@@ -103,6 +104,9 @@ def _summary_page(data: BriefingData) -> list[Flowable]:
 
 def _details_page(data: BriefingData) -> list[Flowable]:
     page = _gaps_section(data) + _expectations_section(data) + _waivers_section(data)
+    if not data.deadlines.empty:
+        page.append(Paragraph("Due dates", H2))
+        page += [Paragraph(line, SMALL) for line in deadline_lines(data)[:6]]
     if data.whatif is not None:
         w = data.whatif
         page.append(Paragraph(f"What-if: version {w.from_version} → {w.to_version}", H2))

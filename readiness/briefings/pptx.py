@@ -21,6 +21,7 @@ from readiness.briefings.common import (
     BriefingData,
     WhatIf,
     change_lines,
+    deadline_lines,
     fmt_int,
     fmt_pct,
     headline_rows,
@@ -49,6 +50,8 @@ def render_pptx(data: BriefingData) -> bytes:
     _gaps_slide(deck, data)
     _expectations_slide(deck, data)
     _waivers_slide(deck, data)
+    if not data.deadlines.empty:
+        deck.text(deck.slide("Due dates"), deadline_lines(data)[:12], size=14)
     if data.whatif is not None:
         _whatif_slide(deck, data.whatif)
     if data.changes is not None:

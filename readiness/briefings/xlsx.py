@@ -95,6 +95,10 @@ _LAYOUT: dict[str, tuple[dict[str, str], dict[str, int]]] = {
         {"action": 60},
     ),
     "Requirement changes": ({}, {"change": 60}),
+    "Due dates": (
+        {"due_on": DATE_FORMAT, "failing": INT_FORMAT},
+        {"code": 14, "title": 40, "due_on": 12, "due": 20},
+    ),
     "Waivers": (
         {},
         {
@@ -207,6 +211,14 @@ def _table_sheets(data: BriefingData) -> list[tuple[str, pd.DataFrame, str]]:
             "Waivers in force and requests pending approval: who requested, who decided, when",
         ),
     ]
+    if not data.deadlines.empty:
+        sheets.append(
+            (
+                "Due dates",
+                data.deadlines,
+                "Requirements with a due date: how far off, and the devices still failing each",
+            )
+        )
     if data.whatif is not None:
         w = data.whatif
         caption = f"Remediation plan, version {w.from_version} → {w.to_version}"

@@ -123,6 +123,10 @@ PAGES_WITH_PARAMETERS = (
     "/cabinets/{cabinet}/edit/",
     "/catalog/{device_model}/edit/",
     "/gateways/{gateway}/edit/",
+    "/dashboard/requirements/{requirement_set}/drafts/",  # a draft's start form
+    "/dashboard/requirements/{requirement_set}/drafts/{draft}/",  # requirements and publish
+    "/dashboard/requirements/{requirement_set}/drafts/{draft}/requirements/new/",
+    "/dashboard/requirements/{requirement_set}/drafts/{draft}/requirements/{draft_key}/",
 )
 
 # Pages whose content a script draws after load: the element that shows it is drawn.
@@ -248,12 +252,19 @@ def site(agency_a, agency_b, settings) -> Site:
         rows_total=250_000,
     )
     readings_jobs.save_job(export)
+    from readiness.drafts import create_draft
+
+    draft = create_draft(
+        set_code=scenario.v60.requirement_set.code, version="9.9", actor=staff, today=scenario.today
+    )
     fields = {
         "gateway": gateway.pk,
         "device_model": out.model_id,
         "officer": officer.pk,
         "checked_out_device": out.pk,
         "readings_export": export.id,
+        "draft": draft.pk,
+        "draft_key": draft.requirements.order_by("key").first().key,
         "user": trooper.pk,
         "invitation": invitation,
         "device": Device.objects.filter(agency=agency_a).order_by("pk").first().pk,

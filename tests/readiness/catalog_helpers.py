@@ -42,6 +42,8 @@ def make_version(
         issuing_authority="FBI CJIS Division",
         source_note="test",
         supersedes=supersedes,
+        # As loaded from a publisher's file: even a draft is public catalog data then.
+        source_file=f"{req_set.code}-{number}.toml",
     )
 
 
@@ -60,21 +62,27 @@ def make_requirement(
     change_note: str = "",
     title: str | None = None,
 ) -> Requirement:
-    return Requirement.objects.create(
-        version=version,
-        key=key,
-        code=code,
-        section=section or code,
-        title=title or key,
-        explanation=f"{key} explained",
-        applies_to=applies_to or [],
-        severity=severity,
-        weight=weight,
-        rule=rule,
-        relation=relation,
-        previous=previous,
-        change_note=change_note,
-    )
+    # bulk_create, as a fixture of an already issued version: saving one requirement at a
+    # time is for drafts only (readiness.models.require_draft_version).
+    return Requirement.objects.bulk_create(
+        [
+            Requirement(
+                version=version,
+                key=key,
+                code=code,
+                section=section or code,
+                title=title or key,
+                explanation=f"{key} explained",
+                applies_to=applies_to or [],
+                severity=severity,
+                weight=weight,
+                rule=rule,
+                relation=relation,
+                previous=previous,
+                change_note=change_note,
+            )
+        ]
+    )[0]
 
 
 def phone_model(**overrides) -> DeviceModel:

@@ -112,17 +112,29 @@ def test_reloading_the_same_files_changes_nothing():
     assert sorted(Requirement.objects.values_list("id", flat=True)) == ids
 
 
-def test_changed_file_updates_its_version_in_place(tmp_path):
-    path = write(tmp_path, "v1.toml")
+def test_changed_file_of_a_draft_updates_it_in_place(tmp_path):
+    path = write(tmp_path, "v1.toml", extra="")
+    path.write_text(path.read_text().replace('status = "published"', 'status = "draft"'))
     load_requirements([path])
     req_id = Requirement.objects.get(key="mdm").pk
     write(tmp_path, "v1.toml", reqs=[{"rule": FW}, {"key": "fw", "code": "D-2", "rule": FW}])
+    path.write_text(path.read_text().replace('status = "published"', 'status = "draft"'))
     report = load_requirements([path])
     assert report.updated == ["demo-set 1"]
     mdm = Requirement.objects.get(key="mdm")
     assert mdm.pk == req_id
     assert mdm.rule == {"attr": "device.firmware", "op": ">=", "value": "3.2.1"}
     assert Requirement.objects.filter(version__version="1").count() == 2
+
+
+def test_changed_file_of_a_published_version_is_refused_and_changes_nothing(tmp_path):
+    path = write(tmp_path, "v1.toml")
+    load_requirements([path])
+    before = list(Requirement.objects.values())
+    write(tmp_path, "v1.toml", reqs=[{"rule": FW}])
+    with pytest.raises(RequirementFileError, match="is published and its requirements cannot"):
+        load_requirements([path])
+    assert list(Requirement.objects.values()) == before
 
 
 def test_a_bad_rule_is_refused_with_file_code_and_problem(tmp_path):
