@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pandas as pd
+from django.conf import settings
 from django.db.models import Count, Max, Sum
 
 from config.errors import InvalidInput
@@ -374,7 +375,7 @@ def readiness_figures(
     if isinstance(picked, ReadinessFigures):
         return picked  # nothing to read: the page says why
     req_set, version, snap_date = picked
-    key = _figures_cache_key(scope, version, as_of=as_of, snap_date=snap_date)
+    key = _figures_cache_key(scope, version, as_of=as_of, snap_date=snap_date, now=now)
     cached = figures_cache.get(key, now=now)
     if isinstance(cached, ReadinessFigures):
         return cached
@@ -429,7 +430,7 @@ def _figures_now(
         evaluated_at, data_hash, evaluation_id = now, "", None
     else:
         key = (
-            _figures_cache_key(scope, version, as_of=as_of, snap_date=as_of)
+            _figures_cache_key(scope, version, as_of=as_of, snap_date=as_of, now=now)
             + f":evaluation:{evaluation.pk}"
         )
         cached = figures_cache.get(key, now=now)
@@ -562,18 +563,28 @@ def _snapshot_to_read(
     return req_set, version, snap_date
 
 
-def _figures_cache_key(scope: Scope, version, *, as_of: date, snap_date: date) -> str:  # noqa: ANN001
+def _figures_cache_key(  # noqa: ANN001
+    scope: Scope, version, *, as_of: date, snap_date: date, now: datetime
+) -> str:
     """A key that changes whenever any snapshot row the figures read is rewritten.
 
     The newest ``computed_at`` of the set's whole-version rows over the trend's window (one
     indexed aggregate): re-running any of those dates, or a version's agency, changes it.
     """
-    stamp = ReadinessSnapshot.objects.filter(
-        version__requirement_set_id=version.requirement_set_id,
-        requirement_key=ReadinessSnapshot.TOTAL_KEY,
-        date__gte=as_of - timedelta(days=TREND_DAYS),
-        date__lte=as_of,
-    ).aggregate(at=Max("computed_at"), n=Count("id"))
+    # The aggregate reads every agency's row of the trend's 90 days (most of a warm overview's
+    # time at 100 agencies), so one reading serves every request for the live figures' few
+    # seconds: a snapshot rewritten in that window shows that much later.
+    stamp = figures_cache.get_or_set(
+        f"readiness-stamp:{version.requirement_set_id}:{as_of}",
+        lambda: ReadinessSnapshot.objects.filter(
+            version__requirement_set_id=version.requirement_set_id,
+            requirement_key=ReadinessSnapshot.TOTAL_KEY,
+            date__gte=as_of - timedelta(days=TREND_DAYS),
+            date__lte=as_of,
+        ).aggregate(at=Max("computed_at"), n=Count("id")),
+        now=now,
+        ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS,
+    )
     agencies = (
         "all"
         if scope.agency_ids is None

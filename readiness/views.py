@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib import messages
@@ -46,6 +46,8 @@ from readiness.failing_devices import failing_devices
 from readiness.filters import Filters, filter_choices, parse_filters
 from readiness.models import BriefingExport, ReadinessEvaluation
 from readiness.scoping import Scope
+
+T = TypeVar("T")
 
 View = Callable[..., HttpResponse]
 
@@ -150,6 +152,15 @@ def _build_readiness_charts(fig: pages.ReadinessFigures, *, by_cabinet: bool) ->
     return out
 
 
+def _shared(key: str, build: Callable[[], T]) -> T:
+    """What every viewer of the overview reads alike (the participation headline, the filter
+    form's options), built once for the live figures' few seconds and shared: each costs
+    several queries and changes only when the inventory does."""
+    return figures_cache.get_or_set(
+        key, build, now=timezone.now(), ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS
+    )
+
+
 def _live_context(scope: Scope, filters: Filters, live_url: str) -> dict[str, Any]:
     # Every viewer of a scope shares one reading for a few seconds: the section says when it
     # was refreshed, polls every 30 s, and without this each page view would run the fleet's
@@ -228,7 +239,10 @@ def overview(request: AuthedRequest) -> HttpResponse:
         filters = _filters(request)
         scope = scoping.state_scope(request.user, filters)
         fig = _figures(request, scope, filters)
-        participation = participation_pages.participation_headline(scope, as_of=fig.as_of)
+        participation = _shared(
+            f"participation:{scope.key}:{fig.as_of}",
+            lambda: participation_pages.participation_headline(scope, as_of=fig.as_of),
+        )
     except DomainError as exc:
         return _error_page(request, exc, title="Statewide overview")
     agencies, sort, descending = _sorted(
@@ -244,7 +258,10 @@ def overview(request: AuthedRequest) -> HttpResponse:
         "participation": participation,
         "agencies": agencies.to_dict("records") if not agencies.empty else [],
         "headers": _sort_headers(request, sort, descending),
-        "choices": filter_choices(scoping.visible_agency_ids(request.user), set_code=fig.set_code),
+        "choices": _shared(
+            f"choices:all:{fig.set_code}",  # state staff only: every agency
+            lambda: filter_choices(None, set_code=fig.set_code),
+        ),
         "charts": _readiness_charts(fig, by_cabinet=True),
         **_live_context(scope, filters, f"{reverse('readiness:overview_live')}?{filters.query()}"),
     }
