@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.conf import settings
+from django.utils import timezone
 
+from readiness import figures_cache
 from readiness.deadlines import scope_deadlines
 
 register = template.Library()
@@ -17,14 +20,27 @@ def requirement_deadlines(fig: Any, scope: Any) -> dict[str, Any]:
     # (The portfolio page names its scope by a string: it shows no deadlines.)
     if fig is None or not hasattr(scope, "agency_ids") or not getattr(fig, "version", ""):
         return {"deadlines": []}
-    return {
-        "deadlines": scope_deadlines(
+
+    def build() -> list[Any]:
+        return scope_deadlines(
             set_code=fig.set_code,
             version=fig.version,
             snapshot_date=fig.snapshot_date,
             agency_ids=scope.agency_ids,
             requirements=fig.requirements,
             today=fig.as_of,
-        ),
-        "as_of": fig.as_of,
-    }
+        )
+
+    # Figures of record (a cache key) give the same card to every viewer of the scope for the
+    # live figures' few seconds; live figures are counted anew each time.
+    deadlines = (
+        figures_cache.get_or_set(
+            f"deadlines:{scope.key}:{fig.cache_key}",
+            build,
+            now=timezone.now(),
+            ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS,
+        )
+        if getattr(fig, "cache_key", "")
+        else build()
+    )
+    return {"deadlines": deadlines, "as_of": fig.as_of}
