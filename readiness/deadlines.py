@@ -161,14 +161,17 @@ def scope_deadlines(
     agency_ids: list[int] | None,
     requirements: pd.DataFrame,
     today: date,
+    evaluation_id: int | None = None,
 ) -> list[ScopeDeadline]:
-    """The deadlines of the version a page shows, from the snapshot it read (no evaluation).
+    """The deadlines of the version a page shows, from the figures it read.
 
     ``requirements`` is the page's per-requirement table (key, code, title, failed); the
-    per-agency counts come from the same snapshot date, scoped to ``agency_ids``.
+    per-agency counts come from the same source, scoped to ``agency_ids``: the snapshot of
+    ``snapshot_date``, or else the evaluation of record ``evaluation_id`` (live figures give
+    statewide counts only).
     """
-    from readiness import results
-    from readiness.models import RequirementSetVersion
+    from readiness import evaluation_store, results
+    from readiness.models import ReadinessEvaluation, RequirementSetVersion
 
     found = RequirementSetVersion.objects.filter(
         requirement_set__code=set_code, version=version
@@ -177,9 +180,20 @@ def scope_deadlines(
         return []
     due = due_dates(found.pk)
     rows = rows_from_counts(requirements, due, today=today)
-    if not rows or snapshot_date is None:
+    evaluation = (
+        ReadinessEvaluation.objects.filter(pk=evaluation_id).first()
+        if snapshot_date is None and evaluation_id is not None
+        else None
+    )
+    if not rows or (snapshot_date is None and evaluation is None):
         return [ScopeDeadline(r, []) for r in rows]
-    counts = results.snapshot_counts(found, on=snapshot_date, agency_ids=agency_ids)
+    if snapshot_date is not None:
+        counts = results.snapshot_counts(found, on=snapshot_date, agency_ids=agency_ids)
+    else:
+        assert evaluation is not None  # checked above
+        counts = evaluation_store.evaluation_counts(
+            evaluation, version=found, agency_ids=agency_ids
+        )
     counts = counts[counts["key"].isin(due) & (counts["n_fail"] > 0)]
     meta = results.agency_meta(agency_ids).set_index("agency_id")
     by_key: dict[str, list[AgencyFailing]] = {}

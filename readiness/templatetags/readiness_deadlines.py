@@ -29,6 +29,7 @@ def requirement_deadlines(fig: Any, scope: Any) -> dict[str, Any]:
             agency_ids=scope.agency_ids,
             requirements=fig.requirements,
             today=fig.as_of,
+            evaluation_id=getattr(fig, "evaluation_id", None),
         )
 
     # Figures of record (a cache key) give the same card to every viewer of the scope for the
