@@ -363,7 +363,14 @@ def readiness_figures(
     """
     as_of = filters.as_of or today
     if as_of == today and (live or evaluation is not None):
-        chosen = _version_to_read(filters, as_of=as_of)
+        # Which set and version a page reads changes only when a version takes effect or is
+        # published: one answer serves every request for the live figures' few seconds.
+        chosen = figures_cache.get_or_set(
+            f"version-to-read:{filters.set_code}:{filters.version}:{as_of}",
+            lambda: _version_to_read(filters, as_of=as_of),
+            now=now,
+            ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS,
+        )
         if isinstance(chosen, ReadinessFigures):
             return chosen
         req_set, version = chosen
