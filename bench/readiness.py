@@ -418,6 +418,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # A signed-in test client measures the pages, not the second sign-in step.
+    os.environ.setdefault("TRACKER_MFA_REQUIRED", "false")
     if os.environ["DATABASE_URL"].startswith("postgres"):
         ensure_database(os.environ["DATABASE_URL"])
     import django

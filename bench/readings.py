@@ -133,6 +133,8 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # A signed-in test client measures the pages, not the second sign-in step.
+    os.environ.setdefault("TRACKER_MFA_REQUIRED", "false")
     os.environ.setdefault("TRACKER_VAR_DIR", str(ROOT / "var" / "bench-readings"))
     ensure_database(url)
     import django
