@@ -1012,7 +1012,7 @@ def drain(
         f"({bare_n:,} of {published:,} messages, {bare_bad} invalid)",
     )
     if per_message == 1:
-        target = 0.35 if report.db == "postgres" else 0.30
+        target = 0.35 if report.db.startswith("postgres") else 0.30
         ratio = msg_rate / bare_rate if msg_rate and bare_rate else None
         report.add(f"{label}: ingest", msg_rate, "msg/s")
         report.add(
@@ -1030,7 +1030,7 @@ def drain(
             msg_rate / bare_rate if msg_rate and bare_rate else None,
             "",
         )
-        if report.db == "postgres":
+        if report.db.startswith("postgres"):
             report.add(
                 f"{label}: ingest readings/s vs target",
                 reading_rate,
@@ -1097,7 +1097,7 @@ def drain(
     report.add(
         f"{label}: ingest writer in process (same rows and batches)", direct_writer, "rows/s"
     )
-    if report.db == "postgres":
+    if report.db.startswith("postgres"):
         report.add(
             f"{label}: ingest writer / raw driver", ratio, "", "target >= 0.70", ratio >= 0.70
         )
