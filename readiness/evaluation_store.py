@@ -19,6 +19,7 @@ from datetime import datetime
 
 import pandas as pd
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from readiness.models import EvaluationCount, ReadinessEvaluation, RequirementSetVersion
@@ -36,7 +37,8 @@ ROW_COLUMNS = [
     "n_na",
     "n_reporting",
 ]
-# What evaluation_counts returns: readiness.results.COUNT_COLUMNS.
+# Per agency and requirement key, the counts a snapshot or an evaluation keeps (the frame
+# stored_counts returns; readiness.results.COUNT_COLUMNS is this list).
 COUNT_COLUMNS = [
     "agency_id",
     "key",
@@ -135,31 +137,15 @@ def evaluation_counts(
     qs = EvaluationCount.objects.filter(evaluation=evaluation, version=version)
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
+    return stored_counts(qs)
+
+
+def stored_counts(rows: QuerySet) -> pd.DataFrame:
+    """Stored count rows (an evaluation's or a snapshot's: both keep ``requirement_key`` and
+    the counts) as a COUNT_COLUMNS frame, ``n_devices`` derived as the results do."""
+    fields = [c for c in COUNT_COLUMNS if c not in ("key", "n_devices")]
     frame = pd.DataFrame(
-        list(
-            qs.values_list(
-                "agency_id",
-                "requirement_key",
-                "weight",
-                "is_mandatory",
-                "n_pass",
-                "n_fail",
-                "n_waived",
-                "n_na",
-                "n_reporting",
-            )
-        ),
-        columns=[
-            "agency_id",
-            "key",
-            "weight",
-            "is_mandatory",
-            "n_pass",
-            "n_fail",
-            "n_waived",
-            "n_na",
-            "n_reporting",
-        ],
+        list(rows.values_list(*fields, "requirement_key")), columns=[*fields, "key"]
     )
     if frame.empty:
         return pd.DataFrame(columns=COUNT_COLUMNS)

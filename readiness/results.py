@@ -59,18 +59,7 @@ SCORE_COLUMNS = [
     "n_waived",
     "n_na",
 ]
-COUNT_COLUMNS = [
-    "agency_id",
-    "key",
-    "weight",
-    "is_mandatory",
-    "n_pass",
-    "n_fail",
-    "n_waived",
-    "n_na",
-    "n_reporting",
-    "n_devices",
-]
+COUNT_COLUMNS = evaluation_store.COUNT_COLUMNS
 
 
 # --- versions -------------------------------------------------------------------------------
@@ -379,15 +368,7 @@ def snapshot_counts(
     qs = ReadinessSnapshot.objects.filter(version=version, date=on)
     if agency_ids is not None:
         qs = qs.filter(agency_id__in=agency_ids)
-    rows = list(
-        qs.values(*[c for c in COUNT_COLUMNS if c not in ("key", "n_devices")], "requirement_key")
-    )
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return pd.DataFrame(columns=COUNT_COLUMNS)
-    frame = frame.rename(columns={"requirement_key": "key"})
-    frame["n_devices"] = frame["n_pass"] + frame["n_fail"] + frame["n_waived"]
-    return frame[COUNT_COLUMNS]
+    return evaluation_store.stored_counts(qs)
 
 
 def scores(
