@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 
 T = TypeVar("T")
@@ -56,3 +57,10 @@ def get_or_set(
     value = build()
     put(key, value, now=now, ttl_seconds=ttl_seconds)
     return value
+
+
+def shared(key: str, build: Callable[[], T], *, now: datetime) -> T:
+    """``get_or_set`` for TRACKER_LIVE_FIGURES_SECONDS: what every viewer reads alike (the
+    fleet-now section, the overview's shared parts) is built once in that window and shared.
+    A change shows that much later at most; the tests set it to 0, which shares nothing."""
+    return get_or_set(key, build, now=now, ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-from django.conf import settings
 from django.db.models import Count, Max, Sum
 
 from config.errors import InvalidInput
@@ -365,11 +364,10 @@ def readiness_figures(
     if as_of == today and (live or evaluation is not None):
         # Which set and version a page reads changes only when a version takes effect or is
         # published: one answer serves every request for the live figures' few seconds.
-        chosen = figures_cache.get_or_set(
+        chosen = figures_cache.shared(
             f"version-to-read:{filters.set_code}:{filters.version}:{as_of}",
             lambda: _version_to_read(filters, as_of=as_of),
             now=now,
-            ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS,
         )
         if isinstance(chosen, ReadinessFigures):
             return chosen
@@ -581,7 +579,7 @@ def _figures_cache_key(  # noqa: ANN001
     # The aggregate reads every agency's row of the trend's 90 days (most of a warm overview's
     # time at 100 agencies), so one reading serves every request for the live figures' few
     # seconds: a snapshot rewritten in that window shows that much later.
-    stamp = figures_cache.get_or_set(
+    stamp = figures_cache.shared(
         f"readiness-stamp:{version.requirement_set_id}:{as_of}",
         lambda: ReadinessSnapshot.objects.filter(
             version__requirement_set_id=version.requirement_set_id,
@@ -590,7 +588,6 @@ def _figures_cache_key(  # noqa: ANN001
             date__lte=as_of,
         ).aggregate(at=Max("computed_at"), n=Count("id")),
         now=now,
-        ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS,
     )
     agencies = (
         "all"

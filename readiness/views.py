@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -46,8 +45,6 @@ from readiness.failing_devices import failing_devices
 from readiness.filters import Filters, filter_choices, parse_filters
 from readiness.models import BriefingExport, ReadinessEvaluation
 from readiness.scoping import Scope
-
-T = TypeVar("T")
 
 View = Callable[..., HttpResponse]
 
@@ -152,25 +149,15 @@ def _build_readiness_charts(fig: pages.ReadinessFigures, *, by_cabinet: bool) ->
     return out
 
 
-def _shared(key: str, build: Callable[[], T]) -> T:
-    """What every viewer of the overview reads alike (the participation headline, the filter
-    form's options), built once for the live figures' few seconds and shared: each costs
-    several queries and changes only when the inventory does."""
-    return figures_cache.get_or_set(
-        key, build, now=timezone.now(), ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS
-    )
-
-
 def _live_context(scope: Scope, filters: Filters, live_url: str) -> dict[str, Any]:
     # Every viewer of a scope shares one reading for a few seconds: the section says when it
     # was refreshed, polls every 30 s, and without this each page view would run the fleet's
     # GROUP BY and build two plotly figures (most of the overview's time under load).
     now = timezone.now()
-    built = figures_cache.get_or_set(
+    built = figures_cache.shared(
         f"live:{scope.key}",
         lambda: _build_live(scope, now=now),
         now=now,
-        ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS,
     )
     return {**built, "live_url": live_url}
 
@@ -239,9 +226,12 @@ def overview(request: AuthedRequest) -> HttpResponse:
         filters = _filters(request)
         scope = scoping.state_scope(request.user, filters)
         fig = _figures(request, scope, filters)
-        participation = _shared(
+        # The participation headline and the filter options cost several queries each, are
+        # alike for every viewer and change only with the inventory: shared for a few seconds.
+        participation = figures_cache.shared(
             f"participation:{scope.key}:{fig.as_of}",
             lambda: participation_pages.participation_headline(scope, as_of=fig.as_of),
+            now=timezone.now(),
         )
     except DomainError as exc:
         return _error_page(request, exc, title="Statewide overview")
@@ -258,9 +248,10 @@ def overview(request: AuthedRequest) -> HttpResponse:
         "participation": participation,
         "agencies": agencies.to_dict("records") if not agencies.empty else [],
         "headers": _sort_headers(request, sort, descending),
-        "choices": _shared(
+        "choices": figures_cache.shared(
             f"choices:all:{fig.set_code}",  # state staff only: every agency
             lambda: filter_choices(None, set_code=fig.set_code),
+            now=timezone.now(),
         ),
         "charts": _readiness_charts(fig, by_cabinet=True),
         **_live_context(scope, filters, f"{reverse('readiness:overview_live')}?{filters.query()}"),

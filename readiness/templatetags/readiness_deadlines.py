@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.conf import settings
 from django.utils import timezone
 
 from readiness import figures_cache
@@ -35,11 +34,10 @@ def requirement_deadlines(fig: Any, scope: Any) -> dict[str, Any]:
     # Figures of record (a cache key) give the same card to every viewer of the scope for the
     # live figures' few seconds; live figures are counted anew each time.
     deadlines = (
-        figures_cache.get_or_set(
+        figures_cache.shared(
             f"deadlines:{scope.key}:{fig.cache_key}",
             build,
             now=timezone.now(),
-            ttl_seconds=settings.TRACKER_LIVE_FIGURES_SECONDS,
         )
         if getattr(fig, "cache_key", "")
         else build()
