@@ -26,7 +26,7 @@ import gc
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +62,8 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 DEAD_LETTER_PAYLOAD_CAP = 4096
 # Inventory changes (a device moved to another agency, a new gateway) are seen within this.
 CACHE_TTL_S = 60.0
+# Devices `warm_caches` loads at start at most (a cached device is about 400 bytes).
+WARM_DEVICES_MAX = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +154,15 @@ class _Parsed:
 
 
 class _TTLCache:
-    """A dict whose entries expire; enough for a single-threaded ingest loop.
+    """A dict whose entries expire ``ttl`` seconds after they were put; for one ingest loop.
 
     ``get`` is the dict's own method (the ingest looks up every reading's device, so a
-    Python-level call with a clock read per look-up was a measurable share of a batch);
-    `expire()`, called once per batch, drops the entries older than ``ttl``, looking at
-    them at most every quarter of ``ttl``. An entry therefore lives ``ttl`` to 1.25 ``ttl``.
+    Python-level call with a clock read per look-up was a measurable share of a batch).
+    `expire()`, called once per batch, drops what has aged past ``ttl`` from the front of a
+    queue kept in the order of birth, so each batch pays only for what expires now. Entries
+    therefore expire one by one as they age instead of all at one sweep: a sweep every
+    quarter of the ttl dropped the 100,000 devices a fresh ingest loads in its first seconds
+    together, and the next batches reloaded them all at once.
     ``clock`` (seconds, monotonic) is there so a test can step time instead of sleeping.
     """
 
@@ -168,28 +173,35 @@ class _TTLCache:
         self._clock = clock
         self._data: dict[Any, Any] = {}
         self._born: dict[Any, float] = {}
-        self._next_sweep = 0.0
+        self._queue: deque[tuple[float, Any]] = deque()
         self.get = self._data.get
 
-    def put(self, key: Any, value: Any) -> None:
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def now(self) -> float:
+        return self._clock()
+
+    def put(self, key: Any, value: Any, *, born: float | None = None) -> None:
+        """Cache ``value``; ``born`` (at most now, never before an earlier put's) backdates it."""
+        born = self._clock() if born is None else born
         self._data[key] = value
-        self._born[key] = self._clock()
+        self._born[key] = born
+        self._queue.append((born, key))
 
     def expire(self) -> None:
-        now = self._clock()
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + self.ttl / 4
-        cutoff = now - self.ttl
-        old = [key for key, born in self._born.items() if born < cutoff]
-        for key in old:
-            del self._data[key]
-            del self._born[key]
+        cutoff = self._clock() - self.ttl
+        queue, born_of = self._queue, self._born
+        while queue and queue[0][0] <= cutoff:
+            born, key = queue.popleft()
+            if born_of.get(key) == born:  # a key put again since lives on from then
+                del self._data[key]
+                del born_of[key]
 
     def clear(self) -> None:
         self._data.clear()
         self._born.clear()
-        self._next_sweep = 0.0
+        self._queue.clear()
 
 
 _agencies = _TTLCache()  # slug -> agency id
@@ -207,6 +219,46 @@ def clear_caches() -> None:
         cache.clear()
     _topics.clear()
     _known_status_rows.clear()
+
+
+def warm_caches(*, limit: int = WARM_DEVICES_MAX) -> int:
+    """Load the agencies, the gateways and up to ``limit`` devices; return the devices loaded.
+
+    A fresh ingest otherwise resolves its whole fleet batch by batch in its first seconds,
+    while the broker's backlog and the live stream wait: at the national rate (22,300
+    readings/s, 100,000 devices) that start put the whole minute's p95 at 1.2 s against a
+    steady 0.4 s. One ordered scan here costs about a second per 100,000 devices before
+    the first message is taken (measured by ``bench/ingest.py``). The devices' birth times
+    are spread over the last ttl, so they expire and reload a few at every batch afterwards
+    rather than all together one ttl later. Meant for an empty cache, at start.
+    """
+    for agency_id, slug in Agency.objects.values_list("id", "slug"):
+        _agencies.put(slug, agency_id)
+    for gateway_id, agency_id, name, is_active in Gateway.objects.values_list(
+        "id", "agency_id", "name", "is_active"
+    ):
+        _gateways.put((agency_id, name), (gateway_id, is_active))
+    total = min(limit, Device.objects.count())
+    if total <= 0:
+        return 0
+    offsets: dict[int, tuple[int, int]] = {}
+    start = _devices.now() - _devices.ttl
+    step = _devices.ttl / (total + 1)
+    rows = (
+        Device.objects.order_by("id")
+        .values_list("id", "serial", "agency_id", "model__telemetry_interval_s")[:total]
+        .iterator(chunk_size=20_000)
+    )
+    loaded = 0
+    for device_id, serial, agency_id, interval in rows:
+        key = (agency_id, serial)
+        if _devices.get(key) is not None:
+            continue  # a repeated serial in one agency: the first device wins, as on a miss
+        if interval not in offsets:
+            offsets[interval] = _deadline_offsets(interval)
+        loaded += 1
+        _devices.put(key, (device_id, interval, *offsets[interval]), born=start + step * loaded)
+    return loaded
 
 
 def _topic_for(name: str, root: str) -> Topic | TopicError:

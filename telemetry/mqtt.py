@@ -35,12 +35,25 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+)
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from telemetry.ingest import BatchResult, InboundMessage, ingest_batch, utc_from_timestamp
+from telemetry.ingest import (
+    WARM_DEVICES_MAX,
+    BatchResult,
+    InboundMessage,
+    ingest_batch,
+    utc_from_timestamp,
+    warm_caches,
+)
 from telemetry.metrics import IngestTotals
 from telemetry.topics import subscription_filters
 
@@ -222,9 +235,11 @@ class IngestSubscriber:
         batch_wait_s: float = DEFAULT_BATCH_WAIT_S,
         on_batch: Callable[[BatchResult, list[_Received], float], None] | None = None,
         tls: ssl.SSLContext | None = None,
+        warm_devices: int = WARM_DEVICES_MAX,
     ) -> None:
         self.url = url
         self.client_id = client_id
+        self.warm_devices = warm_devices
         self.filters = subscription_filters(root=topic_root, shared_group=shared_group)
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
@@ -319,6 +334,7 @@ class IngestSubscriber:
         if handle_signals:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
+        self._warm()
         self.client.connect_async(
             self.url.host,
             self.url.port,
@@ -345,6 +361,20 @@ class IngestSubscriber:
             self.client.loop_stop()
             log.info("ingest %s stopped", self.client_id)
         return code
+
+    def _warm(self) -> None:
+        """Load the fleet before subscribing, so the first batches do not wait on look-ups."""
+        if self.warm_devices <= 0:
+            return
+        started = time.monotonic()
+        try:
+            loaded = warm_caches(limit=self.warm_devices)
+        except DatabaseError as exc:
+            # Not fatal: every look-up also loads on a miss, and the batches retry the database.
+            log.warning("could not load the device cache (%s); loading devices as they report", exc)
+            connections["default"].close()
+            return
+        log.info("device cache loaded: %d devices in %.2fs", loaded, time.monotonic() - started)
 
     def _take(self) -> list[_Received]:
         """Up to batch_size messages, once the oldest of them has waited batch_wait_s.

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from telemetry import health
-from telemetry.ingest import _TTLCache, ingest_batch
+from telemetry.ingest import ingest_batch
 from telemetry.models import DeviceFirmware, DeviceHealth, HealthFlip, TelemetryReading
 from tests.telemetry.conftest import NOW, make_fleet, minutes, reading
 
@@ -132,18 +132,6 @@ def test_a_large_batch_of_many_devices_advances_each_to_its_newest_reading(db):
     assert (result.readings_stored, result.devices_advanced) == (200, 40)
     states = DeviceHealth.objects.filter(device__in=fleet.devices)
     assert {(s.last_reading_at, s.battery_pct) for s in states} == {(NOW - minutes(6), 4.0)}
-
-
-def test_cached_lookups_expire_after_their_time_to_live():
-    seconds = [1000.0]
-    cache = _TTLCache(ttl=60, clock=lambda: seconds[0])
-    cache.put("key", 1)
-    seconds[0] += 59
-    cache.expire()
-    assert cache.get("key") == 1
-    seconds[0] += 16  # sweeps look at most every quarter of the ttl: gone by 1.25 ttl
-    cache.expire()
-    assert cache.get("key") is None
 
 
 def test_a_first_reading_of_hundreds_of_devices_records_one_flip_and_one_firmware_row_each(db):

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from telemetry.ingest import WARM_DEVICES_MAX
 from telemetry.mqtt import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BATCH_WAIT_S,
@@ -54,6 +55,13 @@ class Command(BaseCommand):
             help=f"Seconds to wait for a batch to fill (default {DEFAULT_BATCH_WAIT_S}).",
         )
         parser.add_argument(
+            "--warm-devices",
+            type=int,
+            default=WARM_DEVICES_MAX,
+            metavar="N",
+            help=f"Devices to load into the look-up cache before subscribing (default {WARM_DEVICES_MAX:,}; 0: none).",
+        )
+        parser.add_argument(
             "--latency-log",
             default=None,
             help="Append per-batch publish-to-commit latencies (JSON lines) to this file; for bench/.",
@@ -78,6 +86,7 @@ class Command(BaseCommand):
             batch_wait_s=options["batch_wait"],
             on_batch=on_batch,
             tls=tls,
+            warm_devices=options["warm_devices"],
         )
         code = subscriber.run()
         if code:
