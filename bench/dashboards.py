@@ -309,7 +309,11 @@ def main() -> None:
         if draft
         else None
     )
-    compare = draft.version if draft else [v for v, _ in set_versions(set_code)][0]
+    compare = (
+        draft.version
+        if draft
+        else [v for v, _ in set_versions(set_code, with_drafts_in_progress=True)][0]
+    )
     print(
         f"  (what-if from {in_effect.version if in_effect else 'the version in effect'} to {compare})"
     )

@@ -1163,8 +1163,9 @@ def live(
     ingest.stop()
     batches = ingest.batches()
     latencies = sorted(lat for b in batches for lat in b["lat"])
-    # After the first 15 s: the ingest process starts with an empty device cache (100,000
-    # look-ups in the first cycle), as after any restart.
+    # After the first 15 s, for comparison with the whole run: the ingest loads its device
+    # cache before it subscribes (``telemetry.ingest.warm_caches``), so the two should agree;
+    # a gap between them is a start-up cost.
     steady = sorted(lat for b in batches if b["t"] >= start_at + 15 for lat in b["lat"])
     rows_total, distinct = count_readings()
     distinct -= baseline

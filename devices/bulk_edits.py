@@ -187,7 +187,9 @@ def _violation(device: Device, change: BulkChange) -> rules.Violation | None:
         return rules.status_change_violation(
             serial=device.serial, current=device.status, new=change.value
         )
-    found = rules.retired_edit_violation(serial=device.serial, current=device.status)
+    found = rules.retired_edit_violation(
+        serial=device.serial, current=device.status, fields={change.action}
+    )
     if found is None and change.action == "network":
         model = device.model
         cellular = rules.cellular_violations(

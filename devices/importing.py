@@ -740,6 +740,15 @@ def _lifecycle_errors(
             iccid=final.get("iccid", ""),
             network=final.get("network", rules.NONE_NETWORK),
         )
+    if current is not None:
+        violations.append(
+            rules.retired_edit_violation(
+                serial=change.serial,
+                current=current["status"],
+                # A status move is the lifecycle rule's below: one refusal, in its words.
+                fields=change.values.keys() - {"status"},
+            )
+        )
     if current is not None and "status" in change.values:
         # An update carries only the fields that change, so this is a real move.
         violations.append(

@@ -19,6 +19,7 @@ has already lost digits, so it is an error that says how to fix the sheet.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -222,17 +223,24 @@ def retirement_violation(*, serial: str, current: str) -> Violation | None:
     return None
 
 
-def retired_edit_violation(*, serial: str, current: str) -> Violation | None:
-    """A retired device's record stays as it left service: a bulk edit does not touch it.
+# What may still change on a retired device's record: a note says something about it now.
+RETIRED_EDITABLE = frozenset({"notes"})
+
+
+def retired_edit_violation(
+    *, serial: str, current: str, fields: Collection[str]
+) -> Violation | None:
+    """A retired device's record stays as it left service: no edit changes ``fields`` of it
+    (a single update, a bulk edit or an import row alike), its notes apart.
 
     Its unit, network and flags were true on the day it was retired; changing them later
     would rewrite what the readiness history says about that day.
     """
-    if current == RETIRED:
+    if current == RETIRED and set(fields) - RETIRED_EDITABLE:
         return Violation(
             "status",
             f"Device {serial} is retired; a retired device's record is kept as it left "
-            "service. Leave it out of the selection.",
+            "service (only its notes may change). Leave it out of the change.",
             is_conflict=True,
         )
     return None

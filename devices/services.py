@@ -198,6 +198,12 @@ def update_device(
         for field, value in changes.items():
             if field != "status":
                 setattr(device, field, value.strip() if isinstance(value, str) else value)
+        changed = {k for k, v in audit.snapshot(device).items() if before.get(k) != v}
+        retired = rules.retired_edit_violation(
+            serial=device.serial, current=before.get("status", ""), fields=changed
+        )
+        if retired is not None:
+            _raise(retired)
         _check_device(device)
         if "status" in changes:
             _apply_status(device, changes["status"], actor, now)

@@ -72,6 +72,18 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
+def _readable_version(request: HttpRequest, set_code: str, version: str | None) -> str | None:
+    """``version`` as asked, once the user may read it: a draft being written in the product
+    is 404 to anyone but state staff, like a version that does not exist."""
+    if version:
+        results.get_version(
+            results.get_requirement_set(set_code),
+            version,
+            with_drafts_in_progress=_user(request).is_state_staff,
+        )
+    return version
+
+
 # --- shaping (plain data in, dicts out) ---------------------------------------------------------
 
 
@@ -161,8 +173,11 @@ def list_versions(request: AuthedRequest, code: str = Slug) -> list[dict[str, An
     response={200: VersionDetailOut, **NOT_FOUND_ERRORS},
 )
 def get_version(request: AuthedRequest, code: str = Slug, version: str = Slug) -> dict[str, Any]:
-    ver = results.get_version(results.get_requirement_set(code), version)
-    scoping.require_visible_version(_user(request), ver)
+    ver = results.get_version(
+        results.get_requirement_set(code),
+        version,
+        with_drafts_in_progress=_user(request).is_state_staff,
+    )
     reqs = [
         {
             "key": r.key,
@@ -200,7 +215,7 @@ def get_scores(request: AuthedRequest, q: Query[ScoresQuery]) -> dict[str, Any]:
     found = results.scores(
         agency_ids=scoping.visible_agency_ids(_user(request)),
         set_code=q.set_code,
-        version=q.version,
+        version=_readable_version(request, q.set_code, q.version),
         as_of=q.as_of,
         group_by=q.group_by,
         now=now,
@@ -229,7 +244,7 @@ def get_device_results(
         agency_ids=scoping.visible_agency_ids(_user(request)),
         device_id=device_id,
         set_code=q.set_code,
-        version=q.version,
+        version=_readable_version(request, q.set_code, q.version),
     )
 
 
@@ -244,7 +259,7 @@ def get_failing_devices(
         agency_ids=scoping.visible_agency_ids(_user(request)),
         slug=slug,
         set_code=q.set_code,
-        version=q.version,
+        version=_readable_version(request, q.set_code, q.version),
     )
 
 
@@ -280,7 +295,7 @@ def get_whatif(
     req_set = results.get_requirement_set(q.set_code)
     for named in (q.from_version, q.to_version):
         if named:
-            scoping.require_visible_version(user, results.get_version(req_set, named))
+            results.get_version(req_set, named, with_drafts_in_progress=user.is_state_staff)
     found = whatif.compare_versions(
         agency_ids=agency_ids,
         set_code=q.set_code,
@@ -316,7 +331,7 @@ def get_remediation(
     ver, cost, plan, total, ready = whatif.remediation_plan(
         agency_ids=scoping.agency_ids_for(_user(request), cabinet=cabinet, agency=agency),
         set_code=q.set_code,
-        version=q.version,
+        version=_readable_version(request, q.set_code, q.version),
     )
     return {
         "set": ver.requirement_set.code,

@@ -278,9 +278,12 @@ def download_version_file(
     request: HttpRequest, code: str = Slug, version: str = Slug
 ) -> HttpResponse:
     """The version as a requirement file (TOML), loadable by ``manage.py load_requirements``."""
-    found = results.get_version(results.get_requirement_set(code), version)
-    visible = _visible_version(request, found.pk)
-    name, text = export_version(visible.pk)
+    found = results.get_version(
+        results.get_requirement_set(code),
+        version,
+        with_drafts_in_progress=_user(request).is_state_staff,
+    )
+    name, text = export_version(found.pk)
     response = HttpResponse(text, content_type="application/toml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

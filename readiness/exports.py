@@ -63,14 +63,17 @@ def validate_params(
         raise InvalidInput("No requirement sets are loaded yet.", field="set")
     set_code = params.set_code or sets[0][0]
     req_set = results.get_requirement_set(set_code)
+    drafts = scope.with_drafts_in_progress
     if params.version:
-        results.get_version(req_set, params.version)
+        results.get_version(req_set, params.version, with_drafts_in_progress=drafts)
     else:
         results.get_version_in_effect(req_set, on=params.as_of or today)
     if params.compare_version:
-        compare = results.get_version(req_set, params.compare_version)
+        compare = results.get_version(
+            req_set, params.compare_version, with_drafts_in_progress=drafts
+        )
         chosen = (
-            results.get_version(req_set, params.version)
+            results.get_version(req_set, params.version, with_drafts_in_progress=drafts)
             if params.version
             else results.get_version_in_effect(req_set, on=params.as_of or today)
         )

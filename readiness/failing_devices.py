@@ -8,17 +8,15 @@ page lists them (``failing_devices``); a briefing lists every reason of its scop
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
 from django.utils import timezone
 
-from config.errors import InvalidInput
 from devices.models import Agency, DeviceKind, DeviceModel
 from readiness import results
-from readiness.filters import Filters, requirement_sets
-from readiness.models import RequirementSetVersion
-from readiness.pages import choice_label
+from readiness.filters import Filters
+from readiness.pages import ReadinessFigures, choice_label, version_to_read
 from readiness.scoping import Scope
 from telemetry.models import HealthLevel
 
@@ -39,13 +37,22 @@ class FailingDevices:
 
 def failing_devices(
     scope: Scope, filters: Filters, *, now: datetime, limit: int = 500
-) -> FailingDevices:
+) -> FailingDevices | str:
     """Evaluate the scope's devices now (``readiness.results.evaluate_fleet``) and list the not-ready ones.
 
     Live, not from snapshots: reasons are per device and snapshots keep only counts. Meant for
-    one agency (or a briefing's scope); the statewide overview never calls it.
+    one agency (or a briefing's scope); the statewide overview never calls it. The version is
+    the page's own (``readiness.pages.version_to_read``); when there is none to read (no set
+    loaded, none in effect on the date) the answer is what the page says instead of a list.
     """
-    version = resolve_version(filters, today=timezone.localdate(now))
+    chosen = version_to_read(
+        filters,
+        as_of=filters.as_of or timezone.localdate(now),
+        with_drafts_in_progress=scope.with_drafts_in_progress,
+    )
+    if isinstance(chosen, ReadinessFigures):
+        return chosen.empty_message
+    _, version = chosen
     fleet = results.evaluate_fleet(version=version, at=now, agency_ids=scope.agency_ids)
     return failing_from_fleet(fleet, limit=limit)
 
@@ -178,17 +185,3 @@ def _page_rows(
             }
         )
     return rows
-
-
-def resolve_version(filters: Filters, *, today: date) -> RequirementSetVersion:
-    """The version the filters name, or the one in effect on the as-of date (first set by default)."""
-    sets = requirement_sets()
-    if not sets:
-        raise InvalidInput(
-            "No requirement sets are loaded yet: run "
-            "`python manage.py load_requirements readiness/requirement_sets`.",
-            field="set",
-        )
-    return results.resolve_version(
-        filters.set_code or sets[0][0], version=filters.version or None, on=filters.as_of or today
-    )

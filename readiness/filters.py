@@ -16,7 +16,7 @@ from django.http import QueryDict
 
 from config.errors import InvalidInput
 from devices.models import Agency, AgencyKind, Cabinet
-from readiness.models import RequirementSet, RequirementSetVersion
+from readiness.models import RequirementSet, RequirementSetVersion, drafts_in_progress
 
 
 @dataclass(frozen=True)
@@ -104,10 +104,14 @@ def requirement_sets() -> list[tuple[str, str]]:
     return list(RequirementSet.objects.order_by("code").values_list("code", "name"))
 
 
-def set_versions(set_code: str) -> list[tuple[str, str]]:
+def set_versions(set_code: str, *, with_drafts_in_progress: bool) -> list[tuple[str, str]]:
+    """(number, label) of the set's versions a picker offers, oldest first; drafts being
+    written in the product only ``with_drafts_in_progress`` (state staff)."""
     rows = RequirementSetVersion.objects.filter(requirement_set__code=set_code).order_by(
         "effective_on", "id"
     )
+    if not with_drafts_in_progress:
+        rows = rows.exclude(drafts_in_progress())
     return [
         (
             v.version,
@@ -118,7 +122,8 @@ def set_versions(set_code: str) -> list[tuple[str, str]]:
 
 
 def filter_choices(agency_ids: list[int] | None, *, set_code: str = "") -> FilterChoices:
-    """The filter form's options over ``agency_ids`` (None: every agency). Read-only."""
+    """The filter form's options over ``agency_ids`` (None: every agency, for state staff,
+    who alone are offered drafts in progress). Read-only."""
     agencies = (
         Agency.objects.all() if agency_ids is None else Agency.objects.filter(pk__in=agency_ids)
     )
@@ -133,5 +138,7 @@ def filter_choices(agency_ids: list[int] | None, *, set_code: str = "") -> Filte
         counties=counties,
         kinds=list(AgencyKind.choices),
         sets=requirement_sets(),
-        versions=set_versions(set_code) if set_code else [],
+        versions=(
+            set_versions(set_code, with_drafts_in_progress=agency_ids is None) if set_code else []
+        ),
     )

@@ -365,8 +365,11 @@ def readiness_figures(
         # Which set and version a page reads changes only when a version takes effect or is
         # published: one answer serves every request for the live figures' few seconds.
         chosen = figures_cache.shared(
-            f"version-to-read:{filters.set_code}:{filters.version}:{as_of}",
-            lambda: _version_to_read(filters, as_of=as_of),
+            f"version-to-read:{filters.set_code}:{filters.version}:{as_of}"
+            f":{scope.with_drafts_in_progress}",
+            lambda: version_to_read(
+                filters, as_of=as_of, with_drafts_in_progress=scope.with_drafts_in_progress
+            ),
             now=now,
         )
         if isinstance(chosen, ReadinessFigures):
@@ -376,7 +379,9 @@ def readiness_figures(
             return _figures_now(
                 scope, req_set, version, as_of=as_of, now=now, evaluation=evaluation, live=live
             )
-    picked = _snapshot_to_read(filters, as_of=as_of)
+    picked = _snapshot_to_read(
+        filters, as_of=as_of, with_drafts_in_progress=scope.with_drafts_in_progress
+    )
     if isinstance(picked, ReadinessFigures):
         return picked  # nothing to read: the page says why
     req_set, version, snap_date = picked
@@ -502,8 +507,8 @@ def with_today(past: pd.DataFrame, today: date, total: dict[str, object]) -> pd.
     return pd.concat([past, point], ignore_index=True)
 
 
-def _version_to_read(
-    filters: Filters, *, as_of: date
+def version_to_read(
+    filters: Filters, *, as_of: date, with_drafts_in_progress: bool
 ) -> tuple[RequirementSet, RequirementSetVersion] | ReadinessFigures:
     """(set, version) the figures are for, or empty figures saying what is missing.
 
@@ -525,7 +530,9 @@ def _version_to_read(
             f"Unknown requirement set '{set_code}'; choose one from the list.", field="set"
         )
     if filters.version:
-        version = results.get_version(req_set, filters.version)
+        version = results.get_version(
+            req_set, filters.version, with_drafts_in_progress=with_drafts_in_progress
+        )
     else:
         in_effect = results.find_version_in_effect(req_set, on=as_of)
         if in_effect is None:
@@ -541,10 +548,10 @@ def _version_to_read(
 
 
 def _snapshot_to_read(
-    filters: Filters, *, as_of: date
+    filters: Filters, *, as_of: date, with_drafts_in_progress: bool
 ) -> tuple[RequirementSet, RequirementSetVersion, date] | ReadinessFigures:
     """(set, version, snapshot date) the figures read, or empty figures saying what is missing."""
-    chosen = _version_to_read(filters, as_of=as_of)
+    chosen = version_to_read(filters, as_of=as_of, with_drafts_in_progress=with_drafts_in_progress)
     if isinstance(chosen, ReadinessFigures):
         return chosen
     req_set, version = chosen

@@ -39,6 +39,7 @@ from readiness.models import (
     ReadinessSnapshot,
     RequirementSet,
     RequirementSetVersion,
+    drafts_in_progress,
 )
 from readiness.scoping import get_agency_in, get_device_in
 from readiness.scoring import device_readiness
@@ -93,10 +94,21 @@ def get_version_in_effect(req_set: RequirementSet, *, on: date) -> RequirementSe
     return version
 
 
-def get_version(req_set: RequirementSet, number: str) -> RequirementSetVersion:
-    version = req_set.versions.filter(version=number).first()
+def get_version(
+    req_set: RequirementSet, number: str, *, with_drafts_in_progress: bool = True
+) -> RequirementSetVersion:
+    """The version ``number`` of the set; NotFound naming the known ones otherwise.
+
+    Without ``with_drafts_in_progress`` (anyone but state staff: the interface decides), a
+    draft being written in the product is as unknown as a number never used, and the
+    message does not name it either.
+    """
+    versions = req_set.versions.all()
+    if not with_drafts_in_progress:
+        versions = versions.exclude(drafts_in_progress())
+    version = versions.filter(version=number).first()
     if version is None:
-        known = ", ".join(req_set.versions.values_list("version", flat=True))
+        known = ", ".join(versions.values_list("version", flat=True))
         raise NotFound(
             f"'{req_set.code}' has no version '{number}' (known: {known}).", field="version"
         )

@@ -196,6 +196,9 @@ class Scope:
     label: str
     agency_ids: list[int] | None
     slug: str = ""
+    # Whether the viewer may read drafts being written in the product (state staff), decided
+    # with the scope so every page and export under it agrees (``visible_versions``).
+    with_drafts_in_progress: bool = False
 
     @property
     def key(self) -> str:
@@ -235,6 +238,7 @@ def state_scope(user: User, filters: Filters) -> Scope:
         kind="state",
         label="Statewide" + (f" · {', '.join(parts)}" if parts else ""),
         agency_ids=ids,
+        with_drafts_in_progress=True,
     )
 
 
@@ -252,7 +256,13 @@ def _filtered_agencies(user: User, filters: Filters) -> QuerySet[Agency]:
 def agency_scope(user: User, slug: str) -> Scope:
     """One agency the user may see; another agency's slug answers 404."""
     agency = get_visible_agency(user, slug)
-    return Scope(kind="agency", label=agency.name, agency_ids=[agency.pk], slug=agency.slug)
+    return Scope(
+        kind="agency",
+        label=agency.name,
+        agency_ids=[agency.pk],
+        slug=agency.slug,
+        with_drafts_in_progress=user.is_state_staff,
+    )
 
 
 def cabinet_scope(user: User, slug: str) -> Scope:
@@ -260,7 +270,13 @@ def cabinet_scope(user: User, slug: str) -> Scope:
     require_state_staff(user)
     cabinet = get_visible_or_404(Cabinet.objects.all(), slug=slug)
     ids = list(cabinet.agencies.values_list("pk", flat=True))
-    return Scope(kind="cabinet", label=cabinet.name, agency_ids=ids, slug=cabinet.slug)
+    return Scope(
+        kind="cabinet",
+        label=cabinet.name,
+        agency_ids=ids,
+        slug=cabinet.slug,
+        with_drafts_in_progress=True,
+    )
 
 
 def scope_from_key(user: User, key: str) -> Scope:
@@ -279,10 +295,11 @@ def scope_from_key(user: User, key: str) -> Scope:
 
 def scope_for_briefing(key: str) -> Scope:
     """A scope key resolved without a viewer: the export was authorised when it was requested
-    (``scope_from_key``), or is the operator's command, which may brief on any scope."""
+    (``scope_from_key``, versions included), or is the operator's command, which may brief on
+    any scope and version."""
     kind, _, slug = key.partition(":")
     if kind == "state" and not slug:
-        return Scope(kind="state", label="Statewide", agency_ids=None)
+        return Scope(kind="state", label="Statewide", agency_ids=None, with_drafts_in_progress=True)
     if kind == "cabinet" and slug:
         cabinet = Cabinet.objects.filter(slug=slug).first()
         if cabinet is None:
@@ -292,12 +309,19 @@ def scope_for_briefing(key: str) -> Scope:
             label=cabinet.name,
             slug=slug,
             agency_ids=list(cabinet.agencies.values_list("pk", flat=True)),
+            with_drafts_in_progress=True,
         )
     if kind == "agency" and slug:
         agency = Agency.objects.filter(slug=slug).first()
         if agency is None:
             raise InvalidInput(f"Unknown agency '{slug}'.", field="scope")
-        return Scope(kind="agency", label=agency.name, slug=slug, agency_ids=[agency.pk])
+        return Scope(
+            kind="agency",
+            label=agency.name,
+            slug=slug,
+            agency_ids=[agency.pk],
+            with_drafts_in_progress=True,
+        )
     raise InvalidInput(
         f"Unknown scope '{key}': use state, cabinet:SLUG or agency:SLUG.", field="scope"
     )

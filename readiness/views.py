@@ -324,6 +324,8 @@ def agency_failing(request: AuthedRequest, slug: str) -> HttpResponse:
         failing = failing_devices(scope, filters, now=timezone.now())
     except DomainError as exc:
         return render(request, "readiness/_failing_devices.html", {"error": exc}, status=exc.status)
+    if isinstance(failing, str):  # nothing to evaluate: the page says why, and so does this
+        return render(request, "readiness/_failing_devices.html", {"nothing": failing})
     return render(request, "readiness/_failing_devices.html", {"failing": failing, "scope": scope})
 
 

@@ -135,7 +135,7 @@ def briefing_choices(agency_ids: list[int] | None, *, set_code: str = "") -> Bri
     return BriefingChoices(
         scopes=scopes,
         sets=sets,
-        versions=set_versions(code) if code else [],
+        versions=(set_versions(code, with_drafts_in_progress=agency_ids is None) if code else []),
         earlier=[
             (e.pk, f"#{e.pk} {e.scope_label} as of {e.as_of:%Y-%m-%d} ({e.format})")
             for e in earlier.order_by("-created_at")[:50]

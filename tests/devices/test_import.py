@@ -256,6 +256,31 @@ def test_reimporting_the_same_file_changes_nothing_but_records_the_import(
     assert AuditRecord.objects.get(pk=again.audit_id).after["changes"] == []
 
 
+def test_a_row_changing_a_retired_device_is_refused_with_its_row_and_nothing_is_written(
+    catalog, agency_a, admin_a, tmp_path
+):
+    DeviceFactory(agency=agency_a, model=catalog["phone"], serial="KM-1", status="retired")
+    data = write_csv(
+        tmp_path / "f.csv",
+        [
+            ["serial", "manufacturer", "model", "firmware_version", "notes"],
+            ["KM-9", "Keystone Mobile", "KM-5 Responder", "1.0", ""],
+            ["KM-1", "Keystone Mobile", "KM-5 Responder", "2.0", "sent to recycler"],
+        ],
+    )
+    before = counts()
+
+    with pytest.raises(ImportRejected) as rejected:
+        import_devices(
+            agency=agency_a, data=data, filename="f.csv", actor=admin_a.user, dry_run=False
+        )
+
+    errors = rejected.value.plan.errors
+    assert [(e.row, e.column) for e in errors] == [(3, "status")]
+    assert "KM-1 is retired" in errors[0].message
+    assert counts() == before
+
+
 def test_changed_rows_are_updated_and_status_changes_are_kept(catalog, agency_a, admin_a, tmp_path):
     device = DeviceFactory(
         agency=agency_a,

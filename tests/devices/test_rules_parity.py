@@ -68,6 +68,15 @@ CASES = {
     "retired back to deployed": Case(
         {"status": "deployed"}, refused_on="status", serial="A-R", existing=True
     ),
+    "retired device moved to another unit": Case(
+        {"assigned_unit": "Post 9"}, refused_on="status", serial="A-R", existing=True
+    ),
+    "retired device's notes": Case(
+        {"notes": "sent to recycler"},
+        serial="A-R",
+        existing=True,
+        stored={"notes": "sent to recycler"},
+    ),
 }
 
 

@@ -157,6 +157,21 @@ def test_a_retired_device_does_not_return_to_service(agency_a):
     assert Device.objects.get(pk=device.pk).status == "retired"
 
 
+def test_a_retired_devices_record_stays_as_it_left_service_but_its_notes(agency_a):
+    device = services.register_device(
+        actor=None, agency=agency_a, model=DeviceModelFactory(), serial="S1"
+    )
+    device = services.update_device(actor=None, device=device, changes={"assigned_unit": "Post 3"})
+    device = services.retire_device(actor=None, device=device, note="end of life")
+    with pytest.raises(Conflict, match="S1 is retired"):
+        services.update_device(actor=None, device=device, changes={"assigned_unit": "Post 9"})
+    # The same value again is no change; a note is about the device now, not that day.
+    services.update_device(actor=None, device=device, changes={"assigned_unit": "Post 3"})
+    services.update_device(actor=None, device=device, changes={"notes": "sent to recycler"})
+    device.refresh_from_db()
+    assert (device.assigned_unit, device.notes) == ("Post 3", "sent to recycler")
+
+
 def test_update_is_all_or_nothing(agency_a):
     model = CellularDeviceModelFactory()
     device = services.register_device(actor=None, agency=agency_a, model=model, serial="S1")

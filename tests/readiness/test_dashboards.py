@@ -162,10 +162,21 @@ def test_agency_failing_devices_carry_the_engines_reasons(scenario, state_staff)
     failing = failing_devices(
         scoping.agency_scope(state_staff.user, "ksp"), Filters(), now=timezone.now()
     )
+    assert not isinstance(failing, str)
     by_serial = {row["serial"]: row["reasons"] for row in failing.rows}
     assert set(by_serial) == {"KSP-NOENC", "KSP-SILENT"}
     assert by_serial["KSP-NOENC"][0].startswith("ENC-2: ")
     assert by_serial["KSP-SILENT"] == ["not reporting (never seen)"]
+
+
+def test_failing_devices_without_any_requirement_set_say_what_the_page_says(viewer_a):
+    # No set loaded: the agency page explains, and its failing list (loaded after it) agrees
+    # instead of answering an error the browser logs.
+    page = viewer_a.browser.get("/dashboard/agencies/ksp/")
+    failing = viewer_a.browser.get("/dashboard/agencies/ksp/failing/")
+    assert (page.status_code, failing.status_code) == (200, 200)
+    assert "No requirement sets are loaded yet" in page.content.decode()
+    assert "No requirement sets are loaded yet" in failing.content.decode()
 
 
 def test_participation_headline_compares_with_the_expectation_in_effect(scenario, state_staff):

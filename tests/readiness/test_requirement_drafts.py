@@ -314,3 +314,55 @@ def test_a_draft_in_progress_stays_out_of_the_catalog_and_whatif_of_agency_users
     assert viewer_a.client.get("/api/readiness/whatif?set=cjis-mobile").status_code == 422
     staff = state_staff.client.get("/api/readiness/whatif?set=cjis-mobile").json()
     assert staff["to_version"] == "6.0"
+
+
+def test_a_draft_in_progress_is_neither_offered_nor_read_on_agency_pages_and_briefings(
+    fleet, state_staff, viewer_a
+):
+    from readiness.models import BriefingExport
+
+    make_draft(state_staff, number="6.0")
+    page = "/dashboard/agencies/ksp/?set=cjis-mobile"
+    assert 'value="6.0"' not in viewer_a.browser.get(page).content.decode()
+    assert 'value="6.0"' in state_staff.browser.get(page).content.decode()
+    assert 'value="6.0"' not in viewer_a.browser.get("/briefings/?set=cjis-mobile").content.decode()
+    assert 'value="6.0"' in state_staff.browser.get("/briefings/?set=cjis-mobile").content.decode()
+
+    # Named outright, the draft is as unknown as a version never written, and not listed.
+    named = viewer_a.browser.get(f"{page}&version=6.0")
+    assert named.status_code == 404
+    assert "(known: 5.9)" in named.content.decode()  # the draft is not listed
+    asked = viewer_a.browser.post(
+        "/briefings/",
+        {"scope": "agency:ksp", "set": "cjis-mobile", "version": "6.0", "format": "pdf"},
+    )
+    compared = viewer_a.browser.post(
+        "/briefings/",
+        {"scope": "agency:ksp", "set": "cjis-mobile", "compare": "6.0", "format": "pdf"},
+    )
+    assert (asked.status_code, compared.status_code) == (404, 404)
+    assert not BriefingExport.objects.exists()
+    api = viewer_a.client.get("/api/readiness/sets/cjis-mobile/versions/6.1").json()
+    assert "(known: 5.9)" in api["message"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/readiness/scores?set=cjis-mobile&version=6.0",
+        "/api/readiness/agencies/ksp/failing-devices?set=cjis-mobile&version=6.0",
+        "/api/readiness/remediation?set=cjis-mobile&version=6.0",
+        "/dashboard/agencies/ksp/failing/?set=cjis-mobile&version=6.0",
+    ],
+)
+def test_no_evaluation_reads_a_draft_in_progress_for_an_agency_user(
+    fleet, state_staff, viewer_a, url
+):
+    make_draft(state_staff, number="6.0")
+    viewer, staff = (
+        (viewer_a.browser, state_staff.browser)
+        if url.startswith("/dashboard/")
+        else (viewer_a.client, state_staff.client)
+    )
+    assert viewer.get(url).status_code == 404
+    assert staff.get(url).status_code == 200
