@@ -292,8 +292,7 @@ def ingest_batch(
     result = BatchResult(messages=len(messages))
     try:
         with _collector_paused():
-            parsed = _parse(messages, now=now, root=settings.MQTT_TOPIC_ROOT)
-            _store(parsed, result, now=now, stats=stats)
+            _parse_and_store(messages, result, now=now, stats=stats)
     except (OperationalError, InterfaceError):
         raise  # the database is away: the caller retries the whole batch
     except Exception as exc:
@@ -311,6 +310,16 @@ def ingest_batch(
             _merge(total, ingest_batch([message], now=now, stats=stats))
         return total
     return result
+
+
+def _parse_and_store(
+    messages: Sequence[InboundMessage], result: BatchResult, *, now: datetime, stats: Any
+) -> None:
+    # A function of its own so that the batch's objects are freed when it returns, before
+    # the collector runs again: alive at that moment, they would all be scanned and
+    # promoted (a fifth of the ingest's CPU time at the national rate, by py-spy).
+    parsed = _parse(messages, now=now, root=settings.MQTT_TOPIC_ROOT)
+    _store(parsed, result, now=now, stats=stats)
 
 
 @contextmanager

@@ -21,6 +21,7 @@ it starts and the deploy check calls it too, so both refuse a bad file with the 
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import ssl
@@ -374,6 +375,9 @@ class IngestSubscriber:
             log.warning("could not load the device cache (%s); loading devices as they report", exc)
             connections["default"].close()
             return
+        # What is loaded by now (Django, the caches) lives as long as the process: kept out
+        # of the collector's full scans, which took 88 ms each over 100,000 cached devices.
+        gc.freeze()
         log.info("device cache loaded: %d devices in %.2fs", loaded, time.monotonic() - started)
 
     def _take(self) -> list[_Received]:
