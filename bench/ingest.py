@@ -184,6 +184,33 @@ def ensure_fleet(devices: int = FLEET) -> None:
         cursor.execute("ANALYZE devices_device" if connection.vendor == "postgresql" else "ANALYZE")
 
 
+def checkpoints() -> tuple[int, int] | None:
+    """(timed, requested) checkpoints of the PostgreSQL server so far; None on SQLite.
+
+    A checkpoint requested because WAL outgrew ``max_wal_size`` (1 GB by default) writes
+    every dirty page at once and makes the next writes log whole pages: at the national rate
+    that came every few seconds and was the live stream's tail (docs/production.md).
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT checkpoints_timed, checkpoints_req FROM pg_stat_bgwriter")
+        timed, requested = cursor.fetchone()
+    return int(timed), int(requested)
+
+
+def max_wal_size() -> str:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_wal_size")
+        return str(cursor.fetchone()[0])
+
+
 def reset_telemetry() -> None:
     """Empty every table the ingest writes, so each scenario counts only its own rows."""
     from django.apps import apps
@@ -1249,6 +1276,7 @@ def live(
     ]
     for _ in procs:
         ready.get(timeout=600)
+    checkpoints_before = checkpoints()
     start_at = time.time() + 1
     for _ in procs:
         start_in.put(start_at)
@@ -1262,6 +1290,7 @@ def live(
     # The ingest's own log says when every message is in; counting the history table over and
     # over meanwhile (millions of rows) would slow the very last batches it measures.
     wait_for_messages(ingest, messages)
+    checkpoints_after = checkpoints()
     wait_for_rows(baseline + readings)
     memory = ingest.memory_kib()
     stop.set()
@@ -1294,6 +1323,13 @@ def live(
         "% of a core",
         f"({client}; the gateways' share of this machine's 2 cores)",
     )
+    if checkpoints_before and checkpoints_after:
+        report.add(
+            f"{label}: PostgreSQL checkpoints requested",
+            checkpoints_after[1] - checkpoints_before[1],
+            "",
+            f"(max_wal_size {max_wal_size()}; {checkpoints_after[0] - checkpoints_before[0]} timed)",
+        )
     report.add(f"{label}: latency p50", pct(0.50), "s")
     report.add(
         f"{label}: latency p95",

@@ -317,7 +317,7 @@ def _parse_and_store(
 ) -> None:
     # A function of its own so that the batch's objects are freed when it returns, before
     # the collector runs again: alive at that moment, they would all be scanned and
-    # promoted (a fifth of the ingest's CPU time at the national rate, by py-spy).
+    # promoted (13% of the ingest's samples at the national rate, by py-spy).
     parsed = _parse(messages, now=now, root=settings.MQTT_TOPIC_ROOT)
     _store(parsed, result, now=now, stats=stats)
 
