@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import QuerySet
@@ -30,7 +31,7 @@ from config.errors import InvalidInput
 from config.pagination import paginated
 from config.proxies import client_address
 from config.typing import AuthedRequest
-from devices import scoping, users
+from devices import scoping, sso, users
 from devices.models import Invitation, User
 from devices.schemas import MAX_ID, SlugText
 
@@ -117,7 +118,9 @@ class InvitationFilter(Schema):
 class AcceptIn(Schema):
     token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     username: Username = Field("", description="Ignored when the invitation pre-set one.")
-    password: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = Field(
+        None, description="Required, unless password sign-in is off (single sign-on only)."
+    )
 
 
 def _user_rows(queryset: QuerySet[User] | list[User]) -> list[dict[str, Any]]:
@@ -294,6 +297,14 @@ def accept_invitation(request: HttpRequest, payload: AcceptIn):
     An unknown token is 404; an expired, used or withdrawn one is 410; a weak password 422 and
     a taken username 409. Each says what to do, and none changes anything.
     """
+    if sso.password_login_allowed() and payload.password is None:
+        raise InvalidInput("Choose a password for the new account.", field="password")
+    if not sso.password_login_allowed() and payload.password is not None:
+        raise InvalidInput(
+            "Password sign-in is turned off here: accept without a password, then sign in "
+            f"with {settings.TRACKER_OIDC_PROVIDER_NAME}.",
+            field="password",
+        )
     user = users.accept_invitation(
         token=payload.token,
         username=payload.username,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_POST
 from config.errors import DomainError, InvalidInput
 from config.proxies import client_address
 from config.typing import AuthedRequest
-from devices import scoping, users
+from devices import scoping, sso, users
 from devices.forms import set_choices
 from devices.models import User
 
@@ -226,12 +227,15 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     form = AcceptForm(request.POST or None, initial={"username": invitation.username})
     if invitation.username:
         form.fields["username"].disabled = True  # chosen by the administrator who invited
+    with_password = sso.password_login_allowed()
+    if not with_password:
+        del form.fields["password"]  # sign-in is through single sign-on only
     if request.method == "POST" and form.is_valid():
         try:
             user = users.accept_invitation(
                 token=token,
                 username=form.cleaned_data["username"],
-                password=form.cleaned_data["password"],
+                password=form.cleaned_data["password"] if with_password else None,
                 now=timezone.now(),
                 remote_addr=client_address(request),
             )
@@ -248,8 +252,26 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                     status=exc.status,
                 )
         else:
+            if not with_password:
+                # The invitation makes the account; signing in is the provider's, with its
+                # own factors, never the e-mailed link's.
+                messages.success(
+                    request,
+                    f"Your account {user.get_username()} is ready: sign in with "
+                    f"{settings.TRACKER_OIDC_PROVIDER_NAME}, with the e-mail address {user.email}.",
+                )
+                return redirect("login")
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             # When two-factor sign-in is required, devices.mfa_middleware sends the new user
             # to enrol a factor before home.
             return redirect("home")
-    return render(request, "accounts/invitation.html", {"form": form, "invitation": invitation})
+    return render(
+        request,
+        "accounts/invitation.html",
+        {
+            "form": form,
+            "invitation": invitation,
+            "with_password": with_password,
+            "provider": None if with_password else settings.TRACKER_OIDC_PROVIDER_NAME,
+        },
+    )

@@ -215,9 +215,18 @@ def check_invitation(token: str, *, now: dt.datetime) -> Invitation:
 
 
 def accept_invitation(
-    *, token: str, username: str, password: str, now: dt.datetime, remote_addr: str | None = None
+    *,
+    token: str,
+    username: str,
+    password: str | None,
+    now: dt.datetime,
+    remote_addr: str | None = None,
 ) -> User:
     """Turn an open invitation into an active account with ``password``.
+
+    ``password`` None (the interface passes it when password sign-in is off,
+    ``devices.sso.password_login_allowed``): the account gets no usable password and signs
+    in only through single sign-on, which links it by its verified e-mail address.
 
     Raises NotFound/InvitationUnusable (see `check_invitation`), InvalidInput for a password
     the validators refuse, Conflict for a taken username; each changes nothing. One
@@ -241,7 +250,10 @@ def accept_invitation(
         ).update(accepted_at=now)
         if not claimed:
             raise InvitationUnusable(f"This invitation was used a moment ago. {ASK_FOR_NEW}")
-        user.set_password(password)
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
         user.save()
         Invitation.objects.filter(pk=invitation.pk).update(user=user)
         audit.record(
@@ -259,7 +271,7 @@ def _name(user: User | None) -> str:
     return user.get_username() if user is not None else "a removed user"
 
 
-def _validate_new_account(user: User, password: str) -> None:
+def _validate_new_account(user: User, password: str | None) -> None:
     try:
         User.username_validator(user.username)
     except ValidationError as exc:
@@ -272,6 +284,8 @@ def _validate_new_account(user: User, password: str) -> None:
         raise Conflict(
             f"The username {user.username!r} is taken; choose another.", field="username"
         )
+    if password is None:
+        return
     try:
         validate_password(password, user=user)
     except ValidationError as exc:

@@ -237,3 +237,60 @@ def test_the_invite_form_on_the_users_page_sends_the_email(
     assert response.status_code == 302
     assert mail.outbox[-1].to == ["form@ksp.example.gov"]
     assert "/accounts/invitation/inv_" in mail.outbox[-1].body
+
+
+def test_with_password_sign_in_off_an_invitation_makes_an_account_without_one(
+    admin_a, settings, django_capture_on_commit_callbacks
+):
+    settings.TRACKER_OIDC_ISSUER = "https://id.example.gov"  # never contacted here
+    settings.TRACKER_OIDC_PROVIDER_NAME = "State ID"
+    settings.TRACKER_LOCAL_LOGIN = False
+    _, token = _invite(
+        admin_a.client,
+        django_capture_on_commit_callbacks,
+        email="sso.trooper@ksp.example.gov",
+        role="agency_viewer",
+    )
+    browser = Client()
+    page = browser.get(f"/accounts/invitation/{token}/").content.decode()
+    assert 'name="password"' not in page
+    assert "sign in with State ID" in page
+
+    done = browser.post(
+        f"/accounts/invitation/{token}/", {"username": "trooper", "password": GOOD_PASSWORD}
+    )
+
+    # The account exists, with no password that could ever sign in, and nobody is signed in:
+    # the provider's sign-in (and its factors) is the only way in.
+    assert (done.status_code, done["Location"]) == (302, "/login/")
+    user = User.objects.get(username="trooper")
+    assert not user.has_usable_password()
+    assert "_auth_user_id" not in browser.session
+    shown = browser.get("/login/").content.decode()
+    assert "sign in with State ID" in shown
+
+
+def test_the_api_says_whether_a_password_belongs_in_an_acceptance(
+    admin_a, settings, django_capture_on_commit_callbacks
+):
+    _, token = _invite(
+        admin_a.client,
+        django_capture_on_commit_callbacks,
+        email="a@ksp.example.gov",
+        role="agency_viewer",
+    )
+    missing = _post(Client(), "/api/users/invitations/accept", {"token": token, "username": "a"})
+    assert (missing.status_code, missing.json()["errors"][0]["field"]) == (422, "password")
+
+    settings.TRACKER_OIDC_ISSUER = "https://id.example.gov"
+    settings.TRACKER_LOCAL_LOGIN = False
+    given = _post(
+        Client(),
+        "/api/users/invitations/accept",
+        {"token": token, "username": "a", "password": GOOD_PASSWORD},
+    )
+    assert (given.status_code, given.json()["errors"][0]["field"]) == (422, "password")
+    assert not User.objects.filter(username="a").exists()
+    accepted = _post(Client(), "/api/users/invitations/accept", {"token": token, "username": "a"})
+    assert accepted.status_code == 201
+    assert not User.objects.get(username="a").has_usable_password()
