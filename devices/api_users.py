@@ -297,9 +297,10 @@ def accept_invitation(request: HttpRequest, payload: AcceptIn):
     An unknown token is 404; an expired, used or withdrawn one is 410; a weak password 422 and
     a taken username 409. Each says what to do, and none changes anything.
     """
-    if sso.password_login_allowed() and payload.password is None:
+    with_password = sso.password_login_allowed()
+    if with_password and payload.password is None:
         raise InvalidInput("Choose a password for the new account.", field="password")
-    if not sso.password_login_allowed() and payload.password is not None:
+    if not with_password and payload.password is not None:
         raise InvalidInput(
             "Password sign-in is turned off here: accept without a password, then sign in "
             f"with {settings.TRACKER_OIDC_PROVIDER_NAME}.",

@@ -292,10 +292,8 @@ def get_whatif(
 ) -> dict[str, Any]:
     user = _user(request)
     agency_ids = scoping.agency_ids_for(user, cabinet=cabinet, agency=agency)
-    req_set = results.get_requirement_set(q.set_code)
     for named in (q.from_version, q.to_version):
-        if named:
-            results.get_version(req_set, named, with_drafts_in_progress=user.is_state_staff)
+        _readable_version(request, q.set_code, named)
     found = whatif.compare_versions(
         agency_ids=agency_ids,
         set_code=q.set_code,
